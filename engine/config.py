@@ -1,0 +1,314 @@
+"""The run configuration: one typed, validated object, read from and written to TOML.
+
+A key a person sets in the New-experiment form travels under the same dotted name
+(``task.n_way``, ``method.params.lr``) through this config, the runner, the method,
+the events, the store and the Compare page. Unknown keys are an error naming the key.
+
+This module is torch-free: the GUI imports it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, get_args, get_origin, get_type_hints
+
+from engine.errors import ConfigError
+
+TASK_MODES = ("episodic", "supervised")
+DEVICE_HINT = "auto | cpu | cuda | cuda:N | mps"
+
+
+def _help(text: str, **extra: Any) -> dict[str, Any]:
+    return {"help": text, **extra}
+
+
+@dataclass
+class DatasetConfig:
+    path: str = field(
+        default="bundled:intents",
+        metadata=_help("CSV/TSV/JSONL/Parquet file, a folder saved by HF datasets, or bundled:NAME"),
+    )
+    text_column: str = field(default="", metadata=_help("Column with the text; empty = guess"))
+    label_column: str = field(default="", metadata=_help("Column with the label; empty = guess"))
+
+
+@dataclass
+class TaskConfig:
+    mode: str = field(default="episodic", metadata=_help("episodic (N-way K-shot on held-out classes) or supervised"))
+    n_way: int = field(default=5, metadata=_help("Classes per episode", min=2))
+    k_shot: int = field(default=5, metadata=_help("Support examples per class", min=1))
+    query: int = field(default=15, metadata=_help("Query examples per class", min=1))
+    test_episodes: int = field(default=200, metadata=_help("Meta-test episodes (paired across runs)", min=1))
+    val_episodes: int = field(default=30, metadata=_help("Meta-val episodes at each evaluation", min=1))
+    meta_test_fraction: float = field(
+        default=0.5, metadata=_help("Share of classes held out for meta-test, chosen by split_seed", min=0.0, max=1.0)
+    )
+    meta_val_fraction: float = field(
+        default=0.2, metadata=_help("Share of the remaining classes kept for meta-validation", min=0.0, max=1.0)
+    )
+    split_seed: int = field(
+        default=0, metadata=_help("Seed of the class split and of the test episodes (keep it to pair runs)", min=0)
+    )
+
+
+@dataclass
+class ModelConfig:
+    name: str = field(
+        default="bundled:all-MiniLM-L6-v2", metadata=_help("bundled:NAME, a Hugging Face id, or a local folder")
+    )
+    max_length: int = field(default=64, metadata=_help("Tokens per text (longer texts are cut)", min=4, max=8192))
+    allow_pickle: bool = field(
+        default=False, metadata=_help("Allow pickle weight files (.bin/.pt); unsafe for untrusted models")
+    )
+    trust_remote_code: bool = field(
+        default=False, metadata=_help("Run code shipped with the model; only for models you trust")
+    )
+
+
+@dataclass
+class MethodConfig:
+    name: str = field(default="protonet", metadata=_help("Method from the registry (metalab-engine methods)"))
+    params: dict[str, Any] = field(default_factory=dict, metadata=_help("Hyper-parameters from the method's schema"))
+
+
+@dataclass
+class TrainConfig:
+    episodes: int = field(
+        default=300, metadata=_help("Meta-training episodes (episodic) / optimizer steps (supervised)", min=0)
+    )
+    eval_every: int = field(default=50, metadata=_help("Evaluate on meta-val every N episodes (0 = only at the end)", min=0))
+    device: str = field(default="auto", metadata=_help(DEVICE_HINT))
+    seed: int = field(default=0, metadata=_help("Seed of training (initialisation, episode order)", min=0))
+    eval_untrained: bool = field(
+        default=False, metadata=_help("Also score the model before training on the same test episodes")
+    )
+    checkpoint_every: int = field(
+        default=0, metadata=_help("Write a checkpoint every N episodes (0 = only at the end)", min=0)
+    )
+
+
+@dataclass
+class RunConfig:
+    name: str = field(default="run", metadata=_help("Run name shown in lists"))
+    tags: list[str] = field(default_factory=list, metadata=_help("Free-form tags"))
+    notes: str = field(default="", metadata=_help("Free-form notes"))
+    dataset: DatasetConfig = field(default_factory=DatasetConfig)
+    task: TaskConfig = field(default_factory=TaskConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    # --- conversions -------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    def to_toml(self) -> str:
+        import tomli_w
+
+        return tomli_w.dumps(self.to_dict())
+
+    def save(self, path: str | Path) -> None:
+        from engine.fileio import atomic_write_text
+
+        atomic_write_text(Path(path), self.to_toml())
+
+    def get(self, dotted: str) -> Any:
+        """Value of a dotted key such as ``task.n_way`` or ``method.params.lr``."""
+        node: Any = self
+        for part in dotted.split("."):
+            node = node[part] if isinstance(node, dict) else getattr(node, part)
+        return node
+
+    def with_values(self, values: dict[str, Any]) -> RunConfig:
+        """A validated copy with dotted keys replaced (used by studies and the GUI)."""
+        data = self.to_dict()
+        for dotted, value in values.items():
+            node = data
+            parts = dotted.split(".")
+            for part in parts[:-1]:
+                if not isinstance(node.get(part), dict):
+                    raise ConfigError(f"unknown key '{dotted}'")
+                node = node[part]
+            node[parts[-1]] = value
+        return RunConfig.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any], *, source: str | None = None) -> RunConfig:
+        config = _build(cls, data, prefix="", source=source)
+        validate(config, source=source)
+        return config
+
+    @classmethod
+    def load(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        source = str(path)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise ConfigError("file not found", source=source) from None
+        except IsADirectoryError:
+            raise ConfigError("is a folder, expected a TOML file", source=source) from None
+        except UnicodeDecodeError:
+            raise ConfigError("not UTF-8 text", source=source) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot read ({exc.strerror})", source=source) from None
+        return cls.from_toml(text, source=source, base_dir=path.parent)
+
+    @classmethod
+    def from_toml(cls, text: str, *, source: str | None = None, base_dir: Path | None = None) -> RunConfig:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"invalid TOML: {exc}", source=source) from None
+        config = cls.from_dict(data, source=source)
+        if base_dir is not None:
+            config.dataset.path = resolve_relative(config.dataset.path, base_dir)
+            config.model.name = resolve_relative(config.model.name, base_dir, keep_if_missing=True)
+        return config
+
+
+def resolve_relative(value: str, base_dir: Path, *, keep_if_missing: bool = False) -> str:
+    """Paths in a config file are relative to that file; ``bundled:`` names stay as they are.
+
+    With ``keep_if_missing`` a value that is no existing path is kept: a model name may be
+    a Hugging Face id such as ``org/model``.
+    """
+    if not value or value.startswith("bundled:") or Path(value).expanduser().is_absolute():
+        return value
+    candidate = (base_dir / Path(value).expanduser()).resolve()
+    if keep_if_missing and not candidate.exists():
+        return value
+    return str(candidate)
+
+
+# --- building and checking ----------------------------------------------------------
+
+def _type_name(tp: Any) -> str:
+    origin = get_origin(tp)
+    if origin is list:
+        return "a list"
+    if origin is dict:
+        return "a table"
+    return {int: "an integer", float: "a number", str: "a string", bool: "true or false"}.get(tp, str(tp))
+
+
+def _check_type(value: Any, tp: Any, key: str, source: str | None) -> Any:
+    origin = get_origin(tp)
+    if tp is bool:
+        ok = isinstance(value, bool)
+    elif tp is int:
+        ok = isinstance(value, int) and not isinstance(value, bool)
+    elif tp is float:
+        ok = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if ok:
+            value = float(value)
+            ok = math.isfinite(value)
+    elif tp is str:
+        ok = isinstance(value, str)
+    elif origin is list:
+        (item,) = get_args(tp)
+        ok = isinstance(value, list) and all(isinstance(v, item) for v in value)
+    elif origin is dict:
+        ok = isinstance(value, dict)
+    else:  # pragma: no cover - a programming error, not user input
+        raise TypeError(tp)
+    if not ok:
+        raise ConfigError(f"'{key}' must be {_type_name(tp)}, got {value!r}", source=source)
+    return value
+
+
+def _build(cls: type, data: Any, *, prefix: str, source: str | None) -> Any:
+    where = prefix.rstrip(".") or "the top level"
+    if not isinstance(data, dict):
+        raise ConfigError(f"'{where}' must be a table", source=source)
+    hints = get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    for key in data:
+        if key not in fields:
+            raise ConfigError(f"unknown key '{prefix}{key}'", source=source)
+    kwargs = {}
+    for name, value in data.items():
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, value, prefix=f"{prefix}{name}.", source=source)
+        else:
+            kwargs[name] = _check_type(value, tp, f"{prefix}{name}", source)
+    return cls(**kwargs)
+
+
+def _check_ranges(obj: Any, prefix: str, source: str | None) -> None:
+    for f in dataclasses.fields(obj):
+        value = getattr(obj, f.name)
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(value):
+            _check_ranges(value, f"{key}.", source)
+            continue
+        low, high = f.metadata.get("min"), f.metadata.get("max")
+        if low is not None and value < low:
+            raise ConfigError(f"'{key}' must be at least {low}, got {value}", source=source)
+        if high is not None and value > high:
+            raise ConfigError(f"'{key}' must be at most {high}, got {value}", source=source)
+
+
+def validate(config: RunConfig, *, source: str | None = None) -> None:
+    """Checks that need no data or model: ranges, choices, method parameters."""
+    from engine import specs
+
+    _check_ranges(config, "", source)
+    if config.task.mode not in TASK_MODES:
+        raise ConfigError(f"'task.mode' must be one of {', '.join(TASK_MODES)}, got {config.task.mode!r}", source=source)
+    if not config.name.strip():
+        raise ConfigError("'name' must not be empty", source=source)
+    if not config.dataset.path.strip():
+        raise ConfigError("'dataset.path' must not be empty", source=source)
+    if not config.model.name.strip():
+        raise ConfigError("'model.name' must not be empty", source=source)
+    if config.task.meta_test_fraction >= 1.0 or config.task.meta_test_fraction <= 0.0:
+        raise ConfigError("'task.meta_test_fraction' must be between 0 and 1 (exclusive)", source=source)
+    if config.task.meta_val_fraction >= 1.0:
+        raise ConfigError("'task.meta_val_fraction' must be below 1", source=source)
+    check_device_name(config.train.device, source=source)
+    spec = specs.get(config.method.name, source=source)
+    if config.task.mode not in spec.modes:
+        raise ConfigError(
+            f"method '{spec.name}' does not support task.mode = {config.task.mode!r} (supports {', '.join(spec.modes)})",
+            source=source,
+        )
+    config.method.params = spec.validate_params(config.method.params, source=source)
+
+
+def check_device_name(device: str, *, source: str | None = None) -> None:
+    ok = device in ("auto", "cpu", "cuda", "mps") or (
+        device.startswith("cuda:") and device[5:].isdigit()
+    )
+    if not ok:
+        raise ConfigError(f"'train.device' must be {DEVICE_HINT}, got {device!r}", source=source)
+
+
+def schema() -> dict[str, Any]:
+    """The config's keys with type, default and help, for forms and docs."""
+
+    def describe(cls: type, prefix: str) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        hints = get_type_hints(cls)
+        for f in dataclasses.fields(cls):
+            tp = hints[f.name]
+            if dataclasses.is_dataclass(tp):
+                rows.extend(describe(tp, f"{prefix}{f.name}."))
+                continue
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            rows.append(
+                {
+                    "key": f"{prefix}{f.name}",
+                    "type": _type_name(tp),
+                    "default": default,
+                    **{k: v for k, v in f.metadata.items()},
+                }
+            )
+        return rows
+
+    return {"keys": describe(RunConfig, "")}

@@ -1,0 +1,54 @@
+"""Does a dataset fit a task? Human-readable checks, shared by the runner and the GUI's
+live validation ("9 classes held out for meta-test; 5-way needs 5 — ok")."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+
+from engine.config import TaskConfig
+from engine.data.loaders import TextDataset
+from engine.data.splits import split_classes, split_rows
+
+
+@dataclass(frozen=True)
+class Check:
+    ok: bool
+    message: str
+
+
+def check_task(dataset: TextDataset, task: TaskConfig) -> list[Check]:
+    counts = Counter(dataset.labels)
+    checks = [Check(len(counts) >= 2, f"{len(dataset)} rows in {len(counts)} classes" + ("" if len(counts) >= 2 else "; at least 2 classes are needed"))]
+    if len(counts) < 2:
+        return checks
+    if task.mode == "supervised":
+        rows = split_rows(dataset.labels, test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
+        ok = len(rows.train) > 0 and len(rows.test) > 0
+        checks.append(Check(ok, f"{len(rows.train)} train, {len(rows.val)} val, {len(rows.test)} test rows" + ("" if ok else " — train and test must not be empty")))
+        return checks
+    split = split_classes(dataset.labels, test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
+    need_rows = task.k_shot + task.query
+    for name, classes, role in (
+        ("meta-test", split.test, "held out for meta-test"),
+        ("meta-train", split.train, "for meta-training"),
+        ("meta-val", split.val, "for meta-validation"),
+    ):
+        if name == "meta-val" and not classes:
+            checks.append(Check(True, "no classes for meta-validation; val_accuracy uses meta-train classes"))
+            continue
+        enough = len(classes) >= task.n_way
+        verdict = "ok" if enough else "too few"
+        checks.append(Check(enough, f"{len(classes)} classes {role}; {task.n_way}-way needs {task.n_way} — {verdict}"))
+    shots = f"{task.k_shot}-shot + {task.query} queries needs {need_rows}"
+    for label, count in sorted(counts.items(), key=lambda kv: (kv[1], kv[0])):
+        if count < need_rows:
+            checks.append(Check(False, f"class '{label}' has {count} rows, {shots}"))
+            break
+    else:
+        checks.append(Check(True, f"every class has at least {min(counts.values())} rows; {shots} — ok"))
+    return checks
+
+
+def first_problem(checks: list[Check]) -> str | None:
+    return next((c.message for c in checks if not c.ok), None)

@@ -1,0 +1,319 @@
+"""Loading a labelled text table from CSV, TSV, JSONL, Parquet, an HF ``datasets`` folder,
+or a bundled dataset. Torch-free: the GUI previews datasets through it.
+
+Every failure is a ``DatasetError`` naming the file and the problem in one line.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import math
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.errors import DatasetError
+from engine.paths import resources_dir
+
+FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
+TEXT_NAMES = ("text", "sentence", "utterance", "query", "question", "content", "input", "document", "review")
+LABEL_NAMES = ("label", "labels", "intent", "category", "class", "target", "topic", "y")
+BUNDLED_PREFIX = "bundled:"
+_SNIFF_BYTES = 64 * 1024
+
+
+@dataclass
+class Table:
+    """Raw columns of a loaded file, before the text and label columns are chosen."""
+
+    source: str
+    columns: list[str]
+    rows: list[dict[str, Any]]
+
+
+@dataclass
+class TextDataset:
+    source: str
+    text_column: str
+    label_column: str
+    texts: list[str]
+    labels: list[str]
+    columns: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def class_counts(self) -> dict[str, int]:
+        """Rows per class, largest first."""
+        return dict(Counter(self.labels).most_common())
+
+    def fingerprint(self) -> str:
+        """Hash of texts and labels: equal fingerprints mean the same data in the same order."""
+        digest = hashlib.sha256()
+        for text, label in zip(self.texts, self.labels):
+            digest.update(text.encode("utf-8", "surrogatepass"))
+            digest.update(b"\x1f")
+            digest.update(label.encode("utf-8", "surrogatepass"))
+            digest.update(b"\x1e")
+        return digest.hexdigest()[:16]
+
+
+def bundled_datasets() -> dict[str, Path]:
+    """Name -> file of the datasets shipped in resources/datasets."""
+    folder = resources_dir() / "datasets"
+    return {p.stem: p for p in sorted(folder.glob("*")) if p.suffix in FORMATS}
+
+
+def resolve_path(path: str) -> Path:
+    if path.startswith(BUNDLED_PREFIX):
+        name = path[len(BUNDLED_PREFIX) :]
+        known = bundled_datasets()
+        if name not in known:
+            raise DatasetError(f"no bundled dataset '{name}' (bundled: {', '.join(known) or 'none'})", source=path)
+        return known[name]
+    return Path(path).expanduser()
+
+
+def load_table(path: str, *, limit: int | None = None) -> Table:
+    """All rows (or the first ``limit``) of a supported file or folder."""
+    file = resolve_path(path)
+    source = path if path.startswith(BUNDLED_PREFIX) else str(file)
+    if not file.exists():
+        raise DatasetError("file not found", source=source)
+    if file.is_dir():
+        return _load_hf_folder(file, source, limit)
+    fmt = FORMATS.get(file.suffix.lower())
+    if fmt is None:
+        raise DatasetError(
+            f"unsupported file type '{file.suffix or '(none)'}' (use .csv, .tsv, .jsonl, .parquet or an HF datasets folder)",
+            source=source,
+        )
+    if file.stat().st_size == 0:
+        raise DatasetError("the file is empty", source=source)
+    if fmt == "parquet":
+        return _load_parquet(file, source, limit)
+    _check_text_file(file, source)
+    if fmt == "jsonl":
+        return _load_jsonl(file, source, limit)
+    return _load_delimited(file, source, "\t" if fmt == "tsv" else ",", limit)
+
+
+def _check_text_file(file: Path, source: str) -> None:
+    head = file.read_bytes()[:_SNIFF_BYTES] if file.stat().st_size < _SNIFF_BYTES else _read_head(file)
+    if b"\x00" in head:
+        raise DatasetError("looks like a binary file, not text", source=source)
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the sniff boundary
+            raise DatasetError(f"not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8", source=source) from None
+
+
+def _read_head(file: Path) -> bytes:
+    with file.open("rb") as handle:
+        return handle.read(_SNIFF_BYTES)
+
+
+def _open_text(file: Path, source: str) -> io.TextIOWrapper:
+    return file.open("r", encoding="utf-8-sig", newline="")
+
+
+def _load_delimited(file: Path, source: str, delimiter: str, limit: int | None) -> Table:
+    csv.field_size_limit(2**31 - 1)
+    try:
+        with _open_text(file, source) as handle:
+            reader = csv.reader(handle, delimiter=delimiter, strict=True)
+            header = next(reader, None)
+            if header is None or not any(h.strip() for h in header):
+                raise DatasetError("no header row", source=source)
+            header = [h.strip() for h in header]
+            _check_header(header, source)
+            rows = []
+            for line_no, values in enumerate(reader, start=2):
+                if not values:
+                    continue
+                if len(values) != len(header):
+                    raise DatasetError(
+                        f"line {line_no} has {len(values)} fields, the header has {len(header)}", source=source
+                    )
+                rows.append(dict(zip(header, values)))
+                if limit and len(rows) >= limit:
+                    break
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"not UTF-8 text ({exc.reason})", source=source) from None
+    except csv.Error as exc:
+        raise DatasetError(f"malformed {'TSV' if delimiter == chr(9) else 'CSV'}: {exc}", source=source) from None
+    return Table(source, header, rows)
+
+
+def _check_header(header: list[str], source: str) -> None:
+    empty = [i + 1 for i, h in enumerate(header) if not h]
+    if empty:
+        raise DatasetError(f"column {empty[0]} of the header has no name", source=source)
+    dupes = [name for name, n in Counter(header).items() if n > 1]
+    if dupes:
+        raise DatasetError(f"duplicate column '{dupes[0]}'", source=source)
+
+
+def _load_jsonl(file: Path, source: str, limit: int | None) -> Table:
+    rows: list[dict[str, Any]] = []
+    columns: dict[str, None] = {}
+    try:
+        with _open_text(file, source) as handle:
+            for line_no, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    obj = json.loads(line)
+                except ValueError as exc:
+                    raise DatasetError(f"line {line_no} is not valid JSON ({exc.msg})", source=source) from None
+                if not isinstance(obj, dict):
+                    raise DatasetError(f"line {line_no} is not a JSON object", source=source)
+                for key in obj:
+                    columns.setdefault(str(key), None)
+                rows.append(obj)
+                if limit and len(rows) >= limit:
+                    break
+    except UnicodeDecodeError as exc:
+        raise DatasetError(f"not UTF-8 text ({exc.reason})", source=source) from None
+    if not rows:
+        raise DatasetError("no rows", source=source)
+    return Table(source, list(columns), rows)
+
+
+def _arrow_to_table(table: Any, source: str, limit: int | None) -> Table:
+    if limit:
+        table = table.slice(0, limit)
+    _check_header(list(table.column_names), source)
+    return Table(source, list(table.column_names), table.to_pylist())
+
+
+def _load_parquet(file: Path, source: str, limit: int | None) -> Table:
+    import pyarrow.parquet as pq
+
+    try:
+        table = pq.read_table(file)
+    except Exception as exc:  # pyarrow raises several types for a broken file
+        raise DatasetError(f"not a readable Parquet file ({_first_line(exc)})", source=source) from None
+    return _arrow_to_table(table, source, limit)
+
+
+def _load_hf_folder(folder: Path, source: str, limit: int | None) -> Table:
+    """A folder written by ``datasets.Dataset.save_to_disk`` (or a DatasetDict: all splits)."""
+    import pyarrow as pa
+
+    if (folder / "dataset_dict.json").exists():
+        splits = json.loads((folder / "dataset_dict.json").read_text()).get("splits", [])
+        tables = [_read_arrow_files(folder / s, source) for s in splits]
+        tables = [t for t in tables if t is not None]
+        table = pa.concat_tables(tables) if tables else None
+    else:
+        table = _read_arrow_files(folder, source)
+    if table is None:
+        raise DatasetError("folder has no data files (expected a folder saved by HF datasets)", source=source)
+    return _arrow_to_table(table, source, limit)
+
+
+def _read_arrow_files(folder: Path, source: str) -> Any:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    files = sorted(folder.glob("*.arrow")) or sorted(folder.glob("*.parquet"))
+    if not files:
+        return None
+    tables = []
+    for file in files:
+        try:
+            if file.suffix == ".parquet":
+                tables.append(pq.read_table(file))
+            else:
+                with pa.memory_map(str(file)) as mm:
+                    try:
+                        tables.append(pa.ipc.open_stream(mm).read_all())
+                    except pa.ArrowInvalid:
+                        tables.append(pa.ipc.open_file(mm).read_all())
+        except Exception as exc:
+            raise DatasetError(f"cannot read {file.name} ({_first_line(exc)})", source=source) from None
+    return pa.concat_tables(tables)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+# --- choosing columns ---------------------------------------------------------------
+
+def guess_columns(table: Table) -> tuple[str | None, str | None]:
+    """(text column, label column) when the choice is unambiguous, else None for that one."""
+    lower = {c.lower(): c for c in table.columns}
+    text = next((lower[n] for n in TEXT_NAMES if n in lower), None)
+    label = next((lower[n] for n in LABEL_NAMES if n in lower), None)
+    sample = table.rows[:500]
+    if text is None:
+        candidates = [c for c in table.columns if c != label and _is_texty(sample, c)]
+        if len(candidates) == 1:
+            text = candidates[0]
+        elif candidates:
+            text = max(candidates, key=lambda c: _mean_len(sample, c))
+    if label is None:
+        others = [c for c in table.columns if c != text]
+        if len(others) == 1:
+            label = others[0]
+    return text, label
+
+
+def _is_texty(rows: list[dict[str, Any]], column: str) -> bool:
+    values = [r.get(column) for r in rows]
+    return bool(values) and all(isinstance(v, str) or v is None for v in values)
+
+
+def _mean_len(rows: list[dict[str, Any]], column: str) -> float:
+    values = [len(r.get(column) or "") for r in rows]
+    return sum(values) / max(1, len(values))
+
+
+def _as_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, float):
+        if math.isnan(value):
+            return None
+        if value.is_integer():
+            value = int(value)
+    text = str(value).strip()
+    return text or None
+
+
+def load_dataset(path: str, text_column: str = "", label_column: str = "") -> TextDataset:
+    """A dataset with its text and label columns chosen (guessed when not given)."""
+    table = load_table(path)
+    source = table.source
+    if not table.rows:
+        raise DatasetError("no rows", source=source)
+    guessed_text, guessed_label = guess_columns(table)
+    text_column = text_column or guessed_text or ""
+    label_column = label_column or guessed_label or ""
+    columns = ", ".join(table.columns)
+    if not text_column:
+        raise DatasetError(f"cannot tell which column holds the text (columns: {columns}); set dataset.text_column", source=source)
+    if not label_column:
+        raise DatasetError(f"cannot tell which column holds the label (columns: {columns}); set dataset.label_column", source=source)
+    for role, column in (("text", text_column), ("label", label_column)):
+        if column not in table.columns:
+            raise DatasetError(f"no {role} column '{column}' (columns: {columns})", source=source)
+    if text_column == label_column:
+        raise DatasetError(f"text and label are the same column '{text_column}'", source=source)
+    texts, labels = [], []
+    for index, row in enumerate(table.rows):
+        text, label = _as_text(row.get(text_column)), _as_text(row.get(label_column))
+        if text is None or label is None:
+            what = "text" if text is None else "label"
+            raise DatasetError(f"row {index + 1} has an empty {what}", source=source)
+        texts.append(text)
+        labels.append(label)
+    return TextDataset(source, text_column, label_column, texts, labels, list(table.columns))

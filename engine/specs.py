@@ -1,0 +1,152 @@
+"""Method schemas: what each method is called, what it does and which hyper-parameters it takes.
+
+Torch-free on purpose: the GUI builds its forms from these schemas, the CLI prints them
+as JSON (``metalab-engine methods --json``), and the config validates ``method.params``
+against them. The torch implementation of a method is named by ``impl`` and imported
+only when a run starts (``engine.methods.load``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from engine.errors import ConfigError
+
+PARAM_TYPES = ("int", "float", "bool", "choice", "str")
+
+
+@dataclass(frozen=True)
+class Param:
+    """One hyper-parameter: its name is the key under ``[method.params]``."""
+
+    name: str
+    type: str
+    default: Any
+    help: str
+    low: float | None = None
+    high: float | None = None
+    log: bool = False  # a log scale suits learning rates (forms and searches use it)
+    choices: tuple[Any, ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.type not in PARAM_TYPES:
+            raise ValueError(f"{self.name}: unknown type {self.type}")
+        if self.type == "choice" and self.default not in self.choices:
+            raise ValueError(f"{self.name}: default {self.default!r} not in choices")
+
+    def check(self, value: Any, *, key: str, source: str | None) -> Any:
+        """The value converted to this parameter's type, or a ConfigError naming the key."""
+        bad = ConfigError(f"'{key}' must be {self.describe_type()}, got {value!r}", source=source)
+        if self.type == "bool":
+            if not isinstance(value, bool):
+                raise bad
+            return value
+        if self.type == "int":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise bad
+        elif self.type == "float":
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+                raise bad
+            value = float(value)
+        elif self.type == "choice":
+            if value not in self.choices:
+                raise bad
+            return value
+        elif self.type == "str":
+            if not isinstance(value, str):
+                raise bad
+            return value
+        if self.low is not None and value < self.low:
+            raise ConfigError(f"'{key}' must be at least {self.low}, got {value}", source=source)
+        if self.high is not None and value > self.high:
+            raise ConfigError(f"'{key}' must be at most {self.high}, got {value}", source=source)
+        return value
+
+    def describe_type(self) -> str:
+        if self.type == "choice":
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        return {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}[self.type]
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["choices"] = list(self.choices)
+        return data
+
+
+@dataclass(frozen=True)
+class MethodSpec:
+    name: str
+    title: str
+    description: str  # one line, shown in method lists
+    impl: str  # "module:Class" of the torch implementation
+    params: tuple[Param, ...] = ()
+    modes: tuple[str, ...] = ("episodic",)
+    family: str = "metric"
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def defaults(self) -> dict[str, Any]:
+        return {p.name: p.default for p in self.params}
+
+    def param(self, name: str) -> Param:
+        for p in self.params:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    def validate_params(self, params: dict[str, Any], *, source: str | None = None) -> dict[str, Any]:
+        """Defaults filled in, types checked; an unknown name is an error naming the key."""
+        known = {p.name: p for p in self.params}
+        for name in params:
+            if name not in known:
+                raise ConfigError(f"unknown key 'method.params.{name}' for method '{self.name}'", source=source)
+        out = self.defaults()
+        for name, value in params.items():
+            out[name] = known[name].check(value, key=f"method.params.{name}", source=source)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "title": self.title,
+            "description": self.description,
+            "family": self.family,
+            "modes": list(self.modes),
+            "params": [p.to_json() for p in self.params],
+        }
+
+
+_REGISTRY: dict[str, MethodSpec] = {}
+
+
+def register(spec: MethodSpec) -> MethodSpec:
+    """Adds a method once; a duplicate or malformed name is a programming error."""
+    if not spec.name.isidentifier() or spec.name != spec.name.lower():
+        raise ValueError(f"method names are lower-case identifiers: {spec.name!r}")
+    if spec.name in _REGISTRY:
+        raise ValueError(f"method {spec.name!r} registered twice")
+    names = [p.name for p in spec.params]
+    if len(set(names)) != len(names):
+        raise ValueError(f"method {spec.name!r} has duplicate parameter names")
+    _REGISTRY[spec.name] = spec
+    return spec
+
+
+def all_specs() -> list[MethodSpec]:
+    _load_catalog()
+    return list(_REGISTRY.values())
+
+
+def get(name: str, *, source: str | None = None) -> MethodSpec:
+    _load_catalog()
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        known = ", ".join(_REGISTRY)
+        raise ConfigError(f"unknown method '{name}' (known: {known})", source=source) from None
+
+
+def _load_catalog() -> None:
+    # The catalog registers every built-in method on import.
+    import engine.catalog  # noqa: F401

@@ -1,0 +1,114 @@
+"""Schema changes as named migrations, each applied once in a transaction and recorded.
+
+Never edit a migration that has shipped: add a new one. ``SCHEMA_VERSION`` is the number
+of migrations; it is also written to ``PRAGMA user_version`` for tools that read it.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Callable
+
+import sqlite_utils
+
+from engine.store._connection import transaction
+
+Migration = Callable[[sqlite_utils.Database], None]
+MIGRATIONS: list[tuple[str, Migration]] = []
+
+
+def migration(fn: Migration) -> Migration:
+    MIGRATIONS.append((fn.__name__, fn))
+    return fn
+
+
+@migration
+def m001_initial(db: sqlite_utils.Database) -> None:
+    db["runs"].create(
+        {
+            "id": str,
+            "name": str,
+            "status": str,
+            "method": str,
+            "model": str,
+            "dataset": str,
+            "task_mode": str,
+            "n_way": int,
+            "k_shot": int,
+            "config": str,  # the whole RunConfig as JSON
+            "tags": str,  # JSON list
+            "notes": str,
+            "created_at": str,  # ISO 8601, UTC
+            "started_at": str,
+            "finished_at": str,
+            "heartbeat_at": str,
+            "device": str,
+            "versions": str,  # JSON object: python, torch, transformers, metalab
+            "final_metrics": str,  # JSON object
+            "episodes_key": str,  # fingerprint of the meta-test episodes: equal keys pair runs
+            "error": str,
+            "pid": int,
+            "host": str,
+            "parent_id": str,
+            "study": str,
+            "trial_number": int,
+        },
+        pk="id",
+        not_null={"name", "status", "config", "created_at"},
+        defaults={"tags": "[]", "notes": ""},
+    )
+    db["runs"].create_index(["created_at"])
+    db["runs"].create_index(["status"])
+    db["metrics"].create(
+        {"run_id": str, "name": str, "step": int, "value": float, "wall_time": float, "time": float},
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["metrics"].create_index(["run_id", "name", "step"])
+    db["episodes"].create(
+        {
+            "run_id": str,
+            "split": str,
+            "episode": int,
+            "accuracy": float,
+            "loss": float,
+            "macro_f1": float,
+            "n_query": int,
+            "key": str,  # hash of the episode's example ids
+        },
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["episodes"].create_index(["run_id", "split", "episode"], unique=True)
+    db["logs"].create(
+        {"run_id": str, "time": float, "level": str, "message": str},
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["logs"].create_index(["run_id", "time"])
+    db["artifacts"].create(
+        {"run_id": str, "kind": str, "path": str, "step": int, "size": int, "created_at": str},
+        foreign_keys=[("run_id", "runs", "id")],
+    )
+    db["artifacts"].create_index(["run_id"])
+
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Applies what is missing; returns how many migrations ran."""
+    db = sqlite_utils.Database(conn)
+    conn.execute("CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+    applied = {row[0] for row in conn.execute("SELECT name FROM _migrations")}
+    ran = 0
+    for name, fn in MIGRATIONS:
+        if name in applied:
+            continue
+        with transaction(conn):
+            # Re-check inside the write lock: another process may have just migrated.
+            if conn.execute("SELECT 1 FROM _migrations WHERE name = ?", (name,)).fetchone():
+                continue
+            fn(db)
+            conn.execute("INSERT INTO _migrations (name, applied_at) VALUES (?, ?)", (name, time.time()))
+            conn.execute(f"PRAGMA user_version = {MIGRATIONS.index((name, fn)) + 1}")
+        ran += 1
+    return ran

@@ -1,0 +1,303 @@
+"""A small API over the run database. Reads return plain dicts; writes run in transactions.
+
+Torch-free: the GUI reads through it. One ``Store`` per thread (SQLite connections are
+not shared across threads or ``fork()``).
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from engine.errors import UserError
+from engine.store._connection import connect, transaction
+from engine.store._migrations import MIGRATIONS, SCHEMA_VERSION, migrate
+
+RUN_STATUSES = ("queued", "running", "finished", "failed", "interrupted")
+TERMINAL_STATUSES = ("finished", "failed", "interrupted")
+JSON_COLUMNS = ("config", "tags", "versions", "final_metrics")
+# A running run whose heartbeat is older than this is taken to be dead.
+STALE_AFTER_SECONDS = 30.0
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def parse_iso(text: str | None) -> float | None:
+    if not text:
+        return None
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def new_run_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+class Store:
+    """The run database at ``path`` (created and migrated on first open)."""
+
+    def __init__(self, path: str | Path, *, readonly: bool = False):
+        self.path = Path(path) if str(path) != ":memory:" else Path(":memory:")
+        try:
+            self.conn = connect(self.path, readonly=readonly)
+            if not readonly:
+                self._migrate()
+        except sqlite3.DatabaseError as exc:
+            raise UserError(f"cannot open the run database ({exc})", source=str(path)) from None
+        except PermissionError as exc:
+            raise UserError(f"cannot write the run database ({exc.strerror})", source=str(path)) from None
+        self.db = sqlite_utils.Database(self.conn)
+
+    def _migrate(self) -> None:
+        existing = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE name = '_migrations'")}
+        if existing and str(self.path) != ":memory:":
+            applied = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
+            if any(name not in applied for name, _ in MIGRATIONS):
+                self.backup(self.path.with_suffix(f".before-v{SCHEMA_VERSION}.bak"))
+        migrate(self.conn)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def backup(self, target: str | Path) -> Path:
+        """A consistent copy through SQLite's backup API (never a file copy of a live DB)."""
+        target = Path(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        dest = sqlite3.connect(str(target))
+        try:
+            self.conn.backup(dest)
+        finally:
+            dest.close()
+        return target
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    # --- runs ---------------------------------------------------------------------
+    def create_run(
+        self,
+        config: dict[str, Any],
+        *,
+        status: str = "queued",
+        run_id: str | None = None,
+        parent_id: str | None = None,
+        study: str | None = None,
+        trial_number: int | None = None,
+    ) -> str:
+        run_id = run_id or new_run_id()
+        row = {
+            "id": run_id,
+            "name": config.get("name", "run"),
+            "status": status,
+            "method": config.get("method", {}).get("name"),
+            "model": config.get("model", {}).get("name"),
+            "dataset": config.get("dataset", {}).get("path"),
+            "task_mode": config.get("task", {}).get("mode"),
+            "n_way": config.get("task", {}).get("n_way"),
+            "k_shot": config.get("task", {}).get("k_shot"),
+            "config": json.dumps(config),
+            "tags": json.dumps(config.get("tags", [])),
+            "notes": config.get("notes", ""),
+            "created_at": now_iso(),
+            "parent_id": parent_id,
+            "study": study,
+            "trial_number": trial_number,
+        }
+        with transaction(self.conn):
+            self.db["runs"].insert(row)
+        return run_id
+
+    def update_run(self, run_id: str, **values: Any) -> None:
+        for key in JSON_COLUMNS:
+            if key in values and not isinstance(values[key], str) and values[key] is not None:
+                values[key] = json.dumps(values[key])
+        with transaction(self.conn):
+            self.db["runs"].update(run_id, values)
+
+    def start_run(self, run_id: str, *, device: str, versions: dict[str, str], pid: int, host: str) -> None:
+        stamp = now_iso()
+        self.update_run(
+            run_id, status="running", started_at=stamp, heartbeat_at=stamp, device=device, versions=versions, pid=pid, host=host
+        )
+
+    def heartbeat(self, run_id: str) -> None:
+        with transaction(self.conn):
+            self.conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (now_iso(), run_id))
+
+    def finish_run(
+        self, run_id: str, status: str, *, final_metrics: dict[str, Any] | None = None, error: str | None = None
+    ) -> None:
+        if status not in TERMINAL_STATUSES:
+            raise ValueError(status)
+        values: dict[str, Any] = {"status": status, "finished_at": now_iso(), "heartbeat_at": now_iso()}
+        if final_metrics is not None:
+            values["final_metrics"] = final_metrics
+        if error is not None:
+            values["error"] = error
+        self.update_run(run_id, **values)
+
+    def resolve_id(self, id_or_prefix: str) -> str:
+        """A full run id from a unique prefix (as with git hashes)."""
+        rows = self.conn.execute(
+            "SELECT id FROM runs WHERE id = ? OR id LIKE ? ESCAPE '\\' LIMIT 2",
+            (id_or_prefix, id_or_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"),
+        ).fetchall()
+        exact = [r[0] for r in rows if r[0] == id_or_prefix]
+        if exact:
+            return exact[0]
+        if not rows:
+            raise UserError(f"no run with id '{id_or_prefix}'", source=str(self.path))
+        if len(rows) > 1:
+            raise UserError(f"run id prefix '{id_or_prefix}' is ambiguous", source=str(self.path))
+        return rows[0][0]
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        run_id = self.resolve_id(run_id)
+        row = self.db["runs"].get(run_id)
+        return _decode_run(dict(row))
+
+    def list_runs(
+        self, *, status: str | None = None, limit: int | None = None, study: str | None = None
+    ) -> list[dict[str, Any]]:
+        """Runs, newest first."""
+        where, params = [], []
+        if status:
+            where.append("status = ?")
+            params.append(status)
+        if study:
+            where.append("study = ?")
+            params.append(study)
+        sql = "SELECT * FROM runs"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY created_at DESC, rowid DESC"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [_decode_run(dict(r)) for r in self.db.query(sql, params)]
+
+    def delete_run(self, run_id: str) -> dict[str, Any]:
+        """Removes a run and its rows; returns the artifacts' paths so the caller can remove files."""
+        run_id = self.resolve_id(run_id)
+        artifacts = self.artifacts(run_id)
+        with transaction(self.conn):
+            for table in ("metrics", "episodes", "logs", "artifacts"):
+                self.conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
+            self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        return {"id": run_id, "artifacts": [a["path"] for a in artifacts]}
+
+    def mark_stale_runs(self, *, stale_after: float = STALE_AFTER_SECONDS) -> list[str]:
+        """Running runs whose heartbeat stopped are marked interrupted; returns their ids."""
+        cutoff = time.time() - stale_after
+        stale = []
+        for row in self.conn.execute("SELECT id, heartbeat_at, started_at FROM runs WHERE status = 'running'"):
+            beat = parse_iso(row[1]) or parse_iso(row[2]) or 0.0
+            if beat < cutoff:
+                stale.append(row[0])
+        for run_id in stale:
+            with transaction(self.conn):
+                self.conn.execute(
+                    "UPDATE runs SET status = 'interrupted', error = ?, finished_at = ? WHERE id = ? AND status = 'running'",
+                    ("engine stopped sending heartbeats", now_iso(), run_id),
+                )
+        return stale
+
+    # --- metrics, episodes, logs, artifacts ----------------------------------------
+    def add_metrics(self, run_id: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Rows of (name, step, value, wall_time, time)."""
+        data = [(run_id, *r) for r in rows]
+        if not data:
+            return
+        with transaction(self.conn):
+            self.conn.executemany(
+                "INSERT INTO metrics (run_id, name, step, value, wall_time, time) VALUES (?, ?, ?, ?, ?, ?)", data
+            )
+
+    def add_logs(self, run_id: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Rows of (time, level, message)."""
+        data = [(run_id, *r) for r in rows]
+        if not data:
+            return
+        with transaction(self.conn):
+            self.conn.executemany("INSERT INTO logs (run_id, time, level, message) VALUES (?, ?, ?, ?)", data)
+
+    def add_episodes(self, run_id: str, rows: Iterable[dict[str, Any]], *, split: str = "test") -> None:
+        data = [
+            (run_id, split, r["episode"], r["accuracy"], r.get("loss"), r.get("macro_f1"), r.get("n_query"), r.get("key"))
+            for r in rows
+        ]
+        with transaction(self.conn):
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO episodes (run_id, split, episode, accuracy, loss, macro_f1, n_query, key)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                data,
+            )
+
+    def add_artifact(self, run_id: str, kind: str, path: str | Path, *, step: int | None = None) -> None:
+        path = Path(path)
+        size = path.stat().st_size if path.is_file() else None
+        with transaction(self.conn):
+            self.db["artifacts"].insert(
+                {"run_id": run_id, "kind": kind, "path": str(path), "step": step, "size": size, "created_at": now_iso()}
+            )
+
+    def metric_names(self, run_id: str) -> list[str]:
+        return [r[0] for r in self.conn.execute("SELECT DISTINCT name FROM metrics WHERE run_id = ? ORDER BY name", (run_id,))]
+
+    def metrics(self, run_id: str, name: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT name, step, value, wall_time, time FROM metrics WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if name is not None:
+            sql += " AND name = ?"
+            params.append(name)
+        sql += " ORDER BY name, step, rowid"
+        return [dict(r) for r in self.db.query(sql, params)]
+
+    def episodes(self, run_id: str, split: str = "test") -> list[dict[str, Any]]:
+        return list(
+            self.db.query(
+                "SELECT episode, accuracy, loss, macro_f1, n_query, key FROM episodes"
+                " WHERE run_id = ? AND split = ? ORDER BY episode",
+                [run_id, split],
+            )
+        )
+
+    def logs(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT time, level, message FROM logs WHERE run_id = ? ORDER BY time, rowid"
+        rows = list(self.db.query(sql, [run_id]))
+        return rows[-limit:] if limit else rows
+
+    def artifacts(self, run_id: str, kind: str | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT kind, path, step, size, created_at FROM artifacts WHERE run_id = ?"
+        params: list[Any] = [run_id]
+        if kind:
+            sql += " AND kind = ?"
+            params.append(kind)
+        return list(self.db.query(sql + " ORDER BY rowid", params))
+
+
+def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
+    for key in JSON_COLUMNS:
+        if row.get(key):
+            row[key] = json.loads(row[key])
+        elif key in ("tags",):
+            row[key] = []
+        elif key in ("final_metrics", "versions"):
+            row[key] = {}
+    return row
