@@ -48,7 +48,7 @@ class TaskConfig:
         default=0.5, metadata=_help("Share of classes held out for meta-test, chosen by split_seed", min=0.0, max=1.0)
     )
     meta_val_fraction: float = field(
-        default=0.2, metadata=_help("Share of the remaining classes kept for meta-validation", min=0.0, max=1.0)
+        default=0.3, metadata=_help("Share of the remaining classes kept for meta-validation", min=0.0, max=1.0)
     )
     split_seed: int = field(
         default=0, metadata=_help("Seed of the class split and of the test episodes (keep it to pair runs)", min=0)

@@ -34,8 +34,8 @@ def check_task(dataset: TextDataset, task: TaskConfig) -> list[Check]:
         ("meta-train", split.train, "for meta-training"),
         ("meta-val", split.val, "for meta-validation"),
     ):
-        if name == "meta-val" and not classes:
-            checks.append(Check(True, "no classes for meta-validation; val_accuracy uses meta-train classes"))
+        if name == "meta-val" and len(classes) < task.n_way:
+            checks.append(Check(True, f"{len(classes)} classes {role}, fewer than {task.n_way}: val_accuracy uses meta-train classes"))
             continue
         enough = len(classes) >= task.n_way
         verdict = "ok" if enough else "too few"

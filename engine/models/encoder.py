@@ -1,0 +1,138 @@
+"""A text encoder: a transformers backbone with mean pooling over the attention mask."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.errors import ModelError
+from engine.models.loading import ModelSource, resolve_model
+
+log = logging.getLogger(__name__)
+
+
+def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    weights = mask.unsqueeze(-1).to(hidden.dtype)
+    return (hidden * weights).sum(1) / weights.sum(1).clamp(min=1e-9)
+
+
+class TextEncoder(nn.Module):
+    """Texts in, one embedding per text out. ``backbone`` is any ``AutoModel``."""
+
+    def __init__(self, backbone: nn.Module, tokenizer: Any, *, max_length: int, source: str = ""):
+        super().__init__()
+        self.backbone = backbone
+        self.tokenizer = tokenizer
+        self.max_length = max_length
+        self.source = source
+
+    @property
+    def hidden_size(self) -> int:
+        return int(self.backbone.config.hidden_size)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
+    def tokenize(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids per text, cut to max_length, unpadded (batches pad to their longest)."""
+        out = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=False)
+        return out["input_ids"]
+
+    def collate(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        pad = self.tokenizer.pad_token_id or 0
+        width = max(len(x) for x in ids)
+        input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for row, seq in enumerate(ids):
+            input_ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
+            mask[row, : len(seq)] = 1
+        device = self.device
+        return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device)}
+
+    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
+        return mean_pool(out.last_hidden_state, attention_mask)
+
+    def encode_batch(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        return self(batch["input_ids"], batch["attention_mask"])
+
+    def layers(self) -> nn.ModuleList | None:
+        return find_layers(self.backbone)
+
+    def set_trainable_layers(self, count: int) -> None:
+        """Freeze all but the top ``count`` transformer layers (-1: train everything)."""
+        if count < 0:
+            for p in self.backbone.parameters():
+                p.requires_grad_(True)
+            return
+        for p in self.backbone.parameters():
+            p.requires_grad_(False)
+        layers = self.layers()
+        if layers is None or count == 0:
+            return
+        for layer in list(layers)[-count:]:
+            for p in layer.parameters():
+                p.requires_grad_(True)
+
+    def parameter_count(self) -> int:
+        return sum(p.numel() for p in self.backbone.parameters())
+
+
+def find_layers(model: nn.Module) -> nn.ModuleList | None:
+    """The stack of transformer blocks: the longest ModuleList of same-typed modules."""
+    best: nn.ModuleList | None = None
+    for module in model.modules():
+        if isinstance(module, nn.ModuleList) and len(module) > 0:
+            if len({type(m) for m in module}) == 1 and (best is None or len(module) > len(best)):
+                best = module
+    return best
+
+
+def load_encoder(
+    name: str,
+    *,
+    max_length: int,
+    allow_pickle: bool = False,
+    trust_remote_code: bool = False,
+    attn_implementation: str | None = None,
+) -> TextEncoder:
+    """Loads tokenizer and backbone from a resolved source, offline for local ones."""
+    from transformers import AutoModel, AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    hf_logging.disable_progress_bar()
+    source: ModelSource = resolve_model(name, allow_pickle=allow_pickle)
+    kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
+    if source.local:
+        kwargs["local_files_only"] = True
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source.path, **kwargs)
+        model_kwargs = dict(kwargs, use_safetensors=not allow_pickle)
+        if attn_implementation:
+            model_kwargs["attn_implementation"] = attn_implementation
+        backbone = AutoModel.from_pretrained(source.path, **model_kwargs)
+    except OSError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        if not source.local:
+            first = f"cannot load '{name}' from the Hugging Face hub or its cache ({first})"
+        raise ModelError(first, source=name) from None
+    except Exception as exc:  # a corrupt file surfaces as many exception types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"cannot load the model ({first})", source=name) from None
+    if tokenizer.pad_token_id is None:
+        # Decoders often have no pad token; the mask makes the choice harmless.
+        tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    return TextEncoder(backbone, tokenizer, max_length=max_length, source=name)
+
+
+def build_encoder_from_config(config: Any, tokenizer: Any, *, max_length: int) -> TextEncoder:
+    """A randomly initialised encoder (tests and tiny benchmarks)."""
+    from transformers import AutoModel
+
+    return TextEncoder(AutoModel.from_config(config), tokenizer, max_length=max_length, source="config")

@@ -1,0 +1,307 @@
+"""Runs one experiment end to end: data, model, method, training loop, evaluation, store.
+
+Everything a user can get wrong (config, dataset, model path, device) is checked before
+the first row is written, so bad input leaves nothing half-written in the store.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import numpy as np
+import torch
+
+from engine import methods
+from engine.config import RunConfig
+from engine.data import episodes_key
+from engine.errors import UserError
+from engine.events import EventWriter
+from engine.models.encoder import TextEncoder, load_encoder
+from engine.models.loading import resolve_model
+from engine.paths import artifacts_dir
+from engine.specs import get as get_spec
+from engine.store import Store
+from engine.training import devices
+from engine.training.checkpoints import save_checkpoint
+from engine.training.evaluation import evaluate_episodes, evaluate_rows, summarize
+from engine.training.recorder import Recorder, RecorderLogHandler, versions
+from engine.training.task_data import TaskData, build_task_data
+
+log = logging.getLogger("engine.run")
+
+
+@dataclass
+class StopFlag:
+    """Set by SIGINT/SIGTERM: the loop finishes its step, checkpoints and stops."""
+
+    requested: bool = False
+    signals: list[int] = field(default_factory=list)
+
+    def install(self) -> None:
+        def handler(signum: int, _frame: Any) -> None:
+            if self.requested:  # a second signal: stop now
+                raise KeyboardInterrupt
+            self.requested = True
+            self.signals.append(signum)
+
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, handler)
+
+
+@dataclass
+class RunOutcome:
+    run_id: str
+    status: str
+    final_metrics: dict[str, Any]
+
+
+class OutOfMemory(Exception):
+    pass
+
+
+OOM_ADVICE = (
+    "out of memory on {device}: try a smaller task (fewer queries or n_way), task.k_shot, "
+    "first-order MAML, method.params.scope = 'lora', or a shorter model.max_length"
+)
+
+
+def seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)
+    np.random.seed(seed % (2**32))
+
+
+def prepare(config: RunConfig) -> tuple[TaskData, torch.device]:
+    """All checks that need data or torch, before anything is written."""
+    params = config.method.params
+    data = build_task_data(config, train_query=int(params.get("train_query", 0)) or None)
+    resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
+    device = devices.resolve_device(config.train.device)
+    return data, device
+
+
+def run_experiment(
+    config: RunConfig,
+    *,
+    db_path: Path,
+    events_stream: IO[str] | None = None,
+    run_id: str | None = None,
+    stop: StopFlag | None = None,
+    progress_bar: bool = False,
+) -> RunOutcome:
+    stop = stop or StopFlag()
+    data, device = prepare(config)
+    spec = get_spec(config.method.name)
+    method_cls = methods.load(spec.name)
+    attn = getattr(method_cls, "attn_implementation", None)
+    encoder = load_encoder(
+        config.model.name,
+        max_length=config.model.max_length,
+        allow_pickle=config.model.allow_pickle,
+        trust_remote_code=config.model.trust_remote_code,
+        attn_implementation=attn,
+    )
+
+    store = Store(db_path)
+    if run_id is None:
+        run_id = store.create_run(config.to_dict())
+    else:
+        existing = store.get_run(run_id)
+        if existing["status"] != "queued":
+            raise UserError(f"run {run_id} is {existing['status']}, not queued", source=str(db_path))
+        store.update_run(run_id, config=config.to_dict())
+    events = EventWriter(events_stream, run_id)
+    recorder = Recorder(store, events, run_id)
+    handler = RecorderLogHandler(recorder)
+    engine_log = logging.getLogger("engine")
+    engine_log.addHandler(handler)
+    engine_log.setLevel(logging.INFO)
+    try:
+        return _train_and_test(config, data, device, encoder, method_cls, store, events, recorder, run_id, stop, progress_bar)
+    except BaseException as exc:
+        recorder.flush()
+        status, kind, message = _classify_failure(exc, device, stop)
+        store.finish_run(run_id, status, error=message)
+        events.emit("error", message=message, kind=kind)
+        events.emit("run_finished", status=status, final_metrics={})
+        if isinstance(exc, OutOfMemory):
+            raise UserError(message) from None
+        raise
+    finally:
+        engine_log.removeHandler(handler)
+        store.close()
+
+
+def _classify_failure(exc: BaseException, device: torch.device, stop: StopFlag) -> tuple[str, str, str]:
+    if isinstance(exc, KeyboardInterrupt):
+        return "interrupted", "interrupted", "stopped by the user"
+    if isinstance(exc, OutOfMemory):
+        return "failed", "oom", str(exc)
+    if isinstance(exc, UserError):
+        return "failed", "user", str(exc)
+    text = str(exc).strip().splitlines()
+    return "failed", "internal", f"{type(exc).__name__}: {text[0] if text else ''}".strip()
+
+
+def _train_and_test(
+    config: RunConfig,
+    data: TaskData,
+    device: torch.device,
+    encoder: TextEncoder,
+    method_cls: type[methods.Method],
+    store: Store,
+    events: EventWriter,
+    recorder: Recorder,
+    run_id: str,
+    stop: StopFlag,
+    progress_bar: bool,
+) -> RunOutcome:
+    seed_everything(config.train.seed)
+    encoder.to(device)
+    store.start_run(run_id, device=devices.describe(device), versions=versions(), pid=os.getpid(), host=socket.gethostname())
+    events.emit("run_started", name=config.name, method=config.method.name, config=config.to_dict(), device=devices.describe(device))
+    log.info(
+        "model %s: %.1fM parameters on %s; dataset %s: %d rows, %d classes",
+        config.model.name, encoder.parameter_count() / 1e6, devices.describe(device),
+        data.dataset.source, len(data.dataset), len(set(data.dataset.labels)),
+    )
+    total = config.train.episodes
+    method = method_cls(encoder, dict(config.method.params), data, device=device, seed=config.train.seed, total_steps=total)
+    method.setup()
+    final: dict[str, Any] = {}
+    if config.train.eval_untrained and data.mode == "episodic":
+        untrained = _test(config, data, method, recorder, store, run_id, record=False)
+        final["untrained_test_accuracy"] = untrained["test_accuracy"]
+        final["untrained_test_accuracy_ci95"] = untrained["test_accuracy_ci95"]
+        log.info("untrained model: test accuracy %.4f ± %.4f", untrained["test_accuracy"], untrained["test_accuracy_ci95"])
+
+    bar = _progress_bar(total) if progress_bar else None
+    started = time.time()
+    step = 0
+    try:
+        for step in range(1, total + 1):
+            try:
+                values = method.train_step(step)
+            except torch.OutOfMemoryError:
+                raise OutOfMemory(OOM_ADVICE.format(device=device)) from None
+            recorder.metrics(values, step)
+            if not np.isnan(method.current_lr):
+                recorder.metric("lr", step, method.current_lr)
+            recorder.progress(step, total, force=step == total)
+            if bar:
+                bar.update(step, values.get("train_loss"))
+            if config.train.eval_every and step % config.train.eval_every == 0 and step < total:
+                _validate(config, data, method, recorder, step)
+            if config.train.checkpoint_every and step % config.train.checkpoint_every == 0:
+                _checkpoint(config, method, store, events, run_id, step, db_path=store.path)
+            if stop.requested:
+                log.info("stop requested at step %d: writing a checkpoint", step)
+                break
+    finally:
+        if bar:
+            bar.close()
+    train_seconds = time.time() - started
+    if stop.requested:
+        _checkpoint(config, method, store, events, run_id, step, db_path=store.path)
+        recorder.flush()
+        store.finish_run(run_id, "interrupted", final_metrics={"train_episodes": step, "train_seconds": train_seconds}, error="stopped by the user")
+        events.emit("run_finished", status="interrupted", final_metrics={"train_episodes": step, "train_seconds": train_seconds})
+        return RunOutcome(run_id, "interrupted", {})
+
+    if total and config.train.eval_every:
+        _validate(config, data, method, recorder, total)
+    final.update(_test(config, data, method, recorder, store, run_id, record=True))
+    final["train_seconds"] = train_seconds
+    final["train_episodes"] = total
+    final["episodes_per_second"] = total / train_seconds if train_seconds > 0 else None
+    _checkpoint(config, method, store, events, run_id, total, db_path=store.path, kind="weights")
+    recorder.flush()
+    store.finish_run(run_id, "finished", final_metrics=final)
+    events.emit("run_finished", status="finished", final_metrics=final)
+    return RunOutcome(run_id, "finished", final)
+
+
+def _validate(config: RunConfig, data: TaskData, method: methods.Method, recorder: Recorder, step: int) -> None:
+    if data.mode == "supervised":
+        labels = [data.label_index()[data.dataset.labels[r]] for r in data.val_rows or []]
+        metrics = evaluate_rows(method, data.val_rows or [], labels, len(data.label_names))
+        recorder.metrics({f"val_{k}": v for k, v in metrics.items()}, step)
+        return
+    assert data.val_sampler is not None
+    episodes, results = evaluate_episodes(method, data.val_sampler, config.task.val_episodes)
+    summary = summarize(results, "val")
+    recorder.metrics({k: v for k, v in summary.items() if not k.endswith("_ci95")}, step)
+    recorder.metrics(method.inner_loop_report(episodes[: min(len(episodes), 10)]), step)
+
+
+def _test(
+    config: RunConfig, data: TaskData, method: methods.Method, recorder: Recorder, store: Store, run_id: str, *, record: bool
+) -> dict[str, Any]:
+    if data.mode == "supervised":
+        rows = data.test_rows or []
+        labels = [data.label_index()[data.dataset.labels[r]] for r in rows]
+        metrics = evaluate_rows(method, rows, labels, len(data.label_names))
+        return {f"test_{k}": v for k, v in metrics.items()} | {"test_accuracy_ci95": None}
+    assert data.test_sampler is not None
+    count = config.task.test_episodes
+
+    def progress(done: int, total: int) -> None:
+        recorder.progress(done, total, force=done == total, phase="test")
+
+    episodes, results = evaluate_episodes(method, data.test_sampler, count, on_episode=progress if record else None)
+    summary = summarize(results, "test")
+    if record:
+        store.add_episodes(run_id, results, split="test")
+        key = episodes_key(data.dataset.fingerprint(), episodes)
+        store.update_run(run_id, episodes_key=key)
+        summary["test_episodes"] = len(results)
+        recorder.metrics({k: v for k, v in summary.items() if k in ("test_accuracy", "test_macro_f1")}, config.train.episodes)
+        log.info("meta-test: accuracy %.4f ± %.4f over %d episodes", summary["test_accuracy"], summary["test_accuracy_ci95"], len(results))
+    return summary
+
+
+def _checkpoint(
+    config: RunConfig,
+    method: methods.Method,
+    store: Store,
+    events: EventWriter,
+    run_id: str,
+    step: int,
+    *,
+    db_path: Path,
+    kind: str = "checkpoint",
+) -> None:
+    folder = artifacts_dir(db_path) / run_id / ("weights" if kind == "weights" else "checkpoint")
+    extra = None
+    if kind == "checkpoint" and method.optimizer is not None:
+        extra = {"step": step, "optimizer": method.optimizer.state_dict()}
+    save_checkpoint(folder, method.state_dict(), step=step, config=config.to_dict(), extra=extra)
+    store.add_artifact(run_id, kind, folder, step=step)
+    events.emit("checkpoint", path=str(folder), step=step, kind=kind)
+
+
+class _progress_bar:
+    """A terminal progress bar (rich) on stderr, for people running the CLI by hand."""
+
+    def __init__(self, total: int):
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("training"), BarColumn(), MofNCompleteColumn(), TextColumn("loss {task.fields[loss]}"),
+            TimeRemainingColumn(), console=Console(stderr=True), transient=True,
+        )
+        self.task = self.progress.add_task("train", total=total, loss="-")
+        self.progress.start()
+
+    def update(self, done: int, loss: float | None) -> None:
+        self.progress.update(self.task, completed=done, loss=f"{loss:.3f}" if loss is not None else "-")
+
+    def close(self) -> None:
+        self.progress.stop()
