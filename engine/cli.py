@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import UserError
+from engine.store import RUN_STATUSES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -272,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
     runs = sub.add_parser("runs", help="list, show, export or delete runs").add_subparsers(dest="runs_command", required=True, parser_class=_Parser)
     p = with_db(runs.add_parser("list", help="runs, newest first"))
     p.add_argument("--json", action="store_true", help="a JSON array")
-    p.add_argument("--status", choices=("queued", "running", "finished", "failed", "interrupted"), help="only runs with this status")
+    p.add_argument("--status", choices=RUN_STATUSES, help="only runs with this status")
     p.add_argument("--limit", type=int, help="at most this many")
     p.set_defaults(func=cmd_runs_list)
     p = with_db(runs.add_parser("show", help="one run with its config and final metrics"))

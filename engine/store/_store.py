@@ -21,8 +21,8 @@ from engine.errors import UserError
 from engine.store._connection import connect, transaction
 from engine.store._migrations import MIGRATIONS, SCHEMA_VERSION, migrate
 
-RUN_STATUSES = ("queued", "running", "finished", "failed", "interrupted")
-TERMINAL_STATUSES = ("finished", "failed", "interrupted")
+RUN_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "pruned")
+TERMINAL_STATUSES = ("finished", "failed", "interrupted", "pruned")
 JSON_COLUMNS = ("config", "tags", "versions", "final_metrics")
 # A running run whose heartbeat is older than this is taken to be dead.
 STALE_AFTER_SECONDS = 30.0

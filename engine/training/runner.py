@@ -13,6 +13,7 @@ import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from collections.abc import Callable
 from typing import IO, Any
 
 import numpy as np
@@ -66,6 +67,14 @@ class OutOfMemory(Exception):
     pass
 
 
+class Pruned(Exception):
+    """Raised by an ``on_validate`` callback (a study's pruner) to end a run early."""
+
+
+# on_validate(step, metrics) is called after each validation; it may raise Pruned.
+ValidateCallback = Callable[[int, dict[str, float]], None]
+
+
 OOM_ADVICE = (
     "out of memory on {device}: try a smaller task (fewer queries or n_way), task.k_shot, "
     "first-order MAML, method.params.scope = 'lora', or a shorter model.max_length"
@@ -94,6 +103,9 @@ def run_experiment(
     run_id: str | None = None,
     stop: StopFlag | None = None,
     progress_bar: bool = False,
+    on_validate: ValidateCallback | None = None,
+    study: str | None = None,
+    trial_number: int | None = None,
 ) -> RunOutcome:
     stop = stop or StopFlag()
     data, device = prepare(config)
@@ -110,7 +122,7 @@ def run_experiment(
 
     store = Store(db_path)
     if run_id is None:
-        run_id = store.create_run(config.to_dict())
+        run_id = store.create_run(config.to_dict(), study=study, trial_number=trial_number)
     else:
         existing = store.get_run(run_id)
         if existing["status"] != "queued":
@@ -123,7 +135,14 @@ def run_experiment(
     engine_log.addHandler(handler)
     engine_log.setLevel(logging.INFO)
     try:
-        return _train_and_test(config, data, device, encoder, method_cls, store, events, recorder, run_id, stop, progress_bar)
+        return _train_and_test(
+            config, data, device, encoder, method_cls, store, events, recorder, run_id, stop, progress_bar, on_validate
+        )
+    except Pruned:
+        recorder.flush()
+        store.finish_run(run_id, "pruned", error="pruned by the study's pruner")
+        events.emit("run_finished", status="pruned", final_metrics={})
+        return RunOutcome(run_id, "pruned", {})
     except BaseException as exc:
         recorder.flush()
         status, kind, message = _classify_failure(exc, device, stop)
@@ -161,6 +180,7 @@ def _train_and_test(
     run_id: str,
     stop: StopFlag,
     progress_bar: bool,
+    on_validate: ValidateCallback | None,
 ) -> RunOutcome:
     seed_everything(config.train.seed)
     encoder.to(device)
@@ -197,7 +217,7 @@ def _train_and_test(
             if bar:
                 bar.update(step, values.get("train_loss"))
             if config.train.eval_every and step % config.train.eval_every == 0 and step < total:
-                _validate(config, data, method, recorder, step)
+                _validate(config, data, method, recorder, step, on_validate)
             if config.train.checkpoint_every and step % config.train.checkpoint_every == 0:
                 _checkpoint(config, method, store, events, run_id, step, db_path=store.path)
             if stop.requested:
@@ -215,7 +235,7 @@ def _train_and_test(
         return RunOutcome(run_id, "interrupted", {})
 
     if total and config.train.eval_every:
-        _validate(config, data, method, recorder, total)
+        _validate(config, data, method, recorder, total, on_validate)
     final.update(_test(config, data, method, recorder, store, run_id, record=True))
     final["train_seconds"] = train_seconds
     final["train_episodes"] = total
@@ -227,17 +247,26 @@ def _train_and_test(
     return RunOutcome(run_id, "finished", final)
 
 
-def _validate(config: RunConfig, data: TaskData, method: methods.Method, recorder: Recorder, step: int) -> None:
+def _validate(
+    config: RunConfig,
+    data: TaskData,
+    method: methods.Method,
+    recorder: Recorder,
+    step: int,
+    on_validate: ValidateCallback | None,
+) -> None:
     if data.mode == "supervised":
         labels = [data.label_index()[data.dataset.labels[r]] for r in data.val_rows or []]
-        metrics = evaluate_rows(method, data.val_rows or [], labels, len(data.label_names))
-        recorder.metrics({f"val_{k}": v for k, v in metrics.items()}, step)
-        return
-    assert data.val_sampler is not None
-    episodes, results = evaluate_episodes(method, data.val_sampler, config.task.val_episodes)
-    summary = summarize(results, "val")
-    recorder.metrics({k: v for k, v in summary.items() if not k.endswith("_ci95")}, step)
-    recorder.metrics(method.inner_loop_report(episodes[: min(len(episodes), 10)]), step)
+        metrics = {f"val_{k}": v for k, v in evaluate_rows(method, data.val_rows or [], labels, len(data.label_names)).items()}
+    else:
+        assert data.val_sampler is not None
+        episodes, results = evaluate_episodes(method, data.val_sampler, config.task.val_episodes)
+        metrics = {k: v for k, v in summarize(results, "val").items() if not k.endswith("_ci95")}
+        metrics.update(method.inner_loop_report(episodes[: min(len(episodes), 10)]))
+    recorder.metrics(metrics, step)
+    if on_validate is not None:
+        recorder.flush()
+        on_validate(step, metrics)
 
 
 def _test(
