@@ -1,0 +1,104 @@
+"""Shared fixtures: a tiny random BERT with the bundled tokenizer, small datasets, temp DBs."""
+
+from __future__ import annotations
+
+import csv
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+REPO = Path(__file__).resolve().parent.parent
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
+
+
+@pytest.fixture(autouse=True)
+def _isolated_data_dir(tmp_path_factory, monkeypatch):
+    """No test touches the user's real data folder."""
+    data = tmp_path_factory.mktemp("metalab-data")
+    monkeypatch.setenv("METALAB_DATA", str(data))
+    monkeypatch.setenv("METALAB_DB", str(data / "metalab.db"))
+
+
+def make_tiny_model(folder: Path, *, hidden: int = 32, layers: int = 2) -> Path:
+    """A randomly initialised 2-layer BERT saved as safetensors, with the bundled tokenizer."""
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from engine.models.loading import bundled_model_dir
+
+    source = bundled_model_dir("all-MiniLM-L6-v2")
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in TOKENIZER_FILES:
+        if (source / name).exists():
+            shutil.copy(source / name, folder / name)
+    torch.manual_seed(0)
+    config = BertConfig(
+        vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
+        intermediate_size=hidden * 2, max_position_embeddings=128,
+    )
+    BertModel(config).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
+
+
+def write_keyword_dataset(path: Path, *, classes: int = 10, per_class: int = 24, seed: int = 0) -> Path:
+    """Each class is marked by its own keyword among shared filler words: learnable, known answer."""
+    import random
+
+    rng = random.Random(seed)
+    keywords = ["apple", "river", "engine", "violin", "castle", "pepper", "rocket", "forest", "silver", "tiger",
+                "candle", "desert", "harbor", "lemon", "marble", "nickel", "orchid", "pillow", "quartz", "saddle"]
+    filler = ["please", "the", "a", "today", "maybe", "quick", "note", "about", "my", "with", "some", "again", "here"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        for c in range(classes):
+            for i in range(per_class):
+                words = rng.sample(filler, 4) + [keywords[c]]
+                rng.shuffle(words)
+                writer.writerow([" ".join(words) + f" {i}", f"class_{c}"])
+    return path
+
+
+@pytest.fixture
+def keyword_csv(tmp_path) -> Path:
+    return write_keyword_dataset(tmp_path / "keywords.csv")
+
+
+def tiny_config_text(model: Path, dataset: Path, *, method: str = "protonet", episodes: int = 6, **extra: str) -> str:
+    lines = [
+        'name = "tiny"',
+        "[dataset]",
+        f'path = "{dataset}"',
+        "[task]",
+        "n_way = 3", "k_shot = 2", "query = 3", "test_episodes = 8", "val_episodes = 3",
+        "[model]",
+        f'name = "{model}"',
+        "max_length = 16",
+        "[method]",
+        f'name = "{method}"',
+        "[train]",
+        f"episodes = {episodes}", "eval_every = 3", 'device = "cpu"', "seed = 0",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def run_cli(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: float = 240):
+    import subprocess
+
+    full_env = dict(os.environ, **(env or {}))
+    return subprocess.run(
+        [sys.executable, "-m", "engine", *args], cwd=cwd, env=full_env, capture_output=True, text=True, timeout=timeout
+    )

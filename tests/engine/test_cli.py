@@ -1,0 +1,141 @@
+"""The CLI as scripts and the GUI use it: exit codes, one-line errors, JSON shapes."""
+
+import json
+
+import pytest
+
+from engine.cli import main
+from tests.conftest import run_cli, tiny_config_text
+
+
+def cli(capsys, *args):
+    """The CLI in-process (fast); ``run_cli`` runs it as a real subprocess."""
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def tiny_config(tmp_path, tiny_model, keyword_csv):
+    path = tmp_path / "tiny.toml"
+    path.write_text(tiny_config_text(tiny_model, keyword_csv) + "eval_untrained = true\n")
+    return path
+
+
+@pytest.mark.slow
+def test_end_to_end_run_into_a_temporary_db(tmp_path, tiny_config):
+    db = tmp_path / "runs.db"
+    result = run_cli("run", str(tiny_config), "--db", str(db), "--events")
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    run_id = lines[-1]
+    events = [json.loads(line) for line in lines[:-1]]
+    types = [e["type"] for e in events]
+    assert types[0] == "run_started" and types[-1] == "run_finished"
+    assert {"progress", "metric", "log", "checkpoint"} <= set(types)
+    assert [e["seq"] for e in events] == list(range(len(events)))
+    assert all(e["run_id"] == run_id for e in events)
+
+    shown = json.loads(run_cli("runs", "show", run_id, "--db", str(db), "--json").stdout)
+    assert shown["id"] == run_id and shown["status"] == "finished"
+    assert shown["config"]["method"]["name"] == "protonet"
+    final = shown["final_metrics"]
+    for key in ("test_accuracy", "test_accuracy_ci95", "test_macro_f1", "train_seconds", "train_episodes"):
+        assert final[key] is not None, key
+    assert final["train_episodes"] == 6 and 0.0 <= final["test_accuracy"] <= 1.0
+    assert final == events[-1]["final_metrics"]
+    assert {"train_loss", "val_accuracy", "test_accuracy"} <= set(shown["metric_names"])
+
+    listed = json.loads(run_cli("runs", "list", "--db", str(db), "--json").stdout)
+    assert [r["id"] for r in listed] == [run_id]
+    assert {"id", "name", "status", "method", "created_at"} <= set(listed[0])
+
+    exported = run_cli("runs", "export", run_id[:5], "--format", "csv", "--db", str(db))
+    assert exported.returncode == 0
+    header, *rows = exported.stdout.splitlines()
+    assert header == "run_id,name,step,value,wall_time,time" and len(rows) >= 6
+    as_json = json.loads(run_cli("runs", "export", run_id, "--format", "json", "--db", str(db)).stdout)
+    assert len(as_json["episodes"]) == 8
+
+
+@pytest.mark.parametrize(
+    "toml, message",
+    [
+        ("[task]\nn_way = 0\n", "'task.n_way' must be at least 2"),
+        ("[bogus]\nx = 1\n", "unknown key 'bogus'"),
+        ('[dataset]\npath = "missing.csv"\n', "file not found"),
+        ('[model]\nname = "./no-such-model"\n', "model folder not found"),
+        ("[task]\nn_way = 30\n", "30-way needs 30"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_and_writes_nothing(tmp_path, capsys, toml, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(toml)
+    db = tmp_path / "runs.db"
+    code, out, err = cli(capsys, "run", str(config), "--db", str(db))
+    assert code == 2
+    assert err.count("\n") == 1 and err.startswith("error: ")
+    assert message in err
+    assert "Traceback" not in err
+    assert not db.exists()
+
+
+def test_a_real_process_shows_no_traceback_for_bad_input(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text("[task]\nk_shot = 'many'\n")
+    result = run_cli("run", str(config), "--db", str(tmp_path / "runs.db"))
+    assert result.returncode == 2
+    assert result.stderr == f"error: {config}: 'task.k_shot' must be an integer, got 'many'\n"
+
+
+def test_model_folder_with_pickle_weights_only_is_refused(tmp_path, capsys):
+    folder = tmp_path / "pickled"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "pytorch_model.bin").write_bytes(b"not really")
+    code, _, err = cli(capsys, "model-info", str(folder), "--json")
+    assert code == 2 and "pickle" in err and "allow_pickle" in err
+
+
+def test_corrupt_safetensors_is_a_clear_error(tmp_path, capsys):
+    folder = tmp_path / "corrupt"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    (folder / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
+    code, _, err = cli(capsys, "model-info", str(folder), "--json")
+    assert code == 2 and "corrupt safetensors" in err and "Traceback" not in err
+
+
+def test_unknown_run_and_usage_errors_exit_2(tmp_path, capsys):
+    assert cli(capsys, "runs", "show", "deadbeef", "--db", str(tmp_path / "runs.db"))[0] == 2
+    code, _, err = cli(capsys, "frobnicate")
+    assert code == 2 and err.startswith("error: ")
+
+
+def test_methods_and_model_info_json(capsys):
+    methods = json.loads(cli(capsys, "methods", "--json")[1])
+    names = {m["name"] for m in methods}
+    assert {"finetune", "protonet"} <= names
+    for method in methods:
+        assert method["description"] and all({"name", "type", "default", "help"} <= set(p) for p in method["params"])
+    info = json.loads(cli(capsys, "model-info", "bundled:all-MiniLM-L6-v2", "--json")[1])
+    assert 20e6 < info["parameters"] < 25e6 and info["layers"] == 6 and info["kind"] == "encoder"
+
+
+def test_every_command_has_help():
+    from engine.cli import build_parser
+
+    parser = build_parser()
+    stack = [parser]
+    seen = 0
+    while stack:
+        current = stack.pop()
+        for action in current._actions:
+            if action.__class__.__name__ == "_SubParsersAction":
+                for choice in action._choices_actions:
+                    assert choice.help, f"{choice.dest} has no help"
+                    seen += 1
+                stack.extend(action.choices.values())
+            elif action.dest not in ("help", "version", "command", "runs_command", "func"):
+                assert action.help, f"{current.prog} {action.dest} has no help"
+    assert seen >= 8

@@ -1,0 +1,45 @@
+import io
+import json
+import math
+
+import pytest
+
+from engine.events import EVENT_FIELDS, PROTOCOL_VERSION, EventWriter, parse_line
+
+
+def test_events_are_one_json_object_per_line_with_version_and_sequence():
+    stream = io.StringIO()
+    writer = EventWriter(stream, run_id="abc")
+    writer.emit("metric", name="train_loss", step=1, value=0.5, wall_time=0.1)
+    writer.emit("log", level="info", message="hello\nworld")
+    writer.emit("metric", name="val_accuracy", step=2, value=math.nan, wall_time=0.2)
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 3
+    events = [json.loads(line) for line in lines]
+    assert [e["seq"] for e in events] == [0, 1, 2]
+    assert all(e["v"] == PROTOCOL_VERSION and e["run_id"] == "abc" for e in events)
+    assert events[2]["value"] is None  # NaN is not JSON
+    assert [parse_line(line) for line in lines] == events
+
+
+def test_missing_fields_and_unknown_types_are_programming_errors():
+    writer = EventWriter(None)
+    with pytest.raises(ValueError):
+        writer.emit("metric", name="x")
+    with pytest.raises(ValueError):
+        writer.emit("surprise")
+
+
+@pytest.mark.parametrize("line", ["", "Some library warning", '{"type": "metric"', "[1,2]", '{"v": 1, "type": "nope"}', b"\xff\xfe"])
+def test_parse_line_ignores_anything_that_is_not_an_event(line):
+    assert parse_line(line) is None
+
+
+def test_every_event_type_is_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "EVENTS.md").read_text()
+    for name, fields in EVENT_FIELDS.items():
+        assert f"`{name}`" in doc
+        for field in fields:
+            assert f"`{field}`" in doc

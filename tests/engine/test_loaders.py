@@ -1,0 +1,107 @@
+import json
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from engine.data import bundled_datasets, guess_columns, load_dataset, load_table
+from engine.errors import DatasetError
+
+ROWS = [("book a table for two", "reserve"), ("where is my parcel", "track"), ("cancel it, please", "cancel")]
+
+
+def write_csv(path, sep=","):
+    lines = [f"text{sep}label"] + [f'"{t}"{sep}{l}' for t, l in ROWS]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl", "parquet", "hf", "hf_dict"])
+def test_every_format_loads_the_same_rows(tmp_path, fmt):
+    if fmt == "csv":
+        path = write_csv(tmp_path / "d.csv")
+    elif fmt == "tsv":
+        path = write_csv(tmp_path / "d.tsv", sep="\t")
+    elif fmt == "jsonl":
+        path = tmp_path / "d.jsonl"
+        path.write_text("".join(json.dumps({"text": t, "label": l}) + "\n" for t, l in ROWS))
+    else:
+        table = pa.table({"text": [t for t, _ in ROWS], "label": [l for _, l in ROWS]})
+        if fmt == "parquet":
+            path = tmp_path / "d.parquet"
+            pq.write_table(table, path)
+        else:  # the layout datasets.save_to_disk writes: arrow stream files (+ dataset_dict.json for splits)
+            path = tmp_path / "hf"
+            folder = path / "train" if fmt == "hf_dict" else path
+            folder.mkdir(parents=True)
+            with pa.OSFile(str(folder / "data-00000-of-00001.arrow"), "wb") as sink:
+                with pa.ipc.new_stream(sink, table.schema) as writer:
+                    writer.write_table(table)
+            if fmt == "hf_dict":
+                (path / "dataset_dict.json").write_text('{"splits": ["train"]}')
+    data = load_dataset(str(path))
+    assert data.texts == [t for t, _ in ROWS]
+    assert data.labels == [l for _, l in ROWS]
+    assert (data.text_column, data.label_column) == ("text", "label")
+
+
+def test_bundled_dataset_is_big_enough_for_5_way_5_shot_15_query():
+    assert "intents" in bundled_datasets()
+    data = load_dataset("bundled:intents")
+    counts = data.class_counts()
+    assert len(counts) >= 24
+    assert min(counts.values()) >= 30
+    assert len(set(data.texts)) == len(data.texts)
+
+
+def test_column_guessing(tmp_path):
+    path = tmp_path / "d.csv"
+    path.write_text("utterance,intent,id\nhello there,greet,1\nbye now,leave,2\n")
+    table = load_table(str(path))
+    assert guess_columns(table) == ("utterance", "intent")
+    data = load_dataset(str(path))
+    assert data.class_counts() == {"greet": 1, "leave": 1}
+
+
+@pytest.mark.parametrize(
+    "name, content, message",
+    [
+        ("empty.csv", b"", "the file is empty"),
+        ("binary.csv", b"\x00\x01\x02PK\x03\x04" * 20, "binary"),
+        ("latin1.csv", "text,label\ncaf\xe9 au lait,drink\n".encode("latin-1"), "not UTF-8"),
+        ("ragged.csv", b"text,label\nhello,greet,extra\n", "line 2 has 3 fields"),
+        ("dupe.csv", b"text,text\nhello,greet\n", "duplicate column 'text'"),
+        ("nolabel.csv", b"text,label\nhello,\n", "row 1 has an empty label"),
+        ("bad.jsonl", b'{"text": "a", "label": "x"}\n{oops\n', "line 2 is not valid JSON"),
+        ("list.jsonl", b"[1, 2]\n", "line 1 is not a JSON object"),
+        ("broken.parquet", b"PAR1 this is not parquet", "not a readable Parquet file"),
+        ("notes.txt", b"hello", "unsupported file type '.txt'"),
+        ("header_only.csv", b"text,label\n", "no rows"),
+    ],
+)
+def test_broken_files_give_one_clear_line(tmp_path, name, content, message):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(DatasetError) as info:
+        load_dataset(str(path))
+    text = str(info.value)
+    assert message in text
+    assert str(path) in text
+    assert "\n" not in text
+
+
+def test_missing_columns_and_files(tmp_path):
+    path = write_csv(tmp_path / "d.csv")
+    with pytest.raises(DatasetError, match="no label column 'intent'"):
+        load_dataset(str(path), label_column="intent")
+    with pytest.raises(DatasetError, match="file not found"):
+        load_dataset(str(tmp_path / "absent.csv"))
+    with pytest.raises(DatasetError, match="no bundled dataset 'nope'"):
+        load_dataset("bundled:nope")
+
+
+def test_nan_labels_in_parquet_are_reported(tmp_path):
+    path = tmp_path / "d.parquet"
+    pq.write_table(pa.table({"text": ["a", "b"], "label": ["x", None]}), path)
+    with pytest.raises(DatasetError, match="row 2 has an empty label"):
+        load_dataset(str(path))

@@ -1,0 +1,104 @@
+import multiprocessing as mp
+import sqlite3
+import time
+
+import pytest
+
+from engine.errors import UserError
+from engine.store import SCHEMA_VERSION, Store
+
+CONFIG = {"name": "r", "method": {"name": "protonet"}, "model": {"name": "m"}, "dataset": {"path": "d"},
+          "task": {"mode": "episodic", "n_way": 5, "k_shot": 1}, "tags": ["x"]}
+
+
+def test_schema_is_versioned_and_migrations_run_once(tmp_path):
+    path = tmp_path / "runs.db"
+    with Store(path) as store:
+        assert store.schema_version == SCHEMA_VERSION
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+        assert store.conn.execute("PRAGMA foreign_keys").fetchone()[0] == 1
+    with Store(path) as store:
+        names = [r[0] for r in store.conn.execute("SELECT name FROM _migrations")]
+        assert len(names) == len(set(names)) == SCHEMA_VERSION
+
+
+def test_run_lifecycle(tmp_path):
+    with Store(tmp_path / "runs.db") as store:
+        first = store.create_run(CONFIG)
+        time.sleep(0.002)
+        second = store.create_run(dict(CONFIG, name="second"))
+        assert [r["id"] for r in store.list_runs()] == [second, first]  # newest first
+        store.start_run(first, device="cpu", versions={"torch": "x"}, pid=1, host="h")
+        store.add_metrics(first, [("train_loss", 1, 0.9, 0.1, 1.0), ("train_loss", 2, 0.5, 0.2, 2.0)])
+        store.add_episodes(first, [{"episode": 0, "accuracy": 0.8, "key": "k0"}, {"episode": 1, "accuracy": 0.6, "key": "k1"}])
+        store.finish_run(first, "finished", final_metrics={"test_accuracy": 0.7})
+        run = store.get_run(first[:6])
+        assert run["status"] == "finished" and run["final_metrics"] == {"test_accuracy": 0.7}
+        assert run["config"]["name"] == "r" and run["tags"] == ["x"] and run["versions"] == {"torch": "x"}
+        assert [m["value"] for m in store.metrics(first, "train_loss")] == [0.9, 0.5]
+        assert [e["accuracy"] for e in store.episodes(first)] == [0.8, 0.6]
+        assert store.list_runs(status="queued")[0]["id"] == second
+        store.delete_run(first)
+        assert store.metrics(first) == [] and store.episodes(first) == []
+        with pytest.raises(UserError, match="no run with id"):
+            store.get_run(first)
+
+
+def test_stale_running_runs_become_interrupted(tmp_path):
+    with Store(tmp_path / "runs.db") as store:
+        run_id = store.create_run(CONFIG)
+        store.start_run(run_id, device="cpu", versions={}, pid=1, host="h")
+        assert store.mark_stale_runs(stale_after=60) == []
+        store.conn.execute("UPDATE runs SET heartbeat_at = '2000-01-01T00:00:00.000Z' WHERE id = ?", (run_id,))
+        assert store.mark_stale_runs(stale_after=60) == [run_id]
+        assert store.get_run(run_id)["status"] == "interrupted"
+
+
+def test_sql_is_parameterised(tmp_path):
+    with Store(tmp_path / "runs.db") as store:
+        evil = "x'); DROP TABLE runs; --"
+        run_id = store.create_run(dict(CONFIG, name=evil))
+        assert store.get_run(run_id)["name"] == evil
+        with pytest.raises(UserError):
+            store.get_run("%")  # LIKE wildcards in a prefix are literal
+
+
+def _writer(path, run_id, worker, count):
+    store = Store(path)
+    for i in range(count):
+        store.add_metrics(run_id, [(f"w{worker}", i, float(i), 0.0, 0.0)])
+        if i % 10 == 0:
+            store.heartbeat(run_id)
+    store.close()
+
+
+def test_two_writers_and_a_reader_lose_nothing(tmp_path):
+    path = tmp_path / "runs.db"
+    with Store(path) as store:
+        run_id = store.create_run(CONFIG)
+    count = 300
+    ctx = mp.get_context("spawn")
+    writers = [ctx.Process(target=_writer, args=(path, run_id, w, count)) for w in (1, 2)]
+    for p in writers:
+        p.start()
+    reader = Store(path, readonly=True)
+    reads = 0
+    while any(p.is_alive() for p in writers):
+        reader.metrics(run_id)  # never raises "database is locked"
+        reads += 1
+    for p in writers:
+        p.join(30)
+        assert p.exitcode == 0
+    rows = reader.metrics(run_id)
+    assert sum(r["name"] == "w1" for r in rows) == count
+    assert sum(r["name"] == "w2" for r in rows) == count
+    assert reads > 0
+    reader.close()
+    assert sqlite3.connect(path).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_unreadable_database_is_a_user_error(tmp_path):
+    path = tmp_path / "not-a-db.db"
+    path.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(UserError, match="cannot open the run database"):
+        Store(path)
