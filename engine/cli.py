@@ -106,6 +106,11 @@ def _print_summary(final: dict[str, Any], status: str) -> None:
             f"untrained baseline: {final['untrained_test_accuracy'] * 100:.2f}% ± {final['untrained_test_accuracy_ci95'] * 100:.2f}"
             " (same model before training, same episodes)"
         )
+    if final.get("gain_over_untrained") is not None:
+        print(
+            f"gain from training: {final['gain_over_untrained'] * 100:+.2f} points ± {final['gain_over_untrained_ci95'] * 100:.2f}"
+            f" (paired over the same episodes, p = {final['gain_over_untrained_p_value']:.2g})"
+        )
     if final.get("train_seconds") is not None:
         print(f"training: {final['train_episodes']} episodes in {final['train_seconds']:.1f} s")
 

@@ -52,21 +52,26 @@ def tiny_model(tmp_path_factory) -> Path:
     return make_tiny_model(tmp_path_factory.mktemp("tiny-bert"))
 
 
-def write_keyword_dataset(path: Path, *, classes: int = 10, per_class: int = 24, seed: int = 0) -> Path:
-    """Each class is marked by its own keyword among shared filler words: learnable, known answer."""
+def write_keyword_dataset(path: Path, *, classes: int = 20, per_class: int = 24, seed: int = 0) -> Path:
+    """Each class is marked by its own keyword among many shared filler words.
+
+    The answer is known, and it transfers: meta-training teaches the encoder to ignore the
+    filler, which helps on held-out classes whose keywords it never saw.
+    """
     import random
 
     rng = random.Random(seed)
     keywords = ["apple", "river", "engine", "violin", "castle", "pepper", "rocket", "forest", "silver", "tiger",
                 "candle", "desert", "harbor", "lemon", "marble", "nickel", "orchid", "pillow", "quartz", "saddle"]
-    filler = ["please", "the", "a", "today", "maybe", "quick", "note", "about", "my", "with", "some", "again", "here"]
+    filler = ("please the a today maybe quick note about my with some again here there when what could would "
+              "should very just really also still only then now soon later often never always").split()
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["text", "label"])
         for c in range(classes):
             for i in range(per_class):
-                words = rng.sample(filler, 4) + [keywords[c]]
+                words = rng.sample(filler, 6) + [keywords[c]]
                 rng.shuffle(words)
                 writer.writerow([" ".join(words) + f" {i}", f"class_{c}"])
     return path
@@ -83,7 +88,7 @@ def tiny_config_text(model: Path, dataset: Path, *, method: str = "protonet", ep
         "[dataset]",
         f'path = "{dataset}"',
         "[task]",
-        "n_way = 3", "k_shot = 2", "query = 3", "test_episodes = 8", "val_episodes = 3",
+        "n_way = 3", "k_shot = 2", "query = 3", "test_episodes = 8", "val_episodes = 3", "meta_test_fraction = 0.4",
         "[model]",
         f'name = "{model}"',
         "max_length = 16",

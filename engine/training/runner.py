@@ -28,6 +28,7 @@ from engine.models.encoder import TextEncoder, load_encoder
 from engine.models.loading import resolve_model
 from engine.paths import artifacts_dir
 from engine.specs import get as get_spec
+from engine.stats import paired_difference
 from engine.store import Store
 from engine.training import devices
 from engine.training.checkpoints import save_checkpoint
@@ -195,8 +196,12 @@ def _train_and_test(
     method = method_cls(encoder, dict(config.method.params), data, device=device, seed=config.train.seed, total_steps=total)
     method.setup()
     final: dict[str, Any] = {}
+    untrained_results: list[dict[str, Any]] = []
     if config.train.eval_untrained and data.mode == "episodic":
-        untrained = _test(config, data, method, recorder, store, run_id, record=False)
+        assert data.test_sampler is not None
+        _, untrained_results = evaluate_episodes(method, data.test_sampler, config.task.test_episodes)
+        store.add_episodes(run_id, untrained_results, split="untrained")
+        untrained = summarize(untrained_results, "test")
         final["untrained_test_accuracy"] = untrained["test_accuracy"]
         final["untrained_test_accuracy_ci95"] = untrained["test_accuracy_ci95"]
         log.info("untrained model: test accuracy %.4f ± %.4f", untrained["test_accuracy"], untrained["test_accuracy_ci95"])
@@ -237,6 +242,13 @@ def _train_and_test(
     if total and config.train.eval_every:
         _validate(config, data, method, recorder, total, on_validate)
     final.update(_test(config, data, method, recorder, store, run_id, record=True))
+    if untrained_results:
+        # Same episodes before and after training: a paired difference is the honest gain.
+        trained = [r["accuracy"] for r in store.episodes(run_id, split="test")]
+        gain = paired_difference([r["accuracy"] for r in untrained_results], trained)
+        final["gain_over_untrained"] = gain["mean_diff"]
+        final["gain_over_untrained_ci95"] = gain["ci95"]
+        final["gain_over_untrained_p_value"] = gain["p_value"]
     final["train_seconds"] = train_seconds
     final["train_episodes"] = total
     final["episodes_per_second"] = total / train_seconds if train_seconds > 0 else None
