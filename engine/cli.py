@@ -90,7 +90,9 @@ def _parse_set(item: str) -> tuple[str, Any]:
 
 def _route_library_output_to_stderr() -> None:
     """With --events, stdout is the wire: library warnings go to stderr."""
-    logging.basicConfig(stream=sys.stderr, level=logging.WARNING)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setLevel(logging.WARNING)  # engine info lines already travel as log events
+    logging.getLogger().addHandler(handler)
 
 
 def _print_summary(final: dict[str, Any], status: str) -> None:
