@@ -198,6 +198,27 @@ def cmd_runs_delete(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_runs_compare(args: argparse.Namespace) -> int:
+    from engine.compare import compare_runs
+
+    with _open_store(args) as store:
+        result = compare_runs(store, args.ref, args.ids)
+    if args.json:
+        _print_json(result)
+        return EXIT_OK
+    names = {r["id"]: r for r in result["runs"]}
+    print(f"{'RUN':12}  {'NAME':24}  {'TEST ACCURACY':>18}")
+    for run in result["runs"]:
+        acc = run["metrics"].get("test_accuracy")
+        text = f"{acc['mean'] * 100:6.2f}% ± {acc['ci95'] * 100:5.2f}" if acc else "-"
+        print(f"{run['id']:12}  {run['name'][:24]:24}  {text:>18}")
+    print(f"\nagainst {result['reference']} ({names[result['reference']]['name']}):")
+    for c in result["comparisons"]:
+        kind = f"paired over {c['n']} episodes" if c["paired"] else f"NOT paired ({c.get('reason', '')}): Welch's t-test"
+        print(f"  {c['id']:12} {c['mean_diff'] * 100:+6.2f} points ± {c['ci95'] * 100:.2f}, p = {c['p_value']:.3g}  [{kind}]")
+    return EXIT_OK
+
+
 def cmd_methods(args: argparse.Namespace) -> int:
     from engine.specs import all_specs
 
@@ -292,6 +313,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=("csv", "json", "toml"), default="csv", help="output format")
     p.add_argument("-o", "--output", help="write to this file instead of stdout")
     p.set_defaults(func=cmd_runs_export)
+    p = with_db(runs.add_parser("compare", help="runs against a reference: metrics with 95% CI, paired differences"))
+    p.add_argument("ref", help="reference run id")
+    p.add_argument("ids", nargs="+", help="run ids to compare with the reference")
+    p.add_argument("--json", action="store_true", help="a JSON object")
+    p.set_defaults(func=cmd_runs_compare)
     p = with_db(runs.add_parser("delete", help="delete a run, its rows and its artifacts"))
     p.add_argument("id", help="run id (a unique prefix is enough)")
     p.set_defaults(func=cmd_runs_delete)

@@ -1,0 +1,58 @@
+"""Comparing runs: final metrics with 95% CIs, and each run against a reference, paired on
+identical meta-test episodes when it can be. Torch-free: the GUI's Compare page uses it."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from engine.stats import mean_ci, paired_difference, unpaired_difference
+from engine.store import Store
+
+EPISODE_METRICS = ("accuracy", "macro_f1", "loss")
+
+
+def run_summary(store: Store, run: dict[str, Any]) -> dict[str, Any]:
+    """Final metrics of one run; per-episode means get a 95% CI from the stored episodes."""
+    episodes = store.episodes(run["id"], "test")
+    metrics: dict[str, Any] = {}
+    for name in EPISODE_METRICS:
+        values = [e[name] for e in episodes if e[name] is not None]
+        if values:
+            mean, half = mean_ci(values)
+            metrics[f"test_{name}"] = {"mean": mean, "ci95": half, "n": len(values)}
+    for key, value in run["final_metrics"].items():
+        if key.endswith("_ci95") or key in metrics or not isinstance(value, (int, float)):
+            continue
+        metrics[key] = {"mean": value, "ci95": run["final_metrics"].get(f"{key}_ci95"), "n": None}
+    return {"id": run["id"], "name": run["name"], "method": run["method"], "status": run["status"], "metrics": metrics}
+
+
+def compare_runs(store: Store, ref_id: str, other_ids: list[str]) -> dict[str, Any]:
+    """Each run against the reference on test accuracy: paired when the episodes are the same."""
+    ref = store.get_run(ref_id)
+    others = [store.get_run(i) for i in other_ids]
+    ref_eps = store.episodes(ref["id"], "test")
+    comparisons = []
+    for run in others:
+        eps = store.episodes(run["id"], "test")
+        result: dict[str, Any] = {"id": run["id"], "name": run["name"]}
+        if not ref_eps or not eps:
+            result.update(paired=False, reason="no per-episode results", n=0, mean_diff=math.nan, ci95=math.nan, p_value=math.nan)
+        elif _same_episodes(ref, run, ref_eps, eps):
+            result.update(paired_difference([e["accuracy"] for e in ref_eps], [e["accuracy"] for e in eps]))
+        else:
+            result.update(unpaired_difference([e["accuracy"] for e in ref_eps], [e["accuracy"] for e in eps]))
+            result["reason"] = "the runs were scored on different episodes"
+        comparisons.append(result)
+    return {
+        "reference": ref["id"],
+        "metric": "test_accuracy",
+        "runs": [run_summary(store, r) for r in [ref, *others]],
+        "comparisons": comparisons,
+    }
+
+
+def _same_episodes(ref: dict, run: dict, ref_eps: list[dict], eps: list[dict]) -> bool:
+    # episodes_key hashes the dataset's content and every episode's rows.
+    return bool(ref.get("episodes_key")) and ref["episodes_key"] == run.get("episodes_key") and len(ref_eps) == len(eps)
