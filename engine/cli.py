@@ -75,6 +75,36 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_INTERRUPTED if outcome.status == "interrupted" else EXIT_OK
 
 
+def cmd_resume(args: argparse.Namespace) -> int:
+    from engine.training.continuation import resume_run
+
+    return _continue(args, lambda **kw: resume_run(args.id, **kw))
+
+
+def cmd_fork(args: argparse.Namespace) -> int:
+    from engine.training.continuation import fork_run
+
+    overrides = dict(_parse_set(item) for item in args.set or [])
+    return _continue(args, lambda **kw: fork_run(args.id, overrides, step=args.step, **kw))
+
+
+def _continue(args: argparse.Namespace, start: Any) -> int:
+    from engine.training.runner import StopFlag
+
+    if args.events:
+        _route_library_output_to_stderr()
+    stop = StopFlag()
+    stop.install()
+    outcome = start(
+        db_path=_db_path(args), events_stream=sys.stdout if args.events else None, stop=stop,
+        progress_bar=not args.events and sys.stderr.isatty(),
+    )
+    if not args.events:
+        _print_summary(outcome.final_metrics, outcome.status)
+    print(outcome.run_id, flush=True)
+    return EXIT_INTERRUPTED if outcome.status == "interrupted" else EXIT_OK
+
+
 def _parse_set(item: str) -> tuple[str, Any]:
     import tomllib
 
@@ -297,6 +327,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id", help="use this already-queued run row (the GUI creates it)")
     p.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config key, e.g. --set train.episodes=50")
     p.set_defaults(func=cmd_run)
+
+    p = with_db(sub.add_parser("resume", help="continue an interrupted or failed run from its newest checkpoint"))
+    p.add_argument("id", help="run id (a unique prefix is enough)")
+    p.add_argument("--events", action="store_true", help="write JSON-line events on stdout")
+    p.set_defaults(func=cmd_resume)
+    p = with_db(sub.add_parser("fork", help="start a new run from a checkpoint of an earlier run, with changed settings"))
+    p.add_argument("id", help="the parent run's id")
+    p.add_argument("--step", type=int, help="the checkpoint's step (default: the newest)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE", help="a changed config key, e.g. --set method.params.lr=1e-5")
+    p.add_argument("--events", action="store_true", help="write JSON-line events on stdout")
+    p.set_defaults(func=cmd_fork)
 
     runs = sub.add_parser("runs", help="list, show, export or delete runs").add_subparsers(dest="runs_command", required=True, parser_class=_Parser)
     p = with_db(runs.add_parser("list", help="runs, newest first"))

@@ -62,8 +62,13 @@ class EventWriter:
             self._seq += 1
             event.update(_clean(fields))
             if self.stream is not None:
-                self.stream.write(json.dumps(event, separators=(",", ":")) + "\n")
-                self.stream.flush()
+                try:
+                    self.stream.write(json.dumps(event, separators=(",", ":")) + "\n")
+                    self.stream.flush()
+                except (BrokenPipeError, ValueError, OSError):
+                    # The reader (a GUI) is gone. The run goes on and still writes the store:
+                    # days of GPU time must not die with a window.
+                    self.stream = None
         return event
 
 

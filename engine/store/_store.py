@@ -7,6 +7,8 @@ not shared across threads or ``fork()``).
 from __future__ import annotations
 
 import json
+import os
+import socket
 import sqlite3
 import time
 import uuid
@@ -205,11 +207,15 @@ class Store:
     def mark_stale_runs(self, *, stale_after: float = STALE_AFTER_SECONDS) -> list[str]:
         """Running runs whose heartbeat stopped are marked interrupted; returns their ids."""
         cutoff = time.time() - stale_after
+        here = socket.gethostname()
         stale = []
-        for row in self.conn.execute("SELECT id, heartbeat_at, started_at FROM runs WHERE status = 'running'"):
-            beat = parse_iso(row[1]) or parse_iso(row[2]) or 0.0
-            if beat < cutoff:
-                stale.append(row[0])
+        for run_id, beat_at, started_at, pid, host in self.conn.execute(
+            "SELECT id, heartbeat_at, started_at, pid, host FROM runs WHERE status = 'running'"
+        ):
+            beat = parse_iso(beat_at) or parse_iso(started_at) or 0.0
+            # On this machine a dead engine is seen at once; elsewhere by its silence.
+            if beat < cutoff or (host == here and pid and not _process_alive(pid)):
+                stale.append(run_id)
         for run_id in stale:
             with transaction(self.conn):
                 self.conn.execute(
@@ -257,6 +263,24 @@ class Store:
                 {"run_id": run_id, "kind": kind, "path": str(path), "step": step, "size": size, "created_at": now_iso()}
             )
 
+    def remove_artifact(self, run_id: str, path: str | Path) -> None:
+        with transaction(self.conn):
+            self.conn.execute("DELETE FROM artifacts WHERE run_id = ? AND path = ?", (run_id, str(path)))
+
+    def delete_metrics_after(self, run_id: str, step: int) -> int:
+        """Rows written after a checkpoint, dropped before resuming from it."""
+        with transaction(self.conn):
+            return self.conn.execute("DELETE FROM metrics WHERE run_id = ? AND step > ?", (run_id, step)).rowcount
+
+    def copy_metrics(self, source_id: str, target_id: str, *, up_to_step: int) -> int:
+        """A fork's curves start with its parent's, up to the checkpoint it starts from."""
+        with transaction(self.conn):
+            return self.conn.execute(
+                "INSERT INTO metrics (run_id, name, step, value, wall_time, time)"
+                " SELECT ?, name, step, value, wall_time, time FROM metrics WHERE run_id = ? AND step <= ?",
+                (target_id, source_id, up_to_step),
+            ).rowcount
+
     def metric_names(self, run_id: str) -> list[str]:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT name FROM metrics WHERE run_id = ? ORDER BY name", (run_id,))]
 
@@ -290,6 +314,16 @@ class Store:
             sql += " AND kind = ?"
             params.append(kind)
         return list(self.db.query(sql + " ORDER BY rowid", params))
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, owned by someone else
+        return True
+    return True
 
 
 def _decode_run(row: dict[str, Any]) -> dict[str, Any]:

@@ -16,6 +16,9 @@ from typing import Any
 import torch
 from safetensors.torch import load_file, save_file
 
+# Checkpoints kept per run (the newest ones); final weights are kept apart.
+KEEP_CHECKPOINTS = 3
+
 
 def _flatten(state: dict[str, Any], prefix: str = "") -> dict[str, torch.Tensor]:
     flat: dict[str, torch.Tensor] = {}
@@ -70,3 +73,29 @@ def load_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, Any], dict[
     meta = json.loads((folder / "run_config.json").read_text())
     extra = torch.load(folder / "state.pt", weights_only=True) if (folder / "state.pt").exists() else None
     return weights, meta, extra
+
+
+def is_complete(folder: Path) -> bool:
+    """A checkpoint folder appears only by rename, whole; a leftover temp folder never counts."""
+    folder = Path(folder)
+    return not folder.name.startswith(".") and (folder / "model.safetensors").is_file() and (folder / "run_config.json").is_file()
+
+
+def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
+    """(step, folder) of the complete checkpoints of a run, oldest first."""
+    found = []
+    for folder in Path(run_dir).glob("checkpoint-*"):
+        if is_complete(folder):
+            try:
+                found.append((int(folder.name.split("-", 1)[1]), folder))
+            except ValueError:
+                continue
+    return sorted(found)
+
+
+def prune_checkpoints(run_dir: Path, *, keep: int) -> list[Path]:
+    """Removes all but the newest ``keep`` checkpoints; returns the removed folders."""
+    removed = [folder for _, folder in list_checkpoints(run_dir)[:-keep]]
+    for folder in removed:
+        shutil.rmtree(folder, ignore_errors=True)
+    return removed

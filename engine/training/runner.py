@@ -31,7 +31,7 @@ from engine.specs import get as get_spec
 from engine.stats import paired_difference
 from engine.store import Store
 from engine.training import devices
-from engine.training.checkpoints import save_checkpoint
+from engine.training.checkpoints import KEEP_CHECKPOINTS, prune_checkpoints, save_checkpoint
 from engine.training.evaluation import evaluate_episodes, evaluate_rows, summarize
 from engine.training.recorder import Recorder, RecorderLogHandler, versions
 from engine.training.task_data import TaskData, build_task_data
@@ -55,6 +55,15 @@ class StopFlag:
 
         for sig in (signal.SIGINT, signal.SIGTERM):
             signal.signal(sig, handler)
+
+
+@dataclass
+class StartPoint:
+    """Where a resumed or forked run starts: a checkpoint's step, weights and optimizer state."""
+
+    step: int
+    weights: dict[str, Any]
+    state: dict[str, Any] | None = None  # optimizer, scheduler, generator (resume only)
 
 
 @dataclass
@@ -107,6 +116,7 @@ def run_experiment(
     on_validate: ValidateCallback | None = None,
     study: str | None = None,
     trial_number: int | None = None,
+    start: StartPoint | None = None,
 ) -> RunOutcome:
     stop = stop or StopFlag()
     data, device = prepare(config)
@@ -137,7 +147,7 @@ def run_experiment(
     engine_log.setLevel(logging.INFO)
     try:
         return _train_and_test(
-            config, data, device, encoder, method_cls, store, events, recorder, run_id, stop, progress_bar, on_validate
+            config, data, device, encoder, method_cls, store, events, recorder, run_id, stop, progress_bar, on_validate, start
         )
     except Pruned:
         recorder.flush()
@@ -182,6 +192,7 @@ def _train_and_test(
     stop: StopFlag,
     progress_bar: bool,
     on_validate: ValidateCallback | None,
+    start: StartPoint | None = None,
 ) -> RunOutcome:
     seed_everything(config.train.seed)
     encoder.to(device)
@@ -195,9 +206,18 @@ def _train_and_test(
     total = config.train.episodes
     method = method_cls(encoder, dict(config.method.params), data, device=device, seed=config.train.seed, total_steps=total)
     method.setup()
+    first_step = 1
+    if start is not None:
+        _restore(method, start)
+        first_step = start.step + 1
+        log.info("continuing from the checkpoint at step %d", start.step)
     final: dict[str, Any] = {}
-    untrained_results: list[dict[str, Any]] = []
-    if config.train.eval_untrained and data.mode == "episodic":
+    untrained_results: list[dict[str, Any]] = store.episodes(run_id, split="untrained") if start else []
+    if untrained_results:
+        untrained = summarize(untrained_results, "test")
+        final["untrained_test_accuracy"] = untrained["test_accuracy"]
+        final["untrained_test_accuracy_ci95"] = untrained["test_accuracy_ci95"]
+    elif config.train.eval_untrained and data.mode == "episodic" and start is None:
         assert data.test_sampler is not None
         _, untrained_results = evaluate_episodes(method, data.test_sampler, config.task.test_episodes)
         store.add_episodes(run_id, untrained_results, split="untrained")
@@ -208,9 +228,9 @@ def _train_and_test(
 
     bar = _progress_bar(total) if progress_bar else None
     started = time.time()
-    step = 0
+    step = first_step - 1
     try:
-        for step in range(1, total + 1):
+        for step in range(first_step, total + 1):
             try:
                 values = method.train_step(step)
             except torch.OutOfMemoryError:
@@ -224,16 +244,17 @@ def _train_and_test(
             if config.train.eval_every and step % config.train.eval_every == 0 and step < total:
                 _validate(config, data, method, recorder, step, on_validate)
             if config.train.checkpoint_every and step % config.train.checkpoint_every == 0:
-                _checkpoint(config, method, store, events, run_id, step, db_path=store.path)
+                _checkpoint(config, method, store, events, run_id, step, db_path=store.path, elapsed=time.time() - started)
             if stop.requested:
                 log.info("stop requested at step %d: writing a checkpoint", step)
                 break
     finally:
         if bar:
             bar.close()
-    train_seconds = time.time() - started
+    earlier_seconds = float((start.state or {}).get("train_seconds", 0.0)) if start else 0.0
+    train_seconds = time.time() - started + earlier_seconds
     if stop.requested:
-        _checkpoint(config, method, store, events, run_id, step, db_path=store.path)
+        _checkpoint(config, method, store, events, run_id, step, db_path=store.path, elapsed=train_seconds)
         recorder.flush()
         store.finish_run(run_id, "interrupted", final_metrics={"train_episodes": step, "train_seconds": train_seconds}, error="stopped by the user")
         events.emit("run_finished", status="interrupted", final_metrics={"train_episodes": step, "train_seconds": train_seconds})
@@ -317,14 +338,42 @@ def _checkpoint(
     *,
     db_path: Path,
     kind: str = "checkpoint",
+    elapsed: float = 0.0,
 ) -> None:
-    folder = artifacts_dir(db_path) / run_id / ("weights" if kind == "weights" else "checkpoint")
+    """Weights (safetensors) plus, for checkpoints, the optimizer state to resume exactly."""
+    run_dir = artifacts_dir(db_path) / run_id
+    folder = run_dir / ("weights" if kind == "weights" else f"checkpoint-{step:06d}")
     extra = None
-    if kind == "checkpoint" and method.optimizer is not None:
-        extra = {"step": step, "optimizer": method.optimizer.state_dict()}
+    if kind == "checkpoint":
+        extra = {
+            "step": step,
+            "train_seconds": elapsed,
+            "generator": method.generator.get_state(),
+            "torch_rng": torch.get_rng_state(),  # dropout masks, so a resumed run matches an unbroken one
+        }
+        if method.optimizer is not None:
+            extra["optimizer"] = method.optimizer.state_dict()
+        if method.scheduler is not None:
+            extra["scheduler"] = method.scheduler.state_dict()
     save_checkpoint(folder, method.state_dict(), step=step, config=config.to_dict(), extra=extra)
     store.add_artifact(run_id, kind, folder, step=step)
     events.emit("checkpoint", path=str(folder), step=step, kind=kind)
+    if kind == "checkpoint":
+        for removed in prune_checkpoints(run_dir, keep=KEEP_CHECKPOINTS):
+            store.remove_artifact(run_id, removed)
+
+
+def _restore(method: methods.Method, start: StartPoint) -> None:
+    method.load_state_dict(start.weights)
+    state = start.state or {}
+    if method.optimizer is not None and "optimizer" in state:
+        method.optimizer.load_state_dict(state["optimizer"])
+    if method.scheduler is not None and "scheduler" in state:
+        method.scheduler.load_state_dict(state["scheduler"])
+    if "generator" in state:
+        method.generator.set_state(state["generator"])
+    if "torch_rng" in state:
+        torch.set_rng_state(state["torch_rng"])
 
 
 class _progress_bar:

@@ -43,3 +43,15 @@ def test_every_event_type_is_documented():
         assert f"`{name}`" in doc
         for field in fields:
             assert f"`{field}`" in doc
+
+
+def test_a_vanished_reader_does_not_stop_the_writer():
+    import os
+
+    read_end, write_end = os.pipe()
+    stream = os.fdopen(write_end, "w")
+    os.close(read_end)  # the GUI died
+    writer = EventWriter(stream, run_id="abc")
+    event = writer.emit("log", level="info", message="still running")
+    assert event["seq"] == 0 and writer.stream is None
+    assert writer.emit("log", level="info", message="and on")["seq"] == 1
