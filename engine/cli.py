@@ -12,11 +12,12 @@ import io
 import json
 import logging
 import os
+import sqlite3
 import sys
 from pathlib import Path
 from typing import Any
 
-from engine.errors import UserError
+from engine.errors import OutOfMemory, UserError
 from engine.store import RUN_STATUSES
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -391,9 +392,19 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OutOfMemory as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except OSError as exc:  # a full disk, a read-only data folder
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except sqlite3.OperationalError as exc:
+        print(f"error: the run database could not be written ({exc})", file=sys.stderr)
+        return EXIT_FAILED
     except BrokenPipeError:
         return EXIT_OK
     except Exception as exc:  # an engine bug: say so in one line, keep the traceback for the log

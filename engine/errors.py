@@ -25,3 +25,7 @@ class DatasetError(UserError):
 
 class ModelError(UserError):
     """A base model that cannot be found or loaded safely."""
+
+
+class OutOfMemory(Exception):
+    """The device ran out of memory: not the user's input, but the message says what to try."""

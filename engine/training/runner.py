@@ -22,7 +22,7 @@ import torch
 from engine import methods
 from engine.config import RunConfig
 from engine.data import episodes_key
-from engine.errors import UserError
+from engine.errors import OutOfMemory, UserError
 from engine.events import EventWriter
 from engine.models.encoder import TextEncoder, load_encoder
 from engine.models.loading import resolve_model
@@ -71,10 +71,6 @@ class RunOutcome:
     run_id: str
     status: str
     final_metrics: dict[str, Any]
-
-
-class OutOfMemory(Exception):
-    pass
 
 
 class Pruned(Exception):
@@ -156,23 +152,23 @@ def run_experiment(
         return RunOutcome(run_id, "pruned", {})
     except BaseException as exc:
         recorder.flush()
-        status, kind, message = _classify_failure(exc, device, stop)
+        status, kind, message = _classify_failure(exc, device)
         store.finish_run(run_id, status, error=message)
         events.emit("error", message=message, kind=kind)
         events.emit("run_finished", status=status, final_metrics={})
-        if isinstance(exc, OutOfMemory):
-            raise UserError(message) from None
+        if kind == "oom":
+            raise OutOfMemory(message) from None
         raise
     finally:
         engine_log.removeHandler(handler)
         store.close()
 
 
-def _classify_failure(exc: BaseException, device: torch.device, stop: StopFlag) -> tuple[str, str, str]:
+def _classify_failure(exc: BaseException, device: torch.device) -> tuple[str, str, str]:
     if isinstance(exc, KeyboardInterrupt):
         return "interrupted", "interrupted", "stopped by the user"
-    if isinstance(exc, OutOfMemory):
-        return "failed", "oom", str(exc)
+    if isinstance(exc, (torch.OutOfMemoryError, OutOfMemory)) or "out of memory" in str(exc).lower():
+        return "failed", "oom", OOM_ADVICE.format(device=device)
     if isinstance(exc, UserError):
         return "failed", "user", str(exc)
     text = str(exc).strip().splitlines()
@@ -231,10 +227,7 @@ def _train_and_test(
     step = first_step - 1
     try:
         for step in range(first_step, total + 1):
-            try:
-                values = method.train_step(step)
-            except torch.OutOfMemoryError:
-                raise OutOfMemory(OOM_ADVICE.format(device=device)) from None
+            values = method.train_step(step)
             recorder.metrics(values, step)
             if not np.isnan(method.current_lr):
                 recorder.metric("lr", step, method.current_lr)

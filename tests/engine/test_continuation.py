@@ -124,3 +124,34 @@ def test_sigkill_mid_run_keeps_metrics_and_resumes(tmp_path, tiny_model, keyword
         steps = [s for s, _ in _losses(store, run_id)]
         assert steps == list(range(1, checkpoint_step + 5))
         assert store.get_run(run_id)["status"] == "finished"
+
+
+def test_out_of_memory_fails_the_run_with_advice(tmp_path, tiny_model, keyword_csv, monkeypatch, capsys):
+    import torch
+
+    from engine.cli import main
+    from engine.methods.protonet import ProtoNet
+
+    def explode(self, step):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+
+    monkeypatch.setattr(ProtoNet, "train_step", explode)
+    config = tmp_path / "c.toml"
+    config.write_text(tiny_config_text(tiny_model, keyword_csv))
+    db = tmp_path / "runs.db"
+    assert main(["run", str(config), "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "out of memory" in err and "first-order" in err and "max_length" in err
+    with Store(db) as store:
+        (run,) = store.list_runs()
+        assert run["status"] == "failed" and "out of memory" in run["error"]
+
+
+def test_unwritable_database_path_is_a_clear_error(tmp_path, capsys):
+    from engine.cli import main
+
+    folder = tmp_path / "a-folder.db"
+    folder.mkdir()  # a path SQLite cannot open as a file (as with a read-only or missing mount)
+    code = main(["runs", "list", "--db", str(folder)])
+    err = capsys.readouterr().err
+    assert code == 2 and err.startswith(f"error: {folder}: cannot open the run database") and err.count("\n") == 1
