@@ -122,7 +122,7 @@ class MainWindow(QMainWindow):
         self.open_action = action("&Open config…", QKeySequence.StandardKey.Open, self.open_config_dialog, file_menu)
         self.save_action = action("&Save config…", QKeySequence.StandardKey.Save, self.save_config_dialog, file_menu)
         file_menu.addSeparator()
-        self.quit_action = action("&Quit", QKeySequence.StandardKey.Quit, self.close, file_menu)
+        self.quit_action = action("&Quit", "Ctrl+Q", self.close, file_menu)
         run_menu = self.menuBar().addMenu("&Run")
         self.launch_action = action("&Launch", "Ctrl+Return", self.new_page.request_launch, run_menu)
         self.stop_action = action("&Stop", "Ctrl+.", self.stop_current, run_menu)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -57,6 +57,8 @@ class MonitorPage(QWidget):
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
         self.progress.setFormat("%v / %m")
+        self._progress_timer = QTimer(self, singleShot=True, interval=100)
+        self._progress_timer.timeout.connect(self._show_latest_progress)
         self.progress_text = QLabel("")
         self.progress_text.setObjectName("progressText")
         progress_row = QHBoxLayout()
@@ -140,7 +142,7 @@ class MonitorPage(QWidget):
     def _picked(self, index: int) -> None:
         if self.session is not None:
             for signal, slot in (
-                (self.session.progress_changed, self._show_progress),
+                (self.session.progress_changed, self._queue_progress),
                 (self.session.info_changed, self._show_status),
             ):
                 try:
@@ -151,7 +153,7 @@ class MonitorPage(QWidget):
         self.plot.set_session(self.session)
         if self.session is None:
             return
-        self.session.progress_changed.connect(self._show_progress)
+        self.session.progress_changed.connect(self._queue_progress)
         self.session.info_changed.connect(self._show_status)
         self.log_filter.setSourceModel(self.session.log)
         self.log_view.scrollToBottom()
@@ -183,6 +185,15 @@ class MonitorPage(QWidget):
                 text += f" — test accuracy {acc:.3f}" + (f" ± {ci:.3f}" if isinstance(ci, (int, float)) else "")
         self.status.setText(text)
         self.stop_button.setEnabled(s.status in ("queued", "starting", "running"))
+
+    def _queue_progress(self, _event: dict[str, Any]) -> None:
+        """Progress can arrive hundreds of times a second: show it at most 10 times."""
+        if not self._progress_timer.isActive():
+            self._progress_timer.start()
+
+    def _show_latest_progress(self) -> None:
+        if self.session is not None:
+            self._show_progress(self.session.progress)
 
     def _show_progress(self, event: dict[str, Any]) -> None:
         if not event:
