@@ -26,7 +26,7 @@ def test_streaming_engine_into_the_window(qtbot, window, monkeypatch):
     session = page.session
     page.smoothing.setValue(60)
     grabs = []
-    timer = QTimer(interval=100)
+    timer = QTimer(interval=150)
     timer.timeout.connect(lambda: grabs.append(page.plot.view.grab()))  # force real paints of axes and curves
     timer.timeout.connect(lambda: page.plot.show_readout(float(session.points_received // 3 // 2)))
     timer.start()
@@ -34,8 +34,8 @@ def test_streaming_engine_into_the_window(qtbot, window, monkeypatch):
     timer.stop()
     assert session.final_metrics["sent"] == 16_000
     assert session.points_received == 16_000  # no event lost
-    assert page.plot.redraws >= 20
-    assert len(grabs) >= 20
+    assert page.plot.redraws >= 10
+    assert len(grabs) >= 10
     page.plot.redraw()
     assert page.plot.point_count() == 16_000
     assert "train_loss" in page.plot.readout.text()
