@@ -1,0 +1,290 @@
+"""The main window: navigation, menus, status bar, and the Launch/Stop paths.
+
+Launch writes the run as queued in the store and its config beside the database, then
+hands it to the ``RunQueue``; the Monitor page shows its ``RunSession``. The window only
+reads the store otherwise (Runs, Studies).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QByteArray, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QWidget,
+)
+
+from engine.config import RunConfig
+from engine.errors import UserError
+from engine.paths import artifacts_dir, default_db_path
+from engine.store import Store
+from gui.engine_info import EngineInfo
+from gui.pages.monitor import MonitorPage
+from gui.pages.new_experiment import NewExperimentPage
+from gui.pages.runs import RunsPage
+from gui.pages.studies import StudiesPage
+from gui.run_queue import RunQueue, describe
+from gui.run_session import RunSession
+from gui.settings import app_settings
+
+PAGES = ("New experiment", "Monitor", "Runs", "Studies")
+CONFIG_FILTER = "MetaLab config (*.toml);;All files (*)"
+
+
+class MainWindow(QMainWindow):
+    def __init__(
+        self,
+        *,
+        db_path: str | Path | None = None,
+        engine_command: list[str] | None = None,
+        stop_timeout: float = 20.0,
+        restore: bool = True,
+    ):
+        super().__init__()
+        self.db_path = Path(db_path) if db_path else default_db_path()
+        self.setWindowTitle("MetaLab")
+        self.store_error = self._open_store()
+        self.info = EngineInfo(command=engine_command, parent=self)
+        self.queue = RunQueue(
+            self.db_path, command=engine_command, resolve_auto=self.info.resolve_auto, stop_timeout=stop_timeout, parent=self
+        )
+
+        self.new_page = NewExperimentPage(self.info)
+        self.monitor_page = MonitorPage()
+        self.runs_page = RunsPage(self.db_path)
+        self.studies_page = StudiesPage(self.db_path)
+        self.stack = QStackedWidget()
+        for page in (self.new_page, self.monitor_page, self.runs_page, self.studies_page):
+            self.stack.addWidget(page)
+        self.nav = QListWidget()
+        self.nav.addItems(list(PAGES))
+        self.nav.setFixedWidth(150)
+        self.nav.setObjectName("navigation")
+        self.nav.currentRowChanged.connect(self.show_page)
+        central = QWidget()
+        layout = QHBoxLayout(central)
+        layout.addWidget(self.nav)
+        layout.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+
+        self._make_actions()
+        self._make_status_bar()
+
+        self.new_page.launch_requested.connect(self.launch)
+        self.new_page.validity_changed.connect(lambda ok, _why: self.launch_action.setEnabled(ok))
+        self.new_page.open_button.clicked.connect(self.open_config_dialog)
+        self.new_page.save_button.clicked.connect(self.save_config_dialog)
+        self.monitor_page.stop_requested.connect(self.stop_run)
+        self.runs_page.open_requested.connect(self.open_run)
+        self.studies_page.open_requested.connect(self.open_run)
+        self.queue.queue_changed.connect(self._update_status)
+        self.queue.run_finished.connect(lambda _id, _status: self.runs_page.refresh())
+        self.info.devices_changed.connect(self._update_devices)
+
+        if restore:
+            self._restore()
+        else:
+            self.resize(1280, 820)
+            self.new_page.set_config(RunConfig())
+        self.nav.setCurrentRow(0)
+        QTimer.singleShot(0, self.info.refresh_devices)
+        if self.store_error:
+            self.statusBar().showMessage(self.store_error)
+
+    # --- set-up -------------------------------------------------------------------------
+    def _open_store(self) -> str:
+        try:
+            with Store(self.db_path) as store:
+                stale = store.mark_stale_runs()
+        except UserError as exc:
+            return str(exc)
+        return f"{len(stale)} run(s) whose engine had stopped were marked interrupted" if stale else ""
+
+    def _make_actions(self) -> None:
+        def action(text: str, shortcut: QKeySequence | str | None, slot, menu) -> QAction:  # noqa: ANN001
+            act = QAction(text, self)
+            if shortcut is not None:
+                act.setShortcut(QKeySequence(shortcut))
+            act.triggered.connect(slot)
+            menu.addAction(act)
+            return act
+
+        file_menu = self.menuBar().addMenu("&File")
+        self.new_action = action("&New experiment", QKeySequence.StandardKey.New, self.new_experiment, file_menu)
+        self.open_action = action("&Open config…", QKeySequence.StandardKey.Open, self.open_config_dialog, file_menu)
+        self.save_action = action("&Save config…", QKeySequence.StandardKey.Save, self.save_config_dialog, file_menu)
+        file_menu.addSeparator()
+        self.quit_action = action("&Quit", "Ctrl+Q", self.close, file_menu)
+        run_menu = self.menuBar().addMenu("&Run")
+        self.launch_action = action("&Launch", "Ctrl+Return", self.new_page.request_launch, run_menu)
+        self.stop_action = action("&Stop", "Ctrl+.", self.stop_current, run_menu)
+        view_menu = self.menuBar().addMenu("&View")
+        for index, name in enumerate(PAGES):
+            action(name, f"Ctrl+{index + 1}", lambda _c=False, i=index: self.show_page(i), view_menu)
+        view_menu.addSeparator()
+        action("Refresh devices", None, self.info.refresh_devices, view_menu)
+
+    def _make_status_bar(self) -> None:
+        self.db_label = QLabel(f"Database: {self.db_path}")
+        self.db_label.setToolTip(str(self.db_path))
+        self.engines_label = QLabel(describe([]))
+        self.devices_label = QLabel("Devices: asking the engine…")
+        bar = self.statusBar()
+        bar.addWidget(self.db_label, 1)
+        bar.addPermanentWidget(self.engines_label)
+        bar.addPermanentWidget(self.devices_label)
+        if self.info.devices:
+            self._update_devices(self.info.devices)
+
+    def _update_status(self) -> None:
+        self.engines_label.setText(describe(self.queue.jobs))
+
+    def _update_devices(self, devices: list[dict]) -> None:
+        names = ", ".join(str(d.get("label") or d.get("name")) for d in devices) or "CPU"
+        note = "" if self.info.devices_known else " (engine not reachable)"
+        self.devices_label.setText(f"Devices: {names}{note}")
+
+    # --- pages --------------------------------------------------------------------------
+    def show_page(self, index: int) -> None:
+        if self.nav.currentRow() != index:
+            self.nav.setCurrentRow(index)  # comes back here through currentRowChanged
+            return
+        self.stack.setCurrentIndex(index)
+        self.setWindowTitle(f"MetaLab — {PAGES[index]}")
+        if self.stack.currentWidget() in (self.runs_page, self.studies_page):
+            self.stack.currentWidget().refresh()
+
+    def new_experiment(self) -> None:
+        self.show_page(0)
+
+    # --- configs ------------------------------------------------------------------------
+    def open_config_dialog(self) -> None:
+        folder = str(app_settings().value("last/config_folder", str(Path.home())))
+        path, _ = QFileDialog.getOpenFileName(self, "Open a run config", folder, CONFIG_FILTER)
+        if path:
+            self.open_config(path)
+
+    def open_config(self, path: str | Path) -> bool:
+        try:
+            self.new_page.open_config(path)
+        except UserError as exc:
+            QMessageBox.warning(self, "Cannot open the config", str(exc))
+            return False
+        app_settings().setValue("last/config_folder", str(Path(path).parent))
+        self.show_page(0)
+        self.statusBar().showMessage(f"Opened {path}", 5000)
+        return True
+
+    def save_config_dialog(self) -> None:
+        folder = str(app_settings().value("last/config_folder", str(Path.home())))
+        name = (self.new_page.name.text().strip() or "run") + ".toml"
+        path, _ = QFileDialog.getSaveFileName(self, "Save the run config", str(Path(folder) / name), CONFIG_FILTER)
+        if path:
+            self.save_config(path)
+
+    def save_config(self, path: str | Path) -> bool:
+        try:
+            self.new_page.save_config(path)
+        except (UserError, OSError) as exc:
+            QMessageBox.warning(self, "Cannot save the config", str(exc))
+            return False
+        app_settings().setValue("last/config_folder", str(Path(path).parent))
+        self.statusBar().showMessage(f"Saved {path} (run it headless with: metalab-engine run {path})", 8000)
+        return True
+
+    # --- runs ---------------------------------------------------------------------------
+    def launch(self, config: RunConfig) -> str | None:
+        """Queues a run: a row in the store, its config file, then the engine when a device is free."""
+        try:
+            with Store(self.db_path) as store:
+                run_id = store.create_run(config.to_dict(), status="queued")
+            config_path = artifacts_dir(self.db_path) / run_id / "config.toml"
+            config.save(config_path)
+        except (UserError, OSError) as exc:
+            QMessageBox.warning(self, "Cannot launch", str(exc))
+            return None
+        app_settings().setValue("last/config", config.to_toml())
+        session = self.queue.submit(run_id, config.name, config_path, config.train.device)
+        self.monitor_page.add_session(session)
+        self.show_page(1)
+        return run_id
+
+    def stop_run(self, run_id: str) -> None:
+        self.queue.stop(run_id)
+
+    def stop_current(self) -> None:
+        session = self.monitor_page.session
+        if session is not None:
+            self.stop_run(session.run_id)
+
+    def open_run(self, run_id: str) -> None:
+        for session in self.monitor_page.sessions:
+            if session.run_id == run_id:
+                self.monitor_page.show_session(session)
+                self.show_page(1)
+                return
+        try:
+            with Store(self.db_path) as store:
+                session = RunSession.from_store(store, store.get_run(run_id), parent=self)
+        except UserError as exc:
+            QMessageBox.warning(self, "Cannot open the run", str(exc))
+            return
+        self.monitor_page.add_session(session)
+        self.show_page(1)
+
+    # --- settings -----------------------------------------------------------------------
+    def _restore(self) -> None:
+        settings = app_settings()
+        geometry = settings.value("window/geometry")
+        if isinstance(geometry, QByteArray) and not geometry.isEmpty():
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 820)
+        splitter = settings.value("window/new_splitter")
+        if isinstance(splitter, QByteArray):
+            self.new_page.splitter.restoreState(splitter)
+        config = RunConfig()
+        last = settings.value("last/config")
+        if last:
+            try:
+                config = RunConfig.from_toml(str(last))
+            except UserError:
+                pass  # a config from an older version: start from the defaults
+        self.new_page.set_config(config)
+
+    def _save_settings(self) -> None:
+        settings = app_settings()
+        settings.setValue("window/geometry", self.saveGeometry())
+        settings.setValue("window/new_splitter", self.new_page.splitter.saveState())
+        try:
+            settings.setValue("last/config", self.new_page.build_config().to_toml())
+        except UserError:
+            pass
+
+    def confirm_quit(self, running: int) -> bool:
+        """Asks before stopping runs; tests replace it."""
+        answer = QMessageBox.question(
+            self,
+            "Runs in progress",
+            f"{running} run(s) are still going. Stop them (each writes a checkpoint) and quit?",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if self.queue.jobs:
+            if not self.confirm_quit(len(self.queue.jobs)):
+                event.ignore()
+                return
+            self.queue.stop_all(wait_ms=int(self.queue.stop_timeout * 1000))
+        self._save_settings()
+        self.info.shutdown()
+        event.accept()

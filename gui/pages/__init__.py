@@ -1,0 +1,1 @@
+"""The main window's pages: New experiment, Monitor, Runs, Studies."""

@@ -1,0 +1,307 @@
+"""New experiment: dataset, task, base model, method and run settings, validated live.
+
+Every field is named by its config key and the page's value is a ``RunConfig``: the form
+overlays its dotted keys (``task.n_way``, ``method.params.lr``) on a base config with
+``RunConfig.with_values``, so keys the form does not show survive an Open/Save round
+trip, and Save writes the same TOML the CLI reads.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.config import RunConfig
+from engine.data import check_task, first_problem
+from engine.errors import UserError
+from engine.specs import MethodSpec, all_specs
+from gui.engine_info import EngineInfo
+from gui.widgets.dataset_panel import DatasetPanel
+from gui.widgets.model_panel import ModelPanel
+from gui.widgets.param_form import ParamForm, config_params
+
+TASK_KEYS = [
+    "task.mode",
+    "task.n_way",
+    "task.k_shot",
+    "task.query",
+    "task.meta_test_fraction",
+    "task.meta_val_fraction",
+    "task.split_seed",
+    "task.test_episodes",
+]
+RUN_KEYS = ["train.episodes", "train.eval_every", "train.seed", "model.max_length", "train.checkpoint_every"]
+
+
+class NewExperimentPage(QWidget):
+    launch_requested = Signal(object)  # a validated RunConfig
+    validity_changed = Signal(bool, str)  # can launch, the reason (or a summary when ready)
+
+    def __init__(self, info: EngineInfo, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.base = RunConfig()
+        self.specs: dict[str, MethodSpec] = {s.name: s for s in all_specs()}
+        self._method_values: dict[str, dict[str, Any]] = {}
+        self.problem = "Loading…"
+        self.config: RunConfig | None = None
+
+        self.dataset_panel = DatasetPanel()
+        self.task_form = ParamForm(config_params(TASK_KEYS), reset_button=False)
+        self.model_panel = ModelPanel(info)
+
+        self.method = QComboBox()
+        self.method.setToolTip("method.name: the meta-learning method (from the engine's registry)")
+        self.method_description = QLabel("")
+        self.method_description.setWordWrap(True)
+        self.method_description.setObjectName("methodDescription")
+        self.param_form = ParamForm()
+        self._fill_methods()
+
+        self.name = QLineEdit(self.base.name)
+        self.name.setToolTip("name: shown in run lists")
+        self.tags = QLineEdit("")
+        self.tags.setPlaceholderText("comma-separated, e.g. baseline, minilm")
+        self.tags.setToolTip("tags: free-form labels to find runs later")
+        self.run_form = ParamForm(config_params(RUN_KEYS), reset_button=False)
+
+        self.reason = QLabel("")
+        self.reason.setObjectName("launchReason")
+        self.reason.setWordWrap(True)
+        self.open_button = QPushButton("Open config…")
+        self.save_button = QPushButton("Save config…")
+        self.launch_button = QPushButton("Launch")
+        self.launch_button.setObjectName("launchButton")
+        self.launch_button.setDefault(True)
+        self.launch_button.setMinimumWidth(120)
+        self.launch_button.clicked.connect(self.request_launch)
+
+        self._build_layout()
+
+        self._timer = QTimer(self, singleShot=True, interval=30)
+        self._timer.timeout.connect(self.validate)
+        for signal in (
+            self.dataset_panel.dataset_changed,
+            self.task_form.values_changed,
+            self.param_form.values_changed,
+            self.run_form.values_changed,
+            self.model_panel.model_changed,
+            self.model_panel.device_changed,
+            self.name.textChanged,
+            self.tags.textChanged,
+        ):
+            signal.connect(self.schedule_validate)
+        self.method.currentIndexChanged.connect(self._method_changed)
+        self.task_form.values_changed.connect(self._fill_methods_for_mode)
+        self._method_changed()
+
+    def _build_layout(self) -> None:
+        dataset_box = QGroupBox("Dataset")
+        QVBoxLayout(dataset_box).addWidget(self.dataset_panel)
+
+        task_box = QGroupBox("Task")
+        QVBoxLayout(task_box).addWidget(self.task_form)
+        model_box = QGroupBox("Base model and device")
+        QVBoxLayout(model_box).addWidget(self.model_panel)
+        method_box = QGroupBox("Method")
+        method_layout = QVBoxLayout(method_box)
+        method_row = QFormLayout()
+        method_row.addRow("method.name", self.method)
+        method_layout.addLayout(method_row)
+        method_layout.addWidget(self.method_description)
+        method_layout.addWidget(self.param_form)
+        run_box = QGroupBox("Run")
+        run_layout = QFormLayout(run_box)
+        run_layout.addRow("name", self.name)
+        run_layout.addRow("tags", self.tags)
+        run_layout.addRow(self.run_form)
+
+        right = QWidget()
+        right_layout = QVBoxLayout(right)
+        for box in (model_box, task_box, method_box, run_box):
+            right_layout.addWidget(box)
+        right_layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(right)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumWidth(420)
+
+        splitter = QSplitter()
+        splitter.addWidget(dataset_box)
+        splitter.addWidget(scroll)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        self.splitter = splitter
+
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.reason, 1)
+        bottom.addWidget(self.open_button)
+        bottom.addWidget(self.save_button)
+        bottom.addWidget(self.launch_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter, 1)
+        layout.addLayout(bottom)
+
+    # --- methods ------------------------------------------------------------------------
+    def _fill_methods(self, mode: str = "episodic") -> None:
+        current = self.method.currentData() or self.base.method.name
+        self.method.blockSignals(True)
+        self.method.clear()
+        for spec in self.specs.values():
+            if mode in spec.modes:
+                self.method.addItem(f"{spec.name} — {spec.title}", spec.name)
+                self.method.setItemData(self.method.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
+        index = self.method.findData(current)
+        self.method.setCurrentIndex(max(0, index))
+        self.method.blockSignals(False)
+        if index < 0:
+            self._method_changed()
+
+    def _fill_methods_for_mode(self) -> None:
+        mode = self.task_form.values().get("task.mode", "episodic")
+        if mode != getattr(self, "_mode", "episodic"):
+            self._mode = mode
+            self._fill_methods(mode)
+
+    def method_name(self) -> str:
+        return self.method.currentData() or ""
+
+    def _method_changed(self) -> None:
+        previous = getattr(self, "_shown_method", None)
+        if previous:
+            self._method_values[previous] = self.param_form.values()
+        name = self.method_name()
+        self._shown_method = name
+        spec = self.specs.get(name)
+        self.param_form.set_params(spec.params if spec else ())
+        self.method_description.setText(spec.description if spec else "")
+        if name in self._method_values:
+            self.param_form.set_values(self._method_values[name])
+        self.schedule_validate()
+
+    # --- config <-> form ----------------------------------------------------------------
+    def values(self) -> dict[str, Any]:
+        """The form as dotted config keys."""
+        values: dict[str, Any] = {
+            "name": self.name.text().strip(),
+            "tags": [t.strip() for t in self.tags.text().split(",") if t.strip()],
+            "dataset.path": self.dataset_panel.path(),
+            "dataset.text_column": self.dataset_panel.text_column_name(),
+            "dataset.label_column": self.dataset_panel.label_column_name(),
+            "model.name": self.model_panel.model_name(),
+            "train.device": self.model_panel.device_name(),
+            "method.name": self.method_name(),
+            "method.params": self.param_form.values(),
+        }
+        values.update(self.task_form.values())
+        values.update(self.run_form.values())
+        return values
+
+    def build_config(self) -> RunConfig:
+        """The validated config, or a ``UserError`` naming the first bad key."""
+        return self.base.with_values(self.values())
+
+    def set_config(self, config: RunConfig) -> None:
+        """Fills every field from ``config`` (kept as the base for keys the form lacks)."""
+        self.base = config
+        self.name.setText(config.name)
+        self.tags.setText(", ".join(config.tags))
+        self.task_form.set_values({k: config.get(k) for k in TASK_KEYS})
+        self._fill_methods_for_mode()
+        self.run_form.set_values({k: config.get(k) for k in RUN_KEYS})
+        self.model_panel.set_model_name(config.model.name)
+        self.model_panel.set_device_name(config.train.device)
+        self._method_values[config.method.name] = dict(config.method.params)
+        index = self.method.findData(config.method.name)
+        if index >= 0:
+            if index == self.method.currentIndex():
+                self._shown_method = None
+                self._method_changed()
+            else:
+                self._shown_method = None
+                self.method.setCurrentIndex(index)
+        self.dataset_panel.load(config.dataset.path, config.dataset.text_column, config.dataset.label_column)
+        self.schedule_validate()
+
+    def open_config(self, path: str | Path) -> None:
+        """Raises ``UserError`` with the engine's one-line message for a bad file."""
+        self.set_config(RunConfig.load(path))
+
+    def save_config(self, path: str | Path) -> RunConfig:
+        config = self.build_config()
+        config.save(path)
+        return config
+
+    # --- validation ---------------------------------------------------------------------
+    def schedule_validate(self, *_: Any) -> None:
+        self._timer.start()
+
+    def validate(self) -> str | None:
+        """The first problem (shown beside Launch, which stays disabled), or None."""
+        self._timer.stop()
+        problem = self._find_problem()
+        self.problem = problem or ""
+        self.launch_button.setEnabled(problem is None)
+        if problem is None and self.config is not None:
+            c = self.config
+            text = f"Ready: {c.method.name} on {c.dataset.path}, {c.task.n_way}-way {c.task.k_shot}-shot, {c.train.episodes} episodes"
+            self.reason.setStyleSheet("color: #2e7d32;")
+        else:
+            text = problem or ""
+            self.reason.setStyleSheet("color: #c62828;")
+        self.reason.setText(text)
+        self.validity_changed.emit(problem is None, text)
+        return problem
+
+    def _find_problem(self) -> str | None:
+        self.config = None
+        panel = self.dataset_panel
+        if not panel.path():
+            return "Choose a dataset."
+        if panel.is_busy():
+            return "Loading the dataset…"
+        if panel.dataset is None:
+            return panel.error or "The dataset could not be loaded."
+        for form in (self.task_form, self.param_form, self.run_form):
+            problems = form.problems()
+            if problems:
+                return next(iter(problems.values()))
+        if not self.name.text().strip():
+            return "Give the run a name."
+        try:
+            config = self.build_config()
+        except UserError as exc:
+            self._update_estimate()
+            return str(exc)
+        self.config = config
+        checks = check_task(panel.dataset, config.task)
+        panel.show_checks(checks, config.task.k_shot + config.task.query if config.task.mode == "episodic" else 0)
+        self._update_estimate()
+        return first_problem(checks)
+
+    def _update_estimate(self) -> None:
+        task = self.task_form.values()
+        examples = int(task.get("task.n_way", 5)) * (int(task.get("task.k_shot", 5)) + int(task.get("task.query", 15)))
+        self.model_panel.set_memory_context(
+            self.param_form.values(), examples, int(self.run_form.values().get("model.max_length", 64))
+        )
+
+    def request_launch(self) -> None:
+        if self.validate() is None and self.config is not None:
+            self.model_panel.remember_choice()
+            self.launch_requested.emit(self.config)

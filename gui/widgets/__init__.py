@@ -1,0 +1,1 @@
+"""Reusable widgets: generated forms, dataset and model panels, live plots."""

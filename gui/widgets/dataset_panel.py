@@ -1,0 +1,298 @@
+"""Dataset choice: bundled or a file/folder, a preview table, column choosers, class counts.
+
+Files load in the background (``gui.background.Worker``) with the engine's own loaders,
+so what the preview shows is what a run will read. Errors are the engine's one-line
+``UserError`` messages, shown under the source.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.data import TextDataset, bundled_datasets, guess_columns, load_dataset, load_table
+from engine.data.checks import Check
+from engine.errors import UserError
+from gui.background import Worker
+from gui.models.table_model import TablePreviewModel
+from gui.settings import recent, remember
+
+PREVIEW_ROWS = 200
+FILE_FILTER = "Datasets (*.csv *.tsv *.jsonl *.ndjson *.json *.parquet);;All files (*)"
+
+
+class ClassChart(pg.PlotWidget):
+    """Rows per class as horizontal bars; classes short of ``need`` rows are drawn in red."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.counts: dict[str, int] = {}
+        self.need = 0
+        self.setMenuEnabled(False)
+        self.setMouseEnabled(x=False, y=False)
+        self.hideButtons()
+        self.setLabel("bottom", "rows")
+        self.setMinimumHeight(160)
+
+    def set_counts(self, counts: dict[str, int], need: int = 0) -> None:
+        self.counts, self.need = dict(counts), need
+        self.redraw()
+
+    def redraw(self) -> None:
+        self.clear()
+        base = self.palette().color(QPalette.ColorRole.Base)
+        text = self.palette().color(QPalette.ColorRole.Text)
+        self.setBackground(base)
+        for side in ("left", "bottom"):
+            self.getAxis(side).setTextPen(pg.mkPen(text))
+            self.getAxis(side).setPen(pg.mkPen(text))
+        if not self.counts:
+            return
+        names = list(self.counts)[::-1]  # largest at the top
+        values = [self.counts[n] for n in names]
+        brushes = [pg.mkBrush(200, 60, 60) if v < self.need else pg.mkBrush(70, 130, 200) for v in values]
+        bars = pg.BarGraphItem(x0=0, y=list(range(len(names))), height=0.7, width=values, brushes=brushes, pen=None)
+        self.addItem(bars)
+        self.getAxis("left").setTicks([[(i, _short(n)) for i, n in enumerate(names)]])
+        if self.need:
+            self.addItem(pg.InfiniteLine(pos=self.need, angle=90, pen=pg.mkPen((200, 60, 60), style=Qt.PenStyle.DashLine)))
+        self.setYRange(-0.6, len(names) - 0.4, padding=0)
+        self.setXRange(0, max(max(values), self.need) * 1.05, padding=0)
+        self.setMinimumHeight(max(160, 14 * len(names) + 40))
+
+
+def _short(name: str, limit: int = 18) -> str:
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+class DatasetPanel(QWidget):
+    """``dataset`` is the loaded ``TextDataset`` (None while loading or broken)."""
+
+    dataset_changed = Signal()  # a dataset loaded, failed to load, or its columns changed
+    source_changed = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.dataset: TextDataset | None = None
+        self.error = ""
+        self.loading = False
+        self._loaded_path = ""
+        self._columns: list[str] = []
+        self._worker = Worker(self)
+
+        self.source = QComboBox()
+        self.source.setEditable(True)
+        self.source.setToolTip("bundled:NAME, a CSV/TSV/JSONL/Parquet file, or a folder saved by HF datasets")
+        self.source.setMinimumContentsLength(24)
+        self.source.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self._fill_sources()
+        self.source.activated.connect(lambda _i: self.load(self.source.currentText()))
+        self.source.lineEdit().editingFinished.connect(lambda: self._maybe_load(self.source.currentText()))
+        self.file_button = QPushButton("File…")
+        self.file_button.clicked.connect(self._pick_file)
+        self.folder_button = QPushButton("Folder…")
+        self.folder_button.setToolTip("A folder saved by Hugging Face datasets (save_to_disk)")
+        self.folder_button.clicked.connect(self._pick_folder)
+        source_row = QHBoxLayout()
+        source_row.addWidget(self.source, 1)
+        source_row.addWidget(self.file_button)
+        source_row.addWidget(self.folder_button)
+
+        self.status = QLabel("")
+        self.status.setWordWrap(True)
+        self.status.setObjectName("datasetStatus")
+
+        self.text_column = QComboBox()
+        self.label_column = QComboBox()
+        self.text_column.setToolTip("dataset.text_column: the column with the text")
+        self.label_column.setToolTip("dataset.label_column: the column with the class label")
+        self.text_column.currentIndexChanged.connect(self._columns_changed)
+        self.label_column.currentIndexChanged.connect(self._columns_changed)
+        columns = QFormLayout()
+        columns.addRow("text_column", self.text_column)
+        columns.addRow("label_column", self.label_column)
+
+        self.preview_model = TablePreviewModel(self)
+        self.preview = QTableView()
+        self.preview.setModel(self.preview_model)
+        self.preview.setAlternatingRowColors(True)
+        self.preview.verticalHeader().setDefaultSectionSize(22)
+        self.preview.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        self.preview.horizontalHeader().setStretchLastSection(True)
+        self.preview.setMinimumHeight(140)
+
+        self.chart = ClassChart()
+        self.checks = QLabel("")
+        self.checks.setObjectName("taskChecks")
+        self.checks.setWordWrap(True)
+        self.checks.setTextFormat(Qt.TextFormat.RichText)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(source_row)
+        layout.addWidget(self.status)
+        layout.addLayout(columns)
+        layout.addWidget(QLabel("Preview (first rows)"))
+        layout.addWidget(self.preview, 3)
+        layout.addWidget(QLabel("Rows per class"))
+        layout.addWidget(self.chart, 2)
+        layout.addWidget(self.checks)
+
+    # --- sources ------------------------------------------------------------------------
+    def _fill_sources(self) -> None:
+        current = self.source.currentText()
+        self.source.blockSignals(True)
+        self.source.clear()
+        try:
+            names = [f"bundled:{name}" for name in bundled_datasets()]
+        except OSError:
+            names = []
+        for item in names + [r for r in recent("datasets") if r not in names]:
+            self.source.addItem(item)
+        self.source.setEditText(current)
+        self.source.blockSignals(False)
+
+    def _pick_file(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open a dataset", str(Path.home()), FILE_FILTER)
+        if path:
+            self.load(path)
+
+    def _pick_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open a dataset folder", str(Path.home()))
+        if path:
+            self.load(path)
+
+    def _maybe_load(self, path: str) -> None:
+        if path.strip() and path != self.path():
+            self.load(path)
+
+    def path(self) -> str:
+        return self._loaded_path
+
+    # --- loading ------------------------------------------------------------------------
+    def load(self, path: str, text_column: str = "", label_column: str = "") -> None:
+        """Loads ``path`` in the background; ``dataset_changed`` follows."""
+        path = path.strip()
+        self._loaded_path = path
+        self.source.setEditText(path)
+        self.source_changed.emit(path)
+        self.dataset, self.error, self.loading = None, "", True
+        self.status.setText(f"Loading {path} …")
+        self.dataset_changed.emit()
+
+        def work() -> tuple[Any, str, str, TextDataset | None, str]:
+            table = load_table(path)
+            guessed = guess_columns(table)
+            text = text_column or guessed[0] or ""
+            label = label_column or guessed[1] or ""
+            try:
+                dataset = load_dataset(path, text, label)
+                problem = ""
+            except UserError as exc:
+                dataset, problem = None, str(exc)
+            return table, text, label, dataset, problem
+
+        self._worker.submit(work, self._on_loaded, self._on_failed)
+
+    def _on_loaded(self, result: tuple[Any, str, str, TextDataset | None, str]) -> None:
+        table, text, label, dataset, problem = result
+        self.loading = False
+        self._columns = list(table.columns)
+        self.preview_model.set_table(table.columns, table.rows[:PREVIEW_ROWS])
+        for combo, chosen in ((self.text_column, text), (self.label_column, label)):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItem("(choose)", "")
+            for column in table.columns:
+                combo.addItem(column, column)
+            combo.setCurrentIndex(max(0, combo.findData(chosen)))
+            combo.blockSignals(False)
+        self.preview_model.set_marked({text, label} - {""})
+        self.preview.resizeColumnsToContents()
+        if not self.path().startswith("bundled:"):
+            remember("datasets", self.path())
+        self._set_dataset(dataset, problem)
+
+    def _on_failed(self, exc: BaseException) -> None:
+        self.loading = False
+        self._columns = []
+        self.preview_model.set_table([], [])
+        for combo in (self.text_column, self.label_column):
+            combo.blockSignals(True)
+            combo.clear()
+            combo.blockSignals(False)
+        message = str(exc) if isinstance(exc, UserError) else f"cannot load: {exc}"
+        self._set_dataset(None, message)
+
+    def _columns_changed(self) -> None:
+        text, label = self.text_column.currentData() or "", self.label_column.currentData() or ""
+        self.preview_model.set_marked({text, label} - {""})
+        if not self._columns:
+            return
+        path = self.path()
+        self.dataset, self.loading = None, True
+        self.dataset_changed.emit()
+
+        def work() -> tuple[TextDataset | None, str]:
+            try:
+                return load_dataset(path, text, label), ""
+            except UserError as exc:
+                return None, str(exc)
+
+        self._worker.submit(work, lambda r: self._set_loaded(*r), self._on_failed)
+
+    def _set_loaded(self, dataset: TextDataset | None, problem: str) -> None:
+        self.loading = False
+        self._set_dataset(dataset, problem)
+
+    def _set_dataset(self, dataset: TextDataset | None, problem: str) -> None:
+        self.dataset, self.error = dataset, problem
+        if dataset is not None:
+            counts = dataset.class_counts()
+            self.status.setText(f"{len(dataset):,} rows in {len(counts)} classes · columns: {', '.join(dataset.columns)}")
+            self.status.setStyleSheet("")
+            self.chart.set_counts(counts, self.chart.need)
+        else:
+            self.status.setText(problem)
+            self.status.setStyleSheet("color: #c62828;")
+            self.chart.set_counts({})
+        self.dataset_changed.emit()
+
+    # --- values for the config ----------------------------------------------------------
+    def text_column_name(self) -> str:
+        return self.text_column.currentData() or ""
+
+    def label_column_name(self) -> str:
+        return self.label_column.currentData() or ""
+
+    def show_checks(self, checks: list[Check], need_rows: int) -> None:
+        """The task checks as ✓/✗ lines; the chart marks classes short of ``need_rows``."""
+        if self.chart.need != need_rows and self.dataset is not None:
+            self.chart.set_counts(self.dataset.class_counts(), need_rows)
+        lines = []
+        for check in checks:
+            mark, color = ("✓", "#2e7d32") if check.ok else ("✗", "#c62828")
+            lines.append(f"<span style='color:{color}'>{mark}</span> {_escape(check.message)}")
+        self.checks.setText("<br>".join(lines))
+
+    def is_busy(self) -> bool:
+        return self.loading or self._worker.busy()
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,199 @@
+"""A stand-in for ``python -m engine`` that follows the same contract, for GUI tests and benchmarks.
+
+    fake_engine.py run CONFIG --db DB --events --run-id ID
+    fake_engine.py devices --json | model-info NAME --json | methods --json
+
+Behaviour comes from the environment (the GUI's QProcess passes its environment on):
+
+    FAKE_ENGINE_MODE  ok | crash | abort | garbage | slow | ignore_term | stream | bad_input | silent_exit
+    FAKE_STEPS        training steps (ok, crash, garbage, slow)         default 40
+    FAKE_STEP_SECONDS sleep per step                                    default 0.005
+    FAKE_RATE         metric events per second (stream)                 default 2000
+    FAKE_SECONDS      how long to stream (stream)                       default 3
+
+Like the real engine it writes its run's rows to the store (running, metrics in batches,
+logs, finished/failed/interrupted), marks SIGTERM/SIGINT as a graceful stop (exit 130),
+and exits 2 with one ``error:`` line for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from engine.events import EventWriter  # noqa: E402
+from engine.store import Store  # noqa: E402
+
+STOP = False
+
+
+def _on_term(_signum: int, _frame: object) -> None:
+    global STOP
+    STOP = True
+
+
+def run(args: argparse.Namespace) -> int:
+    mode = os.environ.get("FAKE_ENGINE_MODE", "ok")
+    if mode == "bad_input":
+        print(f"error: {args.config}: unknown key 'task.n_wya'", file=sys.stderr)
+        return 2
+    if not Path(args.config).exists():
+        print(f"error: {args.config}: file not found", file=sys.stderr)
+        return 2
+    if mode == "ignore_term":
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    else:
+        signal.signal(signal.SIGTERM, _on_term)
+        signal.signal(signal.SIGINT, _on_term)
+    steps = int(os.environ.get("FAKE_STEPS", "40"))
+    pause = float(os.environ.get("FAKE_STEP_SECONDS", "0.005"))
+    store = Store(args.db)
+    run_id = args.run_id
+    events = EventWriter(sys.stdout if args.events else None, run_id)
+    store.start_run(run_id, device="cpu", versions={"metalab": "fake"}, pid=os.getpid(), host=socket.gethostname())
+    events.emit("run_started", name="fake", method="protonet", config={}, device="cpu")
+    start = time.time()
+    pending: list[tuple[str, int, float, float, float]] = []
+    last_flush = time.time()
+
+    def metric(name: str, step: int, value: float) -> None:
+        wall = time.time() - start
+        events.emit("metric", name=name, step=step, value=value, wall_time=wall)
+        pending.append((name, step, value, wall, time.time()))
+
+    def flush(force: bool = False) -> None:
+        nonlocal last_flush
+        if pending and (force or time.time() - last_flush > 1.0):
+            store.add_metrics(run_id, pending)
+            pending.clear()
+            store.heartbeat(run_id)
+            last_flush = time.time()
+
+    if mode == "stream":
+        rate = float(os.environ.get("FAKE_RATE", "2000"))
+        seconds = float(os.environ.get("FAKE_SECONDS", "3"))
+        sent, step, t0 = 0, 0, time.time()
+        total = int(rate * seconds)
+        while sent < total and not STOP:
+            due = min(total, int((time.time() - t0) * rate) + 1)
+            while sent < due:
+                name = ("train_loss", "val_accuracy", "lr")[sent % 3]
+                value = math.exp(-step / 2000) + 0.05 * math.sin(step) if name == "train_loss" else (
+                    0.2 + 0.7 * (1 - math.exp(-step / 3000)) if name == "val_accuracy" else 1e-4
+                )
+                if sent % 3 == 0:
+                    step += 1
+                metric(name, step, value)
+                sent += 1
+                if sent % 200 == 0:
+                    events.emit("progress", done=sent, total=total, eta_seconds=(total - sent) / rate, rate=rate)
+            flush()
+            time.sleep(0.002)
+        flush(force=True)
+        print(f"sent {sent}", file=sys.stderr, flush=True)
+        status = "interrupted" if STOP else "finished"
+        store.finish_run(run_id, status, final_metrics={"sent": sent})
+        events.emit("run_finished", status=status, final_metrics={"sent": sent})
+        return 130 if STOP else 0
+
+    events.emit("log", level="info", message=f"training for {steps} steps")
+    for step in range(1, steps + 1):
+        if STOP:
+            events.emit("checkpoint", path=f"/tmp/fake-{run_id}.ckpt", step=step - 1)
+            events.emit("log", level="warning", message="stopped by request")
+            flush(force=True)
+            store.finish_run(run_id, "interrupted", error="stopped by request")
+            events.emit("error", message="stopped by request", kind="interrupted")
+            events.emit("run_finished", status="interrupted", final_metrics={})
+            return 130
+        time.sleep(pause)
+        metric("train_loss", step, 2.0 * math.exp(-step / 15) + 0.1)
+        metric("lr", step, 3e-5 * min(1.0, step / 5))
+        if step % 10 == 0:
+            metric("val_accuracy", step, 0.2 + 0.6 * (1 - math.exp(-step / 20)))
+        events.emit("progress", done=step, total=steps, eta_seconds=(steps - step) * pause, rate=1 / max(pause, 1e-3))
+        if mode == "garbage":
+            _garbage(step)
+        if mode in ("crash", "abort") and step == steps // 2:
+            flush(force=True)
+            print("Traceback (most recent call last):", file=sys.stderr)
+            print('  File "fake.py", line 1, in <module>', file=sys.stderr)
+            print("RuntimeError: CUDA error: an illegal memory access was encountered", file=sys.stderr, flush=True)
+            if mode == "abort":
+                os.kill(os.getpid(), signal.SIGKILL)
+            return 1
+        if mode == "silent_exit" and step == steps // 2:
+            flush(force=True)
+            return 0
+        flush()
+    flush(force=True)
+    final = {"test_accuracy": 0.71, "test_accuracy_ci95": 0.02, "train_seconds": time.time() - start}
+    events.emit("log", level="info", message="meta-test accuracy 0.710 ± 0.020")
+    store.finish_run(run_id, "finished", final_metrics=final)
+    events.emit("run_finished", status="finished", final_metrics=final)
+    print(run_id)
+    return 0
+
+
+def _garbage(step: int) -> None:
+    out = sys.stdout
+    if step % 5 == 1:
+        out.write("Some weights of BertModel were not initialized from the model checkpoint\n")
+    if step % 5 == 2:
+        out.write('{"not": "an event"}\n{broken json\n')
+    if step % 5 == 3:  # an event torn over two writes
+        line = json.dumps({"v": 1, "seq": -1, "type": "log", "run_id": None, "time": time.time(), "level": "info", "message": f"torn {step}"})
+        out.write(line[:10])
+        out.flush()
+        time.sleep(0.01)
+        out.write(line[10:] + "\n")
+    if step % 5 == 4:
+        out.flush()
+        os.write(out.fileno(), b"\xff\xfe binary \x00 junk\r\n")
+    out.flush()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("run")
+    p.add_argument("config")
+    p.add_argument("--db", required=True)
+    p.add_argument("--events", action="store_true")
+    p.add_argument("--run-id", required=True)
+    sub.add_parser("devices").add_argument("--json", action="store_true")
+    m = sub.add_parser("model-info")
+    m.add_argument("name")
+    m.add_argument("--json", action="store_true")
+    sub.add_parser("methods").add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    if args.command == "run":
+        return run(args)
+    if args.command == "devices":
+        print(json.dumps([{"name": "cpu", "label": "CPU (2 cores)", "memory_total": 8 << 30, "memory_free": 4 << 30}]))
+        return 0
+    if args.command == "model-info":
+        if args.name.startswith("missing"):
+            print(f"error: {args.name}: model not found", file=sys.stderr)
+            return 2
+        info = {"name": args.name, "path": "/models/x", "parameters": 22_700_000, "size_bytes": 90_900_000,
+                "hidden_size": 384, "layers": 6, "kind": "encoder"}
+        print(json.dumps(info))
+        return 0
+    from engine.specs import all_specs
+
+    print(json.dumps([s.to_json() for s in all_specs()]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,117 @@
+"""The New experiment page: dataset preview, live validation, config round trip."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine.config import RunConfig
+from engine.errors import UserError
+from gui.pages.new_experiment import NewExperimentPage
+
+from conftest import write_intents
+
+
+@pytest.fixture
+def page(qtbot, fake_cmd):
+    from gui.engine_info import EngineInfo
+
+    info = EngineInfo(command=fake_cmd)
+    page = NewExperimentPage(info)
+    qtbot.addWidget(page)
+    page.show()
+    yield page
+    info.shutdown()
+
+
+def load(qtbot, page, path, **values):
+    values = {"dataset.path": str(path), "train.device": "cpu", "task.meta_val_fraction": 0.35, **values}
+    config = RunConfig().with_values(values)
+    page.set_config(config)
+    qtbot.waitUntil(lambda: not page.dataset_panel.is_busy(), timeout=5000)
+    return page.validate()
+
+
+def test_dataset_preview_columns_and_counts(qtbot, page, intents_csv):
+    assert load(qtbot, page, intents_csv) is None
+    panel = page.dataset_panel
+    assert panel.preview_model.columnCount() == 2
+    assert panel.preview_model.rowCount() == 200  # the preview is the first rows
+    assert panel.text_column_name() == "text" and panel.label_column_name() == "label"
+    assert len(panel.chart.counts) == 32
+    assert "768 rows in 32 classes" in panel.status.text()
+    assert "classes held out for meta-test; 5-way needs 5 — ok" in panel.checks.text()
+    assert page.launch_button.isEnabled()
+    assert page.reason.text().startswith("Ready: protonet")
+
+
+def test_validation_follows_n_k_q_and_blocks_launch(qtbot, page, tmp_path):
+    path = write_intents(tmp_path / "short.csv", short_class=3)
+    problem = load(qtbot, page, path)
+    assert problem == "class 'intent_03' has 12 rows, 5-shot + 15 queries needs 20"
+    assert not page.launch_button.isEnabled()
+    assert page.reason.text() == problem
+    page.task_form.set_values({"task.query": 5})  # 5 + 5 = 10 rows: fits now
+    assert page.validate() is None
+    assert page.launch_button.isEnabled()
+    page.task_form.set_values({"task.n_way": 20})
+    assert page.validate() == "16 classes held out for meta-test; 20-way needs 20 — too few"
+    assert not page.launch_button.isEnabled()
+
+
+def test_a_broken_file_shows_the_engines_message(qtbot, page, tmp_path):
+    bad = tmp_path / "bad.csv"
+    bad.write_text("text,label\n\"unterminated,x\n", encoding="utf-8")
+    problem = load(qtbot, page, bad)
+    assert problem is not None and str(bad) in problem
+    assert page.dataset_panel.status.text() == problem
+    assert not page.launch_button.isEnabled()
+    assert load(qtbot, page, tmp_path / "missing.csv") == f"{tmp_path / 'missing.csv'}: file not found"
+
+
+def test_bad_form_value_names_the_key(qtbot, page, intents_csv):
+    load(qtbot, page, intents_csv)
+    page.param_form.editor("lr").setText("-1")
+    assert page.validate() == "'lr' must be at least 1e-07, got -1.0"
+    page.param_form.reset_to_defaults()
+    page.name.setText("  ")
+    assert page.validate() == "Give the run a name."
+
+
+def test_config_save_open_round_trip(qtbot, page, intents_csv, tmp_path):
+    load(qtbot, page, intents_csv)
+    page.name.setText("round-trip")
+    page.tags.setText("a, b")
+    page.task_form.set_values({"task.n_way": 3, "task.k_shot": 2, "task.query": 4})
+    page.param_form.set_values({"lr": 0.001, "distance": "euclidean"})
+    page.run_form.set_values({"train.episodes": 77, "train.seed": 3})
+    saved = page.save_config(tmp_path / "run.toml")
+    text = (tmp_path / "run.toml").read_text()
+    assert "n_way = 3" in text and 'distance = "euclidean"' in text
+    loaded = RunConfig.load(tmp_path / "run.toml")  # what the CLI reads
+    assert loaded.to_dict() == saved.to_dict()
+    assert loaded.method.params["lr"] == 0.001 and loaded.train.episodes == 77 and loaded.tags == ["a", "b"]
+
+    other = RunConfig().with_values({"dataset.path": str(intents_csv), "name": "other", "train.eval_untrained": True})
+    page.set_config(other)
+    assert page.build_config().name == "other"
+    page.open_config(tmp_path / "run.toml")
+    qtbot.waitUntil(lambda: not page.dataset_panel.is_busy(), timeout=5000)
+    assert page.build_config().to_dict() == loaded.to_dict()  # keys the form lacks survive too
+
+
+def test_opening_a_bad_config_raises_one_line(page, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text("[task]\nn_wya = 5\n", encoding="utf-8")
+    with pytest.raises(UserError, match="unknown key 'task.n_wya'"):
+        page.open_config(path)
+
+
+def test_method_switch_keeps_each_methods_values(qtbot, page, intents_csv):
+    load(qtbot, page, intents_csv)
+    page.param_form.set_values({"lr": 0.002})
+    other = page.method.findData("finetune")
+    page.method.setCurrentIndex(other)
+    assert "batch_size" in page.param_form.values()
+    page.method.setCurrentIndex(page.method.findData("protonet"))
+    assert page.param_form.values()["lr"] == 0.002
+    assert page.method_description.text()
