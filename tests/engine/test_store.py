@@ -102,3 +102,40 @@ def test_unreadable_database_is_a_user_error(tmp_path):
     path.write_bytes(b"this is not sqlite at all" * 100)
     with pytest.raises(UserError, match="cannot open the run database"):
         Store(path)
+
+
+def _batch_writer(path, run_id, worker):
+    store = Store(path)
+    batch = 0
+    while True:  # until killed
+        store.add_metrics(run_id, [(f"w{worker}", batch * 10 + i, 0.0, 0.0, 0.0) for i in range(10)])
+        batch += 1
+
+
+def test_writers_killed_mid_write_leave_whole_batches_and_a_sound_file(tmp_path):
+    import os
+    import signal
+
+    path = tmp_path / "runs.db"
+    with Store(path) as store:
+        run_id = store.create_run(CONFIG)
+    ctx = mp.get_context("spawn")
+    writers = [ctx.Process(target=_batch_writer, args=(path, run_id, w)) for w in range(3)]
+    for p in writers:
+        p.start()
+    reader = Store(path, readonly=True)
+    started, busy_since = time.time(), None
+    while time.time() - started < 60 and (busy_since is None or time.time() - busy_since < 2):
+        names = {r["name"] for r in reader.metrics(run_id)}  # a GUI polling never sees "database is locked"
+        if busy_since is None and len(names) == 3:
+            busy_since = time.time()  # every writer is writing: let them race for 2 s, then kill
+    for p in writers:
+        os.kill(p.pid, signal.SIGKILL)
+        p.join()
+    reader.close()
+    conn = sqlite3.connect(path)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    for worker in range(3):
+        steps = [r[0] for r in conn.execute("SELECT step FROM metrics WHERE name = ? ORDER BY step", (f"w{worker}",))]
+        assert len(steps) > 0 and len(steps) % 10 == 0  # no half-written batch
+        assert steps == list(range(len(steps)))  # and no gap
