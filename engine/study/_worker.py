@@ -157,7 +157,7 @@ def run_trials(
     failures = 0
     distributions = {d.key: d.distribution() for d in spec.space}
     while not stop.requested:
-        outcome.recovered += recover_stale_trials(study, stale_after=stale_after)
+        outcome.recovered += recover_stale_trials(study, stale_after=stale_after, db_path=db_path)
         if deadline is not None and time.monotonic() >= deadline:
             break
         if not _budget_left(study, spec.n_trials):
@@ -291,8 +291,13 @@ def _fail_queued_run(db_path: Path, run_id: str | None, error: str) -> None:
             store.finish_run(run_id, "failed", error=error)
 
 
-def recover_stale_trials(study: optuna.Study, *, stale_after: float = STALE_AFTER_SECONDS) -> list[int]:
-    """Fails RUNNING trials whose worker is gone and enqueues each for a retry."""
+def recover_stale_trials(
+    study: optuna.Study, *, stale_after: float = STALE_AFTER_SECONDS, db_path: Path | None = None
+) -> list[int]:
+    """Fails RUNNING trials whose worker is gone and enqueues each for a retry.
+
+    The trial's run, when it is in this run database, is marked ``interrupted``.
+    """
     import psutil
     from optuna.trial import TrialState
 
@@ -317,8 +322,22 @@ def recover_stale_trials(study: optuna.Study, *, stale_after: float = STALE_AFTE
             continue
         _enqueue_retry(study, t.number, dict(t.params))
         recovered.append(t.number)
+        if db_path is not None and t.user_attrs.get("run_id"):
+            _interrupt_run(db_path, t.user_attrs["run_id"], t.number)
         log.warning("trial %d was left running by a worker that is gone: failed, and queued again", t.number)
     return recovered
+
+
+def _interrupt_run(db_path: Path, run_id: str, number: int) -> None:
+    from engine.store import Store
+
+    with Store(db_path) as store:
+        try:
+            status = store.get_run(run_id)["status"]
+        except UserError:  # the run lives in another machine's database
+            return
+        if status in ("queued", "running"):
+            store.finish_run(run_id, "interrupted", error=f"its study worker is gone; trial {number} is retried")
 
 
 class _Heartbeat:
