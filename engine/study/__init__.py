@@ -50,14 +50,16 @@ def _prepare(path: str | Path, db_path: Path, storage: str | None, n_trials: int
     url = storage or spec.storage or default_storage(db_path)
     from engine.study._storage import check_storage
 
-    check_storage(url, db_path=db_path)
+    is_default = url == default_storage(db_path)
+    if not is_default:
+        check_storage(url, db_path=db_path)
     quiet_optuna()
     make_sampler(spec, seed=spec.seed)
     make_pruner(spec)
     from engine.training.runner import prepare
 
     prepare(spec.base)  # dataset, model path and device are checked before anything is written
-    if url == default_storage(db_path):
+    if is_default:  # the data folder, made on first use as the run database's is
         Path(db_path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
     handle = open_storage(url, db_path=db_path)
     study = create_or_load(spec, handle)
