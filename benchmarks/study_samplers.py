@@ -102,6 +102,9 @@ def run_one(out: Path, name: str, sampler: str, pruner: str, seed: int, trials: 
         "best_after_10": best_so_far[min(9, len(values) - 1)], "wall_seconds": wall,
         "pruned": shown["counts"].get("pruned", 0), "failed": shown["counts"].get("fail", 0),
         "importances": shown["importances"],
+        # load on a shared machine moves wall time; episodes trained do not
+        "episodes_trained": sum(t["last_step"] or 0 for t in shown["trials"]),
+        "trial_seconds": sum(t["duration_seconds"] or 0.0 for t in shown["trials"]),
     }
 
 
@@ -136,12 +139,12 @@ def main() -> int:
             results.append(run_one(args.out, f"tpe-median-s{seed}", "tpe", "median", seed, args.trials))
             (args.out / "results.json").write_text(json.dumps(results, indent=2))
 
-    print("\n| study | sampler | pruner | seed | trials | best val acc | best at trial | best after 10 | pruned | wall s |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("\n| study | sampler | pruner | seed | trials | best val acc | best at trial | best after 10 | pruned | episodes trained | wall s |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(
             f"| {r['name']} | {r['sampler']} | {r['pruner']} | {r['seed']} | {r['trials']} | {r['best_value']:.4f} | "
-            f"{r['best_at_trial']} | {r['best_after_10']:.4f} | {r['pruned']} | {r['wall_seconds']:.0f} |"
+            f"{r['best_at_trial']} | {r['best_after_10']:.4f} | {r['pruned']} | {r['episodes_trained']} | {r['wall_seconds']:.0f} |"
         )
     by_sampler: dict[str, list[float]] = {}
     for r in results:

@@ -66,7 +66,8 @@ def wait_for_running_trial(storage: str, name: str, process: subprocess.Popen[st
         except Exception:  # the study is not there yet
             trials = []
         done = [t for t in trials if t["state"] == "complete"]
-        running = [t for t in trials if t["state"] == "running" and t["run_id"]]
+        # a trial that has not validated yet still has seconds of work left: no race with its end
+        running = [t for t in trials if t["state"] == "running" and t["run_id"] and t["last_step"] is None]
         if done and running:
             return running[0]
         time.sleep(0.3)

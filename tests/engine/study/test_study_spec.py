@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -143,3 +144,28 @@ def test_every_study_command_has_help() -> None:
         with pytest.raises(SystemExit) as info:
             parser.parse_args(["study", command, "--help"])
         assert info.value.code == 0
+
+
+def test_create_registers_the_study_and_a_changed_space_is_refused(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = study_dir / "metalab.db"
+    path = write_study(study_dir, 'storage = "sqlite:///optuna.sqlite3"\nn_trials = 5', name="c")
+    assert main(["study", "create", str(path), "--db", str(db)]) == 0
+    assert (study_dir / "optuna.sqlite3").exists()  # relative to the study file
+    assert not db.exists()  # no trial ran, no run database
+    capsys.readouterr()
+    assert main(["study", "list", "--storage", f"sqlite:///{study_dir / 'optuna.sqlite3'}", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["name"] == "c" and row["budget"] == 5 and row["n_trials"] == 0 and row["sampler"] == "tpe"
+
+    assert main(["study", "create", str(path), "--db", str(db), "--n-trials", "7"]) == 0  # a new budget is fine
+    write_study(study_dir, 'storage = "sqlite:///optuna.sqlite3"', name="c", space='"train.seed" = { choices = [0, 1] }')
+    capsys.readouterr()
+    assert main(["study", "create", str(path), "--db", str(db)]) == 2
+    assert "exists with a different space" in capsys.readouterr().err
+
+
+def test_the_run_database_cannot_be_the_study_storage(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = study_dir / "metalab.db"
+    path = write_study(study_dir, "")
+    assert main(["study", "run", str(path), "--db", str(db), "--storage", f"sqlite:///{db}"]) == 2
+    assert "keep Optuna's storage in its own file" in capsys.readouterr().err
