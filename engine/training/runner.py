@@ -237,7 +237,7 @@ def _train_and_test(
             if config.train.eval_every and step % config.train.eval_every == 0 and step < total:
                 _validate(config, data, method, recorder, step, on_validate)
             if config.train.checkpoint_every and step % config.train.checkpoint_every == 0:
-                _checkpoint(config, method, store, events, run_id, step, db_path=store.path, elapsed=time.time() - started)
+                _checkpoint(config, method, recorder, step, elapsed=time.time() - started)
             if stop.requested:
                 log.info("stop requested at step %d: writing a checkpoint", step)
                 break
@@ -247,7 +247,7 @@ def _train_and_test(
     earlier_seconds = float((start.state or {}).get("train_seconds", 0.0)) if start else 0.0
     train_seconds = time.time() - started + earlier_seconds
     if stop.requested:
-        _checkpoint(config, method, store, events, run_id, step, db_path=store.path, elapsed=train_seconds)
+        _checkpoint(config, method, recorder, step, elapsed=train_seconds)
         recorder.flush()
         store.finish_run(run_id, "interrupted", final_metrics={"train_episodes": step, "train_seconds": train_seconds}, error="stopped by the user")
         events.emit("run_finished", status="interrupted", final_metrics={"train_episodes": step, "train_seconds": train_seconds})
@@ -266,7 +266,7 @@ def _train_and_test(
     final["train_seconds"] = train_seconds
     final["train_episodes"] = total
     final["episodes_per_second"] = total / train_seconds if train_seconds > 0 else None
-    _checkpoint(config, method, store, events, run_id, total, db_path=store.path, kind="weights")
+    _checkpoint(config, method, recorder, total, kind="weights")
     recorder.flush()
     store.finish_run(run_id, "finished", final_metrics=final)
     events.emit("run_finished", status="finished", final_metrics=final)
@@ -322,19 +322,14 @@ def _test(
 
 
 def _checkpoint(
-    config: RunConfig,
-    method: methods.Method,
-    store: Store,
-    events: EventWriter,
-    run_id: str,
-    step: int,
-    *,
-    db_path: Path,
-    kind: str = "checkpoint",
-    elapsed: float = 0.0,
+    config: RunConfig, method: methods.Method, recorder: Recorder, step: int, *, kind: str = "checkpoint", elapsed: float = 0.0
 ) -> None:
     """Weights (safetensors) plus, for checkpoints, the optimizer state to resume exactly."""
-    run_dir = artifacts_dir(db_path) / run_id
+    # Metrics first: a checkpoint at step N promises the curves up to N are stored, so a
+    # run resumed from it has no gap.
+    recorder.flush()
+    store, events, run_id = recorder.store, recorder.events, recorder.run_id
+    run_dir = artifacts_dir(store.path) / run_id
     folder = run_dir / ("weights" if kind == "weights" else f"checkpoint-{step:06d}")
     extra = None
     if kind == "checkpoint":
