@@ -83,11 +83,13 @@ class GradientMethod(Method):
             log.info("gradient checkpointing on")
         self.inner_lrs: dict[str, torch.Tensor] = {}
         if self.learned_lr:
+            dtype = next(encoder.parameters()).dtype
             shapes = {name: self._named[name].shape for name in self.adapted}
             shapes[HEAD_W] = torch.Size((self.data.n_way, encoder.hidden_size))
             shapes[HEAD_B] = torch.Size((self.data.n_way,))
             self.inner_lrs = {
-                name: nn.Parameter(torch.full(shape, self._scalar_lr(name), device=self.device)) for name, shape in shapes.items()
+                name: nn.Parameter(torch.full(shape, self._scalar_lr(name), device=self.device, dtype=dtype))
+                for name, shape in shapes.items()
             }
         outer = self.trainable_parameters()
         if outer:
@@ -163,7 +165,9 @@ class GradientMethod(Method):
                 hidden = fn.call(self.encoder, encoder_fast, batch["input_ids"], batch["attention_mask"])
             else:
                 hidden = self.encoder(batch["input_ids"], batch["attention_mask"])
-        return F.normalize(hidden.float(), dim=-1)
+        if hidden.dtype in (torch.bfloat16, torch.float16):
+            hidden = hidden.float()
+        return F.normalize(hidden, dim=-1)
 
     def _head_init(self, z_support: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
         if self.head_init == "zeros":

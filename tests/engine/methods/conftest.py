@@ -17,6 +17,9 @@ import torch
 from engine.models.encoder import TextEncoder
 from engine.models.loading import bundled_model_dir
 
+# Tiny models: one thread is faster than two fighting over a shared CPU (OpenMP spin-waits).
+torch.set_num_threads(1)
+
 KEYWORDS = (
     "apple banana cherry grape lemon mango olive peach pear plum "
     "river mountain forest desert island valley ocean canyon meadow glacier"
@@ -83,7 +86,7 @@ def run_config(model_dir: Path, data: Path, method: str, params: dict | None = N
     raw = {
         "name": f"test-{method}",
         "dataset": {"path": str(data), "text_column": "text", "label_column": "label"},
-        "task": {"mode": "episodic", "n_way": 5, "k_shot": 5, "query": 5, "test_episodes": 20, "meta_test_fraction": 0.4},
+        "task": {"mode": "episodic", "n_way": 5, "k_shot": 5, "query": 5, "test_episodes": 10, "val_episodes": 4, "meta_test_fraction": 0.4},
         "model": {"name": str(model_dir), "max_length": 16},
         "method": {"name": method, "params": params or {}},
         "train": {"episodes": 2, "eval_every": 1, "device": "cpu", "seed": 0} | train,

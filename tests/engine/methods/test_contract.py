@@ -29,7 +29,7 @@ def test_method_runs_through_the_runner(method, tiny_model_dir, keyword_csv, tmp
         run = store.get_run(outcome.run_id)
         assert run["status"] == "finished"
         episodes = store.episodes(outcome.run_id)
-    assert len(episodes) == 20
+    assert len(episodes) == 10
     assert 0.0 <= outcome.final_metrics["test_accuracy"] <= 1.0
 
 
