@@ -167,12 +167,12 @@ register(
     MethodSpec(
         name="reptile",
         title="Reptile",
-        description="SGD on each task, then an outer step toward the adapted weights",
+        description="SGD on each task, then an outer step toward the adapted weights (lr: share of the way, plain SGD)",
         impl="engine.methods.reptile:Reptile",
         family="gradient",
         params=tuple(
             replace(p, choices=("top_k_layers", "lora", "all")) if p.name == "scope" else p
-            for p in _gradient_params(drop=("first_order", "vmap_tasks", "head_init"), inner_steps=3)
+            for p in _gradient_params(drop=("first_order", "vmap_tasks", "head_init"), inner_steps=3, grad_clip=0.0, lr=0.5)
         ),
     )
 )

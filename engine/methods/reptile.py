@@ -1,9 +1,10 @@
 """Reptile (Nichol et al., 2018): plain SGD on each task, then move toward the adapted weights.
 
 Per task the adapted scope takes ``inner_steps`` SGD steps on the episode's support and
-query rows (the head starts from the prototypes each time); the outer optimizer gets
-``theta - phi`` averaged over the meta-batch as its gradient, so ``lr`` sets the step
-toward the adapted weights. Only adapted weights are meta-learned, so the scope is never
+query rows (the head starts from the prototypes each time); then plain SGD with
+``theta - phi`` (averaged over the meta-batch) as the gradient moves the weights a share
+``lr`` of the way toward the adapted ones (Adam on that pseudo-gradient turns it into
+sign noise and un-learns, so the outer step is SGD, as in the paper). Only adapted weights are meta-learned, so the scope is never
 the head alone. Test-time adaptation is the MAML family's: inner steps on the support set.
 """
 
@@ -29,6 +30,9 @@ class Reptile(GradientMethod):
         super().setup()
         if not self.adapted:
             raise ValueError("reptile meta-learns the adapted weights: scope must not be 'head'")
+        self.optimizer = torch.optim.SGD(self.trainable_parameters(), lr=float(self.params.get("lr", 0.5)))
+        warmup = max(1, int(float(self.params.get("warmup_fraction", 0.0)) * self.total_steps))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: min(1.0, (s + 1) / warmup))
 
     def train_step(self, step: int) -> dict[str, float]:
         self.encoder.train()

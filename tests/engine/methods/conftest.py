@@ -1,8 +1,9 @@
 """Tiny models and a synthetic task whose answer is known, for the method tests.
 
-The dataset: each class owns one keyword; a text is the keyword hidden among filler
-words shared by all classes. A random encoder barely sees the keyword in its mean-pooled
-embedding; a trained one learns to, so "learned" is visible in a few dozen steps.
+The dataset: each class owns one keyword; a text is the keyword among nuisance words
+drawn from a small set shared by all classes. A random encoder's mean-pooled embedding is
+dominated by which nuisance words a text happens to have; training on the meta-train
+classes teaches it to ignore them, which transfers to the held-out classes' keywords.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ KEYWORDS = (
     "apple banana cherry grape lemon mango olive peach pear plum "
     "river mountain forest desert island valley ocean canyon meadow glacier"
 ).split()
-FILLER = "the a of and to in is it for on with as at by from this that be are was".split()
+NUISANCE = "the of and to in for".split()
 
 
 def tiny_config(**overrides):
@@ -66,7 +67,7 @@ def keyword_csv(tmp_path_factory) -> Path:
         writer.writerow(["text", "label"])
         for label, word in enumerate(KEYWORDS):
             for _ in range(24):
-                words = [rng.choice(FILLER) for _ in range(7)]
+                words = [rng.choice(NUISANCE) for _ in range(4)]
                 words.insert(rng.randrange(len(words) + 1), word)
                 writer.writerow([" ".join(words), f"class_{label:02d}"])
     return path
