@@ -28,6 +28,7 @@ LEARNING = {
 NOT_YET = {"reptile", "finetune"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "method",
     [pytest.param(m, marks=pytest.mark.xfail(reason="does not learn the keyword task in 40 steps", strict=False)) if m in NOT_YET else m for m in sorted(LEARNING)],
