@@ -6,6 +6,8 @@ thing everywhere (``lr`` is always the outer/optimizer learning rate, and so on)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from engine.specs import MethodSpec, Param, register
 
 OPTIMIZER_PARAMS = (
@@ -65,6 +67,112 @@ register(
                 low=0,
                 high=1000,
             ),
+        ),
+    )
+)
+
+# --- the gradient-based family (MAML, first-order MAML, ANIL, Meta-SGD, Reptile) -------------
+# One tuple of parameters, shared; each method takes the ones that mean something for it.
+# ``lr`` is the outer (meta) learning rate, as for every other method.
+
+def _with_defaults(params: tuple[Param, ...], **defaults: object) -> tuple[Param, ...]:
+    return tuple(replace(p, default=defaults[p.name]) if p.name in defaults else p for p in params)
+
+
+SCOPE = Param(
+    "scope",
+    "choice",
+    "lora",
+    "What the inner loop adapts besides the head: nothing (head), the top_k transformer layers, "
+    "LoRA adapters (the base weights never move) or all weights",
+    choices=("head", "top_k_layers", "lora", "all"),
+)
+GRADIENT_PARAMS = _with_defaults(OPTIMIZER_PARAMS, lr=1e-4, weight_decay=0.0) + (
+    Param("inner_lr", "float", 1e-2, "Inner-loop SGD step size for adapted encoder or adapter weights", low=1e-7, high=10.0, log=True),
+    Param("head_inner_lr", "float", 0.5, "Inner-loop SGD step size for the linear head", low=1e-5, high=100.0, log=True),
+    Param("inner_steps", "int", 1, "Inner-loop steps per task in meta-training", low=0, high=100),
+    Param("inner_steps_test", "int", 3, "Inner-loop steps on each support set at validation and meta-test", low=0, high=1000),
+    Param("meta_batch_size", "int", 2, "Tasks (episodes) per outer step; train.episodes counts outer steps", low=1, high=256),
+    Param("first_order", "bool", False, "Drop the second-order term of the meta-gradient (cheaper, no eager attention needed)"),
+    SCOPE,
+    Param("top_k", "int", 1, "Transformer layers adapted when scope = top_k_layers (from the top)", low=1, high=1000),
+    Param("lora_rank", "int", 8, "Rank of the LoRA adapters (scope = lora)", low=1, high=1024),
+    Param("lora_alpha", "float", 16.0, "LoRA scaling numerator: adapters are scaled by alpha / rank", low=0.01, high=10000.0, log=True),
+    Param(
+        "head_init",
+        "choice",
+        "proto",
+        "Start each episode's head from the class prototypes (Proto-MAML) or from zeros",
+        choices=("proto", "zeros"),
+    ),
+    Param("temperature", "float", 10.0, "Norm of the prototype head rows (logit scale of the cosine head)", low=0.01, high=1000.0, log=True),
+    Param("vmap_tasks", "bool", True, "Run head-only inner loops of a meta-batch together with torch.func.vmap"),
+    Param("bf16", "bool", False, "bf16 autocast on CUDA (ignored on CPU)"),
+    Param("gradient_checkpointing", "bool", False, "Recompute activations in backward: less memory, more time"),
+    Param("train_query", "int", 5, "Queries per class in training episodes (0 = task.query); fewer make training faster", low=0, high=1000),
+)
+
+
+def _gradient_params(*, drop: tuple[str, ...] = (), **defaults: object) -> tuple[Param, ...]:
+    return _with_defaults(tuple(p for p in GRADIENT_PARAMS if p.name not in drop), **defaults)
+
+
+register(
+    MethodSpec(
+        name="maml",
+        title="MAML",
+        description="Model-agnostic meta-learning: second-order meta-gradient through the inner loop",
+        impl="engine.methods.maml:MAML",
+        family="gradient",
+        params=_gradient_params(drop=("vmap_tasks",)),
+    )
+)
+
+register(
+    MethodSpec(
+        name="fomaml",
+        title="First-order MAML",
+        description="MAML without the second-order term: the query gradient at the adapted weights",
+        impl="engine.methods.maml:FOMAML",
+        family="gradient",
+        params=_gradient_params(drop=("first_order", "vmap_tasks")),
+    )
+)
+
+register(
+    MethodSpec(
+        name="anil",
+        title="ANIL",
+        description="Almost no inner loop: only the head adapts; the encoder learns in the outer loop",
+        impl="engine.methods.anil:ANIL",
+        family="gradient",
+        params=_gradient_params(
+            drop=("scope", "top_k", "lora_rank", "lora_alpha", "inner_lr", "gradient_checkpointing"), inner_steps=3, inner_steps_test=5
+        ),
+    )
+)
+
+register(
+    MethodSpec(
+        name="metasgd",
+        title="Meta-SGD",
+        description="MAML with a learned inner learning rate per parameter",
+        impl="engine.methods.metasgd:MetaSGD",
+        family="gradient",
+        params=_gradient_params(drop=("vmap_tasks",)),
+    )
+)
+
+register(
+    MethodSpec(
+        name="reptile",
+        title="Reptile",
+        description="SGD on each task, then an outer step toward the adapted weights (lr: share of the way, plain SGD)",
+        impl="engine.methods.reptile:Reptile",
+        family="gradient",
+        params=tuple(
+            replace(p, choices=("top_k_layers", "lora", "all")) if p.name == "scope" else p
+            for p in _gradient_params(drop=("first_order", "vmap_tasks", "head_init"), inner_steps=3, grad_clip=0.0, lr=0.5)
         ),
     )
 )

@@ -1,0 +1,72 @@
+"""Reptile (Nichol et al., 2018): plain SGD on each task, then move toward the adapted weights.
+
+Per task the adapted scope takes ``inner_steps`` SGD steps on the episode's support and
+query rows (the head starts from the prototypes each time); then plain SGD with
+``theta - phi`` (averaged over the meta-batch) as the gradient moves the weights a share
+``lr`` of the way toward the adapted ones (Adam on that pseudo-gradient turns it into
+sign noise and un-learns, so the outer step is SGD, as in the paper). Only adapted weights are meta-learned, so the scope is never
+the head alone. Test-time adaptation is the MAML family's: inner steps on the support set.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from engine.methods import _functional as fn
+from engine.methods._base import episode_tensors
+from engine.methods._gradient import HEAD_B, HEAD_W, GradientMethod
+
+
+class Reptile(GradientMethod):
+    name = "reptile"
+    first_order = True
+
+    def trainable_parameters(self) -> list[nn.Parameter]:
+        return [self._named[n] for n in self.adapted if self._named[n].requires_grad]
+
+    def setup(self) -> None:
+        super().setup()
+        if not self.adapted:
+            raise ValueError("reptile meta-learns the adapted weights: scope must not be 'head'")
+        self.optimizer = torch.optim.SGD(self.trainable_parameters(), lr=float(self.params.get("lr", 0.5)))
+        warmup = max(1, int(float(self.params.get("warmup_fraction", 0.0)) * self.total_steps))
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: min(1.0, (s + 1) / warmup))
+
+    def train_step(self, step: int) -> dict[str, float]:
+        self.encoder.train()
+        episodes = self.train_episodes(step)
+        params = self._adapted_params()
+        deltas = {name: torch.zeros_like(p) for name, p in params.items()}
+        lrs = self._lrs()
+        total_loss = total_acc = 0.0
+        for episode in episodes:
+            y_s, y_q = episode_tensors(episode, self.device)
+            n_way = len(episode.classes)
+            batch = self.tokens(list(episode.support) + list(episode.query))
+            labels = torch.cat([y_s, y_q])
+            fast = fn.detached(params)
+            for i in range(self.inner_steps):
+                z = self._features(fast, batch)
+                if i == 0:
+                    fast[HEAD_W] = self._head_init(z[: len(y_s)].detach(), y_s, n_way).requires_grad_(True)
+                    fast[HEAD_B] = z.new_zeros(n_way).requires_grad_(True)
+                logits = self._logits(z, fast)
+                loss = F.cross_entropy(logits, labels)
+                fast = {k: v.detach().requires_grad_(True) for k, v in fn.inner_update(loss, fast, lrs, first_order=True).items()}
+                if i == 0:
+                    total_loss += float(loss.detach()) / len(episodes)
+                    total_acc += float((logits.argmax(1) == labels).float().mean()) / len(episodes)
+            for name in deltas:
+                deltas[name] += (params[name].detach() - fast[name].detach()) / len(episodes)
+        assert self.optimizer is not None
+        self.optimizer.zero_grad(set_to_none=True)
+        for name, p in params.items():
+            if p.requires_grad:
+                p.grad = deltas[name]
+        self._clip_and_step()
+        return {"train_loss": total_loss, "train_accuracy": total_acc}
+
+
+
