@@ -6,6 +6,12 @@ session's arrays (no copies). Curves clip to the view and downsample with pyqtgr
 ``peak`` method, which keeps each bucket's min and max, so a spike is never hidden. The
 full-resolution data stays in the session and the store.
 
+Ranges follow the data in steps (the x range grows by a quarter at a time, the y range
+only when a point falls outside or the data shrinks well inside it) instead of
+pyqtgraph's auto-range on every frame: axes then keep their cached pictures and most
+frames only repaint the curves. Zooming or panning by hand stops following; the "A"
+button in a plot's corner resumes it.
+
 Smoothing is an exponential moving average (debiased, as TensorBoard's), drawn over a
 faint raw curve; it is updated incrementally as points arrive.
 """
@@ -24,6 +30,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from gui.run_session import RunSession, Series
 
 REDRAW_MS = 50  # at most 20 redraws a second
+X_HEADROOM = 1.25  # the x range grows to 125% of the data's extent when points pass its end
+Y_MARGIN = 0.08
 COLUMNS = 2
 _GROUPS = (("loss", "loss"), ("acc", "accuracy"), ("f1", "F1"), ("precision", "precision"), ("recall", "recall"))
 
@@ -98,6 +106,7 @@ class LivePlot(QWidget):
         self.x_mode = "step"  # or "wall"
         self.redraws = 0
         self._plots: dict[str, pg.PlotItem] = {}
+        self._follow: dict[str, bool] = {}
         self._curves: dict[str, _Curve] = {}
         self._dirty: set[str] = set()
         self._wall_origin: float | None = None
@@ -134,6 +143,7 @@ class LivePlot(QWidget):
     def _clear(self) -> None:
         self.view.clear()
         self._plots.clear()
+        self._follow.clear()
         self._curves.clear()
         self._dirty.clear()
         self._wall_origin = None
@@ -157,8 +167,8 @@ class LivePlot(QWidget):
         for plot in self._plots.values():
             plot.setLabel("bottom", label)
         self._redraw_all()
-        for plot in self._plots.values():
-            plot.enableAutoRange()
+        for group in self._plots:
+            self.follow(group)
 
     def _redraw_all(self) -> None:
         if self.session is not None:
@@ -178,6 +188,10 @@ class LivePlot(QWidget):
             # rendering (right-click > Grid turns it on).
             plot.addLegend(offset=(-10, 10))
             plot.setClipToView(True)
+            plot.disableAutoRange()
+            self._follow[group] = True
+            plot.vb.sigRangeChangedManually.connect(lambda *_a, g=group: self._follow.__setitem__(g, False))
+            plot.autoBtn.clicked.connect(lambda *_a, g=group: self.follow(g))
             plot.setDownsampling(auto=True, mode="peak")
             if self._plots:
                 plot.setXLink(next(iter(self._plots.values())))
@@ -213,11 +227,13 @@ class LivePlot(QWidget):
             self._dirty.clear()
             return
         dirty, self._dirty = self._dirty, set()
+        groups = set()
         for name in sorted(dirty):
             series = self.session.series.get(name)
             if series is None or series.size == 0:
                 continue
             curve = self.curve_for(name)
+            groups.add(metric_group(name))
             x, y = self.x_values(series), series.values
             if self.smoothing > 0:
                 if curve.smoother is None:
@@ -228,8 +244,54 @@ class LivePlot(QWidget):
             else:
                 curve.faint.setVisible(False)
                 curve.main.setData(x, y)
+        for group in groups:
+            if self._follow.get(group):
+                self._fit(group)
         self.redraws += 1
         self.redrawn.emit()
+
+    # --- ranges ---------------------------------------------------------------------------
+    def follow(self, group: str) -> None:
+        """Let ``group``'s plot follow its data again (after a zoom or pan by hand)."""
+        plot = self._plots.get(group)
+        if plot is None:
+            return
+        plot.disableAutoRange()
+        self._follow[group] = True
+        self._fit(group, force=True)
+
+    def _data_bounds(self, group: str) -> tuple[float, float, float, float] | None:
+        if self.session is None:
+            return None
+        key = "wall" if self.x_mode == "wall" else "step"
+        x0 = y0 = math.inf
+        x1 = y1 = -math.inf
+        for name, series in self.session.series.items():
+            if metric_group(name) != group or not series.size:
+                continue
+            bx, by = series.bounds[key], series.bounds["value"]
+            x0, x1 = min(x0, bx[0]), max(x1, bx[1])
+            y0, y1 = min(y0, by[0]), max(y1, by[1])
+        if not (math.isfinite(x0) and math.isfinite(y0)):
+            return None
+        if key == "wall":
+            origin = self._wall_origin or 0.0
+            x0, x1 = x0 - origin, x1 - origin
+        return x0, x1, y0, y1
+
+    def _fit(self, group: str, *, force: bool = False) -> None:
+        bounds = self._data_bounds(group)
+        if bounds is None:
+            return
+        x0, x1, y0, y1 = bounds
+        plot = self._plots[group]
+        (v0, v1), (w0, w1) = plot.vb.viewRange()
+        span = max(x1 - x0, 1e-9)
+        if force or v0 > x0 or v1 < x1 or (v1 - v0) > 2 * X_HEADROOM * span:
+            plot.setXRange(x0, x0 + span * X_HEADROOM, padding=0)
+        yspan = y1 - y0 if y1 > y0 else max(abs(y0) * 0.1, 1e-9)
+        if force or w0 > y0 or w1 < y1 or (w1 - w0) > 3 * (yspan + 2 * Y_MARGIN * yspan):
+            plot.setYRange(y0 - Y_MARGIN * yspan, y1 + Y_MARGIN * yspan, padding=0)
 
     def point_count(self) -> int:
         """Points currently held by the curves (tests check the plot is fed)."""
