@@ -36,6 +36,14 @@ COLUMNS = 2
 _GROUPS = (("loss", "loss"), ("acc", "accuracy"), ("f1", "F1"), ("precision", "precision"), ("recall", "recall"))
 
 
+_ORDER = ("loss", "accuracy", "F1", "precision", "recall", "learning rate")
+
+
+def group_order(group: str) -> tuple[int, str]:
+    """Loss first, then accuracy, F1, ...; other groups after them by name."""
+    return (_ORDER.index(group), "") if group in _ORDER else (len(_ORDER), group)
+
+
 def metric_group(name: str) -> str:
     """Metrics that share a plot: train_loss and val_loss, val_accuracy and test_accuracy, ..."""
     lower = name.lower()
@@ -148,6 +156,7 @@ class LivePlot(QWidget):
         self._dirty.clear()
         self._wall_origin = None
         self.empty.setVisible(True)
+        self.readout.setText("Move the mouse over a plot to read values.")
 
     def _on_metrics(self, names: set[str]) -> None:
         self._dirty |= names
@@ -179,14 +188,15 @@ class LivePlot(QWidget):
     def plot_for(self, group: str) -> pg.PlotItem:
         plot = self._plots.get(group)
         if plot is None:
-            index = len(self._plots)
-            plot = self.view.addPlot(row=index // COLUMNS, col=index % COLUMNS)
+            plot = pg.PlotItem()
             plot.setTitle(group)
             plot.setLabel("left", group)
             plot.setLabel("bottom", "wall time (s)" if self.x_mode == "wall" else "step")
             # No grid by default: alpha-blended grid lines cost ~7 ms a frame per axis in software
             # rendering (right-click > Grid turns it on).
-            plot.addLegend(offset=(-10, 10))
+            # Rising curves (accuracy, F1, ...) end top-right: their legend goes bottom-right.
+            rising = group in ("accuracy", "F1", "precision", "recall")
+            plot.addLegend(offset=(-10, -10) if rising else (-10, 10))
             plot.setClipToView(True)
             plot.disableAutoRange()
             self._follow[group] = True
@@ -197,10 +207,22 @@ class LivePlot(QWidget):
                 plot.setXLink(next(iter(self._plots.values())))
             plot.crosshair = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((128, 128, 128), width=1))
             plot.addItem(plot.crosshair, ignoreBounds=True)
+            for side in ("left", "bottom"):
+                plot.getAxis(side).enableAutoSIPrefix(False)  # "(x0.001)" on an accuracy axis reads badly
             self._plots[group] = plot
             self._style_plot(plot)
+            self._relayout()
             self.empty.setVisible(False)
         return plot
+
+    def _relayout(self) -> None:
+        """Plots in a fixed order (loss, accuracy, ...) whatever order their metrics arrived in."""
+        layout = self.view.ci
+        for plot in self._plots.values():
+            if plot in layout.items:
+                layout.removeItem(plot)
+        for index, group in enumerate(sorted(self._plots, key=group_order)):
+            layout.addItem(self._plots[group], row=index // COLUMNS, col=index % COLUMNS)
 
     def curve_for(self, name: str) -> _Curve:
         curve = self._curves.get(name)
