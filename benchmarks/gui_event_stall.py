@@ -7,6 +7,7 @@ QTimer (PreciseTimer) measures the event loop: lateness = interval - 10 ms, per 
 
     python benchmarks/gui_event_stall.py                       # 2,000 events/s for 30 s
     python benchmarks/gui_event_stall.py --smoothing 0.6       # with smoothing on
+    python benchmarks/gui_event_stall.py --bare                # the issue's bare prototype, same conditions
     xvfb-run -s "-screen 0 1600x1000x24" python benchmarks/gui_event_stall.py --platform xcb
 
 Goal (issue 5): p99 under 20 ms, worst under 50 ms, no event lost.
@@ -127,11 +128,79 @@ def run_app(args: argparse.Namespace, tmp: Path) -> dict:
     return result
 
 
+def run_bare(args: argparse.Namespace, tmp: Path) -> dict:
+    """The bare prototype of the issue: QProcess, line splitting, json, pyqtgraph setData at 20 Hz."""
+    import numpy as np
+    import pyqtgraph as pg
+    from PySide6.QtCore import QProcess, QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from engine.store import Store
+
+    app = QApplication.instance() or QApplication([])
+    widget = pg.GraphicsLayoutWidget()
+    widget.resize(1280, 820)
+    widget.show()
+    data: dict[str, list[float]] = {}
+    curves: dict[str, object] = {}
+    state = {"buffer": b"", "received": 0, "sent": None}
+    stalls = Stalls(app)
+
+    def read() -> None:
+        stalls.active = True
+        chunk = state["buffer"] + bytes(proc.readAllStandardOutput().data())
+        lines = chunk.split(b"\n")
+        state["buffer"] = lines.pop()
+        for line in lines:
+            try:
+                event = json.loads(line)
+            except ValueError:
+                continue
+            if event.get("type") == "metric":
+                state["received"] += 1
+                data.setdefault(event["name"], []).extend((event["step"], event["value"]))
+            elif event.get("type") == "run_finished":
+                state["sent"] = event["final_metrics"].get("sent")
+
+    def redraw() -> None:
+        for name, values in data.items():
+            if name not in curves:
+                plot = widget.addPlot(row=len(curves), col=0, title=name)
+                plot.setClipToView(True)
+                plot.setDownsampling(auto=True, mode="peak")
+                curves[name] = plot.plot()
+            xy = np.asarray(values, dtype=float).reshape(-1, 2)
+            curves[name].setData(xy[:, 0], xy[:, 1])
+
+    with Store(tmp / "bare.db") as store:
+        run_id = store.create_run({"name": "bare"})
+    config = tmp / "bare.toml"
+    config.write_text('name = "bare"\n')
+    proc = QProcess()
+    proc.readyReadStandardOutput.connect(read)
+    proc.finished.connect(lambda *_: app.exit(0))
+    timer = QTimer(interval=50)
+    timer.timeout.connect(redraw)
+    timer.start()
+    started = time.perf_counter()
+    proc.start(sys.executable, [str(FAKE_ENGINE), "run", str(config), "--db", str(tmp / "bare.db"), "--events", "--run-id", run_id])
+    app.exec()
+    return {
+        "mode": "bare",
+        "sent": state["sent"],
+        "received": state["received"],
+        "seconds": round(time.perf_counter() - started, 1),
+        **stalls.summary(),
+        "load_average_1min": round(os.getloadavg()[0], 1),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rate", type=float, default=2000, help="metric events per second")
     parser.add_argument("--seconds", type=float, default=30, help="how long the engine streams")
     parser.add_argument("--smoothing", type=float, default=0.0, help="smoothing weight in the monitor (0 = off)")
+    parser.add_argument("--bare", action="store_true", help="measure the bare prototype instead of the app")
     parser.add_argument("--platform", default=os.environ.get("QT_QPA_PLATFORM", "offscreen"), help="Qt platform plugin")
     args = parser.parse_args()
     os.environ["QT_QPA_PLATFORM"] = args.platform
@@ -139,7 +208,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         os.environ["METALAB_DB"] = str(tmp / "runs.db")
-        result = run_app(args, tmp)
+        result = run_bare(args, tmp) if args.bare else run_app(args, tmp)
     result.update(
         rate=args.rate,
         stream_seconds=args.seconds,

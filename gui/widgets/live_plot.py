@@ -206,6 +206,7 @@ class LivePlot(QWidget):
             if self._plots:
                 plot.setXLink(next(iter(self._plots.values())))
             plot.crosshair = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((128, 128, 128), width=1))
+            plot.crosshair.setVisible(False)  # until the mouse is over a plot
             plot.addItem(plot.crosshair, ignoreBounds=True)
             for side in ("left", "bottom"):
                 plot.getAxis(side).enableAutoSIPrefix(False)  # "(x0.001)" on an accuracy axis reads badly
@@ -338,6 +339,7 @@ class LivePlot(QWidget):
     def show_readout(self, x: float) -> None:
         for plot in self._plots.values():
             plot.crosshair.setPos(x)
+            plot.crosshair.setVisible(True)
         if self.session is None:
             return
         parts = []
