@@ -26,6 +26,8 @@ class Series:
     def __init__(self, name: str, capacity: int = 1024):
         self.name = name
         self.size = 0
+        # Running bounds (NaN-free) of steps, wall times and values, for cheap plot ranges.
+        self.bounds = {"step": [math.inf, -math.inf], "wall": [math.inf, -math.inf], "value": [math.inf, -math.inf]}
         self._step = np.empty(capacity, dtype=np.float64)
         self._wall = np.empty(capacity, dtype=np.float64)
         self._value = np.empty(capacity, dtype=np.float64)
@@ -49,6 +51,13 @@ class Series:
         self._step[self.size : end] = steps
         self._value[self.size : end] = values
         self._wall[self.size : end] = walls
+        for key, array in (("step", self._step), ("wall", self._wall), ("value", self._value)):
+            chunk = array[self.size : end]
+            chunk = chunk[np.isfinite(chunk)]
+            if len(chunk):
+                bound = self.bounds[key]
+                bound[0] = min(bound[0], float(chunk.min()))
+                bound[1] = max(bound[1], float(chunk.max()))
         self.size = end
 
     @property

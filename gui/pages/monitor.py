@@ -174,6 +174,7 @@ class MonitorPage(QWidget):
         text = f"<b>{s.status}</b>"
         if s.device:
             text += f" on {s.device}"
+        self._show_progress(s.progress)
         if s.status == "failed" and s.error:
             text += f" — <span style='color:#c62828'>{_escape(s.error)}</span>"
         elif s.status == "interrupted" and s.error:
@@ -204,7 +205,8 @@ class MonitorPage(QWidget):
         done, total = int(event.get("done") or 0), int(event.get("total") or 0)
         self.progress.setRange(0, max(total, 1))
         self.progress.setValue(min(done, max(total, 1)))
-        parts = [f"ETA {format_duration(event.get('eta_seconds'))}"]
+        over = self.session is not None and self.session.is_over
+        parts = [] if over else [f"ETA {format_duration(event.get('eta_seconds'))}"]
         rate = event.get("rate")
         if isinstance(rate, (int, float)):
             parts.append(f"{rate:.1f} episodes/s")

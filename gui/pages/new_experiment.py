@@ -65,6 +65,8 @@ class NewExperimentPage(QWidget):
         self.model_panel = ModelPanel(info)
 
         self.method = QComboBox()
+        self.method.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.method.setMinimumContentsLength(16)
         self.method.setToolTip("method.name: the meta-learning method (from the engine's registry)")
         self.method_description = QLabel("")
         self.method_description.setWordWrap(True)
@@ -144,8 +146,9 @@ class NewExperimentPage(QWidget):
         splitter = QSplitter()
         splitter.addWidget(dataset_box)
         splitter.addWidget(scroll)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        splitter.setStretchFactor(0, 1)
+        splitter.setStretchFactor(1, 1)
+        splitter.setSizes([700, 560])
         self.splitter = splitter
 
         bottom = QHBoxLayout()

@@ -74,7 +74,7 @@ class ClassChart(pg.PlotWidget):
             self.addItem(pg.InfiniteLine(pos=self.need, angle=90, pen=pg.mkPen((200, 60, 60), style=Qt.PenStyle.DashLine)))
         self.setYRange(-0.6, len(names) - 0.4, padding=0)
         self.setXRange(0, max(max(values), self.need) * 1.05, padding=0)
-        self.setMinimumHeight(max(160, 14 * len(names) + 40))
+        self.setMinimumHeight(max(160, min(12 * len(names) + 40, 320)))
 
 
 def _short(name: str, limit: int = 18) -> str:

@@ -6,6 +6,12 @@ session's arrays (no copies). Curves clip to the view and downsample with pyqtgr
 ``peak`` method, which keeps each bucket's min and max, so a spike is never hidden. The
 full-resolution data stays in the session and the store.
 
+Ranges follow the data in steps (the x range grows by a quarter at a time, the y range
+only when a point falls outside or the data shrinks well inside it) instead of
+pyqtgraph's auto-range on every frame: axes then keep their cached pictures and most
+frames only repaint the curves. Zooming or panning by hand stops following; the "A"
+button in a plot's corner resumes it.
+
 Smoothing is an exponential moving average (debiased, as TensorBoard's), drawn over a
 faint raw curve; it is updated incrementally as points arrive.
 """
@@ -24,8 +30,18 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 from gui.run_session import RunSession, Series
 
 REDRAW_MS = 50  # at most 20 redraws a second
+X_HEADROOM = 1.25  # the x range grows to 125% of the data's extent when points pass its end
+Y_MARGIN = 0.08
 COLUMNS = 2
 _GROUPS = (("loss", "loss"), ("acc", "accuracy"), ("f1", "F1"), ("precision", "precision"), ("recall", "recall"))
+
+
+_ORDER = ("loss", "accuracy", "F1", "precision", "recall", "learning rate")
+
+
+def group_order(group: str) -> tuple[int, str]:
+    """Loss first, then accuracy, F1, ...; other groups after them by name."""
+    return (_ORDER.index(group), "") if group in _ORDER else (len(_ORDER), group)
 
 
 def metric_group(name: str) -> str:
@@ -98,6 +114,7 @@ class LivePlot(QWidget):
         self.x_mode = "step"  # or "wall"
         self.redraws = 0
         self._plots: dict[str, pg.PlotItem] = {}
+        self._follow: dict[str, bool] = {}
         self._curves: dict[str, _Curve] = {}
         self._dirty: set[str] = set()
         self._wall_origin: float | None = None
@@ -134,10 +151,12 @@ class LivePlot(QWidget):
     def _clear(self) -> None:
         self.view.clear()
         self._plots.clear()
+        self._follow.clear()
         self._curves.clear()
         self._dirty.clear()
         self._wall_origin = None
         self.empty.setVisible(True)
+        self.readout.setText("Move the mouse over a plot to read values.")
 
     def _on_metrics(self, names: set[str]) -> None:
         self._dirty |= names
@@ -157,8 +176,8 @@ class LivePlot(QWidget):
         for plot in self._plots.values():
             plot.setLabel("bottom", label)
         self._redraw_all()
-        for plot in self._plots.values():
-            plot.enableAutoRange()
+        for group in self._plots:
+            self.follow(group)
 
     def _redraw_all(self) -> None:
         if self.session is not None:
@@ -169,24 +188,42 @@ class LivePlot(QWidget):
     def plot_for(self, group: str) -> pg.PlotItem:
         plot = self._plots.get(group)
         if plot is None:
-            index = len(self._plots)
-            plot = self.view.addPlot(row=index // COLUMNS, col=index % COLUMNS)
+            plot = pg.PlotItem()
             plot.setTitle(group)
             plot.setLabel("left", group)
             plot.setLabel("bottom", "wall time (s)" if self.x_mode == "wall" else "step")
             # No grid by default: alpha-blended grid lines cost ~7 ms a frame per axis in software
             # rendering (right-click > Grid turns it on).
-            plot.addLegend(offset=(-10, 10))
+            # Rising curves (accuracy, F1, ...) end top-right: their legend goes bottom-right.
+            rising = group in ("accuracy", "F1", "precision", "recall")
+            plot.addLegend(offset=(-10, -10) if rising else (-10, 10))
             plot.setClipToView(True)
+            plot.disableAutoRange()
+            self._follow[group] = True
+            plot.vb.sigRangeChangedManually.connect(lambda *_a, g=group: self._follow.__setitem__(g, False))
+            plot.autoBtn.clicked.connect(lambda *_a, g=group: self.follow(g))
             plot.setDownsampling(auto=True, mode="peak")
             if self._plots:
                 plot.setXLink(next(iter(self._plots.values())))
             plot.crosshair = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((128, 128, 128), width=1))
+            plot.crosshair.setVisible(False)  # until the mouse is over a plot
             plot.addItem(plot.crosshair, ignoreBounds=True)
+            for side in ("left", "bottom"):
+                plot.getAxis(side).enableAutoSIPrefix(False)  # "(x0.001)" on an accuracy axis reads badly
             self._plots[group] = plot
             self._style_plot(plot)
+            self._relayout()
             self.empty.setVisible(False)
         return plot
+
+    def _relayout(self) -> None:
+        """Plots in a fixed order (loss, accuracy, ...) whatever order their metrics arrived in."""
+        layout = self.view.ci
+        for plot in self._plots.values():
+            if plot in layout.items:
+                layout.removeItem(plot)
+        for index, group in enumerate(sorted(self._plots, key=group_order)):
+            layout.addItem(self._plots[group], row=index // COLUMNS, col=index % COLUMNS)
 
     def curve_for(self, name: str) -> _Curve:
         curve = self._curves.get(name)
@@ -213,11 +250,13 @@ class LivePlot(QWidget):
             self._dirty.clear()
             return
         dirty, self._dirty = self._dirty, set()
+        groups = set()
         for name in sorted(dirty):
             series = self.session.series.get(name)
             if series is None or series.size == 0:
                 continue
             curve = self.curve_for(name)
+            groups.add(metric_group(name))
             x, y = self.x_values(series), series.values
             if self.smoothing > 0:
                 if curve.smoother is None:
@@ -228,8 +267,54 @@ class LivePlot(QWidget):
             else:
                 curve.faint.setVisible(False)
                 curve.main.setData(x, y)
+        for group in groups:
+            if self._follow.get(group):
+                self._fit(group)
         self.redraws += 1
         self.redrawn.emit()
+
+    # --- ranges ---------------------------------------------------------------------------
+    def follow(self, group: str) -> None:
+        """Let ``group``'s plot follow its data again (after a zoom or pan by hand)."""
+        plot = self._plots.get(group)
+        if plot is None:
+            return
+        plot.disableAutoRange()
+        self._follow[group] = True
+        self._fit(group, force=True)
+
+    def _data_bounds(self, group: str) -> tuple[float, float, float, float] | None:
+        if self.session is None:
+            return None
+        key = "wall" if self.x_mode == "wall" else "step"
+        x0 = y0 = math.inf
+        x1 = y1 = -math.inf
+        for name, series in self.session.series.items():
+            if metric_group(name) != group or not series.size:
+                continue
+            bx, by = series.bounds[key], series.bounds["value"]
+            x0, x1 = min(x0, bx[0]), max(x1, bx[1])
+            y0, y1 = min(y0, by[0]), max(y1, by[1])
+        if not (math.isfinite(x0) and math.isfinite(y0)):
+            return None
+        if key == "wall":
+            origin = self._wall_origin or 0.0
+            x0, x1 = x0 - origin, x1 - origin
+        return x0, x1, y0, y1
+
+    def _fit(self, group: str, *, force: bool = False) -> None:
+        bounds = self._data_bounds(group)
+        if bounds is None:
+            return
+        x0, x1, y0, y1 = bounds
+        plot = self._plots[group]
+        (v0, v1), (w0, w1) = plot.vb.viewRange()
+        span = max(x1 - x0, 1e-9)
+        if force or v0 > x0 or v1 < x1 or (v1 - v0) > 2 * X_HEADROOM * span:
+            plot.setXRange(x0, x0 + span * X_HEADROOM, padding=0)
+        yspan = y1 - y0 if y1 > y0 else max(abs(y0) * 0.1, 1e-9)
+        if force or w0 > y0 or w1 < y1 or (w1 - w0) > 3 * (yspan + 2 * Y_MARGIN * yspan):
+            plot.setYRange(y0 - Y_MARGIN * yspan, y1 + Y_MARGIN * yspan, padding=0)
 
     def point_count(self) -> int:
         """Points currently held by the curves (tests check the plot is fed)."""
@@ -254,6 +339,7 @@ class LivePlot(QWidget):
     def show_readout(self, x: float) -> None:
         for plot in self._plots.values():
             plot.crosshair.setPos(x)
+            plot.crosshair.setVisible(True)
         if self.session is None:
             return
         parts = []

@@ -37,7 +37,7 @@ class ModelPanel(QWidget):
         self.model = QComboBox()
         self.model.setEditable(True)
         self.model.setToolTip("model.name: bundled:NAME, a Hugging Face id (org/name) or a local folder")
-        self.model.setMinimumContentsLength(24)
+        self.model.setMinimumContentsLength(16)
         self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         for name in [DEFAULT_MODEL] + [r for r in recent("models") if r != DEFAULT_MODEL]:
             self.model.addItem(name)
@@ -53,6 +53,8 @@ class ModelPanel(QWidget):
         self.details.setWordWrap(True)
         self.details.setObjectName("modelDetails")
         self.device = QComboBox()
+        self.device.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.device.setMinimumContentsLength(16)
         self.device.setToolTip("train.device: where the engine trains; auto picks the first GPU, else the CPU")
         self.device.currentIndexChanged.connect(lambda _i: self.device_changed.emit(self.device_name()))
 

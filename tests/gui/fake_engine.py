@@ -116,10 +116,11 @@ def run(args: argparse.Namespace) -> int:
             events.emit("run_finished", status="interrupted", final_metrics={})
             return 130
         time.sleep(pause)
-        metric("train_loss", step, 2.0 * math.exp(-step / 15) + 0.1)
+        noise = 0.15 * math.sin(step * 12.9898) * math.exp(-step / (steps * 2))  # deterministic wiggle
+        metric("train_loss", step, 2.0 * math.exp(-step / max(steps / 3, 1)) + 0.1 + noise)
         metric("lr", step, 3e-5 * min(1.0, step / 5))
         if step % 10 == 0:
-            metric("val_accuracy", step, 0.2 + 0.6 * (1 - math.exp(-step / 20)))
+            metric("val_accuracy", step, 0.2 + 0.6 * (1 - math.exp(-step / max(steps / 3, 1))))
         events.emit("progress", done=step, total=steps, eta_seconds=(steps - step) * pause, rate=1 / max(pause, 1e-3))
         if mode == "garbage":
             _garbage(step)
