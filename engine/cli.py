@@ -7,8 +7,6 @@ failed, 2 bad input (one ``error: ...`` line on stderr, no traceback), 130 inter
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import logging
 import os
@@ -191,23 +189,10 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_export(args: argparse.Namespace) -> int:
-    with _open_store(args) as store:
-        run = store.get_run(args.id)
-        metrics = store.metrics(run["id"])
-        episodes = store.episodes(run["id"])
-    if args.format == "json":
-        text = json.dumps({"run": run, "metrics": metrics, "episodes": episodes}, indent=2, default=str) + "\n"
-    elif args.format == "toml":
-        import tomli_w
+    from engine.exports import export_run
 
-        text = tomli_w.dumps(run["config"])
-    else:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["run_id", "name", "step", "value", "wall_time", "time"])
-        for row in metrics:
-            writer.writerow([run["id"], row["name"], row["step"], row["value"], row["wall_time"], row["time"]])
-        text = buffer.getvalue()
+    with _open_store(args) as store:
+        text = export_run(store, args.id, args.format)
     if args.output:
         from engine.fileio import atomic_write_text
 

@@ -84,6 +84,7 @@ class MainWindow(QMainWindow):
         self.new_page.save_button.clicked.connect(self.save_config_dialog)
         self.monitor_page.stop_requested.connect(self.stop_run)
         self.runs_page.open_requested.connect(self.open_run)
+        self.runs_page.clone_requested.connect(self.clone_config)
         self.studies_page.open_requested.connect(self.open_run)
         self.queue.queue_changed.connect(self._update_status)
         self.queue.run_finished.connect(lambda _id, _status: self.runs_page.refresh())
@@ -163,6 +164,15 @@ class MainWindow(QMainWindow):
             self.stack.currentWidget().refresh()
 
     def new_experiment(self) -> None:
+        self.show_page(0)
+
+    def clone_config(self, config: dict) -> None:
+        """A past run's config into New experiment (Runs page: Clone config)."""
+        try:
+            self.new_page.set_config(RunConfig.from_dict(config))
+        except UserError as exc:
+            QMessageBox.warning(self, "Cannot clone the config", str(exc))
+            return
         self.show_page(0)
 
     # --- configs ------------------------------------------------------------------------

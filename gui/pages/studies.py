@@ -15,12 +15,7 @@ from gui.pages.runs import RunsPage
 
 class StudiesPage(RunsPage):
     def __init__(self, db_path: Path, parent: QWidget | None = None):
-        super().__init__(
-            db_path,
-            parent,
-            title="Trial runs of hyper-parameter studies, grouped by study. "
-            "Studies started from the engine appear here; setting one up from the GUI comes later.",
-        )
+        super().__init__(db_path, parent)
 
     def load_runs(self, store: Store) -> list[dict]:
         runs = [r for r in store.list_runs(limit=5000) if r.get("study")]
