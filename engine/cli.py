@@ -365,6 +365,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--allow-pickle", action="store_true", help="accept pickle weight files")
     p.add_argument("--json", action="store_true", help="a JSON object")
     p.set_defaults(func=cmd_model_info)
+
+    from engine.study._cli import add_commands as add_study_commands
+
+    add_study_commands(sub, with_db, _Parser)
     return parser
 
 

@@ -40,3 +40,10 @@ def test_no_remote_code_or_eval_by_default():
         text = path.read_text()
         assert "trust_remote_code=True" not in text, path
         assert not re.search(r"(?<![\w.])(eval|exec)\(", text), path
+
+
+def test_subprocesses_take_argument_lists_never_a_shell():
+    for path in list((REPO / "engine").rglob("*.py")) + list((REPO / "gui").rglob("*.py")):
+        text = path.read_text()
+        assert "shell=True" not in text, path
+        assert "os.system(" not in text and "os.popen(" not in text, path

@@ -12,6 +12,7 @@ import io
 import json
 import math
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,13 +80,33 @@ def resolve_path(path: str) -> Path:
 
 
 def load_table(path: str, *, limit: int | None = None) -> Table:
-    """All rows (or the first ``limit``) of a supported file or folder."""
+    """All rows (or the first ``limit``) of a supported file or folder, as dicts."""
+    source, columns, rows = open_rows(path)
+    collected = []
+    for row in rows:
+        collected.append(row)
+        if limit and len(collected) >= limit:
+            break
+    if not columns:  # JSONL: the columns are the keys seen
+        seen: dict[str, None] = {}
+        for row in collected:
+            seen.update(dict.fromkeys(row))
+        columns = list(seen)
+    return Table(source, columns, collected)
+
+
+def open_rows(path: str, columns: list[str] | None = None) -> tuple[str, list[str], Iterator[dict[str, Any]]]:
+    """(source, column names, a lazy iterator of rows): big files stream in bounded memory.
+
+    Header problems are raised here; problems further down the file as the iterator
+    reaches them. ``columns`` limits columnar formats to those columns.
+    """
     file = resolve_path(path)
     source = path if path.startswith(BUNDLED_PREFIX) else str(file)
     if not file.exists():
         raise DatasetError("file not found", source=source)
     if file.is_dir():
-        return _load_hf_folder(file, source, limit)
+        return _arrow_rows(_load_hf_folder(file, source), source, columns)
     fmt = FORMATS.get(file.suffix.lower())
     if fmt is None:
         raise DatasetError(
@@ -95,11 +116,12 @@ def load_table(path: str, *, limit: int | None = None) -> Table:
     if file.stat().st_size == 0:
         raise DatasetError("the file is empty", source=source)
     if fmt == "parquet":
-        return _load_parquet(file, source, limit)
+        return _arrow_rows(_load_parquet(file, source, columns), source, columns)
     _check_text_file(file, source)
     if fmt == "jsonl":
-        return _load_jsonl(file, source, limit)
-    return _load_delimited(file, source, "\t" if fmt == "tsv" else ",", limit)
+        return source, [], _jsonl_rows(file, source)
+    header, rows = _delimited_rows(file, source, "\t" if fmt == "tsv" else ",")
+    return source, header, rows
 
 
 def _check_text_file(file: Path, source: str) -> None:
@@ -122,32 +144,43 @@ def _open_text(file: Path, source: str) -> io.TextIOWrapper:
     return file.open("r", encoding="utf-8-sig", newline="")
 
 
-def _load_delimited(file: Path, source: str, delimiter: str, limit: int | None) -> Table:
+def _delimited_rows(file: Path, source: str, delimiter: str) -> tuple[list[str], Iterator[dict[str, Any]]]:
     csv.field_size_limit(2**31 - 1)
+    kind = "TSV" if delimiter == "\t" else "CSV"
+    handle = _open_text(file, source)
+    reader = csv.reader(handle, delimiter=delimiter, strict=True)
     try:
-        with _open_text(file, source) as handle:
-            reader = csv.reader(handle, delimiter=delimiter, strict=True)
-            header = next(reader, None)
-            if header is None or not any(h.strip() for h in header):
-                raise DatasetError("no header row", source=source)
-            header = [h.strip() for h in header]
-            _check_header(header, source)
-            rows = []
-            for line_no, values in enumerate(reader, start=2):
-                if not values:
-                    continue
-                if len(values) != len(header):
-                    raise DatasetError(
-                        f"line {line_no} has {len(values)} fields, the header has {len(header)}", source=source
-                    )
-                rows.append(dict(zip(header, values)))
-                if limit and len(rows) >= limit:
-                    break
-    except UnicodeDecodeError as exc:
-        raise DatasetError(f"not UTF-8 text ({exc.reason})", source=source) from None
-    except csv.Error as exc:
-        raise DatasetError(f"malformed {'TSV' if delimiter == chr(9) else 'CSV'}: {exc}", source=source) from None
-    return Table(source, header, rows)
+        header = next(reader, None)
+    except (UnicodeDecodeError, csv.Error) as exc:
+        handle.close()
+        raise DatasetError(f"malformed {kind} header ({exc})", source=source) from None
+    if header is None or not any(h.strip() for h in header):
+        handle.close()
+        raise DatasetError("no header row", source=source)
+    header = [h.strip() for h in header]
+    try:
+        _check_header(header, source)
+    except DatasetError:
+        handle.close()
+        raise
+
+    def rows() -> Iterator[dict[str, Any]]:
+        with handle:
+            try:
+                for values in reader:
+                    if not values:
+                        continue
+                    if len(values) != len(header):
+                        raise DatasetError(
+                            f"line {reader.line_num} has {len(values)} fields, the header has {len(header)}", source=source
+                        )
+                    yield dict(zip(header, values))
+            except UnicodeDecodeError as exc:
+                raise DatasetError(f"not UTF-8 text ({exc.reason})", source=source) from None
+            except csv.Error as exc:
+                raise DatasetError(f"malformed {kind} near line {reader.line_num}: {exc}", source=source) from None
+
+    return header, rows()
 
 
 def _check_header(header: list[str], source: str) -> None:
@@ -159,9 +192,7 @@ def _check_header(header: list[str], source: str) -> None:
         raise DatasetError(f"duplicate column '{dupes[0]}'", source=source)
 
 
-def _load_jsonl(file: Path, source: str, limit: int | None) -> Table:
-    rows: list[dict[str, Any]] = []
-    columns: dict[str, None] = {}
+def _jsonl_rows(file: Path, source: str) -> Iterator[dict[str, Any]]:
     try:
         with _open_text(file, source) as handle:
             for line_no, line in enumerate(handle, start=1):
@@ -173,36 +204,36 @@ def _load_jsonl(file: Path, source: str, limit: int | None) -> Table:
                     raise DatasetError(f"line {line_no} is not valid JSON ({exc.msg})", source=source) from None
                 if not isinstance(obj, dict):
                     raise DatasetError(f"line {line_no} is not a JSON object", source=source)
-                for key in obj:
-                    columns.setdefault(str(key), None)
-                rows.append(obj)
-                if limit and len(rows) >= limit:
-                    break
+                yield {str(k): v for k, v in obj.items()}
     except UnicodeDecodeError as exc:
         raise DatasetError(f"not UTF-8 text ({exc.reason})", source=source) from None
-    if not rows:
-        raise DatasetError("no rows", source=source)
-    return Table(source, list(columns), rows)
 
 
-def _arrow_to_table(table: Any, source: str, limit: int | None) -> Table:
-    if limit:
-        table = table.slice(0, limit)
-    _check_header(list(table.column_names), source)
-    return Table(source, list(table.column_names), table.to_pylist())
+def _arrow_rows(table: Any, source: str, columns: list[str] | None) -> tuple[str, list[str], Iterator[dict[str, Any]]]:
+    names = list(table.column_names)
+    _check_header(names, source)
+    if columns:
+        table = table.select([c for c in columns if c in names])
+
+    def rows() -> Iterator[dict[str, Any]]:
+        for batch in table.to_batches(max_chunksize=10_000):
+            yield from batch.to_pylist()
+
+    return source, names, rows()
 
 
-def _load_parquet(file: Path, source: str, limit: int | None) -> Table:
+def _load_parquet(file: Path, source: str, columns: list[str] | None = None) -> Any:
     import pyarrow.parquet as pq
 
     try:
-        table = pq.read_table(file)
+        schema_names = pq.read_schema(file).names
+        wanted = [c for c in columns if c in schema_names] if columns else None
+        return pq.read_table(file, columns=wanted) if wanted else pq.read_table(file)
     except Exception as exc:  # pyarrow raises several types for a broken file
         raise DatasetError(f"not a readable Parquet file ({_first_line(exc)})", source=source) from None
-    return _arrow_to_table(table, source, limit)
 
 
-def _load_hf_folder(folder: Path, source: str, limit: int | None) -> Table:
+def _load_hf_folder(folder: Path, source: str) -> Any:
     """A folder written by ``datasets.Dataset.save_to_disk`` (or a DatasetDict: all splits)."""
     import pyarrow as pa
 
@@ -215,7 +246,7 @@ def _load_hf_folder(folder: Path, source: str, limit: int | None) -> Table:
         table = _read_arrow_files(folder, source)
     if table is None:
         raise DatasetError("folder has no data files (expected a folder saved by HF datasets)", source=source)
-    return _arrow_to_table(table, source, limit)
+    return table
 
 
 def _read_arrow_files(folder: Path, source: str) -> Any:
@@ -290,30 +321,37 @@ def _as_text(value: Any) -> str | None:
 
 
 def load_dataset(path: str, text_column: str = "", label_column: str = "") -> TextDataset:
-    """A dataset with its text and label columns chosen (guessed when not given)."""
-    table = load_table(path)
-    source = table.source
-    if not table.rows:
+    """A dataset with its text and label columns chosen (guessed when not given).
+
+    Only those two columns are kept, row by row, so a file of a million rows loads in
+    memory proportional to its text, not to its width.
+    """
+    preview = load_table(path, limit=500)
+    source = preview.source
+    if not preview.rows:
         raise DatasetError("no rows", source=source)
-    guessed_text, guessed_label = guess_columns(table)
+    guessed_text, guessed_label = guess_columns(preview)
     text_column = text_column or guessed_text or ""
     label_column = label_column or guessed_label or ""
-    columns = ", ".join(table.columns)
+    columns = ", ".join(preview.columns)
     if not text_column:
         raise DatasetError(f"cannot tell which column holds the text (columns: {columns}); set dataset.text_column", source=source)
     if not label_column:
         raise DatasetError(f"cannot tell which column holds the label (columns: {columns}); set dataset.label_column", source=source)
     for role, column in (("text", text_column), ("label", label_column)):
-        if column not in table.columns:
+        if column not in preview.columns:
             raise DatasetError(f"no {role} column '{column}' (columns: {columns})", source=source)
     if text_column == label_column:
         raise DatasetError(f"text and label are the same column '{text_column}'", source=source)
-    texts, labels = [], []
-    for index, row in enumerate(table.rows):
+    texts: list[str] = []
+    labels: list[str] = []
+    labels_seen: dict[str, str] = {}  # one string object per label
+    _, _, rows = open_rows(path, columns=[text_column, label_column])
+    for index, row in enumerate(rows):
         text, label = _as_text(row.get(text_column)), _as_text(row.get(label_column))
         if text is None or label is None:
             what = "text" if text is None else "label"
             raise DatasetError(f"row {index + 1} has an empty {what}", source=source)
         texts.append(text)
-        labels.append(label)
-    return TextDataset(source, text_column, label_column, texts, labels, list(table.columns))
+        labels.append(labels_seen.setdefault(label, label))
+    return TextDataset(source, text_column, label_column, texts, labels, list(preview.columns))

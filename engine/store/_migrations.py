@@ -94,6 +94,13 @@ def m001_initial(db: sqlite_utils.Database) -> None:
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
+def pending(conn: sqlite3.Connection) -> list[str]:
+    """Names of migrations not yet applied to an existing database (all, for a new one)."""
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE name = '_migrations'").fetchone()
+    applied = {r[0] for r in conn.execute("SELECT name FROM _migrations")} if exists else set()
+    return [name for name, _ in MIGRATIONS if name not in applied]
+
+
 def migrate(conn: sqlite3.Connection) -> int:
     """Applies what is missing; returns how many migrations ran."""
     db = sqlite_utils.Database(conn)

@@ -21,7 +21,7 @@ import sqlite_utils
 
 from engine.errors import UserError
 from engine.store._connection import connect, transaction
-from engine.store._migrations import MIGRATIONS, SCHEMA_VERSION, migrate
+from engine.store._migrations import migrate, pending
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "pruned")
 TERMINAL_STATUSES = ("finished", "failed", "interrupted", "pruned")
@@ -60,11 +60,11 @@ class Store:
         self.db = sqlite_utils.Database(self.conn)
 
     def _migrate(self) -> None:
-        existing = {r[0] for r in self.conn.execute("SELECT name FROM sqlite_master WHERE name = '_migrations'")}
-        if existing and str(self.path) != ":memory:":
-            applied = {r[0] for r in self.conn.execute("SELECT name FROM _migrations")}
-            if any(name not in applied for name, _ in MIGRATIONS):
-                self.backup(self.path.with_suffix(f".before-v{SCHEMA_VERSION}.bak"))
+        todo = pending(self.conn)
+        has_data = self.conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone()
+        if todo and has_data and str(self.path) != ":memory:":
+            # A schema change on a database with runs in it: keep a copy of the old file first.
+            self.backup(self.path.with_suffix(f".before-v{self.schema_version}.bak"))
         migrate(self.conn)
 
     def close(self) -> None:

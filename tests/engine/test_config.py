@@ -110,3 +110,11 @@ def test_schema_lists_every_key_with_help():
     for key in ("name", "dataset.path", "task.n_way", "model.max_length", "method.name", "train.device"):
         assert key in keys and keys[key]["help"]
     assert keys["task.n_way"]["default"] == 5
+
+
+def test_every_key_is_documented():
+    from pathlib import Path
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "CONFIG.md").read_text()
+    for row in schema()["keys"]:
+        assert f"`{row['key']}`" in doc, row["key"]

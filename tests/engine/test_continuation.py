@@ -155,3 +155,18 @@ def test_unwritable_database_path_is_a_clear_error(tmp_path, capsys):
     code = main(["runs", "list", "--db", str(folder)])
     err = capsys.readouterr().err
     assert code == 2 and err.startswith(f"error: {folder}: cannot open the run database") and err.count("\n") == 1
+
+
+def test_half_written_checkpoints_are_never_loaded(tmp_path):
+    import torch
+
+    from engine.training.checkpoints import save_checkpoint
+
+    run_dir = tmp_path / "run"
+    save_checkpoint(run_dir / "checkpoint-000002", {"w": torch.ones(2)}, step=2, config={})
+    # What a kill during a write leaves behind: a temp folder, and a folder without its weights.
+    (run_dir / ".checkpoint-000004.abc123").mkdir()
+    (run_dir / ".checkpoint-000004.abc123" / "model.safetensors").write_bytes(b"partial")
+    (run_dir / "checkpoint-000006").mkdir()
+    (run_dir / "checkpoint-000006" / "run_config.json").write_text("{}")
+    assert [step for step, _ in list_checkpoints(run_dir)] == [2]

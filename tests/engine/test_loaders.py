@@ -105,3 +105,43 @@ def test_nan_labels_in_parquet_are_reported(tmp_path):
     pq.write_table(pa.table({"text": ["a", "b"], "label": ["x", None]}), path)
     with pytest.raises(DatasetError, match="row 2 has an empty label"):
         load_dataset(str(path))
+
+
+def test_a_single_class_is_reported_not_crashed_on(tmp_path):
+    from engine.config import TaskConfig
+    from engine.data import check_task, first_problem
+
+    path = tmp_path / "one.csv"
+    path.write_text("text,label\n" + "".join(f"row {i},only\n" for i in range(50)))
+    problem = first_problem(check_task(load_dataset(str(path)), TaskConfig()))
+    assert problem == "50 rows in 1 classes; at least 2 classes are needed"
+
+
+def test_a_very_long_line_loads(tmp_path):
+    path = tmp_path / "long.csv"
+    long_text = "word " * 2_000_000  # a 10 MB field
+    path.write_text(f"text,label\n{long_text},a\nshort,b\n")
+    data = load_dataset(str(path))
+    assert len(data.texts[0]) == len(long_text.strip()) and data.labels == ["a", "b"]
+
+
+@pytest.mark.slow
+def test_a_million_rows_load_in_bounded_memory(tmp_path):
+    import subprocess
+    import sys
+
+    path = tmp_path / "big.csv"
+    with path.open("w") as handle:
+        handle.write("id,text,label,extra\n")
+        for i in range(1_000_000):
+            handle.write(f"{i},customer message number {i} about order {i % 977},intent_{i % 50},x{i % 7}\n")
+    size_mb = path.stat().st_size / 1e6
+    code = (
+        "import resource, sys; from engine.data import load_dataset; d = load_dataset(sys.argv[1]); "
+        "print(len(d), len(d.class_counts()), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout
+    rows, classes, peak_mb = map(int, out.split())
+    assert rows == 1_000_000 and classes == 50
+    # The text itself is ~60 MB as Python strings; the file's other columns are never kept.
+    assert peak_mb < 400, f"{peak_mb} MB peak for a {size_mb:.0f} MB file"

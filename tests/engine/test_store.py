@@ -139,3 +139,24 @@ def test_writers_killed_mid_write_leave_whole_batches_and_a_sound_file(tmp_path)
         steps = [r[0] for r in conn.execute("SELECT step FROM metrics WHERE name = ? ORDER BY step", (f"w{worker}",))]
         assert len(steps) > 0 and len(steps) % 10 == 0  # no half-written batch
         assert steps == list(range(len(steps)))  # and no gap
+
+
+def test_a_new_migration_backs_the_file_up_first(tmp_path, monkeypatch):
+    from engine.store import _migrations
+
+    path = tmp_path / "runs.db"
+    with Store(path) as store:
+        kept = store.create_run(CONFIG)
+
+    def m999_add_column(db):
+        db["runs"].add_column("extra", str)
+
+    monkeypatch.setattr(_migrations, "MIGRATIONS", [*_migrations.MIGRATIONS, ("m999_add_column", m999_add_column)])
+    with Store(path) as store:
+        assert "extra" in store.db["runs"].columns_dict
+        assert store.get_run(kept)["name"] == "r"
+    backups = list(tmp_path.glob("runs.before-*.bak"))
+    assert len(backups) == 1
+    old = sqlite3.connect(backups[0])
+    assert old.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
+    assert "extra" not in [r[1] for r in old.execute("PRAGMA table_info(runs)")]

@@ -1,0 +1,158 @@
+"""The ``metalab-engine study ...`` commands; ``engine.cli`` adds them with :func:`add_commands`.
+
+Each command calls one function of ``engine.study``. Exit codes as for ``run``: 0 done,
+2 bad input (one ``error: ...`` line, nothing written), 130 interrupted (the study
+resumes with the same ``study run``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+from typing import Any
+
+EXIT_OK, EXIT_INTERRUPTED = 0, 130
+
+
+def _cli() -> Any:
+    import engine.cli
+
+    return engine.cli
+
+
+def _storage_for(args: argparse.Namespace) -> str:
+    from engine.study import default_storage
+
+    return args.storage or default_storage(_cli()._db_path(args))
+
+
+def _print_trial(row: dict[str, Any]) -> None:
+    value = f"{row['value']:.4f}" if row["value"] is not None else "-"
+    params = ", ".join(f"{k.rsplit('.', 1)[-1]}={_short(v)}" for k, v in row["params"].items())
+    extra = f"  ({row['error']})" if row.get("error") else ""
+    print(f"trial {row['number']:3d}  {row['state']:11}  {value:>8}  run {row['run_id'] or '-':12}  {params}{extra}", flush=True)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def cmd_study_run(args: argparse.Namespace) -> int:
+    from engine.study import run_study, show_study
+    from engine.training.runner import StopFlag
+
+    stop = StopFlag()
+    stop.install()
+    db_path = _cli()._db_path(args)
+    spec, url, outcome = run_study(
+        args.study_file, db_path=db_path, stop=stop, storage=args.storage, n_trials=args.n_trials,
+        timeout=args.timeout, report=_print_trial,
+    )
+    summary = show_study(spec.name, url)
+    if summary["best_value"] is not None:
+        params = ", ".join(f"{k}={_short(v)}" for k, v in summary["best_params"].items())
+        print(f"best: trial {summary['best_trial']}  {summary['metric']} {summary['best_value']:.4f}  run {summary['best_run_id']}  {params}")
+    if outcome.interrupted:
+        print(f"interrupted: run the same command again to resume study '{spec.name}'", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    print(spec.name, flush=True)
+    return EXIT_OK
+
+
+def cmd_study_create(args: argparse.Namespace) -> int:
+    from engine.study import create_study
+
+    info = create_study(args.study_file, db_path=_cli()._db_path(args), storage=args.storage, n_trials=args.n_trials)
+    print(f"study '{info['name']}' in {info['storage']}: {info['trials']} trials so far, budget {info['budget']}")
+    print(f"start workers with: metalab-engine study worker --storage {info['storage']} --study {info['name']}")
+    print(info["name"], flush=True)
+    return EXIT_OK
+
+
+def cmd_study_worker(args: argparse.Namespace) -> int:
+    from engine.study import work
+    from engine.training.runner import StopFlag
+
+    stop = StopFlag()
+    stop.install()
+    spec, outcome = work(
+        args.storage, args.study, db_path=_cli()._db_path(args), stop=stop, n_trials=args.n_trials,
+        timeout=args.timeout, report=_print_trial,
+    )
+    print(f"worker done: {outcome.started} trials run here", file=sys.stderr)
+    return EXIT_INTERRUPTED if outcome.interrupted else EXIT_OK
+
+
+def cmd_study_list(args: argparse.Namespace) -> int:
+    from engine.study import list_studies
+
+    rows = list_studies([_storage_for(args)])
+    if args.json:
+        _cli()._print_json(rows)
+        return EXIT_OK
+    if not rows:
+        print("no studies yet (start one with: metalab-engine study run STUDY.toml)")
+        return EXIT_OK
+    print(f"{'NAME':24}  {'SAMPLER':7}  {'TRIALS':>9}  {'BEST':>8}  METRIC")
+    for row in rows:
+        best = f"{row['best_value']:.4f}" if row["best_value"] is not None else "-"
+        print(f"{row['name']:24}  {row['sampler'] or '-':7}  {row['n_trials']:4d}/{row['budget'] or '-':<4}  {best:>8}  {row['metric']}")
+    return EXIT_OK
+
+
+def cmd_study_show(args: argparse.Namespace) -> int:
+    from engine.study import show_study
+
+    data = show_study(args.name, _storage_for(args))
+    if args.json:
+        _cli()._print_json(data)
+        return EXIT_OK
+    print(f"{data['name']}  ({data['sampler']} sampler, {data['pruner']} pruner, {data['direction']} {data['metric']})")
+    print("  " + ", ".join(f"{n} {s}" for s, n in sorted(data["counts"].items())))
+    if data["best_value"] is not None:
+        print(f"best: trial {data['best_trial']}  {data['best_value']:.4f}  run {data['best_run_id']}")
+        for key, value in data["best_params"].items():
+            print(f"  {key:40} {_short(value)}")
+    if data["importances"]:
+        print("parameter importances:")
+        for key, value in data["importances"].items():
+            print(f"  {key:40} {value:.3f}")
+    for row in data["trials"]:
+        _print_trial(row)
+    return EXIT_OK
+
+
+def add_commands(sub: Any, with_db: Callable[[argparse.ArgumentParser], argparse.ArgumentParser], parser_class: type) -> None:
+    study = sub.add_parser("study", help="hyper-parameter studies with Optuna (docs/STUDIES.md)")
+    cmds = study.add_subparsers(dest="study_command", required=True, parser_class=parser_class)
+    storage_help = "Optuna storage URL (journal:PATH, sqlite:///PATH, postgresql://...); default: studies.journal beside the run database"
+
+    def budget(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--n-trials", type=int, help="the study's trial budget (all workers together)")
+        p.add_argument("--timeout", type=float, metavar="SECONDS", help="start no new trial after this many seconds")
+
+    p = with_db(cmds.add_parser("run", help="create or resume a study and run its trials here"))
+    p.add_argument("study_file", help="study file (TOML)")
+    p.add_argument("--storage", help=storage_help + " (overrides study.storage)")
+    budget(p)
+    p.set_defaults(func=cmd_study_run)
+    p = with_db(cmds.add_parser("create", help="register a study in its storage without running trials (for workers)"))
+    p.add_argument("study_file", help="study file (TOML)")
+    p.add_argument("--storage", help=storage_help + " (overrides study.storage)")
+    p.add_argument("--n-trials", type=int, help="the study's trial budget (all workers together)")
+    p.set_defaults(func=cmd_study_create)
+    p = with_db(cmds.add_parser("worker", help="join a study in a shared storage and run trials until its budget is spent"))
+    p.add_argument("--storage", required=True, help=storage_help)
+    p.add_argument("--study", required=True, help="study name")
+    budget(p)
+    p.set_defaults(func=cmd_study_worker)
+    p = with_db(cmds.add_parser("list", help="studies in a storage"))
+    p.add_argument("--storage", help=storage_help)
+    p.add_argument("--json", action="store_true", help="a JSON array")
+    p.set_defaults(func=cmd_study_list)
+    p = with_db(cmds.add_parser("show", help="a study's best trial, trials and parameter importances"))
+    p.add_argument("name", help="study name")
+    p.add_argument("--storage", help=storage_help)
+    p.add_argument("--json", action="store_true", help="a JSON object")
+    p.set_defaults(func=cmd_study_show)

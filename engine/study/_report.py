@@ -1,0 +1,107 @@
+"""Plain-dict views of studies for ``study list`` and ``study show`` (a stable JSON contract)."""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING, Any
+
+from engine.study._worker import FAIL_REASON_ATTR, RETRY_OF_ATTR, SPEC_ATTR
+
+if TYPE_CHECKING:
+    import optuna
+
+
+def _number(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def study_row(summary: Any, storage_label: str) -> dict[str, Any]:
+    """One ``optuna.study.StudySummary`` as a ``study list`` row."""
+    attr = summary.user_attrs.get(SPEC_ATTR, {})
+    best = summary.best_trial
+    return {
+        "name": summary.study_name,
+        "storage": storage_label,
+        "direction": summary.direction.name.lower(),
+        "metric": attr.get("metric"),
+        "sampler": attr.get("sampler"),
+        "pruner": attr.get("pruner"),
+        "budget": attr.get("n_trials"),
+        "n_trials": summary.n_trials,
+        "best_value": _number(best.value) if best is not None else None,
+        "best_run_id": best.user_attrs.get("run_id") if best is not None else None,
+        "started_at": summary.datetime_start.isoformat() if summary.datetime_start else None,
+    }
+
+
+def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
+    duration = None
+    if trial.datetime_start and trial.datetime_complete:
+        duration = (trial.datetime_complete - trial.datetime_start).total_seconds()
+    return {
+        "number": trial.number,
+        "state": trial.state.name.lower(),
+        "value": _number(trial.value) if trial.value is not None else None,
+        "params": trial.params,
+        "run_id": trial.user_attrs.get("run_id"),
+        "retry_of": trial.user_attrs.get(RETRY_OF_ATTR),
+        "fail_reason": trial.system_attrs.get(FAIL_REASON_ATTR),
+        "error": trial.user_attrs.get("error"),
+        "last_step": trial.last_step,
+        "started_at": trial.datetime_start.isoformat() if trial.datetime_start else None,
+        "finished_at": trial.datetime_complete.isoformat() if trial.datetime_complete else None,
+        "duration_seconds": duration,
+    }
+
+
+def study_details(study: optuna.Study, storage_label: str) -> dict[str, Any]:
+    from optuna.trial import TrialState
+
+    attr = study.user_attrs.get(SPEC_ATTR, {})
+    trials = study.get_trials(deepcopy=False)
+    complete = [t for t in trials if t.state == TrialState.COMPLETE]
+    best = study.best_trial if complete else None
+    counts: dict[str, int] = {}
+    for t in trials:
+        counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
+    importances, evaluator, note = param_importances(study, len(complete))
+    return {
+        "name": study.study_name,
+        "storage": storage_label,
+        "direction": study.direction.name.lower(),
+        "metric": attr.get("metric"),
+        "sampler": attr.get("sampler"),
+        "pruner": attr.get("pruner"),
+        "budget": attr.get("n_trials"),
+        "seed": attr.get("seed"),
+        "space": attr.get("space"),
+        "base_config": attr.get("base"),
+        "counts": counts,
+        "best_value": _number(best.value) if best is not None else None,
+        "best_params": best.params if best is not None else {},
+        "best_trial": best.number if best is not None else None,
+        "best_run_id": best.user_attrs.get("run_id") if best is not None else None,
+        "importances": importances,
+        "importance_evaluator": evaluator,
+        "importance_note": note,
+        "trials": [trial_row(t) for t in trials],
+    }
+
+
+def param_importances(study: optuna.Study, n_complete: int) -> tuple[dict[str, float], str | None, str | None]:
+    """Optuna's fANOVA importances (PED-ANOVA when scikit-learn is missing); empty with a note when too few trials."""
+    import importlib.util
+
+    import optuna.importance as imp
+
+    if n_complete < 2:
+        return {}, None, "needs at least 2 complete trials"
+    if importlib.util.find_spec("sklearn") is not None:
+        evaluator: Any = imp.FanovaImportanceEvaluator(seed=0)
+    else:
+        evaluator = imp.PedAnovaImportanceEvaluator()
+    try:
+        values = imp.get_param_importances(study, evaluator=evaluator)
+    except (ValueError, RuntimeError, ZeroDivisionError) as exc:
+        return {}, type(evaluator).__name__, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return {k: float(v) for k, v in values.items()}, type(evaluator).__name__, None

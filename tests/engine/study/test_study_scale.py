@@ -1,0 +1,106 @@
+"""Scale-out and resume: two workers share a journal, an interrupted study resumes."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.cli import main
+from engine.store import Store
+from study_helpers import REPO, engine_cmd, show, write_study
+
+pytestmark = pytest.mark.slow
+
+
+def assert_no_trial_lost_or_duplicated(shown: dict[str, Any], db: Path, budget: int) -> None:
+    trials = shown["trials"]
+    assert [t["number"] for t in trials] == list(range(len(trials)))
+    complete = [t for t in trials if t["state"] == "complete"]
+    assert len(complete) == budget
+    run_ids = [t["run_id"] for t in trials]
+    assert None not in run_ids and len(set(run_ids)) == len(run_ids)  # one run per trial
+    with Store(db) as store:
+        runs = store.list_runs(study=shown["name"])
+        assert sorted(r["id"] for r in runs) == sorted(run_ids)
+        by_id = {r["id"]: r for r in runs}
+        for trial in trials:
+            run = by_id[trial["run_id"]]
+            assert run["trial_number"] == trial["number"]
+            assert run["status"] == {"complete": "finished", "fail": "interrupted", "pruned": "pruned"}[trial["state"]]
+
+
+def test_two_workers_share_a_journal_without_losing_or_duplicating_a_trial(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    budget = 4
+    journal = study_dir / "shared.journal"
+    path = write_study(study_dir, f'sampler = "random"\npruner = "none"\nn_trials = {budget}\nstorage = "journal:shared.journal"', name="shared")
+    db = study_dir / "metalab.db"
+    assert main(["study", "create", str(path), "--db", str(db)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "shared"
+    assert show("shared", f"journal:{journal}")["trials"] == []
+
+    args = ["study", "worker", "--storage", f"journal:{journal}", "--study", "shared", "--db", str(db)]
+    workers = [subprocess.Popen(engine_cmd(*args), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outputs = [w.communicate(timeout=280) for w in workers]
+    for worker, (out, err) in zip(workers, outputs):
+        assert worker.returncode == 0, err[-2000:]
+    ran = [[int(line.split()[1]) for line in out.splitlines() if line.startswith("trial")] for out, _ in outputs]
+    assert sorted(ran[0] + ran[1]) == list(range(budget))  # each trial run by exactly one worker
+    shown = show("shared", f"journal:{journal}")
+    assert_no_trial_lost_or_duplicated(shown, db, budget)
+    assert len({tuple(t["params"].values()) for t in shown["trials"]}) == budget  # workers draw different points
+
+
+def wait_for_running_trial(storage: str, name: str, process: subprocess.Popen[str], timeout: float = 120) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.communicate()[1][-2000:]
+        try:
+            trials = show(name, storage)["trials"]
+        except Exception:  # the study is not there yet
+            trials = []
+        done = [t for t in trials if t["state"] == "complete"]
+        # a trial that has not validated yet still has seconds of work left: no race with its end
+        running = [t for t in trials if t["state"] == "running" and t["run_id"] and t["last_step"] is None]
+        if done and running:
+            return running[0]
+        time.sleep(0.3)
+    raise AssertionError("no trial started in time")
+
+
+@pytest.mark.parametrize("how", ["kill", "ctrl-c"])
+def test_an_interrupted_study_resumes(study_dir: Path, how: str) -> None:
+    budget = 3
+    storage = f"journal:{study_dir / 'studies.journal'}"
+    path = write_study(study_dir, f'sampler = "tpe"\npruner = "none"\nn_trials = {budget}', name="resume")
+    db = study_dir / "metalab.db"
+    first = subprocess.Popen(
+        engine_cmd("study", "run", str(path), "--db", str(db)), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    cut = wait_for_running_trial(storage, "resume", first)
+    if how == "kill":  # a crash or a reboot: nothing is cleaned up
+        first.send_signal(signal.SIGKILL)
+        first.communicate(timeout=30)
+    else:  # the run finishes its step, checkpoints, the trial is failed and queued again
+        first.send_signal(signal.SIGINT)
+        _, err = first.communicate(timeout=120)
+        assert first.returncode == 130, err[-2000:]
+        assert "resume" in err
+        trial = show("resume", storage)["trials"][cut["number"]]
+        assert trial["state"] == "fail" and trial["fail_reason"] == "interrupted"
+
+    assert main(["study", "run", str(path), "--db", str(db)]) == 0  # the same command resumes
+    shown = show("resume", storage)
+    cut_now = shown["trials"][cut["number"]]
+    assert cut_now["state"] == "fail" and cut_now["fail_reason"] == ("stale" if how == "kill" else "interrupted")
+    retries = [t for t in shown["trials"] if t["retry_of"] == cut["number"]]
+    assert len(retries) == 1 and retries[0]["state"] == "complete"
+    assert retries[0]["params"] == cut["params"]  # retried with the same parameters
+    assert_no_trial_lost_or_duplicated(shown, db, budget)
+    assert len(shown["trials"]) == budget + 1
