@@ -304,4 +304,5 @@ class MainWindow(QMainWindow):
             self.queue.stop_all(wait_ms=int(self.queue.stop_timeout * 1000))
         self._save_settings()
         self.info.shutdown()
+        self.studies_page.shutdown()
         event.accept()
