@@ -235,6 +235,32 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_predict(args: argparse.Namespace) -> int:
+    from engine.fileio import read_json_request
+    from engine.inference import load_trained_encoder, predict
+
+    request = read_json_request(args.input)
+    with _open_store(args) as store:
+        run_id = store.resolve_id(args.id)
+    _route_library_output_to_stderr()
+    encoder = load_trained_encoder(_db_path(args), run_id, device=args.device)
+    result = predict(encoder, request)
+    result["run_id"] = run_id
+    _print_json(result)
+    return EXIT_OK
+
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    from engine.inference import export_model
+
+    with _open_store(args) as store:
+        run_id = store.resolve_id(args.id)
+    _route_library_output_to_stderr()
+    out = export_model(_db_path(args), run_id, Path(args.out_dir))
+    print(out)
+    return EXIT_OK
+
+
 def cmd_methods(args: argparse.Namespace) -> int:
     from engine.specs import all_specs
 
@@ -348,6 +374,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(runs.add_parser("delete", help="delete a run, its rows and its artifacts"))
     p.add_argument("id", help="run id (a unique prefix is enough)")
     p.set_defaults(func=cmd_runs_delete)
+
+    p = with_db(sub.add_parser("predict", help="label query texts with a trained run, adapted to a few labelled examples"))
+    p.add_argument("id", help="run id (a unique prefix is enough)")
+    p.add_argument("--input", required=True, help='JSON file {"support": [{"text", "label"}...], "query": [texts]}, or - for stdin')
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    p.set_defaults(func=cmd_predict)
+    p = with_db(sub.add_parser("export-model", help="a trained run's encoder as a Hugging Face folder (safetensors + tokenizer)"))
+    p.add_argument("id", help="run id (a unique prefix is enough)")
+    p.add_argument("out_dir", help="folder to write")
+    p.set_defaults(func=cmd_export_model)
 
     p = sub.add_parser("methods", help="the methods and their hyper-parameter schemas")
     p.add_argument("--json", action="store_true", help="JSON, as the GUI reads it")
