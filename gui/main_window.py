@@ -32,11 +32,12 @@ from gui.pages.monitor import MonitorPage
 from gui.pages.new_experiment import NewExperimentPage
 from gui.pages.runs import RunsPage
 from gui.pages.studies import StudiesPage
+from gui.pages.try_model import TryModelPage
 from gui.run_queue import RunQueue, describe
 from gui.run_session import RunSession
 from gui.settings import app_settings
 
-PAGES = ("New experiment", "Monitor", "Runs", "Compare", "Studies")
+PAGES = ("New experiment", "Monitor", "Runs", "Compare", "Studies", "Try a model")
 CONFIG_FILTER = "MetaLab config (*.toml);;All files (*)"
 
 
@@ -63,8 +64,9 @@ class MainWindow(QMainWindow):
         self.runs_page = RunsPage(self.db_path)
         self.compare_page = ComparePage(self.db_path)
         self.studies_page = StudiesPage(self.db_path)
+        self.try_page = TryModelPage(self.db_path)
         self.stack = QStackedWidget()
-        for page in (self.new_page, self.monitor_page, self.runs_page, self.compare_page, self.studies_page):
+        for page in (self.new_page, self.monitor_page, self.runs_page, self.compare_page, self.studies_page, self.try_page):
             self.stack.addWidget(page)
         self.nav = QListWidget()
         self.nav.addItems(list(PAGES))
@@ -163,7 +165,7 @@ class MainWindow(QMainWindow):
             return
         self.stack.setCurrentIndex(index)
         self.setWindowTitle(f"MetaLab — {PAGES[index]}")
-        if self.stack.currentWidget() in (self.runs_page, self.studies_page):
+        if self.stack.currentWidget() in (self.runs_page, self.studies_page, self.try_page):
             self.stack.currentWidget().refresh()
 
     def new_experiment(self) -> None:
