@@ -98,8 +98,26 @@ def cell(run: dict[str, Any], key: str) -> str:
     return "" if value is None else str(value)
 
 
+def prepare(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Display texts and sort keys computed once, on the worker thread that loaded the runs."""
+    for run in runs:
+        run["_cells"] = [cell(run, key) for key in KEYS]
+        run["_sort"] = [sort_value(run, key) for key in KEYS]
+    return runs
+
+
+def sort_runs(runs: list[dict[str, Any]], column: int, descending: bool) -> list[dict[str, Any]]:
+    if not runs or "_sort" not in runs[0]:
+        prepare(runs)
+    return sorted(runs, key=lambda r: r["_sort"][column], reverse=descending)
+
+
 class RunsModel(QAbstractTableModel):
-    """A snapshot of ``Store.list_runs()``; ``set_runs`` replaces it, edits patch single rows."""
+    """A snapshot of ``Store.list_runs()``; ``set_runs`` replaces it, edits patch single rows.
+
+    The model sorts itself (``sort``: one Python sort over precomputed keys) rather than
+    letting the proxy compare cells through ``data()``, which stalls on 10,000 rows.
+    """
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -107,6 +125,8 @@ class RunsModel(QAbstractTableModel):
         self._rows: dict[str, int] = {}
 
     def set_runs(self, runs: list[dict[str, Any]]) -> None:
+        if runs and "_cells" not in runs[0]:
+            prepare(runs)
         self.beginResetModel()
         self._runs = list(runs)
         self._rows = {r["id"]: i for i, r in enumerate(self._runs)}
@@ -127,6 +147,7 @@ class RunsModel(QAbstractTableModel):
         if row is None:
             return
         self._runs[row].update(values)
+        prepare([self._runs[row]])
         self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
 
     def remove_run(self, run_id: str) -> None:
@@ -138,6 +159,18 @@ class RunsModel(QAbstractTableModel):
         self._rows = {r["id"]: i for i, r in enumerate(self._runs)}
         self.endRemoveRows()
 
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(KEYS):
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = {id(r): i for i, r in enumerate(self._runs)}
+        self._runs = sort_runs(self._runs, column, order == Qt.SortOrder.DescendingOrder)
+        self._rows = {r["id"]: i for i, r in enumerate(self._runs)}
+        new_row = {old[id(r)]: i for i, r in enumerate(self._runs)}
+        persistent = self.persistentIndexList()
+        self.changePersistentIndexList(persistent, [self.index(new_row[i.row()], i.column()) for i in persistent])
+        self.layoutChanged.emit()
+
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._runs)
 
@@ -148,11 +181,11 @@ class RunsModel(QAbstractTableModel):
         if not index.isValid():
             return None
         run = self._runs[index.row()]
-        key = KEYS[index.column()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return cell(run, key)
+            return run["_cells"][index.column()]
+        key = KEYS[index.column()]
         if role == SORT_ROLE:
-            return sort_value(run, key)
+            return run["_sort"][index.column()]
         if role == Qt.ItemDataRole.ForegroundRole and key == "status" and run.get("status") in STATUS_COLORS:
             return QBrush(STATUS_COLORS[run["status"]])
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -196,6 +229,12 @@ class RunsFilter(QSortFilterProxyModel):
         else:
             self._fields.pop(key, None)
         self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sorting happens in the source model (fast); the proxy keeps its order and filters."""
+        model = self.sourceModel()
+        if isinstance(model, RunsModel):
+            model.sort(column, order)
 
     def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
         model = self.sourceModel()

@@ -38,7 +38,7 @@ from engine.fileio import atomic_write_text
 from engine.paths import artifacts_dir
 from engine.store import Store
 from gui.background import Worker
-from gui.models.runs_model import COLUMNS, HIDDEN_BY_DEFAULT, KEYS, RunsFilter, RunsModel
+from gui.models.runs_model import COLUMNS, HIDDEN_BY_DEFAULT, KEYS, RunsFilter, RunsModel, prepare, sort_runs
 from gui.settings import app_settings
 
 LIVE_REFRESH_MS = 3000  # while runs are going and the page is visible
@@ -170,10 +170,13 @@ class RunsPage(QWidget):
     def refresh(self) -> None:
         """Reloads on a worker thread; the table keeps its rows until the new ones arrive."""
         db_path = self.db_path
+        header = self.table.horizontalHeader()
+        column, descending = header.sortIndicatorSection(), header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
 
         def load() -> list[dict]:
             with Store(db_path, readonly=db_path.exists()) as store:
-                return self.load_runs(store)
+                runs = self.load_runs(store)
+            return sort_runs(prepare(runs), column, descending) if 0 <= column < len(KEYS) else prepare(runs)
 
         self.worker.submit(load, self._loaded, self._failed)
 
