@@ -59,18 +59,16 @@ def load_runs_data(db_path: Path, ids: list[str]) -> tuple[list[dict], dict[str,
     with Store(db_path, readonly=True) as store:
         runs = [store.get_run(i) for i in ids]
         for run in runs:
-            rows = store.conn.execute(
-                "SELECT name, step, wall_time, value FROM metrics WHERE run_id = ? ORDER BY name, step, rowid", (run["id"],)
-            ).fetchall()
+            # One query per metric, straight into float arrays (None becomes NaN): little Python per
+            # row, so this worker thread holds the GIL briefly and the UI thread stays responsive.
             per: dict[str, Curve] = {}
-            if rows:
-                names = np.array([r[0] for r in rows], dtype=object)
-                data = np.array([(r[1], r[2] if r[2] is not None else np.nan, r[3] if r[3] is not None else np.nan)
-                                 for r in rows], dtype=np.float64)
-                cuts = np.flatnonzero(names[1:] != names[:-1]) + 1
-                for start, end in zip(np.r_[0, cuts], np.r_[cuts, len(rows)], strict=True):
-                    block = data[start:end]
-                    per[str(names[start])] = Curve(block[:, 0], block[:, 1], block[:, 2])
+            for name in store.metric_names(run["id"]):
+                rows = store.conn.execute(
+                    "SELECT step, wall_time, value FROM metrics WHERE run_id = ? AND name = ? ORDER BY step, rowid",
+                    (run["id"], name),
+                ).fetchall()
+                block = np.array(rows, dtype=np.float64).reshape(-1, 3)
+                per[name] = Curve(block[:, 0], block[:, 1], block[:, 2])
             curves[run["id"]] = per
             episodes[run["id"]] = [e["accuracy"] for e in store.episodes(run["id"], "test")]
     return runs, curves, episodes

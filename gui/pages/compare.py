@@ -81,10 +81,14 @@ class ComparePage(QWidget):
         self.comparison: Comparison | None = None
         self.worker = Worker(self)
         self.stats_worker = Worker(self)
+        # scipy.stats takes ~1.5 s to import here: do it now, off the UI thread, not on the first Compare.
+        self.stats_worker.submit(lambda: __import__("scipy.stats"), lambda _r: None, lambda _e: None)
 
         self.title = QLabel("Select 2 to 20 runs on the Runs page and press Compare.")
         self.title.setWordWrap(True)
         self.reference = QComboBox()
+        self.reference.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.reference.setMinimumContentsLength(18)
         self.reference.setToolTip("The run every other run is compared with")
         self.reference.currentIndexChanged.connect(self._reference_changed)
         self.align = QComboBox()
@@ -213,6 +217,7 @@ class ComparePage(QWidget):
             axis = plot.getAxis(name)
             axis.setPen(pg.mkPen("#444"))
             axis.setTextPen(pg.mkPen("#222"))
+            axis.enableAutoSIPrefix(False)
         plot.showGrid(x=True, y=True, alpha=0.2)
 
     def draw_curves(self) -> None:

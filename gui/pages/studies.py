@@ -99,6 +99,7 @@ class StudiesPage(QWidget):
             for name in ("left", "bottom"):
                 item.getAxis(name).setPen(pg.mkPen("#444"))
                 item.getAxis(name).setTextPen(pg.mkPen("#222"))
+                item.getAxis(name).enableAutoSIPrefix(False)
             item.showGrid(x=True, y=True, alpha=0.2)
         slice_page = QWidget()
         slice_layout = QVBoxLayout(slice_page)
