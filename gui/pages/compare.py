@@ -8,6 +8,7 @@ the view and downsample with the ``peak`` method, so 20 x 10,000 points draw at 
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -82,7 +83,7 @@ class ComparePage(QWidget):
         self.worker = Worker(self)
         self.stats_worker = Worker(self)
         # scipy.stats takes ~1.5 s to import here: do it now, off the UI thread, not on the first Compare.
-        self.stats_worker.submit(lambda: __import__("scipy.stats"), lambda _r: None, lambda _e: None)
+        threading.Thread(target=lambda: __import__("scipy.stats"), daemon=True).start()
 
         self.title = QLabel("Select 2 to 20 runs on the Runs page and press Compare.")
         self.title.setWordWrap(True)
