@@ -7,8 +7,6 @@ failed, 2 bad input (one ``error: ...`` line on stderr, no traceback), 130 inter
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
 import logging
 import os
@@ -191,23 +189,10 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_export(args: argparse.Namespace) -> int:
-    with _open_store(args) as store:
-        run = store.get_run(args.id)
-        metrics = store.metrics(run["id"])
-        episodes = store.episodes(run["id"])
-    if args.format == "json":
-        text = json.dumps({"run": run, "metrics": metrics, "episodes": episodes}, indent=2, default=str) + "\n"
-    elif args.format == "toml":
-        import tomli_w
+    from engine.exports import export_run
 
-        text = tomli_w.dumps(run["config"])
-    else:
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow(["run_id", "name", "step", "value", "wall_time", "time"])
-        for row in metrics:
-            writer.writerow([run["id"], row["name"], row["step"], row["value"], row["wall_time"], row["time"]])
-        text = buffer.getvalue()
+    with _open_store(args) as store:
+        text = export_run(store, args.id, args.format)
     if args.output:
         from engine.fileio import atomic_write_text
 
@@ -247,6 +232,32 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
     for c in result["comparisons"]:
         kind = f"paired over {c['n']} episodes" if c["paired"] else f"NOT paired ({c.get('reason', '')}): Welch's t-test"
         print(f"  {c['id']:12} {c['mean_diff'] * 100:+6.2f} points ± {c['ci95'] * 100:.2f}, p = {c['p_value']:.3g}  [{kind}]")
+    return EXIT_OK
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from engine.fileio import read_json_request
+    from engine.inference import load_trained_encoder, predict
+
+    request = read_json_request(args.input)
+    with _open_store(args) as store:
+        run_id = store.resolve_id(args.id)
+    _route_library_output_to_stderr()
+    encoder = load_trained_encoder(_db_path(args), run_id, device=args.device)
+    result = predict(encoder, request)
+    result["run_id"] = run_id
+    _print_json(result)
+    return EXIT_OK
+
+
+def cmd_export_model(args: argparse.Namespace) -> int:
+    from engine.inference import export_model
+
+    with _open_store(args) as store:
+        run_id = store.resolve_id(args.id)
+    _route_library_output_to_stderr()
+    out = export_model(_db_path(args), run_id, Path(args.out_dir))
+    print(out)
     return EXIT_OK
 
 
@@ -363,6 +374,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(runs.add_parser("delete", help="delete a run, its rows and its artifacts"))
     p.add_argument("id", help="run id (a unique prefix is enough)")
     p.set_defaults(func=cmd_runs_delete)
+
+    p = with_db(sub.add_parser("predict", help="label query texts with a trained run, adapted to a few labelled examples"))
+    p.add_argument("id", help="run id (a unique prefix is enough)")
+    p.add_argument("--input", required=True, help='JSON file {"support": [{"text", "label"}...], "query": [texts]}, or - for stdin')
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    p.set_defaults(func=cmd_predict)
+    p = with_db(sub.add_parser("export-model", help="a trained run's encoder as a Hugging Face folder (safetensors + tokenizer)"))
+    p.add_argument("id", help="run id (a unique prefix is enough)")
+    p.add_argument("out_dir", help="folder to write")
+    p.set_defaults(func=cmd_export_model)
 
     p = sub.add_parser("methods", help="the methods and their hyper-parameter schemas")
     p.add_argument("--json", action="store_true", help="JSON, as the GUI reads it")

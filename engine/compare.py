@@ -56,3 +56,29 @@ def compare_runs(store: Store, ref_id: str, other_ids: list[str]) -> dict[str, A
 def _same_episodes(ref: dict, run: dict, ref_eps: list[dict], eps: list[dict]) -> bool:
     # episodes_key hashes the dataset's content and every episode's rows.
     return bool(ref.get("episodes_key")) and ref["episodes_key"] == run.get("episodes_key") and len(ref_eps) == len(eps)
+
+
+def flatten_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted keys, as in TOML and ``--set``: ``{"task": {"n_way": 5}}`` -> ``{"task.n_way": 5}``."""
+    flat: dict[str, Any] = {}
+    for key, value in config.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict) and value:
+            flat.update(flatten_config(value, f"{name}."))
+        else:
+            flat[name] = value
+    return flat
+
+
+def config_diff(configs: list[dict[str, Any]], *, ignore: tuple[str, ...] = ("name", "notes", "tags")) -> list[tuple[str, list[Any]]]:
+    """The dotted keys whose values differ between configs (a missing key counts as None), sorted."""
+    flats = [flatten_config(c) for c in configs]
+    keys = sorted(set().union(*flats)) if flats else []
+    diff = []
+    for key in keys:
+        if key in ignore:
+            continue
+        values = [f.get(key) for f in flats]
+        if any(v != values[0] for v in values[1:]):
+            diff.append((key, values))
+    return diff

@@ -24,3 +24,24 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_json_request(path: str) -> dict:
+    """A JSON object from a file, or from stdin when ``path`` is "-"; bad input is one UserError."""
+    import json
+    import sys
+
+    from engine.errors import UserError
+
+    try:
+        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        data = json.loads(text)
+    except FileNotFoundError:
+        raise UserError("file not found", source=path) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read ({exc})", source=path) from None
+    except json.JSONDecodeError as exc:
+        raise UserError(f"not JSON ({exc.msg} at line {exc.lineno})", source=path) from None
+    if not isinstance(data, dict):
+        raise UserError("expected a JSON object", source=path)
+    return data

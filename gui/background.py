@@ -26,11 +26,14 @@ class _Job(QRunnable):
 
     def run(self) -> None:
         try:
-            result = self.fn()
-        except Exception as exc:  # handed to the UI thread, shown there
-            self.relay.failed.emit(exc)
-        else:
-            self.relay.done.emit(result)
+            try:
+                result = self.fn()
+            except Exception as exc:  # handed to the UI thread, shown there
+                self.relay.failed.emit(exc)
+            else:
+                self.relay.done.emit(result)
+        except RuntimeError:  # the page was closed meanwhile: nobody waits for the result
+            pass
 
 
 class Worker(QObject):

@@ -47,7 +47,7 @@ def format_count(n: float | None) -> str:
     return str(int(n))
 
 
-class _Call(QObject):
+class EngineCall(QObject):
     """One short engine call: collects stdout and the last stderr line."""
 
     done = Signal(object, str)  # parsed JSON or None, error message
@@ -112,11 +112,11 @@ class EngineInfo(QObject):
             self.devices = []
         self._models: dict[str, dict[str, Any]] = {}
         self._asking: set[str] = set()
-        self._calls: set[_Call] = set()
+        self._calls: set[EngineCall] = set()
         self.devices_known = bool(self.devices)
 
-    def _call(self, args: list[str]) -> _Call:
-        call = _Call(args, self.command, self)
+    def _call(self, args: list[str]) -> EngineCall:
+        call = EngineCall(args, self.command, self)
         self._calls.add(call)
         call.done.connect(lambda *_: self._calls.discard(call))
         return call

@@ -27,15 +27,17 @@ from engine.errors import UserError
 from engine.paths import artifacts_dir, default_db_path
 from engine.store import Store
 from gui.engine_info import EngineInfo
+from gui.pages.compare import ComparePage
 from gui.pages.monitor import MonitorPage
 from gui.pages.new_experiment import NewExperimentPage
 from gui.pages.runs import RunsPage
 from gui.pages.studies import StudiesPage
+from gui.pages.try_model import TryModelPage
 from gui.run_queue import RunQueue, describe
 from gui.run_session import RunSession
 from gui.settings import app_settings
 
-PAGES = ("New experiment", "Monitor", "Runs", "Studies")
+PAGES = ("New experiment", "Monitor", "Runs", "Compare", "Studies", "Try a model")
 CONFIG_FILTER = "MetaLab config (*.toml);;All files (*)"
 
 
@@ -60,9 +62,11 @@ class MainWindow(QMainWindow):
         self.new_page = NewExperimentPage(self.info)
         self.monitor_page = MonitorPage()
         self.runs_page = RunsPage(self.db_path)
+        self.compare_page = ComparePage(self.db_path)
         self.studies_page = StudiesPage(self.db_path)
+        self.try_page = TryModelPage(self.db_path)
         self.stack = QStackedWidget()
-        for page in (self.new_page, self.monitor_page, self.runs_page, self.studies_page):
+        for page in (self.new_page, self.monitor_page, self.runs_page, self.compare_page, self.studies_page, self.try_page):
             self.stack.addWidget(page)
         self.nav = QListWidget()
         self.nav.addItems(list(PAGES))
@@ -84,6 +88,8 @@ class MainWindow(QMainWindow):
         self.new_page.save_button.clicked.connect(self.save_config_dialog)
         self.monitor_page.stop_requested.connect(self.stop_run)
         self.runs_page.open_requested.connect(self.open_run)
+        self.runs_page.clone_requested.connect(self.clone_config)
+        self.runs_page.compare_requested.connect(self.compare_runs)
         self.studies_page.open_requested.connect(self.open_run)
         self.queue.queue_changed.connect(self._update_status)
         self.queue.run_finished.connect(lambda _id, _status: self.runs_page.refresh())
@@ -159,10 +165,23 @@ class MainWindow(QMainWindow):
             return
         self.stack.setCurrentIndex(index)
         self.setWindowTitle(f"MetaLab — {PAGES[index]}")
-        if self.stack.currentWidget() in (self.runs_page, self.studies_page):
+        if self.stack.currentWidget() in (self.runs_page, self.studies_page, self.try_page):
             self.stack.currentWidget().refresh()
 
     def new_experiment(self) -> None:
+        self.show_page(0)
+
+    def compare_runs(self, ids: list) -> None:
+        self.compare_page.set_runs(ids)
+        self.show_page(PAGES.index("Compare"))
+
+    def clone_config(self, config: dict) -> None:
+        """A past run's config into New experiment (Runs page: Clone config)."""
+        try:
+            self.new_page.set_config(RunConfig.from_dict(config))
+        except UserError as exc:
+            QMessageBox.warning(self, "Cannot clone the config", str(exc))
+            return
         self.show_page(0)
 
     # --- configs ------------------------------------------------------------------------
@@ -287,4 +306,5 @@ class MainWindow(QMainWindow):
             self.queue.stop_all(wait_ms=int(self.queue.stop_timeout * 1000))
         self._save_settings()
         self.info.shutdown()
+        self.studies_page.shutdown()
         event.accept()

@@ -1,13 +1,22 @@
-"""Run rows from the store as a table model (the Runs and Studies pages, the Monitor's picker)."""
+"""Run rows from the store as a table model, and the filters the Runs page puts over it.
+
+``RunsModel`` holds a snapshot of ``Store.list_runs()`` (plain dicts); ``RunsFilter`` is a
+``QSortFilterProxyModel`` that sorts by ``SORT_ROLE`` (numbers as numbers) and keeps the rows
+matching a free text and exact status / method / dataset / tag choices.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, Qt
+from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor
 
+from engine.store import parse_iso
+
 Index = QModelIndex | QPersistentModelIndex
+SORT_ROLE = Qt.ItemDataRole.UserRole + 1
+ID_ROLE = Qt.ItemDataRole.UserRole
 
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "Name"),
@@ -17,11 +26,55 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("dataset", "Dataset"),
     ("task", "Task"),
     ("test_accuracy", "Test accuracy"),
-    ("device", "Device"),
+    ("test_macro_f1", "Test macro-F1"),
+    ("val_accuracy", "Val accuracy"),
+    ("duration", "Duration"),
     ("created_at", "Created"),
+    ("tags", "Tags"),
+    ("device", "Device"),
+    ("study", "Study"),
     ("id", "Id"),
 )
+KEYS = tuple(key for key, _ in COLUMNS)
+HIDDEN_BY_DEFAULT = ("device", "study", "val_accuracy")
 STATUS_COLORS = {"failed": QColor(200, 40, 40), "interrupted": QColor(190, 120, 0), "running": QColor(30, 120, 200)}
+
+
+def duration_seconds(run: dict[str, Any]) -> float | None:
+    start = parse_iso(run.get("started_at"))
+    end = parse_iso(run.get("finished_at") or (run.get("heartbeat_at") if run.get("status") == "running" else None))
+    return None if start is None or end is None else max(0.0, end - start)
+
+
+def format_duration(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    seconds = int(round(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {sec:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _metric(run: dict[str, Any], key: str) -> float | None:
+    value = (run.get("final_metrics") or {}).get(key)
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def sort_value(run: dict[str, Any], key: str) -> Any:
+    """What a column sorts by: numbers for metrics and durations, text otherwise."""
+    if key in ("test_accuracy", "test_macro_f1", "val_accuracy"):
+        value = _metric(run, key)
+        return -1.0 if value is None else value
+    if key == "duration":
+        value = duration_seconds(run)
+        return -1.0 if value is None else value
+    if key == "task":
+        return (run.get("n_way") or 0) * 1000 + (run.get("k_shot") or 0)
+    return cell(run, key).lower()
 
 
 def cell(run: dict[str, Any], key: str) -> str:
@@ -29,33 +82,94 @@ def cell(run: dict[str, Any], key: str) -> str:
         if run.get("task_mode") == "supervised":
             return "supervised"
         return f"{run.get('n_way') or '?'}-way {run.get('k_shot') or '?'}-shot"
-    if key == "test_accuracy":
-        final = run.get("final_metrics") or {}
-        acc = final.get("test_accuracy")
-        if acc is None:
+    if key in ("test_accuracy", "test_macro_f1", "val_accuracy"):
+        value = _metric(run, key)
+        if value is None:
             return ""
-        ci = final.get("test_accuracy_ci95")
-        return f"{acc:.3f} ± {ci:.3f}" if isinstance(ci, (int, float)) else f"{acc:.3f}"
+        ci = _metric(run, f"{key}_ci95")
+        return f"{value:.3f} ± {ci:.3f}" if ci is not None else f"{value:.3f}"
+    if key == "duration":
+        return format_duration(duration_seconds(run))
     if key == "created_at":
         return (run.get("created_at") or "").replace("T", " ")[:19]
+    if key == "tags":
+        return ", ".join(run.get("tags") or [])
     value = run.get(key)
     return "" if value is None else str(value)
 
 
+def prepare(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Display texts and sort keys computed once, on the worker thread that loaded the runs."""
+    for run in runs:
+        run["_cells"] = [cell(run, key) for key in KEYS]
+        run["_sort"] = [sort_value(run, key) for key in KEYS]
+    return runs
+
+
+def sort_runs(runs: list[dict[str, Any]], column: int, descending: bool) -> list[dict[str, Any]]:
+    if not runs or "_sort" not in runs[0]:
+        prepare(runs)
+    return sorted(runs, key=lambda r: r["_sort"][column], reverse=descending)
+
+
 class RunsModel(QAbstractTableModel):
-    """A snapshot of ``Store.list_runs()``; ``set_runs`` replaces it."""
+    """A snapshot of ``Store.list_runs()``; ``set_runs`` replaces it, edits patch single rows.
+
+    The model sorts itself (``sort``: one Python sort over precomputed keys) rather than
+    letting the proxy compare cells through ``data()``, which stalls on 10,000 rows.
+    """
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._runs: list[dict[str, Any]] = []
+        self._rows: dict[str, int] = {}
 
     def set_runs(self, runs: list[dict[str, Any]]) -> None:
+        if runs and "_cells" not in runs[0]:
+            prepare(runs)
         self.beginResetModel()
         self._runs = list(runs)
+        self._rows = {r["id"]: i for i, r in enumerate(self._runs)}
         self.endResetModel()
 
     def run(self, row: int) -> dict[str, Any]:
         return self._runs[row]
+
+    def runs(self) -> list[dict[str, Any]]:
+        return list(self._runs)
+
+    def row_of(self, run_id: str) -> int | None:
+        return self._rows.get(run_id)
+
+    def patch_run(self, run_id: str, **values: Any) -> None:
+        """A rename, new tags or notes, without reloading everything."""
+        row = self._rows.get(run_id)
+        if row is None:
+            return
+        self._runs[row].update(values)
+        prepare([self._runs[row]])
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+
+    def remove_run(self, run_id: str) -> None:
+        row = self._rows.get(run_id)
+        if row is None:
+            return
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self._runs[row]
+        self._rows = {r["id"]: i for i, r in enumerate(self._runs)}
+        self.endRemoveRows()
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        if not 0 <= column < len(KEYS):
+            return
+        self.layoutAboutToBeChanged.emit()
+        old = {id(r): i for i, r in enumerate(self._runs)}
+        self._runs = sort_runs(self._runs, column, order == Qt.SortOrder.DescendingOrder)
+        self._rows = {r["id"]: i for i, r in enumerate(self._runs)}
+        new_row = {old[id(r)]: i for i, r in enumerate(self._runs)}
+        persistent = self.persistentIndexList()
+        self.changePersistentIndexList(persistent, [self.index(new_row[i.row()], i.column()) for i in persistent])
+        self.layoutChanged.emit()
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._runs)
@@ -67,14 +181,23 @@ class RunsModel(QAbstractTableModel):
         if not index.isValid():
             return None
         run = self._runs[index.row()]
-        key = COLUMNS[index.column()][0]
         if role == Qt.ItemDataRole.DisplayRole:
-            return cell(run, key)
+            return run["_cells"][index.column()]
+        key = KEYS[index.column()]
+        if role == SORT_ROLE:
+            return run["_sort"][index.column()]
         if role == Qt.ItemDataRole.ForegroundRole and key == "status" and run.get("status") in STATUS_COLORS:
             return QBrush(STATUS_COLORS[run["status"]])
-        if role == Qt.ItemDataRole.ToolTipRole and key == "status" and run.get("error"):
-            return run["error"]
-        if role == Qt.ItemDataRole.UserRole:
+        if role == Qt.ItemDataRole.ToolTipRole:
+            if key == "status" and run.get("error"):
+                return run["error"]
+            if key == "name" and run.get("notes"):
+                return run["notes"]
+            if key in ("model", "dataset"):
+                return run.get(key)
+        if role == Qt.ItemDataRole.TextAlignmentRole and key in ("test_accuracy", "test_macro_f1", "val_accuracy", "duration"):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        if role == ID_ROLE:
             return run["id"]
         return None
 
@@ -82,3 +205,54 @@ class RunsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
             return COLUMNS[section][1]
         return None
+
+
+class RunsFilter(QSortFilterProxyModel):
+    """Free text (name, id, method, model, dataset, tags, notes) and exact field choices."""
+
+    def __init__(self, parent: QObject | None = None):
+        super().__init__(parent)
+        self.setSortRole(SORT_ROLE)
+        self._text = ""
+        self._fields: dict[str, str] = {}
+
+    def set_text(self, text: str) -> None:
+        self.beginFilterChange()
+        self._text = text.strip().lower()
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def set_field(self, key: str, value: str | None) -> None:
+        """``key`` is status, method, dataset or tag; ``None`` or "" removes the filter."""
+        self.beginFilterChange()
+        if value:
+            self._fields[key] = value
+        else:
+            self._fields.pop(key, None)
+        self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sorting happens in the source model (fast); the proxy keeps its order and filters."""
+        model = self.sourceModel()
+        if isinstance(model, RunsModel):
+            model.sort(column, order)
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        model = self.sourceModel()
+        if not isinstance(model, RunsModel):
+            return True
+        run = model.run(source_row)
+        for key, value in self._fields.items():
+            if key == "tag":
+                if value not in (run.get("tags") or []):
+                    return False
+            elif str(run.get(key) or "") != value:
+                return False
+        if self._text:
+            hay = " ".join(
+                str(run.get(k) or "") for k in ("name", "id", "method", "model", "dataset", "notes", "study")
+            ) + " " + " ".join(run.get("tags") or [])
+            return all(word in hay.lower() for word in self._text.split())
+        return True
+
+    def run_ids(self, rows: list[int]) -> list[str]:
+        return [self.data(self.index(r, 0), ID_ROLE) for r in rows]

@@ -1,64 +1,417 @@
-"""Runs: every run in the store, newest first (the comparison issue builds on this page).
+"""Runs: every run in the store in a sortable, filterable table, with per-run actions.
 
-Read-only: rows come from ``Store.list_runs`` through ``RunsModel``. Opening a run shows
-its stored metrics and log on the Monitor page.
+Rows come from ``Store.list_runs`` on a worker thread (``gui.background.Worker``) into a
+``RunsModel``; a ``RunsFilter`` proxy sorts and filters it. Edits (rename, tags, notes,
+delete) are single store writes, then patch the model's row. Dialogs go through small
+``ask_*``/``confirm`` methods so tests can answer them.
 """
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
+from typing import Any
 
-from PySide6.QtCore import QModelIndex, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QHeaderView, QLabel, QPushButton, QTableView, QVBoxLayout, QWidget
+from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QInputDialog,
+    QLabel,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QTableView,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
 
 from engine.errors import UserError
+from engine.exports import export_run
+from engine.fileio import atomic_write_text
+from engine.paths import artifacts_dir
 from engine.store import Store
-from gui.models.runs_model import RunsModel
+from gui.background import Worker
+from gui.models.runs_model import COLUMNS, HIDDEN_BY_DEFAULT, KEYS, RunsFilter, RunsModel, prepare, sort_runs
+from gui.settings import app_settings
+
+LIVE_REFRESH_MS = 3000  # while runs are going and the page is visible
+ALL = "(all)"
+EXPORT_FILTERS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "toml": "TOML config (*.toml)"}
 
 
 class RunsPage(QWidget):
-    open_requested = Signal(str)  # run id
+    open_requested = Signal(str)  # run id: its curves and log
+    compare_requested = Signal(list)  # run ids
+    clone_requested = Signal(dict)  # a run's config, for New experiment
+    runs_changed = Signal()  # after a reload
 
-    def __init__(self, db_path: Path, parent: QWidget | None = None, *, title: str = "All runs in the database, newest first."):
+    def __init__(self, db_path: Path, parent: QWidget | None = None, *, limit: int | None = None):
         super().__init__(parent)
-        self.db_path = db_path
+        self.db_path = Path(db_path)
+        self.limit = limit
+        self.worker = Worker(self)
         self.model = RunsModel(self)
+        self.proxy = RunsFilter(self)
+        self.proxy.setSourceModel(self.model)
+        self.loaded = False
+
         self.table = QTableView()
-        self.table.setModel(self.model)
+        self.table.setModel(self.proxy)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.table.setAlternatingRowColors(True)
-        self.table.setSortingEnabled(False)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(KEYS.index("created_at"), Qt.SortOrder.DescendingOrder)
         self.table.verticalHeader().setVisible(False)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.table.horizontalHeader().setStretchLastSection(True)
-        self.table.doubleClicked.connect(self._open)
-        self.message = QLabel(title)
-        self.message.setWordWrap(True)
+        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table.setWordWrap(False)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        header.setSectionsMovable(True)
+        header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        header.customContextMenuRequested.connect(self._header_menu)
+        for key, width in (("name", 180), ("status", 80), ("method", 80), ("model", 170), ("dataset", 170), ("task", 90),
+                           ("test_accuracy", 110), ("test_macro_f1", 110), ("val_accuracy", 100), ("duration", 90),
+                           ("created_at", 140), ("tags", 120)):
+            self.table.setColumnWidth(KEYS.index(key), width)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._row_menu)
+        self.table.doubleClicked.connect(self._open_index)
+        self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
+
+        self.search = QLineEdit(placeholderText="Filter: name, id, model, dataset, tag, notes…")
+        self.search.setClearButtonEnabled(True)
+        self.search.textChanged.connect(self.proxy.set_text)
+        self.filters: dict[str, QComboBox] = {}
+        filter_row = QHBoxLayout()
+        filter_row.addWidget(self.search, 2)
+        for key, label in (("status", "Status"), ("method", "Method"), ("dataset", "Dataset"), ("tag", "Tag")):
+            combo = QComboBox()
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            combo.setMinimumContentsLength(8)
+            combo.addItem(ALL)
+            combo.currentTextChanged.connect(lambda text, k=key: self.proxy.set_field(k, "" if text == ALL else text))
+            self.filters[key] = combo
+            filter_row.addWidget(QLabel(label))
+            filter_row.addWidget(combo, 1)
+        self.columns_button = QToolButton(text="Columns")
+        self.columns_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.columns_menu = QMenu(self)
+        self.column_actions: dict[str, QAction] = {}
+        for index, (key, title) in enumerate(COLUMNS):
+            act = self.columns_menu.addAction(title)
+            act.setCheckable(True)
+            act.toggled.connect(lambda on, i=index: self.set_column_visible(i, on))
+            self.column_actions[key] = act
+        self.columns_button.setMenu(self.columns_menu)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
-        self.open_button = QPushButton("Open in monitor")
-        self.open_button.clicked.connect(lambda: self._open(self.table.currentIndex()))
-        top = QHBoxLayout()
-        top.addWidget(self.message, 1)
-        top.addWidget(self.open_button)
-        top.addWidget(self.refresh_button)
-        layout = QVBoxLayout(self)
-        layout.addLayout(top)
-        layout.addWidget(self.table, 1)
+        filter_row.addWidget(self.columns_button)
+        filter_row.addWidget(self.refresh_button)
 
+        self.open_button = QPushButton("Curves && log")
+        self.open_button.setToolTip("Open the selected run's curves and log on the Monitor page (double-click a row)")
+        self.open_button.clicked.connect(self.open_selected)
+        self.compare_button = QPushButton("Compare")
+        self.compare_button.setToolTip("Compare the selected runs (2 to 20)")
+        self.compare_button.clicked.connect(self.compare_selected)
+        self.clone_button = QPushButton("Clone config")
+        self.clone_button.setToolTip("Open the selected run's config in New experiment")
+        self.clone_button.clicked.connect(self.clone_selected)
+        self.rename_button = QPushButton("Rename…")
+        self.rename_button.clicked.connect(self.rename_selected)
+        self.tags_button = QPushButton("Tags…")
+        self.tags_button.clicked.connect(self.tag_selected)
+        self.notes_button = QPushButton("Notes…")
+        self.notes_button.clicked.connect(self.notes_selected)
+        self.export_button = QToolButton(text="Export")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        export_menu = QMenu(self)
+        export_menu.addAction("Metrics as CSV…", lambda: self.export_selected("csv"))
+        export_menu.addAction("Everything as JSON…", lambda: self.export_selected("json"))
+        export_menu.addAction("Config as TOML…", lambda: self.export_selected("toml"))
+        self.export_button.setMenu(export_menu)
+        self.delete_button = QPushButton("Delete…")
+        self.delete_button.clicked.connect(self.delete_selected)
+        actions = QHBoxLayout()
+        for widget in (self.open_button, self.compare_button, self.clone_button, self.rename_button, self.tags_button,
+                       self.notes_button, self.export_button, self.delete_button):
+            actions.addWidget(widget)
+        actions.addStretch(1)
+        self.message = QLabel("")
+        actions.addWidget(self.message)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(filter_row)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(actions)
+
+        self.live_timer = QTimer(self, interval=LIVE_REFRESH_MS)
+        self.live_timer.timeout.connect(self._live_refresh)
+        self.proxy.rowsInserted.connect(self._update_count)
+        self.proxy.rowsRemoved.connect(self._update_count)
+        self.proxy.modelReset.connect(self._update_count)
+        self.proxy.layoutChanged.connect(self._update_count)
+        self._restore_columns()
+        self._update_buttons()
+
+    # --- loading ----------------------------------------------------------------------------
     def load_runs(self, store: Store) -> list[dict]:
-        return store.list_runs(limit=2000)
+        return store.list_runs(limit=self.limit)
 
     def refresh(self) -> None:
+        """Reloads on a worker thread; the table keeps its rows until the new ones arrive."""
+        db_path = self.db_path
+        header = self.table.horizontalHeader()
+        column, descending = header.sortIndicatorSection(), header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+
+        def load() -> list[dict]:
+            with Store(db_path, readonly=db_path.exists()) as store:
+                runs = self.load_runs(store)
+            return sort_runs(prepare(runs), column, descending) if 0 <= column < len(KEYS) else prepare(runs)
+
+        self.worker.submit(load, self._loaded, self._failed)
+
+    def _loaded(self, runs: list[dict]) -> None:
+        selected = set(self.selected_ids())
+        self.model.set_runs(runs)
+        self.loaded = True
+        self._fill_filters(runs)
+        if selected:
+            self.select_ids(sorted(selected))
+        self._update_count()
+        self._update_buttons()
+        if any(r.get("status") in ("running", "queued") for r in runs):
+            self.live_timer.start()
+        else:
+            self.live_timer.stop()
+        self.runs_changed.emit()
+
+    def _failed(self, exc: BaseException) -> None:
+        self.message.setText(str(exc) if isinstance(exc, UserError) else f"cannot read the runs: {exc}")
+
+    def _live_refresh(self) -> None:
+        if self.isVisible() and not self.worker.busy():
+            self.refresh()
+
+    def _fill_filters(self, runs: list[dict]) -> None:
+        values: dict[str, set[str]] = {key: set() for key in self.filters}
+        for run in runs:
+            for key in ("status", "method", "dataset"):
+                if run.get(key):
+                    values[key].add(str(run[key]))
+            values["tag"].update(run.get("tags") or [])
+        for key, combo in self.filters.items():
+            current = combo.currentText()
+            combo.blockSignals(True)
+            combo.clear()
+            combo.addItems([ALL, *sorted(values[key])])
+            combo.setCurrentText(current if current in values[key] else ALL)
+            combo.blockSignals(False)
+            if combo.currentText() != current:
+                self.proxy.set_field(key, "")
+
+    def _update_count(self, *_: Any) -> None:
+        total, shown = self.model.rowCount(), self.proxy.rowCount()
+        self.message.setText(f"{total} runs" if total == shown else f"{shown} of {total} runs shown")
+
+    # --- columns ------------------------------------------------------------------------------
+    def set_column_visible(self, column: int, visible: bool) -> None:
+        self.table.setColumnHidden(column, not visible)
+        hidden = [KEYS[i] for i in range(len(KEYS)) if self.table.isColumnHidden(i)]
+        app_settings().setValue("runs/hidden_columns", ",".join(hidden))
+
+    def _restore_columns(self) -> None:
+        saved = app_settings().value("runs/hidden_columns")
+        hidden = set(str(saved).split(",")) if saved is not None else set(HIDDEN_BY_DEFAULT)
+        for index, key in enumerate(KEYS):
+            self.column_actions[key].blockSignals(True)
+            self.column_actions[key].setChecked(key not in hidden)
+            self.column_actions[key].blockSignals(False)
+            self.table.setColumnHidden(index, key in hidden)
+
+    def _header_menu(self, pos: QPoint) -> None:
+        self.columns_menu.exec(self.table.horizontalHeader().mapToGlobal(pos))
+
+    # --- selection ----------------------------------------------------------------------------
+    def selected_ids(self) -> list[str]:
+        rows = sorted({i.row() for i in self.table.selectionModel().selectedRows()})
+        return self.proxy.run_ids(rows)
+
+    def selected_runs(self) -> list[dict]:
+        rows = [self.model.row_of(i) for i in self.selected_ids()]
+        return [self.model.run(r) for r in rows if r is not None]
+
+    def select_ids(self, ids: list[str]) -> None:
+        from PySide6.QtCore import QItemSelection, QItemSelectionModel
+
+        selection = QItemSelection()
+        for run_id in ids:
+            row = self.model.row_of(run_id)
+            if row is None:
+                continue
+            index = self.proxy.mapFromSource(self.model.index(row, 0))
+            if index.isValid():
+                selection.select(index, index)
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect | QItemSelectionModel.SelectionFlag.Rows
+        self.table.selectionModel().select(selection, flags)
+
+    def _update_buttons(self) -> None:
+        n = len(self.table.selectionModel().selectedRows())
+        for button in (self.open_button, self.clone_button, self.rename_button, self.notes_button, self.export_button):
+            button.setEnabled(n == 1)
+        self.tags_button.setEnabled(n >= 1)
+        self.delete_button.setEnabled(n >= 1)
+        self.compare_button.setEnabled(2 <= n <= 20)
+
+    def _row_menu(self, pos: QPoint) -> None:
+        if not self.table.indexAt(pos).isValid():
+            return
+        menu = QMenu(self)
+        for button in (self.open_button, self.compare_button, self.clone_button, self.rename_button, self.tags_button,
+                       self.notes_button):
+            act = menu.addAction(button.text().replace("&&", "&"), button.click)
+            act.setEnabled(button.isEnabled())
+        export = menu.addMenu("Export")
+        export.setEnabled(self.export_button.isEnabled())
+        for fmt, text in (("csv", "Metrics as CSV…"), ("json", "Everything as JSON…"), ("toml", "Config as TOML…")):
+            export.addAction(text, lambda f=fmt: self.export_selected(f))
+        menu.addSeparator()
+        menu.addAction(self.delete_button.text(), self.delete_button.click).setEnabled(self.delete_button.isEnabled())
+        menu.exec(self.table.viewport().mapToGlobal(pos))
+
+    # --- actions ------------------------------------------------------------------------------
+    def _open_index(self, index: QModelIndex) -> None:
+        if index.isValid():
+            self.open_requested.emit(self.proxy.run_ids([index.row()])[0])
+
+    def open_selected(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self.open_requested.emit(ids[0])
+
+    def compare_selected(self) -> None:
+        ids = self.selected_ids()
+        if 2 <= len(ids) <= 20:
+            self.compare_requested.emit(ids)
+
+    def clone_selected(self) -> None:
+        runs = self.selected_runs()
+        if runs:
+            config = dict(runs[0]["config"])
+            config["name"] = f"{config.get('name', 'run')}-copy"
+            self.clone_requested.emit(config)
+
+    def rename_selected(self) -> None:
+        runs = self.selected_runs()
+        if not runs:
+            return
+        name = self.ask_text("Rename run", "New name:", runs[0]["name"])
+        if name and name.strip() and name.strip() != runs[0]["name"]:
+            self._write(runs[0]["id"], name=name.strip())
+
+    def tag_selected(self) -> None:
+        runs = self.selected_runs()
+        if not runs:
+            return
+        current = ", ".join(runs[0].get("tags") or []) if len(runs) == 1 else ""
+        label = "Tags, separated by commas:" if len(runs) == 1 else f"Tags for {len(runs)} runs, separated by commas:"
+        text = self.ask_text("Tags", label, current)
+        if text is None:
+            return
+        tags = list(dict.fromkeys(t.strip() for t in text.split(",") if t.strip()))
+        for run in runs:
+            self._write(run["id"], tags=tags)
+        self._fill_filters(self.model.runs())
+
+    def notes_selected(self) -> None:
+        runs = self.selected_runs()
+        if runs:
+            notes = self.ask_notes("Notes", f"Notes on {runs[0]['name']}:", runs[0].get("notes") or "")
+            if notes is not None:
+                self._write(runs[0]["id"], notes=notes)
+
+    def _write(self, run_id: str, **values: Any) -> bool:
         try:
             with Store(self.db_path) as store:
-                runs = self.load_runs(store)
+                store.update_run(run_id, **values)
         except UserError as exc:
-            self.message.setText(str(exc))
-            return
-        self.model.set_runs(runs)
+            QMessageBox.warning(self, "Cannot change the run", str(exc))
+            return False
+        self.model.patch_run(run_id, **values)
+        return True
 
-    def _open(self, index: QModelIndex) -> None:
-        if index.isValid():
-            self.open_requested.emit(self.model.run(index.row())["id"])
+    def delete_selected(self) -> None:
+        runs = self.selected_runs()
+        if not runs:
+            return
+        running = [r for r in runs if r.get("status") in ("running", "queued")]
+        if running:
+            QMessageBox.information(self, "Delete runs", "Stop running or queued runs before deleting them.")
+            return
+        names = ", ".join(r["name"] for r in runs[:5]) + (f" and {len(runs) - 5} more" if len(runs) > 5 else "")
+        if not self.confirm("Delete runs", f"Delete {len(runs)} run(s) ({names}) with their metrics, logs and saved "
+                            "weights? This cannot be undone."):
+            return
+        self.delete_runs([r["id"] for r in runs])
+
+    def delete_runs(self, ids: list[str]) -> None:
+        try:
+            with Store(self.db_path) as store:
+                for run_id in ids:
+                    store.delete_run(run_id)
+                    shutil.rmtree(artifacts_dir(self.db_path) / run_id, ignore_errors=True)
+                    self.model.remove_run(run_id)
+        except UserError as exc:
+            QMessageBox.warning(self, "Cannot delete", str(exc))
+        self._update_count()
+
+    def export_selected(self, fmt: str) -> None:
+        runs = self.selected_runs()
+        if not runs:
+            return
+        suggested = str(Path.home() / f"{runs[0]['name']}-{runs[0]['id']}.{fmt}")
+        path = self.ask_save_path(f"Export {runs[0]['name']}", suggested, EXPORT_FILTERS[fmt])
+        if path:
+            self.export_run(runs[0]["id"], fmt, Path(path))
+
+    def export_run(self, run_id: str, fmt: str, path: Path) -> bool:
+        try:
+            with Store(self.db_path, readonly=True) as store:
+                text = export_run(store, run_id, fmt)
+            atomic_write_text(path, text)
+        except (UserError, OSError) as exc:
+            QMessageBox.warning(self, "Cannot export", str(exc))
+            return False
+        self.message.setText(f"Exported {path.name}")
+        return True
+
+    # --- dialogs (tests replace these) ---------------------------------------------------------
+    def ask_text(self, title: str, label: str, value: str) -> str | None:
+        text, ok = QInputDialog.getText(self, title, label, QLineEdit.EchoMode.Normal, value)
+        return text if ok else None
+
+    def ask_notes(self, title: str, label: str, value: str) -> str | None:
+        text, ok = QInputDialog.getMultiLineText(self, title, label, value)
+        return text if ok else None
+
+    def confirm(self, title: str, text: str) -> bool:
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
+        return QMessageBox.question(self, title, text, buttons, QMessageBox.StandardButton.Cancel) == QMessageBox.StandardButton.Yes
+
+    def ask_save_path(self, title: str, suggested: str, filters: str) -> str | None:
+        path, _ = QFileDialog.getSaveFileName(self, title, suggested, filters)
+        return path or None
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if self.loaded and self.live_timer.isActive():
+            self._live_refresh()

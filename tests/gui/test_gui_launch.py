@@ -42,7 +42,7 @@ def test_launch_to_finished_with_points_and_rows(qtbot, window):
     assert window.queue.jobs == []
     assert "0 engines running" in window.engines_label.text()
     window.show_page(2)
-    assert window.runs_page.model.rowCount() == 1
+    qtbot.waitUntil(lambda: window.runs_page.model.rowCount() == 1, timeout=3000)
     assert window.runs_page.model.run(0)["id"] == run_id
 
 

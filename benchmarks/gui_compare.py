@@ -1,0 +1,86 @@
+"""Compare page: 20 runs with 10,000 points per metric (2 metrics) and 200 test episodes each.
+
+    QT_QPA_PLATFORM=offscreen python benchmarks/gui_compare.py
+
+Reports the time from ``set_runs`` to the page painted with every curve, and the longest
+UI stall measured by a 10 ms timer meanwhile (loading and statistics run on a worker thread).
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+def fill(db: Path, runs: int, points: int) -> list[str]:
+    import numpy as np
+
+    from engine.config import RunConfig
+    from engine.store import Store
+
+    rng = np.random.default_rng(0)
+    ids = []
+    with Store(db) as store:
+        for r in range(runs):
+            config = RunConfig().with_values({"name": f"run-{r:02d}", "method.params.lr": 1e-5 * (r + 1)}).to_dict()
+            run_id = store.create_run(config, status="finished")
+            steps = np.arange(points)
+            loss = 2.0 * np.exp(-steps / (2000 + 100 * r)) + rng.normal(0, 0.05, points)
+            acc = 0.9 - 0.5 * np.exp(-steps / 3000) + rng.normal(0, 0.02, points)
+            for name, values in (("train_loss", loss), ("val_accuracy", acc)):
+                store.add_metrics(run_id, [(name, int(s), float(v), float(s) * 0.05, 0.0) for s, v in zip(steps, values)])
+            eps = np.clip(0.6 + 0.005 * r + rng.normal(0, 0.08, 200), 0, 1)
+            store.add_episodes(run_id, [{"episode": i, "accuracy": float(a), "key": f"k{i}"} for i, a in enumerate(eps)])
+            store.finish_run(run_id, "finished", final_metrics={"test_accuracy": float(eps.mean())})
+            store.update_run(run_id, episodes_key="same")
+            ids.append(run_id)
+    return ids
+
+
+def main() -> None:
+    from PySide6.QtWidgets import QApplication
+
+    from _gui_probe import StallProbe
+    from gui.pages.compare import ComparePage
+
+    app = QApplication.instance() or QApplication([])
+    db = Path(tempfile.mkdtemp()) / "runs.db"
+    t = time.perf_counter()
+    ids = fill(db, 20, 10_000)
+    print(f"filled 20 runs x 2 metrics x 10,000 points in {time.perf_counter() - t:.1f} s")
+    page = ComparePage(db)
+    page.resize(1400, 850)
+    page.show()
+    app.processEvents()
+    for attempt in ("cold", "warm"):
+        done = []
+        page.loaded.connect(lambda: done.append(time.perf_counter()))
+        probe = StallProbe()
+        probe.start()
+        t0 = time.perf_counter()
+        page.set_runs(ids)
+        while not done:
+            app.processEvents()
+            time.sleep(0.001)
+        page.plots.repaint()
+        app.processEvents()
+        total = time.perf_counter() - t0
+        stalls = probe.stop()
+        page.loaded.disconnect()
+        n_points = sum(len(c.values) for per in page.comparison.curves.values() for c in per.values())
+        print(f"{attempt}: {n_points:,} points rendered in {total * 1000:.0f} ms "
+              f"(data ready after {(done[0] - t0) * 1000:.0f} ms); UI stalls: worst {stalls['worst_ms']:.0f} ms, "
+              f"p99 {stalls['p99_ms']:.0f} ms")
+    s = time.perf_counter()
+    page.smoothing.setValue(0.9)
+    page.plots.repaint()
+    print(f"smoothing on (40 smoothed + 40 raw curves): {(time.perf_counter() - s) * 1000:.0f} ms")
+
+
+if __name__ == "__main__":
+    main()

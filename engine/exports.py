@@ -1,0 +1,45 @@
+"""A run as text: its metrics (CSV), everything (JSON) or its config (TOML).
+
+Torch-free: ``metalab-engine runs export`` and the GUI's Runs page both call ``export_run``.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Any
+
+from engine.store import Store
+
+FORMATS = ("csv", "json", "toml")
+METRIC_COLUMNS = ("run_id", "name", "step", "value", "wall_time", "time")
+
+
+def export_run(store: Store, run_id: str, fmt: str) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown export format '{fmt}'")
+    run = store.get_run(run_id)
+    if fmt == "toml":
+        import tomli_w
+
+        return tomli_w.dumps(_toml_safe(run["config"]))
+    metrics = store.metrics(run["id"])
+    if fmt == "json":
+        episodes = store.episodes(run["id"])
+        return json.dumps({"run": run, "metrics": metrics, "episodes": episodes}, indent=2, default=str) + "\n"
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(METRIC_COLUMNS)
+    for row in metrics:
+        writer.writerow([run["id"], row["name"], row["step"], row["value"], row["wall_time"], row["time"]])
+    return buffer.getvalue()
+
+
+def _toml_safe(value: Any) -> Any:
+    """TOML has no null: keys whose value is None are left out."""
+    if isinstance(value, dict):
+        return {k: _toml_safe(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_toml_safe(v) for v in value if v is not None]
+    return value

@@ -1,0 +1,238 @@
+"""What the Compare page shows, computed off the UI thread, and its exports.
+
+``load_comparison`` reads the runs, their curves and per-episode results through the store
+and the engine's one statistics module (``engine.compare``); nothing here does statistics
+of its own. ``smooth`` is a vectorised debiased EMA; ``report_html`` writes a
+self-contained report (plots inlined as a base64 PNG).
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import html
+import io
+import math
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from engine.compare import compare_runs, config_diff
+from engine.store import Store
+
+
+@dataclass
+class Curve:
+    steps: np.ndarray
+    walls: np.ndarray
+    values: np.ndarray
+
+
+@dataclass
+class Comparison:
+    runs: list[dict[str, Any]]  # store rows, in the order asked
+    curves: dict[str, dict[str, Curve]]  # run id -> metric -> curve
+    episodes: dict[str, list[float]]  # run id -> per-episode test accuracy
+    stats: dict[str, Any]  # engine.compare.compare_runs
+    diff: list[tuple[str, list[Any]]] = field(default_factory=list)
+
+    @property
+    def reference(self) -> str:
+        return self.stats["reference"]
+
+    def metric_names(self) -> list[str]:
+        names: set[str] = set()
+        for per_run in self.curves.values():
+            names.update(per_run)
+        return sorted(names)
+
+    def run(self, run_id: str) -> dict[str, Any]:
+        return next(r for r in self.runs if r["id"] == run_id)
+
+
+def load_runs_data(db_path: Path, ids: list[str]) -> tuple[list[dict], dict[str, dict[str, Curve]], dict[str, list[float]]]:
+    curves: dict[str, dict[str, Curve]] = {}
+    episodes: dict[str, list[float]] = {}
+    with Store(db_path, readonly=True) as store:
+        runs = [store.get_run(i) for i in ids]
+        for run in runs:
+            # One query per metric, straight into float arrays (None becomes NaN): little Python per
+            # row, so this worker thread holds the GIL briefly and the UI thread stays responsive.
+            per: dict[str, Curve] = {}
+            for name in store.metric_names(run["id"]):
+                rows = store.conn.execute(
+                    "SELECT step, wall_time, value FROM metrics WHERE run_id = ? AND name = ? ORDER BY step, rowid",
+                    (run["id"], name),
+                ).fetchall()
+                block = np.array(rows, dtype=np.float64).reshape(-1, 3)
+                per[name] = Curve(block[:, 0], block[:, 1], block[:, 2])
+            curves[run["id"]] = per
+            episodes[run["id"]] = [e["accuracy"] for e in store.episodes(run["id"], "test")]
+    return runs, curves, episodes
+
+
+def load_stats(db_path: Path, ref_id: str, ids: list[str]) -> dict[str, Any]:
+    with Store(db_path, readonly=True) as store:
+        return compare_runs(store, ref_id, [i for i in ids if i != ref_id])
+
+
+def load_comparison(db_path: Path, ids: list[str], ref_id: str | None = None) -> Comparison:
+    runs, curves, episodes = load_runs_data(db_path, ids)
+    ids = [r["id"] for r in runs]
+    ref_id = ref_id if ref_id in ids else ids[0]
+    stats = load_stats(db_path, ref_id, ids)
+    return Comparison(runs, curves, episodes, stats, config_diff([r["config"] for r in runs]))
+
+
+def smooth(values: np.ndarray, weight: float) -> np.ndarray:
+    """Debiased exponential moving average (as TensorBoard's); NaNs carry the last value."""
+    if weight <= 0 or len(values) == 0:
+        return values
+    from scipy.signal import lfilter
+
+    x = np.asarray(values, dtype=np.float64)
+    finite = np.isfinite(x)
+    if not finite.all():
+        index = np.maximum.accumulate(np.where(finite, np.arange(len(x)), 0))
+        x = x[index]
+        x = np.where(np.isfinite(x), x, 0.0)
+    ema = lfilter([1 - weight], [1, -weight], x)
+    return ema / (1 - weight ** np.arange(1, len(x) + 1))
+
+
+def fmt(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "–"
+    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+
+
+def config_value(value: Any) -> str:
+    """A config value as a person reads it: 1e-4 stays 0.0001, None is a dash."""
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return str(value)
+
+
+def fmt_p(p: Any) -> str:
+    if p is None or not isinstance(p, (int, float)) or not math.isfinite(p):
+        return "–"
+    return "< 0.0001" if p < 1e-4 else f"{p:.4f}"
+
+
+def results_table(comp: Comparison) -> tuple[list[str], list[list[str]]]:
+    """One row per run: every final metric as mean ± 95% CI."""
+    summaries = comp.stats["runs"]
+    metrics: list[str] = []
+    for s in summaries:
+        metrics += [m for m in s["metrics"] if m not in metrics]
+    header = ["Run", "Method", *metrics]
+    rows = []
+    for s in summaries:
+        row = [s["name"] + (" (reference)" if s["id"] == comp.reference else ""), s["method"] or ""]
+        for m in metrics:
+            v = s["metrics"].get(m)
+            if not v:
+                row.append("")
+            elif v.get("ci95") is not None and isinstance(v["ci95"], (int, float)) and math.isfinite(v["ci95"]):
+                row.append(f"{v['mean']:.4g} ± {v['ci95']:.2g}")
+            else:
+                row.append(f"{v['mean']:.4g}")
+        rows.append(row)
+    return header, rows
+
+
+PAIRED_HEADER = ["Run", "vs reference", "Episodes", "Mean difference", "95% CI", "p-value", "Test"]
+
+
+def paired_table(comp: Comparison) -> list[list[str]]:
+    """Each run against the reference on per-episode test accuracy (engine.compare)."""
+    rows = []
+    for c in comp.stats["comparisons"]:
+        if c["paired"]:
+            test = "paired t-test"
+        elif c.get("reason") == "no per-episode results":
+            test = "no per-episode results"
+        else:
+            test = "Welch's t-test (not paired)"
+        n = str(c["n"]) if c["paired"] else f"{c.get('n_ref', 0)} / {c['n']}"
+        diff = c["mean_diff"]
+        ci = c["ci95"]
+        rows.append([
+            c["name"], comp.run(comp.reference)["name"], n,
+            "–" if not math.isfinite(diff) else f"{diff:+.4f}",
+            "–" if not math.isfinite(ci) else f"[{diff - ci:+.4f}, {diff + ci:+.4f}]",
+            fmt_p(c["p_value"]), test,
+        ])
+    return rows
+
+
+def unpaired_note(comp: Comparison) -> str:
+    ref = comp.run(comp.reference)["name"]
+    notes = []
+    for c in comp.stats["comparisons"]:
+        if not c["paired"]:
+            reason = c.get("reason") or "different episodes"
+            fallback = "" if reason == "no per-episode results" else " — unpaired statistics (Welch's t-test) shown instead"
+            notes.append(f"{c['name']} vs {ref}: not paired ({reason}){fallback}.")
+    return "\n".join(notes)
+
+
+def comparison_csv(comp: Comparison) -> str:
+    """One row per run: final metrics with CIs, then the difference to the reference."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    metrics: list[str] = []
+    for s in comp.stats["runs"]:
+        metrics += [m for m in s["metrics"] if m not in metrics]
+    writer.writerow(["run_id", "name", "method", *[f"{m}{suffix}" for m in metrics for suffix in ("", "_ci95")],
+                     "reference_id", "paired", "n_episodes", "diff_test_accuracy", "diff_ci95", "p_value"])
+    by_id = {c["id"]: c for c in comp.stats["comparisons"]}
+    for s in comp.stats["runs"]:
+        row = [s["id"], s["name"], s["method"]]
+        for m in metrics:
+            v = s["metrics"].get(m) or {}
+            row += [v.get("mean", ""), "" if v.get("ci95") is None else v["ci95"]]
+        c = by_id.get(s["id"])
+        row += [comp.reference] + ([c["paired"], c["n"], c["mean_diff"], c["ci95"], c["p_value"]] if c else ["", "", "", "", ""])
+        writer.writerow(row)
+    return buffer.getvalue()
+
+
+def _html_table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def report_html(comp: Comparison, png: bytes | None = None, *, title: str = "MetaLab comparison") -> str:
+    """One HTML file, nothing external: tables, the paired statistics and the plots inlined."""
+    results_header, results_rows = results_table(comp)
+    diff_rows = [[key, *[config_value(v) for v in values]] for key, values in comp.diff]
+    names = [r["name"] for r in comp.runs]
+    runs_rows = [[r["id"], r["name"], r["status"], r["method"] or "", r["model"] or "", r["dataset"] or "",
+                  (r.get("created_at") or "")[:19].replace("T", " ")] for r in comp.runs]
+    image = (f'<img alt="curves" src="data:image/png;base64,{base64.b64encode(png).decode()}">' if png else "")
+    note = unpaired_note(comp)
+    parts = [
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>",
+        f"<title>{html.escape(title)}</title><style>",
+        "body{font-family:sans-serif;margin:2em;max-width:1200px} table{border-collapse:collapse;margin:1em 0}",
+        "td,th{border:1px solid #bbb;padding:4px 8px;text-align:left} th{background:#eee} img{max-width:100%}",
+        ".note{color:#8a5a00}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p>{len(comp.runs)} runs, reference: <b>{html.escape(comp.run(comp.reference)['name'])}</b> "
+        f"({comp.reference}). Generated {datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
+        "<h2>Runs</h2>", _html_table(["Id", "Name", "Status", "Method", "Model", "Dataset", "Created"], runs_rows),
+        "<h2>Results (mean ± 95% CI over meta-test episodes)</h2>", _html_table(results_header, results_rows),
+        "<h2>Against the reference: per-episode test accuracy</h2>", _html_table(PAIRED_HEADER, paired_table(comp)),
+        f"<p class='note'>{html.escape(note).replace(chr(10), '<br>')}</p>" if note else "",
+        "<h2>Config differences</h2>",
+        _html_table(["Key", *names], diff_rows) if diff_rows else "<p>The configs are identical.</p>",
+        "<h2>Curves</h2>", image, "</body></html>",
+    ]
+    return "\n".join(p for p in parts if p)

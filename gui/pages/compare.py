@@ -1,0 +1,379 @@
+"""Compare 2 to 20 runs: overlaid curves, results with 95% CIs, paired statistics against a
+reference run with a scatter of per-episode accuracy, a config diff, and exports.
+
+Everything heavy (reading curves, the statistics of ``engine.compare``) runs on a worker
+thread; the page only turns the result into Qt models and pyqtgraph items. Curves clip to
+the view and downsample with the ``peak`` method, so 20 x 10,000 points draw at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QBuffer, QIODevice, Qt, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QTableView,
+    QTabWidget,
+    QToolButton,
+    QMenu,
+    QVBoxLayout,
+    QWidget,
+)
+
+from engine.fileio import atomic_write_bytes, atomic_write_text
+from gui.background import Worker
+from gui.compare_data import (
+    PAIRED_HEADER,
+    Comparison,
+    comparison_csv,
+    config_value,
+    load_comparison,
+    load_stats,
+    paired_table,
+    report_html,
+    results_table,
+    smooth,
+    unpaired_note,
+)
+from gui.models.records_model import RecordsModel
+from gui.widgets.live_plot import metric_group
+
+MAX_RUNS = 20
+PLOT_COLUMNS = 2
+# 20 distinguishable colours (Tableau 10, then its lighter half).
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
+           "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"]
+
+
+def table_view(model: RecordsModel) -> QTableView:
+    view = QTableView()
+    view.setModel(model)
+    view.verticalHeader().setVisible(False)
+    view.setAlternatingRowColors(True)
+    view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    view.horizontalHeader().setStretchLastSection(True)
+    return view
+
+
+class ComparePage(QWidget):
+    open_requested = Signal(str)
+    loaded = Signal()  # a comparison is on screen
+
+    def __init__(self, db_path: Path, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.db_path = Path(db_path)
+        self.ids: list[str] = []
+        self.comparison: Comparison | None = None
+        self.worker = Worker(self)
+        self.stats_worker = Worker(self)
+        # scipy.stats takes ~1.5 s to import here: do it now, off the UI thread, not on the first Compare.
+        threading.Thread(target=lambda: __import__("scipy.stats"), daemon=True).start()
+
+        self.title = QLabel("Select 2 to 20 runs on the Runs page and press Compare.")
+        self.title.setWordWrap(True)
+        self.reference = QComboBox()
+        self.reference.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.reference.setMinimumContentsLength(18)
+        self.reference.setToolTip("The run every other run is compared with")
+        self.reference.currentIndexChanged.connect(self._reference_changed)
+        self.align = QComboBox()
+        self.align.addItems(["step", "wall time"])
+        self.align.currentTextChanged.connect(lambda _t: self.draw_curves())
+        self.smoothing = QDoubleSpinBox(minimum=0.0, maximum=0.999, singleStep=0.1, decimals=3, value=0.0)
+        self.smoothing.setToolTip("Exponential moving average weight (0 = raw curves)")
+        self.smoothing.valueChanged.connect(lambda _v: self.draw_curves())
+        self.export_button = QToolButton(text="Export")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        menu = QMenu(self)
+        menu.addAction("Results as CSV…", lambda: self._export_dialog("csv"))
+        menu.addAction("Plots as PNG…", lambda: self._export_dialog("png"))
+        menu.addAction("Plots as SVG…", lambda: self._export_dialog("svg"))
+        menu.addAction("Report as HTML…", lambda: self._export_dialog("html"))
+        self.export_button.setMenu(menu)
+        self.export_button.setEnabled(False)
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        for label, widget in (("Reference", self.reference), ("x axis", self.align), ("Smoothing", self.smoothing)):
+            top.addWidget(QLabel(label))
+            top.addWidget(widget)
+        top.addWidget(self.export_button)
+
+        # curves
+        self.plots = pg.GraphicsLayoutWidget()
+        self.plots.setBackground("w")
+        self.plot_items: dict[str, pg.PlotItem] = {}
+
+        # statistics
+        self.results_model = RecordsModel()
+        self.paired_model = RecordsModel(PAIRED_HEADER)
+        self.paired_model.highlight = self._paired_highlight
+        self.note = QLabel("")
+        self.note.setWordWrap(True)
+        self.note.setStyleSheet("color: #9a6200;")
+        self.scatter_run = QComboBox()
+        self.scatter_run.currentIndexChanged.connect(lambda _i: self.draw_scatter())
+        self.scatter = pg.PlotWidget(background="w")
+        self.scatter.setMinimumWidth(320)
+        self._style(self.scatter.getPlotItem())
+        stats = QWidget()
+        left = QVBoxLayout()
+        left.addWidget(QLabel("<b>Results</b> — every final metric as mean ± 95% CI over the meta-test episodes"))
+        left.addWidget(table_view(self.results_model), 1)
+        left.addWidget(QLabel("<b>Against the reference</b> — per-episode difference in test accuracy (run − reference)"))
+        left.addWidget(table_view(self.paired_model), 1)
+        left.addWidget(self.note)
+        right = QVBoxLayout()
+        pick = QHBoxLayout()
+        pick.addWidget(QLabel("Per-episode accuracy, reference vs"))
+        pick.addWidget(self.scatter_run, 1)
+        right.addLayout(pick)
+        right.addWidget(self.scatter, 1)
+        row = QHBoxLayout(stats)
+        row.addLayout(left, 3)
+        row.addLayout(right, 2)
+
+        # config diff
+        self.diff_model = RecordsModel()
+        self.diff_model.highlight = lambda r, c: c > 0
+        self.diff_label = QLabel("")
+        diff = QWidget()
+        diff_layout = QVBoxLayout(diff)
+        diff_layout.addWidget(self.diff_label)
+        diff_layout.addWidget(table_view(self.diff_model), 1)
+
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.plots, "Curves")
+        self.tabs.addTab(stats, "Statistics")
+        self.tabs.addTab(diff, "Config diff")
+        layout = QVBoxLayout(self)
+        layout.addLayout(top)
+        layout.addWidget(self.tabs, 1)
+
+    # --- loading ------------------------------------------------------------------------------
+    def set_runs(self, ids: list[str], reference: str | None = None) -> None:
+        if len(ids) < 2 or len(ids) > MAX_RUNS:
+            self.title.setText(f"Compare needs 2 to {MAX_RUNS} runs ({len(ids)} selected).")
+            return
+        self.ids = list(ids)
+        self.title.setText(f"Loading {len(ids)} runs…")
+        db_path = self.db_path
+        self.worker.submit(lambda: load_comparison(db_path, list(ids), reference), self._loaded, self._failed)
+
+    def _failed(self, exc: BaseException) -> None:
+        self.title.setText(f"Cannot compare: {exc}")
+
+    def _loaded(self, comp: Comparison) -> None:
+        self.comparison = comp
+        names = [r["name"] for r in comp.runs]
+        self.title.setText(f"{len(comp.runs)} runs: " + ", ".join(names))
+        self.reference.blockSignals(True)
+        self.reference.clear()
+        for run in comp.runs:
+            self.reference.addItem(run["name"], run["id"])
+        self.reference.setCurrentIndex(self.reference.findData(comp.reference))
+        self.reference.blockSignals(False)
+        self.export_button.setEnabled(True)
+        self.draw_curves()
+        self.show_stats()
+        self.show_diff()
+        self.loaded.emit()
+
+    def _reference_changed(self, index: int) -> None:
+        comp = self.comparison
+        ref = self.reference.itemData(index)
+        if comp is None or not ref or ref == comp.reference:
+            return
+        ids, db_path = [r["id"] for r in comp.runs], self.db_path
+        self.stats_worker.submit(lambda: load_stats(db_path, ref, ids), self._stats_loaded, self._failed)
+
+    def _stats_loaded(self, stats: dict[str, Any]) -> None:
+        if self.comparison is not None:
+            self.comparison.stats = stats
+            self.show_stats()
+            self.loaded.emit()
+
+    # --- curves -------------------------------------------------------------------------------
+    def color(self, run_id: str) -> QColor:
+        ids = [r["id"] for r in self.comparison.runs] if self.comparison else []
+        return QColor(PALETTE[ids.index(run_id) % len(PALETTE)] if run_id in ids else "#000000")
+
+    def _style(self, plot: pg.PlotItem) -> None:
+        for name in ("left", "bottom"):
+            axis = plot.getAxis(name)
+            axis.setPen(pg.mkPen("#444"))
+            axis.setTextPen(pg.mkPen("#222"))
+            axis.enableAutoSIPrefix(False)
+        plot.showGrid(x=True, y=True, alpha=0.2)
+
+    def draw_curves(self) -> None:
+        comp = self.comparison
+        if comp is None:
+            return
+        self.plots.clear()
+        self.plot_items = {}
+        metrics = comp.metric_names()
+        x_key = "walls" if self.align.currentText() == "wall time" else "steps"
+        weight = self.smoothing.value()
+        for index, metric in enumerate(metrics):
+            plot = self.plots.addPlot(row=index // PLOT_COLUMNS, col=index % PLOT_COLUMNS)
+            plot.setTitle(metric, color="#222", size="11pt")
+            plot.setLabel("bottom", "wall time (s)" if x_key == "walls" else "step", color="#222")
+            plot.setLabel("left", metric_group(metric), color="#222")
+            self._style(plot)
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
+            if index == 0:
+                legend = plot.addLegend(offset=(-10, 10), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 210))
+                legend.setColumnCount(1 if len(comp.runs) <= 10 else 2)
+            for run in comp.runs:
+                curve = comp.curves.get(run["id"], {}).get(metric)
+                if curve is None or len(curve.values) == 0:
+                    continue
+                x = getattr(curve, x_key)
+                y = smooth(curve.values, weight) if weight > 0 else curve.values
+                color = self.color(run["id"])
+                if weight > 0:
+                    faint = QColor(color)
+                    faint.setAlpha(50)
+                    plot.plot(x, curve.values, pen=pg.mkPen(faint, width=1))
+                plot.plot(x, y, pen=pg.mkPen(color, width=2), name=run["name"] if index == 0 else None)
+            self.plot_items[metric] = plot
+
+    # --- statistics ---------------------------------------------------------------------------
+    def show_stats(self) -> None:
+        comp = self.comparison
+        if comp is None:
+            return
+        header, rows = results_table(comp)
+        self.results_model.set_rows(rows, columns=header)
+        self.paired_model.set_rows(paired_table(comp))
+        note = unpaired_note(comp)
+        self.note.setText(note)
+        self.note.setVisible(bool(note))
+        self.scatter_run.blockSignals(True)
+        current = self.scatter_run.currentData()
+        self.scatter_run.clear()
+        for c in comp.stats["comparisons"]:
+            if c["paired"]:
+                self.scatter_run.addItem(c["name"], c["id"])
+        if self.scatter_run.count() == 0:
+            self.scatter_run.addItem("(no run paired with the reference)", None)
+        index = self.scatter_run.findData(current)
+        self.scatter_run.setCurrentIndex(max(index, 0))
+        self.scatter_run.blockSignals(False)
+        self.draw_scatter()
+
+    def _paired_highlight(self, row: int, col: int) -> bool:
+        """The p-value cell of significant differences (p < 0.05)."""
+        comp = self.comparison
+        if comp is None or col != 5 or row >= len(comp.stats["comparisons"]):
+            return False
+        p = comp.stats["comparisons"][row]["p_value"]
+        return isinstance(p, float) and p < 0.05
+
+    def draw_scatter(self) -> None:
+        comp = self.comparison
+        plot = self.scatter.getPlotItem()
+        plot.clear()
+        run_id = self.scatter_run.currentData()
+        if comp is None or not run_id:
+            return
+        a = np.asarray(comp.episodes.get(comp.reference, []), dtype=float)
+        b = np.asarray(comp.episodes.get(run_id, []), dtype=float)
+        n = min(len(a), len(b))
+        ref_name, name = comp.run(comp.reference)["name"], comp.run(run_id)["name"]
+        plot.setLabel("bottom", f"{ref_name} (reference)", color="#222")
+        plot.setLabel("left", name, color="#222")
+        lo = float(min(a[:n].min(), b[:n].min(), 0.0)) if n else 0.0
+        plot.plot([lo, 1.0], [lo, 1.0], pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
+        above = int((b[:n] > a[:n]).sum())
+        below = int((b[:n] < a[:n]).sum())
+        plot.plot(a[:n], b[:n], pen=None, symbol="o", symbolSize=6, symbolBrush=pg.mkBrush(self.color(run_id)),
+                  symbolPen=None)
+        plot.setTitle(f"{n} episodes: {name} better on {above}, worse on {below}", color="#222", size="10pt")
+        plot.setAspectLocked(True)
+
+    def show_diff(self) -> None:
+        comp = self.comparison
+        if comp is None:
+            return
+        names = [r["name"] for r in comp.runs]
+        rows = [[key, *[config_value(v) for v in values]] for key, values in comp.diff]
+        self.diff_model.set_rows(rows, columns=["Config key", *names])
+        n_keys = len({k for r in comp.runs for k in _flat_keys(r["config"])})
+        self.diff_label.setText(f"{len(rows)} of {n_keys} config keys differ; the {n_keys - len(rows)} identical ones "
+                                "are folded away (name, notes and tags are not compared).")
+
+    # --- exports ------------------------------------------------------------------------------
+    def plots_png(self) -> bytes:
+        image = self.plots.grab()
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        image.save(buffer, "PNG")
+        return bytes(buffer.data().data())
+
+    def plots_svg(self) -> bytes:
+        """Vector output through QtSvg (pyqtgraph's own SVG exporter fails on Qt 6.11's paths)."""
+        from PySide6.QtGui import QPainter
+        from PySide6.QtSvg import QSvgGenerator
+
+        buffer = QBuffer()
+        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+        generator = QSvgGenerator()
+        generator.setOutputDevice(buffer)
+        generator.setSize(self.plots.size())
+        generator.setViewBox(self.plots.rect())
+        generator.setTitle("MetaLab comparison")
+        painter = QPainter(generator)
+        self.plots.render(painter)
+        painter.end()
+        return bytes(buffer.data().data())
+
+    def export(self, fmt: str, path: Path) -> bool:
+        comp = self.comparison
+        if comp is None:
+            return False
+        path = Path(path)
+        try:
+            if fmt == "csv":
+                atomic_write_text(path, comparison_csv(comp))
+            elif fmt == "png":
+                atomic_write_bytes(path, self.plots_png())
+            elif fmt == "svg":
+                atomic_write_bytes(path, self.plots_svg())
+            elif fmt == "html":
+                atomic_write_text(path, report_html(comp, self.plots_png()))
+            else:
+                raise ValueError(fmt)
+        except OSError as exc:
+            QMessageBox.warning(self, "Cannot export", str(exc))
+            return False
+        return True
+
+    def _export_dialog(self, fmt: str) -> None:
+        filters = {"csv": "CSV (*.csv)", "png": "PNG image (*.png)", "svg": "SVG image (*.svg)", "html": "HTML report (*.html)"}
+        path, _ = QFileDialog.getSaveFileName(self, "Export the comparison", str(Path.home() / f"comparison.{fmt}"), filters[fmt])
+        if path:
+            self.export(fmt, Path(path))
+
+
+def _flat_keys(config: dict[str, Any]) -> list[str]:
+    from engine.compare import flatten_config
+
+    return list(flatten_config(config))

@@ -1,0 +1,62 @@
+"""predict and export-model on a tiny run trained through the CLI."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.conftest import run_cli, tiny_config_text
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory, tiny_model):
+    from tests.conftest import write_keyword_dataset
+
+    folder = tmp_path_factory.mktemp("infer")
+    data = write_keyword_dataset(folder / "kw.csv")
+    config = folder / "tiny.toml"
+    config.write_text(tiny_config_text(tiny_model, data, episodes=3))
+    db = folder / "runs.db"
+    result = run_cli("run", str(config), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    return db, result.stdout.strip().splitlines()[-1], folder
+
+
+def test_predict_gives_probabilities_per_query(trained):
+    db, run_id, folder = trained
+    request = {"support": [{"text": "apple apple pie", "label": "fruit"}, {"text": "river water flow", "label": "water"},
+                           {"text": "apple tart", "label": "fruit"}],
+               "query": ["apple juice", "the river bank"]}
+    (folder / "req.json").write_text(json.dumps(request))
+    result = run_cli("predict", run_id[:8], "--db", str(db), "--input", str(folder / "req.json"))
+    assert result.returncode == 0, result.stderr
+    out = json.loads(result.stdout)
+    assert out["run_id"] == run_id and out["classes"] == ["fruit", "water"]
+    assert [p["text"] for p in out["predictions"]] == request["query"]
+    for p in out["predictions"]:
+        assert set(p["probabilities"]) == {"fruit", "water"}
+        assert abs(sum(p["probabilities"].values()) - 1) < 1e-5
+        assert p["label"] == max(p["probabilities"], key=p["probabilities"].get)
+
+
+def test_predict_bad_input_is_one_line(trained):
+    db, run_id, folder = trained
+    (folder / "bad.json").write_text(json.dumps({"support": [{"text": "a", "label": "x"}], "query": ["b"]}))
+    result = run_cli("predict", run_id, "--db", str(db), "--input", str(folder / "bad.json"))
+    assert result.returncode == 2 and "two different labels" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_export_model_loads_with_automodel(trained, tmp_path):
+    db, run_id, _ = trained
+    out = tmp_path / "hf"
+    result = run_cli("export-model", run_id, str(out), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    assert (out / "model.safetensors").exists() and (out / "tokenizer.json").exists() and (out / "config.json").exists()
+    from safetensors.torch import load_file
+    from transformers import AutoModel
+
+    model = AutoModel.from_pretrained(out, use_safetensors=True)
+    saved = load_file(str(db.parent / "artifacts" / run_id / "weights" / "model.safetensors"))
+    key = "encoder/backbone.embeddings.word_embeddings.weight"
+    assert (model.embeddings.word_embeddings.weight.detach() == saved[key]).all()

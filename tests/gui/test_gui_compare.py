@@ -1,0 +1,104 @@
+"""The Compare page: config diff, results with CIs, paired statistics against a hand-computed
+example, the unpaired fallback, and exports that parse back."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+
+from gui.pages.compare import ComparePage
+from tests.gui.store_fill import fill
+
+
+@pytest.fixture
+def page(qtbot, tmp_path):
+    db = tmp_path / "runs.db"
+    ids = fill(db)
+    page = ComparePage(db)
+    qtbot.addWidget(page)
+    page.resize(1300, 800)
+    page.show()
+    with qtbot.waitSignal(page.loaded, timeout=10_000):
+        page.set_runs([ids["a"], ids["b"], ids["c"]])
+    page.ids_by_name = ids
+    return page
+
+
+def cells(model) -> list[list[str]]:
+    return model.to_rows()[1:]
+
+
+def test_config_diff_shows_only_differing_keys(page):
+    rows = {r[0]: r[1:] for r in cells(page.diff_model)}
+    assert set(rows) == {"dataset.path", "method.name", "method.params.lr"}
+    assert rows["method.name"] == ["protonet", "protonet", "finetune"]
+    assert rows["method.params.lr"] == ["0.0001", "0.0003", "0.0001"]
+    assert rows["dataset.path"] == ["bundled:intents", "bundled:intents", "data/other.csv"]
+    assert page.diff_model.columns == ["Config key", "proto-a", "proto-b", "tune-c"]
+    assert "3 of" in page.diff_label.text()
+
+
+def test_paired_statistics_match_a_hand_computed_example(page):
+    # b - a per episode: 0.10, 0.02, 0.10, 0.10 -> mean 0.08, sd 0.04, se 0.02, t = 4 with 3 dof
+    # 95% CI half-width = 0.02 * t_{0.975,3} = 0.02 * 3.182446 = 0.063649; two-sided p = 0.02800
+    paired = {r[0]: r for r in cells(page.paired_model)}
+    row = paired["proto-b"]
+    assert row[2] == "4"
+    assert row[3] == "+0.0800"
+    assert row[4] == f"[{0.08 - 0.063649:+.4f}, {0.08 + 0.063649:+.4f}]"
+    assert math.isclose(float(row[5]), 0.0280, abs_tol=1e-4)
+    assert row[6] == "paired t-test"
+
+
+def test_unpaired_runs_fall_back_with_a_message(page):
+    paired = {r[0]: r for r in cells(page.paired_model)}
+    assert paired["tune-c"][6] == "Welch's t-test (not paired)"
+    assert paired["tune-c"][2] == "4 / 4"
+    assert "tune-c vs proto-a: not paired" in page.note.text()
+    assert page.scatter_run.count() == 1 and page.scatter_run.currentText() == "proto-b"
+
+
+def test_results_table_has_mean_and_ci(page):
+    header = page.results_model.columns
+    rows = {r[0]: r for r in cells(page.results_model)}
+    acc = header.index("test_accuracy")
+    assert rows["proto-a (reference)"][acc].startswith("0.675 ± ")
+    assert rows["proto-b"][acc].startswith("0.755 ± ")
+
+
+def test_curves_one_per_metric_with_a_legend(page):
+    assert set(page.plot_items) == {"train_loss", "val_accuracy"}
+    plot = page.plot_items["train_loss"]
+    assert len(plot.listDataItems()) == 3
+    assert len(plot.legend.items) == 3
+    page.smoothing.setValue(0.6)
+    assert len(page.plot_items["train_loss"].listDataItems()) == 6  # faint raw + smoothed
+    page.align.setCurrentText("wall time")
+    assert page.plot_items["train_loss"].getAxis("bottom").labelText == "wall time (s)"
+
+
+def test_changing_the_reference_recomputes(qtbot, page):
+    with qtbot.waitSignal(page.loaded, timeout=10_000):
+        page.reference.setCurrentIndex(1)  # proto-b
+    paired = {r[0]: r for r in cells(page.paired_model)}
+    assert paired["proto-a"][3] == "-0.0800"
+
+
+def test_exports_parse_back(page, tmp_path):
+    assert page.export("csv", tmp_path / "c.csv")
+    rows = list(csv.DictReader((tmp_path / "c.csv").open()))
+    assert [r["name"] for r in rows] == ["proto-a", "proto-b", "tune-c"]
+    b = rows[1]
+    assert b["paired"] == "True" and b["n_episodes"] == "4" and math.isclose(float(b["diff_test_accuracy"]), 0.08)
+    assert page.export("png", tmp_path / "c.png")
+    assert (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert page.export("svg", tmp_path / "c.svg")
+    import xml.etree.ElementTree as ET
+
+    assert ET.parse(tmp_path / "c.svg").getroot().tag.endswith("svg")
+    assert page.export("html", tmp_path / "r.html")
+    text = (tmp_path / "r.html").read_text()
+    assert "data:image/png;base64," in text and "+0.0800" in text and "method.params.lr" in text
+    assert "http://" not in text and "https://" not in text

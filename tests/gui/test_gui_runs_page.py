@@ -1,0 +1,137 @@
+"""The Runs page over a database filled through the store API: filters, sorting, edits, exports, delete."""
+
+from __future__ import annotations
+
+import csv
+import json
+import tomllib
+
+import pytest
+from PySide6.QtCore import Qt
+
+from engine.store import Store
+from gui.models.runs_model import KEYS
+from gui.pages.runs import RunsPage
+from tests.gui.store_fill import fill
+
+
+@pytest.fixture
+def page(qtbot, tmp_path):
+    db = tmp_path / "runs.db"
+    ids = fill(db)
+    page = RunsPage(db)
+    qtbot.addWidget(page)
+    page.resize(1200, 600)
+    page.show()
+    page.refresh()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 4, timeout=5000)
+    page.ids = ids
+    return page
+
+
+def shown_names(page: RunsPage) -> list[str]:
+    col = KEYS.index("name")
+    return [page.proxy.index(r, col).data() for r in range(page.proxy.rowCount())]
+
+
+def test_filters_by_text_status_method_dataset_and_tag(page):
+    page.search.setText("proto-")
+    assert sorted(shown_names(page)) == ["proto-a", "proto-b"]
+    page.search.setText("sweep")  # tags are searched too
+    assert shown_names(page) == ["proto-b"]
+    page.search.clear()
+    page.filters["status"].setCurrentText("failed")
+    assert shown_names(page) == ["broken-d"]
+    page.filters["status"].setCurrentText("(all)")
+    page.filters["method"].setCurrentText("finetune")
+    assert shown_names(page) == ["tune-c"]
+    page.filters["method"].setCurrentText("(all)")
+    page.filters["dataset"].setCurrentText("bundled:intents")
+    assert sorted(shown_names(page)) == ["broken-d", "proto-a", "proto-b"]
+    page.filters["tag"].setCurrentText("baseline")
+    assert shown_names(page) == ["proto-a"]
+    assert "1 of 4 runs shown" in page.message.text()
+
+
+def test_sorts_metrics_as_numbers(page):
+    page.table.sortByColumn(KEYS.index("test_accuracy"), Qt.SortOrder.DescendingOrder)
+    assert shown_names(page) == ["proto-b", "proto-a", "tune-c", "broken-d"]
+    page.table.sortByColumn(KEYS.index("test_accuracy"), Qt.SortOrder.AscendingOrder)
+    assert shown_names(page) == ["broken-d", "tune-c", "proto-a", "proto-b"]
+    page.table.sortByColumn(KEYS.index("name"), Qt.SortOrder.AscendingOrder)
+    assert shown_names(page) == ["broken-d", "proto-a", "proto-b", "tune-c"]
+
+
+def test_column_chooser_hides_and_remembers(qtbot, page, tmp_path):
+    col = KEYS.index("model")
+    assert not page.table.isColumnHidden(col)
+    page.column_actions["model"].setChecked(False)
+    assert page.table.isColumnHidden(col)
+    again = RunsPage(tmp_path / "runs.db")
+    qtbot.addWidget(again)
+    assert again.table.isColumnHidden(col)
+
+
+def test_rename_tag_notes_write_the_store(page):
+    page.select_ids([page.ids["a"]])
+    page.ask_text = lambda title, label, value: "renamed" if "Rename" in title else "x, y, x"
+    page.ask_notes = lambda title, label, value: "lr too high"
+    page.rename_selected()
+    page.tag_selected()
+    page.notes_selected()
+    with Store(page.db_path) as store:
+        run = store.get_run(page.ids["a"])
+    assert (run["name"], run["tags"], run["notes"]) == ("renamed", ["x", "y"], "lr too high")
+    assert "renamed" in shown_names(page)
+    assert page.filters["tag"].findText("y") >= 0
+
+
+def test_delete_asks_then_removes_rows_and_artifacts(page):
+    from engine.paths import artifacts_dir
+
+    folder = artifacts_dir(page.db_path) / page.ids["c"]
+    folder.mkdir(parents=True)
+    (folder / "weights.bin").write_bytes(b"x")
+    page.select_ids([page.ids["c"], page.ids["d"]])
+    page.confirm = lambda title, text: False
+    page.delete_selected()
+    assert page.model.rowCount() == 4
+    page.confirm = lambda title, text: True
+    page.delete_selected()
+    assert sorted(shown_names(page)) == ["proto-a", "proto-b"]
+    assert not folder.exists()
+    with Store(page.db_path) as store:
+        assert {r["id"] for r in store.list_runs()} == {page.ids["a"], page.ids["b"]}
+        assert store.metrics(page.ids["c"]) == [] and store.episodes(page.ids["c"]) == []
+
+
+def test_exports_parse_back(page, tmp_path):
+    run_id = page.ids["a"]
+    assert page.export_run(run_id, "csv", tmp_path / "m.csv")
+    rows = list(csv.DictReader((tmp_path / "m.csv").open()))
+    assert len(rows) == 20 + 4 and rows[0]["run_id"] == run_id and {r["name"] for r in rows} == {"train_loss", "val_accuracy"}
+    assert page.export_run(run_id, "json", tmp_path / "m.json")
+    data = json.loads((tmp_path / "m.json").read_text())
+    assert data["run"]["id"] == run_id and len(data["episodes"]) == 4
+    assert page.export_run(run_id, "toml", tmp_path / "c.toml")
+    config = tomllib.loads((tmp_path / "c.toml").read_text())
+    assert config["name"] == "proto-a" and config["method"]["params"]["lr"] == 1e-4
+    page.select_ids([run_id])
+    page.ask_save_path = lambda *a: str(tmp_path / "picked.csv")
+    page.export_selected("csv")
+    assert (tmp_path / "picked.csv").exists()
+
+
+def test_actions_emit_requests(qtbot, page):
+    page.select_ids([page.ids["a"], page.ids["b"]])
+    assert page.compare_button.isEnabled() and not page.rename_button.isEnabled()
+    with qtbot.waitSignal(page.compare_requested) as compare:
+        page.compare_button.click()
+    assert sorted(compare.args[0]) == sorted([page.ids["a"], page.ids["b"]])
+    page.select_ids([page.ids["b"]])
+    with qtbot.waitSignal(page.clone_requested) as clone:
+        page.clone_button.click()
+    assert clone.args[0]["method"]["params"]["lr"] == 3e-4 and clone.args[0]["name"] == "proto-b-copy"
+    with qtbot.waitSignal(page.open_requested) as opened:
+        page.open_button.click()
+    assert opened.args[0] == page.ids["b"]

@@ -1,0 +1,88 @@
+"""The Studies page over a study made with Optuna directly in a journal file beside the run
+database, its trials being runs in the store; the page reads it through the engine's CLI."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from engine.store import Store
+from gui.pages.studies import StudiesPage
+from tests.gui.store_fill import add_run, base_config
+
+PARAMS = [(1e-4, 20.0, 0.61), (1e-3, 5.0, 0.72), (3e-3, 12.0, 0.68), (5e-4, 8.0, None)]
+
+
+def make_study(db_path, name: str = "lr-search") -> dict[int, str]:
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.storages.journal import JournalFileBackend, JournalStorage
+    from optuna.trial import TrialState, create_trial
+
+    from engine.config import RunConfig
+
+    base = RunConfig().with_values({"dataset.path": "data.csv", "name": name}).to_dict()
+    space = {"method.params.lr": {"low": 1e-4, "high": 1e-2, "log": True, "type": "float"},
+             "method.params.temperature": {"low": 1.0, "high": 30.0, "log": False, "type": "float"}}
+    attr = {"version": 1, "base": base, "space": space, "sampler": "tpe", "pruner": "median", "n_trials": 8,
+            "metric": "val_accuracy", "direction": "maximize", "seed": 0, "sampler_options": {}, "pruner_options": {}}
+    storage = JournalStorage(JournalFileBackend(str(db_path.parent / "studies.journal")))
+    study = optuna.create_study(study_name=name, storage=storage, direction="maximize")
+    study.set_user_attr("metalab", attr)
+    dists = {"method.params.lr": FloatDistribution(1e-4, 1e-2, log=True),
+             "method.params.temperature": FloatDistribution(1.0, 30.0)}
+    run_ids = {}
+    with Store(db_path) as store:
+        for number, (lr, temp, value) in enumerate(PARAMS):
+            run_id = add_run(store, base_config(f"{name}-{number}", lr=lr), accuracies=[value or 0.5] * 3,
+                             study=name, trial_number=number, status="finished" if value else "pruned")
+            run_ids[number] = run_id
+            state = TrialState.COMPLETE if value is not None else TrialState.PRUNED
+            study.add_trial(create_trial(params={"method.params.lr": lr, "method.params.temperature": temp},
+                                         distributions=dists, value=value, state=state, user_attrs={"run_id": run_id}))
+    return run_ids
+
+
+@pytest.fixture
+def page(qtbot, tmp_path):
+    db = tmp_path / "runs.db"
+    run_ids = make_study(db)
+    page = StudiesPage(db, command=[sys.executable, "-m", "engine"])
+    qtbot.addWidget(page)
+    page.resize(1300, 750)
+    page.show()
+    with qtbot.waitSignal(page.study_shown, timeout=60_000):
+        page.refresh()
+    page.run_ids = run_ids
+    return page
+
+
+def test_studies_page_shows_the_trials(qtbot, page):
+    assert page.studies_model.rows[0][:4] == ["lr-search", "tpe", "4 / 8", "0.7200"]
+    model = page.trials_model
+    assert model.columns[:5] == ["#", "State", "Value", "Duration", "Run"]
+    assert "lr" in model.columns and "temperature" in model.columns
+    states = [row[1] for row in model.rows]
+    assert states == ["complete", "complete", "complete", "pruned"]
+    assert [row[4] for row in model.rows] == [page.run_ids[i] for i in range(4)]
+    assert "Best: trial 1" in page.summary.text()
+    history = page.history.getPlotItem().listDataItems()
+    assert len(history) == 2  # complete trials and the best-so-far line (the pruned trial has no value)
+    assert page.slice_param.count() == 2
+
+
+def test_open_a_trials_run(qtbot, page):
+    page.trials_view.selectRow(1)
+    page.trials_view.setCurrentIndex(page.trials_proxy.index(1, 0))
+    assert page.open_button.isEnabled()
+    with qtbot.waitSignal(page.open_requested) as opened:
+        page.open_button.click()
+    assert opened.args[0] == page.run_ids[1]
+
+
+def test_more_trials_raise_the_budget(page):
+    page.more_trials.setValue(5)
+    args = page.worker_arguments()
+    assert args[args.index("--n-trials") + 1] == "9"  # 4 trials so far (none failed) + 5
+    assert args[args.index("--study") + 1] == "lr-search" and args[args.index("--storage") + 1].startswith("journal:")
