@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install run test demo lint screenshots bench clean
+.PHONY: install run test demo screenshots clean
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,11 @@ demo: install
 test: install
 	$(VENV)/bin/lint-imports
 	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
+
+# Real screenshots of every page under a virtual X server, into docs/screenshots/.
+screenshots: install
+	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) scripts/screenshots.py
+	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) scripts/screenshots_browse.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -1,6 +1,6 @@
 """Screenshots of the Runs, Compare, Studies and Try-a-model pages into docs/screenshots/.
 
-    Xvfb :91 -screen 0 1400x900x24 &  DISPLAY=:91 python benchmarks/gui_screenshots.py
+    Xvfb :91 -screen 0 1400x900x24 &  DISPLAY=:91 python scripts/screenshots_browse.py
 
 The database is filled through the store API (as the GUI tests do), with a study made with
 Optuna in a journal file beside it.
