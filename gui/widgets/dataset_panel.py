@@ -69,12 +69,27 @@ class ClassChart(pg.PlotWidget):
         brushes = [pg.mkBrush(200, 60, 60) if v < self.need else pg.mkBrush(70, 130, 200) for v in values]
         bars = pg.BarGraphItem(x0=0, y=list(range(len(names))), height=0.7, width=values, brushes=brushes, pen=None)
         self.addItem(bars)
-        self.getAxis("left").setTicks([[(i, _short(n)) for i, n in enumerate(names)]])
+        self._names = names
+        self._label_ticks()
         if self.need:
             self.addItem(pg.InfiniteLine(pos=self.need, angle=90, pen=pg.mkPen((200, 60, 60), style=Qt.PenStyle.DashLine)))
         self.setYRange(-0.6, len(names) - 0.4, padding=0)
         self.setXRange(0, max(max(values), self.need) * 1.05, padding=0)
         self.setMinimumHeight(max(160, min(12 * len(names) + 40, 320)))
+
+
+    def _label_ticks(self) -> None:
+        """Every class gets a label when rows are tall enough to read; else every k-th one."""
+        names = getattr(self, "_names", [])
+        if not names:
+            return
+        rows_px = max(1.0, (self.height() - 40) / len(names))
+        every = max(1, int(-(-14 // rows_px)))  # ceil(14 px per label / px per row)
+        self.getAxis("left").setTicks([[(i, _short(n)) for i, n in enumerate(names) if (len(names) - 1 - i) % every == 0]])
+
+    def resizeEvent(self, event) -> None:  # noqa: N802 (Qt's name)
+        super().resizeEvent(event)
+        self._label_ticks()
 
 
 def _short(name: str, limit: int = 18) -> str:
