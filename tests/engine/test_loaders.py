@@ -136,9 +136,11 @@ def test_a_million_rows_load_in_bounded_memory(tmp_path):
         for i in range(1_000_000):
             handle.write(f"{i},customer message number {i} about order {i % 977},intent_{i % 50},x{i % 7}\n")
     size_mb = path.stat().st_size / 1e6
+    # VmHWM is this process's own peak (ru_maxrss would carry over the parent's across exec).
     code = (
-        "import resource, sys; from engine.data import load_dataset; d = load_dataset(sys.argv[1]); "
-        "print(len(d), len(d.class_counts()), resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"
+        "import re, sys; from engine.data import load_dataset; d = load_dataset(sys.argv[1]); "
+        "hwm = re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1); "
+        "print(len(d), len(d.class_counts()), int(hwm) // 1024)"
     )
     out = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True).stdout
     rows, classes, peak_mb = map(int, out.split())
