@@ -292,9 +292,9 @@ class EngineProcess(QObject):
         return ""
 
     def _kill(self) -> None:
-        if self._process.state() != QProcess.ProcessState.NotRunning:
-            if not process_group.signal_group(self.group_id, process_group.SIGKILL):
-                self._process.kill()
+        running = self._process.state() != QProcess.ProcessState.NotRunning
+        if running and not process_group.signal_group(self.group_id, process_group.SIGKILL):
+            self._process.kill()
 
     def _set_state(self, state: str) -> None:
         if state != self.state:

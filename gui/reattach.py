@@ -198,8 +198,8 @@ class Reattacher(QObject):
         follower = StoreFollower(run, self.db_path, stop_timeout=self.stop_timeout, interval_ms=self.interval_ms,
                                  parent=self)
         session.attach(follower)
-        session.log.append_rows([(time.time(), "info", f"re-attached to the engine (pid {follower.pid}); "
-                                  "following its progress from the database")])
+        note = f"re-attached to the engine (pid {follower.pid}); following its progress from the database"
+        session.log.append_rows([(time.time(), "info", note)])
         follower.run_finished.connect(lambda status, _f, _e, rid=follower.run_id: self._ended(rid, status))
         self.followers[follower.run_id] = follower
         follower.start()

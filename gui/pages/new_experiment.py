@@ -30,10 +30,10 @@ from engine.config import RunConfig
 from engine.data import check_task, first_problem
 from engine.errors import UserError
 from engine.specs import MethodSpec, all_specs
+from gui.config_warnings import config_warnings
 from gui.engine_info import EngineInfo
 from gui.widgets.dataset_panel import DatasetPanel
 from gui.widgets.model_panel import ModelPanel
-from gui.config_warnings import config_warnings
 from gui.widgets.param_form import ParamForm, config_params
 
 TASK_KEYS = [

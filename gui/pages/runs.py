@@ -38,8 +38,8 @@ from engine.fileio import atomic_write_text
 from engine.paths import artifacts_dir
 from engine.store import Store
 from gui.background import Worker
-from gui.resume import can_resume
 from gui.models.runs_model import COLUMNS, HIDDEN_BY_DEFAULT, KEYS, RunsFilter, RunsModel, prepare, sort_runs
+from gui.resume import can_resume
 from gui.settings import app_settings
 
 LIVE_REFRESH_MS = 3000  # while runs are going and the page is visible

@@ -6,6 +6,7 @@ Figures printed with ``-s`` go to docs/RELIABILITY.md.
 from __future__ import annotations
 
 import os
+import select
 import signal
 import subprocess
 import sys
@@ -14,12 +15,12 @@ import time
 from pathlib import Path
 
 import pytest
+from conftest import FAKE_ENGINE
+from test_gui_launch import launch
 
 from engine.config import RunConfig
 from engine.store import Store
 from gui import process_group
-from conftest import FAKE_ENGINE
-from test_gui_launch import launch
 
 pytestmark = pytest.mark.skipif(os.name != "posix", reason="process groups and signals are POSIX")
 ROOT = Path(__file__).resolve().parents[2]
@@ -85,25 +86,30 @@ def test_an_engine_outlives_a_killed_gui_and_records_its_run(tmp_path):
            "FAKE_STEP_SECONDS": "0.04", "FAKE_CHILDREN": "1"}
     gui = subprocess.Popen([sys.executable, "-c", LAUNCHER, str(ROOT), run_id, str(config), str(db), str(FAKE_ENGINE)],
                            env=env, stdout=subprocess.PIPE, text=True)
-    line = gui.stdout.readline().split()
-    assert line and line[0] == "engine", line
+    ready, _, _ = select.select([gui.stdout], [], [], 15)
+    line = gui.stdout.readline().split() if ready else []
+    if not line or line[0] != "engine":
+        gui.kill()
+        pytest.fail(f"the launcher did not start the engine: {line}")
     engine_pid = int(line[1])
-    assert os.getsid(engine_pid) == engine_pid != os.getsid(gui.pid)  # its own session: no SIGHUP from a terminal
-    gui.send_signal(signal.SIGKILL)
-    gui.wait(5)
-    killed_at = time.time()
-    deadline = killed_at + 15
-    while time.time() < deadline:
+    try:
+        assert os.getsid(engine_pid) == engine_pid != os.getsid(gui.pid)  # its own session: no SIGHUP from a terminal
+        gui.send_signal(signal.SIGKILL)
+        gui.wait(5)
+        killed_at = time.time()
+        deadline = killed_at + 15
+        while time.time() < deadline:
+            with Store(db, readonly=True) as store:
+                run = store.get_run(run_id)
+            if run["status"] != "running":
+                break
+            time.sleep(0.1)
         with Store(db, readonly=True) as store:
-            run = store.get_run(run_id)
-        if run["status"] != "running":
-            break
-        time.sleep(0.1)
-    with Store(db, readonly=True) as store:
-        assert store.get_run(run_id)["status"] == "finished"
-        assert len(store.metrics(run_id, "train_loss")) == 60
-    print(f"\nengine finished its run {time.time() - killed_at:.1f} s after the GUI was killed")
-    process_group.end_group(engine_pid)  # its worker is orphaned (the GUI that would end the group is dead)
+            assert store.get_run(run_id)["status"] == "finished"
+            assert len(store.metrics(run_id, "train_loss")) == 60
+        print(f"\nengine finished its run {time.time() - killed_at:.1f} s after the GUI was killed")
+    finally:
+        process_group.end_group(engine_pid)  # its worker is orphaned (the GUI that would end the group is dead)
 
 
 def test_next_start_reattaches_to_a_live_engine_and_can_stop_it(qtbot, tmp_path, fake_cmd):
