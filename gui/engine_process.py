@@ -11,6 +11,11 @@ signal per read rather than one per point.
 Stopping is graceful first (SIGTERM: the engine finishes the step, writes a checkpoint
 and exits 130), then a kill after ``stop_timeout`` seconds. An engine that dies without
 a ``run_finished`` event is reported as failed with its last error line.
+
+The engine starts in a session (and process group) of its own, so a terminal's SIGHUP or
+the GUI dying does not take it down; signals go to the whole group (data-loader workers
+included), and whatever is left of the group when the engine exits is killed
+(``gui.process_group``).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from engine.events import parse_line
+from gui import process_group
 
 EXIT_FINISHED, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_INTERRUPTED = 0, 1, 2, 130
 ENGINE_CMD_ENV = "METALAB_ENGINE_CMD"  # developers: another engine command (tests, benchmarks)
@@ -94,7 +100,12 @@ class EngineProcess(QObject):
         self._last_error_event = ""
         self._finished_event: dict[str, Any] | None = None
         self._stop_requested = False
+        self.error_kind = ""  # the last ``error`` event's kind ("oom", "user", ...)
+        self.action = "run"  # or "resume": continue ``run_id`` from its newest checkpoint
+        self.group_id = 0  # the engine's process group, once started
         self._process = QProcess(self)
+        process_group.start_in_own_session(self._process)
+        self._process.started.connect(self._on_started)
         self._process.setWorkingDirectory(str(repo_root()))
         env = QProcessEnvironment.systemEnvironment()
         env.insert("PYTHONUNBUFFERED", "1")
@@ -109,6 +120,8 @@ class EngineProcess(QObject):
 
     # --- intents ----------------------------------------------------------------------
     def arguments(self) -> list[str]:
+        if self.action == "resume":
+            return [*self.command[1:], "resume", self.run_id, "--db", self.db_path, "--events"]
         return [*self.command[1:], "run", self.config_path, "--db", self.db_path, "--events", "--run-id", self.run_id]
 
     def start(self) -> None:
@@ -121,7 +134,8 @@ class EngineProcess(QObject):
             return
         self._stop_requested = True
         self._set_state("stopping")
-        self._process.terminate()
+        if not process_group.signal_group(self.group_id, process_group.SIGTERM):
+            self._process.terminate()
         self._kill_timer.start(int(self.stop_timeout * 1000))
 
     def kill(self) -> None:
@@ -180,6 +194,7 @@ class EngineProcess(QObject):
             elif kind == "error":
                 message = str(event.get("message", ""))
                 self._last_error_event = message
+                self.error_kind = str(event.get("kind") or "")
                 logs.append((float(event.get("time") or _now()), "error", f"{event.get('kind', 'error')}: {message}"))
             elif kind == "run_finished":
                 self._finished_event = event
@@ -221,8 +236,12 @@ class EngineProcess(QObject):
             rest, self._stderr_buffer = self._stderr_buffer, b""
             self._handle_stderr([rest])
 
+    def _on_started(self) -> None:
+        self.group_id = int(self._process.processId())
+
     def _on_finished(self, code: int, exit_status: QProcess.ExitStatus) -> None:
         self._kill_timer.stop()
+        process_group.end_group(self.group_id)  # leftovers (data-loader workers) go with the engine
         self._flush()
         crashed = exit_status == QProcess.ExitStatus.CrashExit
         status = status_from_exit(code, crashed)
@@ -273,7 +292,8 @@ class EngineProcess(QObject):
         return ""
 
     def _kill(self) -> None:
-        if self._process.state() != QProcess.ProcessState.NotRunning:
+        running = self._process.state() != QProcess.ProcessState.NotRunning
+        if running and not process_group.signal_group(self.group_id, process_group.SIGKILL):
             self._process.kill()
 
     def _set_state(self, state: str) -> None:

@@ -33,6 +33,8 @@ from gui.pages.new_experiment import NewExperimentPage
 from gui.pages.runs import RunsPage
 from gui.pages.studies import StudiesPage
 from gui.pages.try_model import TryModelPage
+from gui.reattach import Reattacher
+from gui.resume import resume_session
 from gui.run_queue import RunQueue, describe
 from gui.run_session import RunSession
 from gui.settings import app_settings
@@ -93,6 +95,15 @@ class MainWindow(QMainWindow):
         self.studies_page.open_requested.connect(self.open_run)
         self.queue.queue_changed.connect(self._update_status)
         self.queue.run_finished.connect(lambda _id, _status: self.runs_page.refresh())
+        # Engines that outlived an earlier GUI: follow them from the store (docs/RELIABILITY.md).
+        self.reattacher = Reattacher(self.db_path, stop_timeout=stop_timeout, parent=self)
+        self.reattacher.run_finished.connect(lambda _id, _status: self.runs_page.refresh())
+        for session in self.reattacher.attach_live_runs():
+            self.monitor_page.add_session(session)
+        self.monitor_page.resume_requested.connect(self.resume_run)
+        self.runs_page.resume_requested.connect(self.resume_run)
+        self.monitor_page.oom_panel.db_path = self.db_path
+        self.monitor_page.oom_panel.relaunch_requested.connect(self.relaunch)
         self.info.devices_changed.connect(self._update_devices)
 
         if restore:
@@ -237,7 +248,32 @@ class MainWindow(QMainWindow):
         return run_id
 
     def stop_run(self, run_id: str) -> None:
-        self.queue.stop(run_id)
+        if not self.reattacher.stop(run_id):
+            self.queue.stop(run_id)
+
+    def resume_run(self, run_id: str) -> bool:
+        """Continues an interrupted or failed run from its newest checkpoint (the same engine path)."""
+        if self.queue.job(run_id) is not None or run_id in self.reattacher.active():
+            self.statusBar().showMessage(f"Run {run_id} is already going", 8000)
+            return False
+        try:
+            session, config_path, device = resume_session(self.db_path, run_id, parent=self)
+        except UserError as exc:
+            self.statusBar().showMessage(f"Cannot resume: {exc}", 15000)
+            return False
+        self.queue.submit(run_id, session.name, config_path, device, action="resume", session=session)
+        self.monitor_page.add_session(session)
+        self.show_page(1)
+        return True
+
+    def relaunch(self, config: dict) -> str | None:
+        """A new run from a failed run's config with one setting changed (out of memory: one click)."""
+        try:
+            run_config = RunConfig.from_dict(config)
+        except UserError as exc:
+            self.statusBar().showMessage(f"Cannot relaunch: {exc}", 15000)
+            return None
+        return self.launch(run_config)
 
     def stop_current(self) -> None:
         session = self.monitor_page.session
@@ -245,7 +281,7 @@ class MainWindow(QMainWindow):
             self.stop_run(session.run_id)
 
     def open_run(self, run_id: str) -> None:
-        for session in self.monitor_page.sessions:
+        for session in reversed(self.monitor_page.sessions):
             if session.run_id == run_id:
                 self.monitor_page.show_session(session)
                 self.show_page(1)
@@ -305,6 +341,7 @@ class MainWindow(QMainWindow):
                 return
             self.queue.stop_all(wait_ms=int(self.queue.stop_timeout * 1000))
         self._save_settings()
+        self.reattacher.shutdown()  # engines we only follow go on without us
         self.info.shutdown()
         self.studies_page.shutdown()
         event.accept()

@@ -38,6 +38,7 @@ class Job:
     device: str
     session: RunSession
     process: EngineProcess | None = None
+    action: str = "run"  # or "resume" (``python -m engine resume ID``)
 
 
 class RunQueue(QObject):
@@ -66,9 +67,13 @@ class RunQueue(QObject):
         self.jobs: list[Job] = []
 
     # --- intents ------------------------------------------------------------------------
-    def submit(self, run_id: str, name: str, config_path: str | Path, device: str) -> RunSession:
-        session = RunSession(run_id, name, device=device, parent=self)
-        self.jobs.append(Job(run_id, name, Path(config_path), device_key(device, self.resolve_auto), session))
+    def submit(
+        self, run_id: str, name: str, config_path: str | Path, device: str, *, action: str = "run",
+        session: RunSession | None = None,
+    ) -> RunSession:
+        """Queues a run; ``action="resume"`` continues it from its newest checkpoint (into ``session``)."""
+        session = session or RunSession(run_id, name, device=device, parent=self)
+        self.jobs.append(Job(run_id, name, Path(config_path), device_key(device, self.resolve_auto), session, action=action))
         self.queue_changed.emit()
         self._start_ready()
         return session
@@ -123,6 +128,7 @@ class RunQueue(QObject):
         process = EngineProcess(
             job.run_id, job.config_path, self.db_path, command=self.command, stop_timeout=self.stop_timeout, parent=self
         )
+        process.action = job.action
         job.process = process
         job.session.attach(process)
         process.run_finished.connect(lambda status, _final, error, j=job: self._on_finished(j, status, error))

@@ -293,6 +293,20 @@ class Store:
         sql += " ORDER BY name, step, rowid"
         return [dict(r) for r in self.db.query(sql, params)]
 
+    def metrics_since(self, run_id: str, after_rowid: int = 0) -> tuple[list[dict[str, Any]], int]:
+        """Rows added after ``after_rowid`` in insertion order, and the newest rowid (for followers)."""
+        rows = [dict(r) for r in self.db.query(
+            "SELECT rowid, name, step, value, wall_time, time FROM metrics WHERE run_id = ? AND rowid > ? ORDER BY rowid",
+            [run_id, after_rowid],
+        )]
+        return rows, (rows[-1]["rowid"] if rows else after_rowid)
+
+    def logs_since(self, run_id: str, after_rowid: int = 0) -> tuple[list[dict[str, Any]], int]:
+        rows = [dict(r) for r in self.db.query(
+            "SELECT rowid, time, level, message FROM logs WHERE run_id = ? AND rowid > ? ORDER BY rowid", [run_id, after_rowid]
+        )]
+        return rows, (rows[-1]["rowid"] if rows else after_rowid)
+
     def episodes(self, run_id: str, split: str = "test") -> list[dict[str, Any]]:
         return list(
             self.db.query(

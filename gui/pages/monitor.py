@@ -25,12 +25,14 @@ from PySide6.QtWidgets import (
 
 from gui.engine_info import format_bytes
 from gui.models.log_model import LogFilterModel
+from gui.oom_relaunch import OomPanel
 from gui.run_session import RunSession, format_duration
 from gui.widgets.live_plot import LivePlot
 
 
 class MonitorPage(QWidget):
     stop_requested = Signal(str)  # run id
+    resume_requested = Signal(str)  # run id: continue from its newest checkpoint
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -52,6 +54,12 @@ class MonitorPage(QWidget):
         top.addWidget(self.picker)
         top.addWidget(self.status, 1)
         top.addWidget(self.stop_button)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue this interrupted or failed run from its newest checkpoint")
+        self.resume_button.setEnabled(False)
+        self.resume_button.clicked.connect(self._resume_clicked)
+        top.addWidget(self.resume_button)
+        self.oom_panel = OomPanel()
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -119,6 +127,7 @@ class MonitorPage(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.oom_panel)
         layout.addLayout(progress_row)
         layout.addWidget(splitter, 1)
 
@@ -186,6 +195,8 @@ class MonitorPage(QWidget):
                 text += f" — test accuracy {acc:.3f}" + (f" ± {ci:.3f}" if isinstance(ci, (int, float)) else "")
         self.status.setText(text)
         self.stop_button.setEnabled(s.status in ("queued", "starting", "running"))
+        self.resume_button.setEnabled(s.status in ("interrupted", "failed"))
+        self.oom_panel.show_for(s)
 
     def _queue_progress(self, _event: dict[str, Any]) -> None:
         """Progress can arrive hundreds of times a second: show it at most 10 times."""
@@ -226,6 +237,10 @@ class MonitorPage(QWidget):
     def _stop_clicked(self) -> None:
         if self.session is not None:
             self.stop_requested.emit(self.session.run_id)
+
+    def _resume_clicked(self) -> None:
+        if self.session is not None:
+            self.resume_requested.emit(self.session.run_id)
 
 
 def _escape(text: str) -> str:

@@ -30,6 +30,7 @@ from engine.config import RunConfig
 from engine.data import check_task, first_problem
 from engine.errors import UserError
 from engine.specs import MethodSpec, all_specs
+from gui.config_warnings import config_warnings
 from gui.engine_info import EngineInfo
 from gui.widgets.dataset_panel import DatasetPanel
 from gui.widgets.model_panel import ModelPanel
@@ -45,7 +46,8 @@ TASK_KEYS = [
     "task.split_seed",
     "task.test_episodes",
 ]
-RUN_KEYS = ["train.episodes", "train.eval_every", "train.seed", "model.max_length", "train.checkpoint_every"]
+RUN_KEYS = ["train.episodes", "train.eval_every", "train.seed", "model.max_length", "train.checkpoint_every",
+            "model.trust_remote_code"]
 
 
 class NewExperimentPage(QWidget):
@@ -264,6 +266,10 @@ class NewExperimentPage(QWidget):
             c = self.config
             text = f"Ready: {c.method.name} on {c.dataset.path}, {c.task.n_way}-way {c.task.k_shot}-shot, {c.train.episodes} episodes"
             self.reason.setStyleSheet("color: #2e7d32;")
+            warnings = config_warnings(c)
+            if warnings:  # allowed, but said out loud
+                text += "\n⚠ " + "\n⚠ ".join(warnings)
+                self.reason.setStyleSheet("color: #e65100;")
         else:
             text = problem or ""
             self.reason.setStyleSheet("color: #c62828;")

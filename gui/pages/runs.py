@@ -39,6 +39,7 @@ from engine.paths import artifacts_dir
 from engine.store import Store
 from gui.background import Worker
 from gui.models.runs_model import COLUMNS, HIDDEN_BY_DEFAULT, KEYS, RunsFilter, RunsModel, prepare, sort_runs
+from gui.resume import can_resume
 from gui.settings import app_settings
 
 LIVE_REFRESH_MS = 3000  # while runs are going and the page is visible
@@ -50,6 +51,7 @@ class RunsPage(QWidget):
     open_requested = Signal(str)  # run id: its curves and log
     compare_requested = Signal(list)  # run ids
     clone_requested = Signal(dict)  # a run's config, for New experiment
+    resume_requested = Signal(str)  # run id: continue an interrupted or failed run from its checkpoint
     runs_changed = Signal()  # after a reload
 
     def __init__(self, db_path: Path, parent: QWidget | None = None, *, limit: int | None = None):
@@ -126,6 +128,9 @@ class RunsPage(QWidget):
         self.clone_button = QPushButton("Clone config")
         self.clone_button.setToolTip("Open the selected run's config in New experiment")
         self.clone_button.clicked.connect(self.clone_selected)
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue the selected interrupted or failed run from its newest checkpoint")
+        self.resume_button.clicked.connect(self.resume_selected)
         self.rename_button = QPushButton("Rename…")
         self.rename_button.clicked.connect(self.rename_selected)
         self.tags_button = QPushButton("Tags…")
@@ -142,8 +147,8 @@ class RunsPage(QWidget):
         self.delete_button = QPushButton("Delete…")
         self.delete_button.clicked.connect(self.delete_selected)
         actions = QHBoxLayout()
-        for widget in (self.open_button, self.compare_button, self.clone_button, self.rename_button, self.tags_button,
-                       self.notes_button, self.export_button, self.delete_button):
+        for widget in (self.open_button, self.compare_button, self.clone_button, self.resume_button, self.rename_button,
+                       self.tags_button, self.notes_button, self.export_button, self.delete_button):
             actions.addWidget(widget)
         actions.addStretch(1)
         self.message = QLabel("")
@@ -271,13 +276,15 @@ class RunsPage(QWidget):
         self.tags_button.setEnabled(n >= 1)
         self.delete_button.setEnabled(n >= 1)
         self.compare_button.setEnabled(2 <= n <= 20)
+        runs = self.selected_runs() if n == 1 else []
+        self.resume_button.setEnabled(bool(runs) and can_resume(runs[0]))
 
     def _row_menu(self, pos: QPoint) -> None:
         if not self.table.indexAt(pos).isValid():
             return
         menu = QMenu(self)
-        for button in (self.open_button, self.compare_button, self.clone_button, self.rename_button, self.tags_button,
-                       self.notes_button):
+        for button in (self.open_button, self.compare_button, self.clone_button, self.resume_button, self.rename_button,
+                       self.tags_button, self.notes_button):
             act = menu.addAction(button.text().replace("&&", "&"), button.click)
             act.setEnabled(button.isEnabled())
         export = menu.addMenu("Export")
@@ -309,6 +316,11 @@ class RunsPage(QWidget):
             config = dict(runs[0]["config"])
             config["name"] = f"{config.get('name', 'run')}-copy"
             self.clone_requested.emit(config)
+
+    def resume_selected(self) -> None:
+        runs = self.selected_runs()
+        if runs and can_resume(runs[0]):
+            self.resume_requested.emit(runs[0]["id"])
 
     def rename_selected(self) -> None:
         runs = self.selected_runs()

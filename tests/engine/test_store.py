@@ -44,6 +44,24 @@ def test_run_lifecycle(tmp_path):
             store.get_run(first)
 
 
+def test_followers_read_new_rows_only(tmp_path):
+    """``metrics_since``/``logs_since``: what a re-attached GUI polls once a second."""
+    with Store(tmp_path / "runs.db") as store:
+        run = store.create_run(CONFIG)
+        other = store.create_run(CONFIG)
+        store.add_metrics(run, [("train_loss", 1, 0.9, 0.1, 1.0)])
+        store.add_metrics(other, [("train_loss", 1, 0.1, 0.1, 1.0)])
+        rows, last = store.metrics_since(run)
+        assert [(r["step"], r["value"]) for r in rows] == [(1, 0.9)]
+        assert store.metrics_since(run, last) == ([], last)
+        store.add_metrics(run, [("train_loss", 2, 0.5, 0.2, 2.0), ("lr", 2, 1e-3, 0.2, 2.0)])
+        rows, last2 = store.metrics_since(run, last)
+        assert [(r["name"], r["step"]) for r in rows] == [("train_loss", 2), ("lr", 2)] and last2 > last
+        store.add_logs(run, [(1.0, "info", "a"), (2.0, "info", "b")])
+        logs, mark = store.logs_since(run)
+        assert [r["message"] for r in logs] == ["a", "b"] and store.logs_since(run, mark) == ([], mark)
+
+
 def test_stale_running_runs_become_interrupted(tmp_path):
     with Store(tmp_path / "runs.db") as store:
         run_id = store.create_run(CONFIG)

@@ -5,7 +5,11 @@
 
 Behaviour comes from the environment (the GUI's QProcess passes its environment on):
 
-    FAKE_ENGINE_MODE  ok | crash | abort | garbage | slow | ignore_term | stream | bad_input | silent_exit
+    fake_engine.py resume ID --db DB --events
+
+    FAKE_ENGINE_MODE  ok | crash | abort | garbage | slow | ignore_term | stream | bad_input | silent_exit | oom
+    FAKE_CHILDREN     worker processes to start (like data-loader workers; they outlive the engine)  default 0
+    FAKE_CHECKPOINT_EVERY  write a (fake) checkpoint every N steps, for resume                       default 0
     FAKE_STEPS        training steps (ok, crash, garbage, slow)         default 40
     FAKE_STEP_SECONDS sleep per step                                    default 0.005
     FAKE_RATE         metric events per second (stream)                 default 2000
@@ -41,12 +45,33 @@ def _on_term(_signum: int, _frame: object) -> None:
     STOP = True
 
 
+OOM_MESSAGE = (
+    "out of memory on cuda:0: try a smaller task (fewer queries or n_way), task.k_shot, "
+    "first-order MAML, method.params.scope = 'lora', or a shorter model.max_length"
+)
+
+
+def _checkpoints(db: str, run_id: str) -> Path:
+    return Path(db).parent / "artifacts" / run_id
+
+
+def _start_children() -> None:
+    import subprocess
+
+    for _ in range(int(os.environ.get("FAKE_CHILDREN", "0"))):
+        # Not waited for and not killed: it outlives the engine unless its group is ended.
+        subprocess.Popen([sys.executable, "-c", "import time; time.sleep(120)"], stdin=subprocess.DEVNULL)
+
+
 def run(args: argparse.Namespace) -> int:
     mode = os.environ.get("FAKE_ENGINE_MODE", "ok")
-    if mode == "bad_input":
+    resume = args.command == "resume"
+    if resume:
+        args.run_id = args.id
+    elif mode == "bad_input":
         print(f"error: {args.config}: unknown key 'task.n_wya'", file=sys.stderr)
         return 2
-    if not Path(args.config).exists():
+    elif not Path(args.config).exists():
         print(f"error: {args.config}: file not found", file=sys.stderr)
         return 2
     if mode == "ignore_term":
@@ -58,6 +83,17 @@ def run(args: argparse.Namespace) -> int:
     pause = float(os.environ.get("FAKE_STEP_SECONDS", "0.005"))
     store = Store(args.db)
     run_id = args.run_id
+    first = 1
+    if resume:
+        saved = store.artifacts(run_id, "checkpoint")
+        if not saved:
+            print(f"error: {args.db}: run {run_id} has no checkpoint", file=sys.stderr)
+            return 2
+        first = int(saved[-1]["step"]) + 1
+        store.delete_metrics_after(run_id, first - 1)
+        store.update_run(run_id, error=None, finished_at=None)
+    every = int(os.environ.get("FAKE_CHECKPOINT_EVERY", "0"))
+    _start_children()
     events = EventWriter(sys.stdout if args.events else None, run_id)
     store.start_run(run_id, device="cpu", versions={"metalab": "fake"}, pid=os.getpid(), host=socket.gethostname())
     events.emit("run_started", name="fake", method="protonet", config={}, device="cpu")
@@ -106,7 +142,7 @@ def run(args: argparse.Namespace) -> int:
         return 130 if STOP else 0
 
     events.emit("log", level="info", message=f"training for {steps} steps")
-    for step in range(1, steps + 1):
+    for step in range(first, steps + 1):
         if STOP:
             events.emit("checkpoint", path=f"/tmp/fake-{run_id}.ckpt", step=step - 1)
             events.emit("log", level="warning", message="stopped by request")
@@ -135,6 +171,20 @@ def run(args: argparse.Namespace) -> int:
         if mode == "silent_exit" and step == steps // 2:
             flush(force=True)
             return 0
+        if mode == "oom" and step == steps // 2:
+            flush(force=True)
+            store.finish_run(run_id, "failed", error=OOM_MESSAGE)
+            events.emit("error", message=OOM_MESSAGE, kind="oom")
+            events.emit("run_finished", status="failed", final_metrics={})
+            print(f"error: {OOM_MESSAGE}", file=sys.stderr)
+            return 1
+        if every and step % every == 0:
+            flush(force=True)
+            folder = _checkpoints(args.db, run_id)
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / f"step-{step}").write_text("fake checkpoint")
+            store.add_artifact(run_id, "checkpoint", folder / f"step-{step}", step=step)
+            events.emit("checkpoint", path=str(folder / f"step-{step}"), step=step, kind="checkpoint")
         flush()
     flush(force=True)
     final = {"test_accuracy": 0.71, "test_accuracy_ci95": 0.02, "train_seconds": time.time() - start}
@@ -171,13 +221,17 @@ def main() -> int:
     p.add_argument("--db", required=True)
     p.add_argument("--events", action="store_true")
     p.add_argument("--run-id", required=True)
+    r = sub.add_parser("resume")
+    r.add_argument("id")
+    r.add_argument("--db", required=True)
+    r.add_argument("--events", action="store_true")
     sub.add_parser("devices").add_argument("--json", action="store_true")
     m = sub.add_parser("model-info")
     m.add_argument("name")
     m.add_argument("--json", action="store_true")
     sub.add_parser("methods").add_argument("--json", action="store_true")
     args = parser.parse_args()
-    if args.command == "run":
+    if args.command in ("run", "resume"):
         return run(args)
     if args.command == "devices":
         print(json.dumps([{"name": "cpu", "label": "CPU (2 cores)", "memory_total": 8 << 30, "memory_free": 4 << 30}]))
