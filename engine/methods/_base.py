@@ -118,6 +118,11 @@ class Method(ABC):
             return
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
+        self.clip_and_step()
+
+    def clip_and_step(self) -> None:
+        """Clips the gradient norm (``grad_clip``), steps the optimizer and the schedule."""
+        assert self.optimizer is not None
         clip = float(self.params.get("grad_clip", 0.0))
         if clip > 0:
             torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], clip)

@@ -254,7 +254,7 @@ class GradientMethod(Method):
         assert self.optimizer is not None
         self.optimizer.zero_grad(set_to_none=True)
         loss, accuracy = self.meta_gradient(episodes)
-        self._clip_and_step()
+        self.clip_and_step()
         return {"train_loss": loss, "train_accuracy": accuracy}
 
     def meta_gradient(self, episodes: Sequence[Episode]) -> tuple[float, float]:
@@ -306,15 +306,6 @@ class GradientMethod(Method):
         if w0.requires_grad:
             self._backward_head_init([(w0, w_leaf)])
         return float(loss.detach()), float(accs.mean())
-
-    def _clip_and_step(self) -> None:
-        assert self.optimizer is not None
-        clip = float(self.params.get("grad_clip", 0.0))
-        if clip > 0:
-            torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], clip)
-        self.optimizer.step()
-        if self.scheduler is not None:
-            self.scheduler.step()
 
     # --- evaluation -------------------------------------------------------------------------
     def begin_eval(self, rows: Sequence[int]) -> None:

@@ -65,7 +65,7 @@ class Reptile(GradientMethod):
         for name, p in params.items():
             if p.requires_grad:
                 p.grad = deltas[name]
-        self._clip_and_step()
+        self.clip_and_step()
         return {"train_loss": total_loss, "train_accuracy": total_acc}
 
 

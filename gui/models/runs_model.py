@@ -13,6 +13,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QBrush, QColor
 
 from engine.store import parse_iso
+from gui.run_session import format_duration
 
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -46,19 +47,6 @@ def duration_seconds(run: dict[str, Any]) -> float | None:
     return None if start is None or end is None else max(0.0, end - start)
 
 
-def format_duration(seconds: float | None) -> str:
-    if seconds is None:
-        return ""
-    seconds = int(round(seconds))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, sec = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {sec:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
 def _metric(run: dict[str, Any], key: str) -> float | None:
     value = (run.get("final_metrics") or {}).get(key)
     return float(value) if isinstance(value, (int, float)) else None
@@ -89,7 +77,8 @@ def cell(run: dict[str, Any], key: str) -> str:
         ci = _metric(run, f"{key}_ci95")
         return f"{value:.3f} ± {ci:.3f}" if ci is not None else f"{value:.3f}"
     if key == "duration":
-        return format_duration(duration_seconds(run))
+        seconds = duration_seconds(run)
+        return "" if seconds is None else format_duration(seconds)
     if key == "created_at":
         return (run.get("created_at") or "").replace("T", " ")[:19]
     if key == "tags":
