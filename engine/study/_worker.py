@@ -198,7 +198,6 @@ def _run_one(
     stop: StopFlag,
     report: TrialReport | None,
 ) -> tuple[str, str | None]:
-    from optuna.trial import TrialState
 
     from engine.store import Store
     from engine.training.runner import Pruned, run_experiment

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from study_helpers import write_study
 
 from engine.cli import main
 from engine.store import Store
-from study_helpers import write_study
 
 pytestmark = pytest.mark.slow
 
