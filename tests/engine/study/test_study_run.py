@@ -78,4 +78,17 @@ def test_a_pruned_trial_is_a_pruned_run(study_dir: Path, monkeypatch: pytest.Mon
             assert trial["last_step"] == 2  # pruned at the first validation, before the end
             assert [m["step"] for m in store.metrics(run["id"], "val_accuracy")] == [2]
     assert 0 in calls
+    # the text views a person reads
+    assert main(["study", "show", "p", "--db", str(db)]) == 0
+    text = capsys.readouterr().out
+    assert "1 complete, 2 pruned" in text and "trial   1  pruned" in text
+    assert main(["study", "list", "--db", str(db)]) == 0
+    assert "p " in capsys.readouterr().out
 
+
+def test_a_timeout_starts_no_new_trial_after_it(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_study(study_dir, 'sampler = "random"\nn_trials = 5\ntimeout = 0.001', name="t")
+    assert main(["study", "run", str(path), "--db", str(study_dir / "metalab.db")]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "t"
+    assert main(["study", "show", "t", "--db", str(study_dir / "metalab.db"), "--json"]) == 0
+    assert [t["state"] for t in json.loads(capsys.readouterr().out)["trials"]] == ["complete"]  # the first one finishes
