@@ -76,7 +76,7 @@ def cmd_study_worker(args: argparse.Namespace) -> int:
 
     stop = StopFlag()
     stop.install()
-    spec, outcome = work(
+    _, outcome = work(
         args.storage, args.study, db_path=_cli()._db_path(args), stop=stop, n_trials=args.n_trials,
         timeout=args.timeout, report=_print_trial,
     )

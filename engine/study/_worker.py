@@ -158,8 +158,6 @@ def run_trials(
     distributions = {d.key: d.distribution() for d in spec.space}
     while not stop.requested:
         outcome.recovered += recover_stale_trials(study, stale_after=stale_after, db_path=db_path)
-        if deadline is not None and time.monotonic() >= deadline:
-            break
         if not _budget_left(study, spec.n_trials):
             break
         trial = study.ask(distributions)
@@ -172,6 +170,8 @@ def run_trials(
         failures = failures + 1 if state == "fail" else 0
         if failures >= MAX_FAILURES_IN_A_ROW:
             raise UserError(f"study '{spec.name}': {failures} trials in a row failed; the last: {error}")
+        if deadline is not None and time.monotonic() >= deadline:  # checked between trials, as Optuna does
+            break
     outcome.interrupted = outcome.interrupted or stop.requested
     return outcome
 
@@ -198,7 +198,6 @@ def _run_one(
     stop: StopFlag,
     report: TrialReport | None,
 ) -> tuple[str, str | None]:
-    from optuna.trial import TrialState
 
     from engine.store import Store
     from engine.training.runner import Pruned, run_experiment

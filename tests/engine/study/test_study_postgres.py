@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from study_helpers import show, write_study
 
 from engine.cli import main
 from engine.store import Store
-from study_helpers import show, write_study
 
 pytestmark = pytest.mark.slow
 

@@ -6,10 +6,10 @@ import json
 from pathlib import Path
 
 import pytest
+from study_helpers import write_study
 
 from engine.cli import main
 from engine.store import Store
-from study_helpers import write_study
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +22,10 @@ def test_study_run_with_every_sampler(study_dir: Path, sampler: str, capsys: pyt
     """
     if sampler == "grid":
         space = '"method.params.lr" = { choices = [1e-4, 1e-3] }\n"method.params.temperature" = { low = 5.0, high = 15.0, step = 10.0 }'
-    path = write_study(study_dir, f'sampler = "{sampler}"\npruner = "none"\nn_trials = 2\nseed = 3', name=f"s-{sampler}", space=space)
+    # one start-up trial, so the second trial comes from the model (CMA-ES has 1 by default)
+    options = "\nsampler_options = { n_startup_trials = 1 }" if sampler in ("tpe", "gp") else ""
+    body = f'sampler = "{sampler}"\npruner = "none"\nn_trials = 2\nseed = 3{options}'
+    path = write_study(study_dir, body, name=f"s-{sampler}", space=space)
     db = study_dir / "data" / "metalab.db"
     assert main(["study", "run", str(path), "--db", str(db)]) == 0
     out = capsys.readouterr().out.strip().splitlines()
@@ -78,4 +81,17 @@ def test_a_pruned_trial_is_a_pruned_run(study_dir: Path, monkeypatch: pytest.Mon
             assert trial["last_step"] == 2  # pruned at the first validation, before the end
             assert [m["step"] for m in store.metrics(run["id"], "val_accuracy")] == [2]
     assert 0 in calls
+    # the text views a person reads
+    assert main(["study", "show", "p", "--db", str(db)]) == 0
+    text = capsys.readouterr().out
+    assert "1 complete, 2 pruned" in text and "trial   1  pruned" in text
+    assert main(["study", "list", "--db", str(db)]) == 0
+    assert "p " in capsys.readouterr().out
 
+
+def test_a_timeout_starts_no_new_trial_after_it(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_study(study_dir, 'sampler = "random"\nn_trials = 5\ntimeout = 0.001', name="t")
+    assert main(["study", "run", str(path), "--db", str(study_dir / "metalab.db")]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[-1] == "t"
+    assert main(["study", "show", "t", "--db", str(study_dir / "metalab.db"), "--json"]) == 0
+    assert [t["state"] for t in json.loads(capsys.readouterr().out)["trials"]] == ["complete"]  # the first one finishes

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import signal
 import subprocess
 import time
@@ -11,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from study_helpers import REPO, engine_cmd, show, write_study
 
 from engine.cli import main
 from engine.store import Store
-from study_helpers import REPO, engine_cmd, show, write_study
 
 pytestmark = pytest.mark.slow
 
@@ -57,7 +55,10 @@ def test_two_workers_share_a_journal_without_losing_or_duplicating_a_trial(study
     assert len({tuple(t["params"].values()) for t in shown["trials"]}) == budget  # workers draw different points
 
 
-def wait_for_running_trial(storage: str, name: str, process: subprocess.Popen[str], timeout: float = 120) -> dict[str, Any]:
+def wait_for_running_trial(
+    storage: str, name: str, process: subprocess.Popen[str], *, seen: set[int], timeout: float = 150
+) -> dict[str, Any]:
+    """A trial ``process`` is running that is not in ``seen``, once some trial is complete."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         assert process.poll() is None, process.communicate()[1][-2000:]
@@ -67,40 +68,51 @@ def wait_for_running_trial(storage: str, name: str, process: subprocess.Popen[st
             trials = []
         done = [t for t in trials if t["state"] == "complete"]
         # a trial that has not validated yet still has seconds of work left: no race with its end
-        running = [t for t in trials if t["state"] == "running" and t["run_id"] and t["last_step"] is None]
+        running = [
+            t for t in trials
+            if t["state"] == "running" and t["run_id"] and t["last_step"] is None and t["number"] not in seen
+        ]
         if done and running:
             return running[0]
         time.sleep(0.3)
     raise AssertionError("no trial started in time")
 
 
-@pytest.mark.parametrize("how", ["kill", "ctrl-c"])
-def test_an_interrupted_study_resumes(study_dir: Path, how: str) -> None:
+def start(path: Path, db: Path) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        engine_cmd("study", "run", str(path), "--db", str(db)), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def test_an_interrupted_study_resumes_after_ctrl_c_and_after_a_kill(study_dir: Path) -> None:
     budget = 3
     storage = f"journal:{study_dir / 'studies.journal'}"
     path = write_study(study_dir, f'sampler = "tpe"\npruner = "none"\nn_trials = {budget}', name="resume")
     db = study_dir / "metalab.db"
-    first = subprocess.Popen(
-        engine_cmd("study", "run", str(path), "--db", str(db)), cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
-    )
-    cut = wait_for_running_trial(storage, "resume", first)
-    if how == "kill":  # a crash or a reboot: nothing is cleaned up
-        first.send_signal(signal.SIGKILL)
-        first.communicate(timeout=30)
-    else:  # the run finishes its step, checkpoints, the trial is failed and queued again
-        first.send_signal(signal.SIGINT)
-        _, err = first.communicate(timeout=120)
-        assert first.returncode == 130, err[-2000:]
-        assert "resume" in err
-        trial = show("resume", storage)["trials"][cut["number"]]
-        assert trial["state"] == "fail" and trial["fail_reason"] == "interrupted"
+
+    # Ctrl-C: the run finishes its step and checkpoints; the trial is failed and queued again
+    first = start(path, db)
+    stopped = wait_for_running_trial(storage, "resume", first, seen=set())
+    first.send_signal(signal.SIGINT)
+    _, err = first.communicate(timeout=120)
+    assert first.returncode == 130, err[-2000:]
+    assert "resume" in err
+    trial = show("resume", storage)["trials"][stopped["number"]]
+    assert trial["state"] == "fail" and trial["fail_reason"] == "interrupted"
+
+    # kill -9 (a crash, a reboot): nothing is cleaned up; the next process finds the trial stale
+    second = start(path, db)
+    killed = wait_for_running_trial(storage, "resume", second, seen={stopped["number"]})
+    second.send_signal(signal.SIGKILL)
+    second.communicate(timeout=30)
+    assert show("resume", storage)["trials"][killed["number"]]["state"] == "running"
 
     assert main(["study", "run", str(path), "--db", str(db)]) == 0  # the same command resumes
     shown = show("resume", storage)
-    cut_now = shown["trials"][cut["number"]]
-    assert cut_now["state"] == "fail" and cut_now["fail_reason"] == ("stale" if how == "kill" else "interrupted")
-    retries = [t for t in shown["trials"] if t["retry_of"] == cut["number"]]
-    assert len(retries) == 1 and retries[0]["state"] == "complete"
-    assert retries[0]["params"] == cut["params"]  # retried with the same parameters
+    for cut, reason in ((stopped, "interrupted"), (killed, "stale")):
+        now = shown["trials"][cut["number"]]
+        assert now["state"] == "fail" and now["fail_reason"] == reason
+        retries = [t for t in shown["trials"] if t["retry_of"] == cut["number"]]
+        assert len(retries) == 1 and retries[0]["params"] == cut["params"]  # retried with the same parameters
     assert_no_trial_lost_or_duplicated(shown, db, budget)
-    assert len(shown["trials"]) == budget + 1
+    assert len(shown["trials"]) == budget + 2

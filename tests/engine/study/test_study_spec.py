@@ -6,11 +6,11 @@ import json
 from pathlib import Path
 
 import pytest
+from study_helpers import write_study
 
 from engine.cli import main
 from engine.errors import ConfigError
 from engine.study import load_spec
-from study_helpers import write_study
 
 
 def files_under(folder: Path) -> set[Path]:
