@@ -170,3 +170,37 @@ def test_half_written_checkpoints_are_never_loaded(tmp_path):
     (run_dir / "checkpoint-000006").mkdir()
     (run_dir / "checkpoint-000006" / "run_config.json").write_text("{}")
     assert [step for step, _ in list_checkpoints(run_dir)] == [2]
+
+
+def test_a_full_disk_fails_the_run_with_one_line_and_keeps_the_database_sound(tmp_path, tiny_model, keyword_csv, monkeypatch, capsys):
+    import errno
+    import sqlite3
+
+    from engine.cli import main
+    from engine.training import checkpoints
+
+    def no_space(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "artifacts"))
+
+    monkeypatch.setattr(checkpoints, "save_file", no_space)  # the first checkpoint write fails
+    config = tmp_path / "c.toml"
+    config.write_text(tiny_config_text(tiny_model, keyword_csv) + "checkpoint_every = 2\n")
+    db = tmp_path / "runs.db"
+    assert main(["run", str(config), "--db", str(db)]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "No space left on device" in err and "Traceback" not in err
+    with Store(db, readonly=True) as store:
+        (run,) = store.list_runs()
+        assert run["status"] == "failed" and "No space left" in run["error"]
+        assert len(store.metrics(run["id"], "train_loss")) == 2  # what was recorded before the failure stays
+    assert sqlite3.connect(db).execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_a_data_folder_that_cannot_be_created_is_one_line(tmp_path, capsys):
+    from engine.cli import main
+
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("a file where the data folder should be")
+    code = main(["runs", "list", "--db", str(blocker / "runs.db")])
+    err = capsys.readouterr().err
+    assert code in (1, 2) and err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
