@@ -139,3 +139,14 @@ def test_every_command_has_help():
             elif action.dest not in ("help", "version", "command", "runs_command", "func"):
                 assert action.help, f"{current.prog} {action.dest} has no help"
     assert seen >= 8
+
+
+def test_every_command_is_documented():
+    from pathlib import Path
+
+    from engine.cli import build_parser
+
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "CLI.md").read_text()
+    sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
+    for name in sub.choices:
+        assert f"`{name}" in doc, name
