@@ -203,13 +203,8 @@ def cmd_runs_export(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_delete(args: argparse.Namespace) -> int:
-    import shutil
-
-    from engine.paths import artifacts_dir
-
     with _open_store(args) as store:
         result = store.delete_run(args.id)
-    shutil.rmtree(artifacts_dir(_db_path(args)) / result["id"], ignore_errors=True)
     print(f"deleted {result['id']}")
     return EXIT_OK
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import time
@@ -20,6 +21,7 @@ from typing import Any
 import sqlite_utils
 
 from engine.errors import UserError
+from engine.paths import artifacts_dir
 from engine.store._connection import connect, transaction
 from engine.store._migrations import migrate, pending
 
@@ -195,13 +197,15 @@ class Store:
         return [_decode_run(dict(r)) for r in self.db.query(sql, params)]
 
     def delete_run(self, run_id: str) -> dict[str, Any]:
-        """Removes a run and its rows; returns the artifacts' paths so the caller can remove files."""
+        """Removes a run, its rows and its artifacts folder (checkpoints, weights)."""
         run_id = self.resolve_id(run_id)
         artifacts = self.artifacts(run_id)
         with transaction(self.conn):
             for table in ("metrics", "episodes", "logs", "artifacts"):
                 self.conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        if str(self.path) != ":memory:":
+            shutil.rmtree(artifacts_dir(self.path) / run_id, ignore_errors=True)
         return {"id": run_id, "artifacts": [a["path"] for a in artifacts]}
 
     def mark_stale_runs(self, *, stale_after: float = STALE_AFTER_SECONDS) -> list[str]:

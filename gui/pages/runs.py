@@ -8,7 +8,6 @@ delete) are single store writes, then patch the model's row. Dialogs go through 
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +34,6 @@ from PySide6.QtWidgets import (
 from engine.errors import UserError
 from engine.exports import export_run
 from engine.fileio import atomic_write_text
-from engine.paths import artifacts_dir
 from engine.store import Store
 from gui.background import Worker
 from gui.models.runs_model import COLUMNS, HIDDEN_BY_DEFAULT, KEYS, RunsFilter, RunsModel, prepare, sort_runs
@@ -379,8 +377,7 @@ class RunsPage(QWidget):
         try:
             with Store(self.db_path) as store:
                 for run_id in ids:
-                    store.delete_run(run_id)
-                    shutil.rmtree(artifacts_dir(self.db_path) / run_id, ignore_errors=True)
+                    store.delete_run(run_id)  # rows and artifacts folder
                     self.model.remove_run(run_id)
         except UserError as exc:
             QMessageBox.warning(self, "Cannot delete", str(exc))

@@ -178,3 +178,17 @@ def test_a_new_migration_backs_the_file_up_first(tmp_path, monkeypatch):
     old = sqlite3.connect(backups[0])
     assert old.execute("SELECT count(*) FROM runs").fetchone()[0] == 1
     assert "extra" not in [r[1] for r in old.execute("PRAGMA table_info(runs)")]
+
+
+def test_deleting_a_run_removes_its_artifacts_folder(tmp_path):
+    from engine.paths import artifacts_dir
+
+    with Store(tmp_path / "runs.db") as store:
+        run_id = store.create_run(CONFIG)
+        folder = artifacts_dir(store.path) / run_id / "weights"
+        folder.mkdir(parents=True)
+        (folder / "model.safetensors").write_bytes(b"x")
+        store.add_artifact(run_id, "weights", folder, step=1)
+        store.delete_run(run_id)
+        assert not (artifacts_dir(store.path) / run_id).exists()
+        assert store.artifacts(run_id) == []
