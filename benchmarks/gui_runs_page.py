@@ -87,7 +87,7 @@ def main() -> None:
         page.table.viewport().repaint()
         app.processEvents()
         steps.append(time.perf_counter() - s)
-    scroll = probe.stop()
+    probe.stop()
     page.table.sortByColumn(6, page.table.horizontalHeader().sortIndicatorOrder())
     s = time.perf_counter()
     page.search.setText("run-01")

@@ -25,8 +25,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QMessageBox,
-    QPushButton,
-    QSplitter,
     QTableView,
     QTabWidget,
     QToolButton,

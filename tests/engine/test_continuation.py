@@ -1,7 +1,6 @@
 """Stop, kill, resume and fork: finished work survives and curves continue at the right step."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
