@@ -71,8 +71,11 @@ def setfit(data, episodes) -> tuple[float, float] | str:
     for ep in episodes:
         model = SetFitModel.from_pretrained(str(bundled_model_dir("all-MiniLM-L6-v2")))
         train = Dataset.from_dict({"text": [texts[r] for r in ep.support], "label": list(ep.support_labels)})
-        args = TrainingArguments(batch_size=16, num_epochs=1, num_iterations=5, seed=0, show_progress_bar=False)
-        Trainer(model=model, args=args, train_dataset=train).train()
+        with tempfile.TemporaryDirectory() as scratch:  # the Trainer's checkpoints stay out of the repo
+            args = TrainingArguments(
+                output_dir=scratch, save_strategy="no", batch_size=16, num_epochs=1, num_iterations=5, seed=0, show_progress_bar=False
+            )
+            Trainer(model=model, args=args, train_dataset=train).train()
         predicted = model.predict([texts[r] for r in ep.query])
         accs.append(float((torch.as_tensor(predicted) == torch.tensor(ep.query_labels)).float().mean()))
     return mean_ci(accs)
@@ -84,7 +87,7 @@ def main() -> None:
     parser.add_argument("--train-episodes", type=int, default=20)
     parser.add_argument("--test-episodes", type=int, default=20)
     parser.add_argument("--setfit-episodes", type=int, default=10)
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", default=",".join(METHODS), help="comma-separated; empty for references only")
     parser.add_argument("--threads", type=int, default=2)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -95,7 +98,7 @@ def main() -> None:
         start = time.time()
         row.update(references(k_shot, args.test_episodes, args.setfit_episodes))
         print(k_shot, "references", row, f"{time.time() - start:.0f}s", flush=True)
-        for name in args.methods.split(","):
+        for name in [n for n in args.methods.split(",") if n]:
             start = time.time()
             cfg = config(name, {**METHODS[name], **({"train_query": 5} if name != "finetune" else {})}, k_shot=k_shot,
                          episodes=args.train_episodes, eval_every=0)

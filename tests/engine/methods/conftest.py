@@ -18,9 +18,6 @@ import torch
 from engine.models.encoder import TextEncoder
 from engine.models.loading import bundled_model_dir
 
-# Tiny models: one thread is faster than two fighting over a shared CPU (OpenMP spin-waits).
-torch.set_num_threads(1)
-
 KEYWORDS = (
     "apple banana cherry grape lemon mango olive peach pear plum "
     "river mountain forest desert island valley ocean canyon meadow glacier"

@@ -19,23 +19,31 @@ LEARNING = {
     "fomaml": {"lr": 1e-3, "scope": "top_k_layers", "inner_lr": 0.05, "train_query": 3},
     "anil": {"lr": 1e-3, "train_query": 3},
     "metasgd": {"lr": 1e-3, "scope": "top_k_layers", "inner_lr": 0.05, "train_query": 3},
-    "reptile": {"lr": 0.5, "scope": "top_k_layers", "top_k": 2, "inner_lr": 0.05, "train_query": 3},
+    "reptile": {"lr": 1.0, "scope": "top_k_layers", "top_k": 2, "inner_lr": 0.1, "inner_steps": 5, "train_query": 15},
 }
 
 
-# Known misses, kept visible: on this task Reptile's interpolation and the fine-tuning
-# baseline do not beat the untrained start within 40 steps (see docs/BENCHMARKS.md).
-NOT_YET = {"reptile", "finetune"}
+# Training steps: 40 unless listed. The fine-tuning baseline trains a 12-way classifier
+# through a randomly initialised head, so the encoder's geometry only starts to move after
+# the head has fitted: 40 steps gain +0.05 here, 60 steps +0.25, 80 steps +0.28 (lr 3e-3;
+# lr 1e-2 diverges). Protonet's loss is on embedding distances and needs no such warm-up.
+#
+# Reptile's inner loss covers support and query rows and the head starts from the support
+# prototypes. With 3 queries per class against 5 shots most of that loss is support rows
+# pulled toward prototypes they are part of (our reading): over 40 steps the train loss fell
+# 1.35 -> 0.45 at flat train accuracy while held-out accuracy dropped 0.02; 15 training
+# queries (query rows dominate) stopped the drop (+0.004). With them, 5 inner SGD
+# steps at inner_lr 0.1 and the full outer step (lr 1.0 over a meta-batch of 2, as in the
+# batched Reptile of the paper) give a pseudo-gradient large enough to learn in 50-80
+# steps (+0.13/+0.12/+0.13 at 50/70/80; +0.05 at 40).
+STEPS = {"finetune": 80, "reptile": 60}
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "method",
-    [pytest.param(m, marks=pytest.mark.xfail(reason="does not learn the keyword task in 40 steps", strict=False)) if m in NOT_YET else m for m in sorted(LEARNING)],
-)
+@pytest.mark.parametrize("method", sorted(LEARNING))
 def test_meta_training_beats_the_untrained_start(method, tiny_model_dir, keyword_csv, tmp_path):
     config = run_config(
-        tiny_model_dir, keyword_csv, method, LEARNING[method], episodes=40, eval_every=0, eval_untrained=True,
+        tiny_model_dir, keyword_csv, method, LEARNING[method], episodes=STEPS.get(method, 40), eval_every=0, eval_untrained=True,
     )
     outcome = run_experiment(config, db_path=tmp_path / "runs.db")
     final = outcome.final_metrics
