@@ -86,6 +86,10 @@ def start(path: Path, db: Path) -> subprocess.Popen[str]:
 
 def test_an_interrupted_study_resumes_after_ctrl_c_and_after_a_kill(study_dir: Path) -> None:
     budget = 3
+    # Trials long enough (seconds, even on a quiet machine) that the test can catch one
+    # running before its first validation instead of racing a study that is already over.
+    base = study_dir / "tiny.toml"
+    base.write_text(base.read_text().replace("episodes = 4", "episodes = 200").replace("eval_every = 2", "eval_every = 100"))
     storage = f"journal:{study_dir / 'studies.journal'}"
     path = write_study(study_dir, f'sampler = "tpe"\npruner = "none"\nn_trials = {budget}', name="resume")
     db = study_dir / "metalab.db"
