@@ -54,40 +54,26 @@ def cmd_run(args: argparse.Namespace) -> int:
     overrides = dict(_parse_set(item) for item in args.set or [])
     if overrides:
         config = config.with_values(overrides)
-    if args.events:
-        _route_library_output_to_stderr()
-    from engine.training.runner import StopFlag, run_experiment
+    from engine.training.runner import run_experiment
 
-    stop = StopFlag()
-    stop.install()
-    outcome = run_experiment(
-        config,
-        db_path=_db_path(args),
-        events_stream=sys.stdout if args.events else None,
-        run_id=args.run_id,
-        stop=stop,
-        progress_bar=not args.events and sys.stderr.isatty(),
-    )
-    if not args.events:
-        _print_summary(outcome.final_metrics, outcome.status)
-    print(outcome.run_id, flush=True)
-    return EXIT_INTERRUPTED if outcome.status == "interrupted" else EXIT_OK
+    return _train(args, lambda **kw: run_experiment(config, run_id=args.run_id, **kw))
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from engine.training.continuation import resume_run
 
-    return _continue(args, lambda **kw: resume_run(args.id, **kw))
+    return _train(args, lambda **kw: resume_run(args.id, **kw))
 
 
 def cmd_fork(args: argparse.Namespace) -> int:
     from engine.training.continuation import fork_run
 
     overrides = dict(_parse_set(item) for item in args.set or [])
-    return _continue(args, lambda **kw: fork_run(args.id, overrides, step=args.step, **kw))
+    return _train(args, lambda **kw: fork_run(args.id, overrides, step=args.step, **kw))
 
 
-def _continue(args: argparse.Namespace, start: Any) -> int:
+def _train(args: argparse.Namespace, start: Any) -> int:
+    """What run, resume and fork share: the events wire, graceful stop, summary, run id last."""
     from engine.training.runner import StopFlag
 
     if args.events:
