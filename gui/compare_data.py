@@ -29,6 +29,15 @@ class Curve:
     steps: np.ndarray
     walls: np.ndarray
     values: np.ndarray
+    points: int = -1  # rows in the store; more than len(values) when this is an overview
+
+    def __post_init__(self) -> None:
+        if self.points < 0:
+            self.points = len(self.values)
+
+    @property
+    def overview(self) -> bool:
+        return self.points > len(self.values)
 
 
 @dataclass
@@ -38,6 +47,11 @@ class Comparison:
     episodes: dict[str, list[float]]  # run id -> per-episode test accuracy
     stats: dict[str, Any]  # engine.compare.compare_runs
     diff: list[tuple[str, list[Any]]] = field(default_factory=list)
+
+    @property
+    def overview(self) -> bool:
+        """Some curves are min/max overviews; the full ones are still to be read."""
+        return any(c.overview for per in self.curves.values() for c in per.values())
 
     @property
     def reference(self) -> str:
@@ -53,25 +67,50 @@ class Comparison:
         return next(r for r in self.runs if r["id"] == run_id)
 
 
-def load_runs_data(db_path: Path, ids: list[str]) -> tuple[list[dict], dict[str, dict[str, Curve]], dict[str, list[float]]]:
-    curves: dict[str, dict[str, Curve]] = {}
-    episodes: dict[str, list[float]] = {}
+# The first paint draws an overview of long curves: the minimum and the maximum of each of
+# OVERVIEW_BUCKETS step ranges, aggregated by SQLite (in C, GIL released), which is what
+# pyqtgraph's "peak" downsampling would draw at this width anyway. The full curves follow.
+OVERVIEW_BUCKETS = 1500
+OVERVIEW_SQL = (
+    "SELECT min(step), min(wall_time), min(value), max(value) FROM metrics WHERE run_id = ? AND name = ?"
+    " GROUP BY (step - ?) / ? ORDER BY 1"
+)
+CURVE_SQL = "SELECT step, wall_time, value FROM metrics WHERE run_id = ? AND name = ? ORDER BY step, rowid"
+
+
+def read_curve(conn: Any, run_id: str, name: str, *, max_points: int | None = None) -> Curve:
+    if max_points:
+        count, first, last = conn.execute(
+            "SELECT count(*), min(step), max(step) FROM metrics WHERE run_id = ? AND name = ?", (run_id, name)
+        ).fetchone()
+        if count > max_points:
+            width = max(1, -(-(last - first + 1) // (max_points // 2)))
+            block = np.array(conn.execute(OVERVIEW_SQL, (run_id, name, first, width)).fetchall(), dtype=np.float64)
+            block = block.reshape(-1, 4)
+            # each bucket becomes two points at its first step: its low and its high
+            steps, walls = np.repeat(block[:, 0], 2), np.repeat(block[:, 1], 2)
+            values = block[:, 2:4].reshape(-1)
+            return Curve(steps, walls, values, points=count)
+    block = np.array(conn.execute(CURVE_SQL, (run_id, name)).fetchall(), dtype=np.float64).reshape(-1, 3)
+    return Curve(block[:, 0], block[:, 1], block[:, 2])
+
+
+def load_curves(db_path: Path, ids: list[str], *, max_points: int | None = None) -> dict[str, dict[str, Curve]]:
+    """run id -> metric -> curve; an overview of at most ``max_points`` points where asked."""
+    with Store(db_path, readonly=True) as store:
+        return {
+            run_id: {name: read_curve(store.conn, run_id, name, max_points=max_points) for name in store.metric_names(run_id)}
+            for run_id in ids
+        }
+
+
+def load_runs_data(
+    db_path: Path, ids: list[str], *, max_points: int | None = None
+) -> tuple[list[dict], dict[str, dict[str, Curve]], dict[str, list[float]]]:
     with Store(db_path, readonly=True) as store:
         runs = [store.get_run(i) for i in ids]
-        for run in runs:
-            # One query per metric, straight into float arrays (None becomes NaN): little Python per
-            # row, so this worker thread holds the GIL briefly and the UI thread stays responsive.
-            per: dict[str, Curve] = {}
-            for name in store.metric_names(run["id"]):
-                rows = store.conn.execute(
-                    "SELECT step, wall_time, value FROM metrics WHERE run_id = ? AND name = ? ORDER BY step, rowid",
-                    (run["id"], name),
-                ).fetchall()
-                block = np.array(rows, dtype=np.float64).reshape(-1, 3)
-                per[name] = Curve(block[:, 0], block[:, 1], block[:, 2])
-            curves[run["id"]] = per
-            episodes[run["id"]] = [e["accuracy"] for e in store.episodes(run["id"], "test")]
-    return runs, curves, episodes
+        episodes = {run["id"]: [e["accuracy"] for e in store.episodes(run["id"], "test")] for run in runs}
+    return runs, load_curves(db_path, [r["id"] for r in runs], max_points=max_points), episodes
 
 
 def load_stats(db_path: Path, ref_id: str, ids: list[str]) -> dict[str, Any]:
@@ -79,8 +118,8 @@ def load_stats(db_path: Path, ref_id: str, ids: list[str]) -> dict[str, Any]:
         return compare_runs(store, ref_id, [i for i in ids if i != ref_id])
 
 
-def load_comparison(db_path: Path, ids: list[str], ref_id: str | None = None) -> Comparison:
-    runs, curves, episodes = load_runs_data(db_path, ids)
+def load_comparison(db_path: Path, ids: list[str], ref_id: str | None = None, *, max_points: int | None = None) -> Comparison:
+    runs, curves, episodes = load_runs_data(db_path, ids, max_points=max_points)
     ids = [r["id"] for r in runs]
     ref_id = ref_id if ref_id in ids else ids[0]
     stats = load_stats(db_path, ref_id, ids)
@@ -236,3 +275,34 @@ def report_html(comp: Comparison, png: bytes | None = None, *, title: str = "Met
         "<h2>Curves</h2>", image, "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
+
+
+def _md_table(header: list[str], rows: list[list[str]]) -> str:
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|").replace("\n", " ")
+
+    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def report_markdown(comp: Comparison, image_name: str | None = None, *, title: str = "MetaLab comparison") -> str:
+    """The HTML report's content as Markdown; the plots are a PNG file beside it (``image_name``)."""
+    results_header, results_rows = results_table(comp)
+    diff_rows = [[key, *[config_value(v) for v in values]] for key, values in comp.diff]
+    runs_rows = [[r["id"], r["name"], r["status"], r["method"] or "", r["model"] or "", r["dataset"] or "",
+                  (r.get("created_at") or "")[:19].replace("T", " ")] for r in comp.runs]
+    note = unpaired_note(comp)
+    parts = [
+        f"# {title}",
+        f"{len(comp.runs)} runs, reference: **{comp.run(comp.reference)['name']}** ({comp.reference}). "
+        f"Generated {datetime.now().strftime('%Y-%m-%d %H:%M')}.",
+        "## Runs", _md_table(["Id", "Name", "Status", "Method", "Model", "Dataset", "Created"], runs_rows),
+        "## Results (mean ± 95% CI over meta-test episodes)", _md_table(results_header, results_rows),
+        "## Against the reference: per-episode test accuracy", _md_table(PAIRED_HEADER, paired_table(comp)),
+        *([f"> {line}" for line in note.splitlines()] if note else []),
+        "## Config differences",
+        _md_table(["Key", *[r["name"] for r in comp.runs]], diff_rows) if diff_rows else "The configs are identical.",
+        *(["## Curves", f"![curves]({image_name})"] if image_name else []),
+    ]
+    return "\n\n".join(parts) + "\n"

@@ -9,18 +9,22 @@ the view and downsample with the ``peak`` method, so 20 x 10,000 points draw at 
 from __future__ import annotations
 
 import threading
+import time
+from collections import deque
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QIODevice, Qt, Signal
+from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
+    QGraphicsItem,
     QHBoxLayout,
     QHeaderView,
     QLabel,
@@ -41,9 +45,11 @@ from gui.compare_data import (
     comparison_csv,
     config_value,
     load_comparison,
+    load_curves,
     load_stats,
     paired_table,
     report_html,
+    report_markdown,
     results_table,
     smooth,
     unpaired_note,
@@ -52,10 +58,24 @@ from gui.models.records_model import RecordsModel
 from gui.widgets.live_plot import metric_group
 
 MAX_RUNS = 20
+# Curves are added a few at a time, one batch per event-loop turn, so 20 runs x 10,000 points
+# never block the UI for long (each curve costs ~4 ms of pyqtgraph set-up, then a repaint).
+BATCH_SECONDS = 0.025
+OVERVIEW_POINTS = 3000  # per curve on the first paint; the full curves replace them when read
 PLOT_COLUMNS = 2
 # 20 distinguishable colours (Tableau 10, then its lighter half).
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
            "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"]
+
+
+@dataclass
+class _CurveJob:
+    plot: pg.PlotItem
+    x: np.ndarray
+    y: np.ndarray
+    color: QColor
+    name: str | None
+    smoothing: float
 
 
 def table_view(model: RecordsModel) -> QTableView:
@@ -71,7 +91,9 @@ def table_view(model: RecordsModel) -> QTableView:
 
 class ComparePage(QWidget):
     open_requested = Signal(str)
-    loaded = Signal()  # a comparison is on screen
+    loaded = Signal()  # a comparison is on screen, every curve drawn
+    curves_drawn = Signal()  # the last batch of curves of a draw_curves() call is on the plots
+    details_loaded = Signal()  # the full curves replaced the first paint's overviews
 
     def __init__(self, db_path: Path, parent: QWidget | None = None):
         super().__init__(parent)
@@ -80,6 +102,7 @@ class ComparePage(QWidget):
         self.comparison: Comparison | None = None
         self.worker = Worker(self)
         self.stats_worker = Worker(self)
+        self.detail_worker = Worker(self)
         # scipy.stats takes ~1.5 s to import here: do it now, off the UI thread, not on the first Compare.
         threading.Thread(target=lambda: __import__("scipy.stats"), daemon=True).start()
 
@@ -103,6 +126,7 @@ class ComparePage(QWidget):
         menu.addAction("Plots as PNG…", lambda: self._export_dialog("png"))
         menu.addAction("Plots as SVG…", lambda: self._export_dialog("svg"))
         menu.addAction("Report as HTML…", lambda: self._export_dialog("html"))
+        menu.addAction("Report as Markdown (+ PNG beside it)…", lambda: self._export_dialog("md"))
         self.export_button.setMenu(menu)
         self.export_button.setEnabled(False)
         top = QHBoxLayout()
@@ -116,6 +140,10 @@ class ComparePage(QWidget):
         self.plots = pg.GraphicsLayoutWidget()
         self.plots.setBackground("w")
         self.plot_items: dict[str, pg.PlotItem] = {}
+        self._curve_jobs: deque[_CurveJob] = deque()
+        self._draw_generation = 0
+        self._announce_loaded = False
+        self._announce_details = False
 
         # statistics
         self.results_model = RecordsModel()
@@ -171,7 +199,9 @@ class ComparePage(QWidget):
         self.ids = list(ids)
         self.title.setText(f"Loading {len(ids)} runs…")
         db_path = self.db_path
-        self.worker.submit(lambda: load_comparison(db_path, list(ids), reference), self._loaded, self._failed)
+        self.worker.submit(
+            lambda: load_comparison(db_path, list(ids), reference, max_points=OVERVIEW_POINTS), self._loaded, self._failed
+        )
 
     def _failed(self, exc: BaseException) -> None:
         self.title.setText(f"Cannot compare: {exc}")
@@ -187,10 +217,26 @@ class ComparePage(QWidget):
         self.reference.setCurrentIndex(self.reference.findData(comp.reference))
         self.reference.blockSignals(False)
         self.export_button.setEnabled(True)
-        self.draw_curves()
         self.show_stats()
         self.show_diff()
-        self.loaded.emit()
+        self._announce_loaded = True  # once the curves are drawn
+        self.draw_curves()
+
+    def _read_details(self) -> None:
+        """After the first paint: the full curves in place of the overviews."""
+        comp = self.comparison
+        if comp is not None and comp.overview:
+            ids, db_path = [r["id"] for r in comp.runs], self.db_path
+            self.detail_worker.submit(lambda: (ids, load_curves(db_path, ids)), self._details_read, self._failed)
+
+    def _details_read(self, result: tuple[list[str], dict]) -> None:
+        ids, curves = result
+        comp = self.comparison
+        if comp is None or [r["id"] for r in comp.runs] != ids:  # another comparison took over
+            return
+        comp.curves = curves
+        self._announce_details = True
+        self.draw_curves(keep_view=True)
 
     def _reference_changed(self, index: int) -> None:
         comp = self.comparison
@@ -217,12 +263,26 @@ class ComparePage(QWidget):
             axis.setPen(pg.mkPen("#444"))
             axis.setTextPen(pg.mkPen("#222"))
             axis.enableAutoSIPrefix(False)
+            # Axes replay their tick labels as a QPicture on every paint, re-shaping the text each
+            # time (most of a repaint here); a pixmap cache redraws them only when they change.
+            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         plot.showGrid(x=True, y=True, alpha=0.2)
 
-    def draw_curves(self) -> None:
+    def draw_curves(self, *, keep_view: bool = False) -> None:
+        """Lay out one plot per metric now; the curves follow in batches (``curves_drawn``).
+
+        ``keep_view``: plots the person zoomed or panned keep that view."""
         comp = self.comparison
         if comp is None:
             return
+        views = {}
+        if keep_view:
+            for metric, plot in self.plot_items.items():
+                box = plot.getViewBox()
+                if not all(box.autoRangeEnabled()):
+                    views[metric] = box.viewRange()
+        self._draw_generation += 1
+        self._curve_jobs.clear()
         self.plots.clear()
         self.plot_items = {}
         metrics = comp.metric_names()
@@ -243,16 +303,62 @@ class ComparePage(QWidget):
                 curve = comp.curves.get(run["id"], {}).get(metric)
                 if curve is None or len(curve.values) == 0:
                     continue
-                x = getattr(curve, x_key)
-                y = smooth(curve.values, weight) if weight > 0 else curve.values
-                color = self.color(run["id"])
-                if weight > 0:
-                    faint = QColor(color)
-                    faint.setAlpha(50)
-                    plot.plot(x, curve.values, pen=pg.mkPen(faint, width=1))
-                # 1-pixel pens: wider ones take Qt's slow raster path (12 ms per 10,000-point curve).
-                plot.plot(x, y, pen=pg.mkPen(color, width=1), name=run["name"] if index == 0 else None)
+                name = run["name"] if index == 0 else None
+                self._curve_jobs.append(_CurveJob(plot, getattr(curve, x_key), curve.values, self.color(run["id"]), name, weight))
+            if metric in views:
+                (x0, x1), (y0, y1) = views[metric]
+                plot.getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+            else:
+                # Set the final range now and hold it while the batches arrive: with auto-range on,
+                # each added curve re-ranged the plot and made every earlier curve downsample again.
+                self._set_range(plot, [j for j in self._curve_jobs if j.plot is plot])
             self.plot_items[metric] = plot
+        generation = self._draw_generation
+        # No repaint between batches (each costs a full scene paint, ~25 ms): the plots show once, whole.
+        self.plots.setUpdatesEnabled(False)
+        QTimer.singleShot(0, self, lambda: self._draw_batch(generation))
+
+    @staticmethod
+    def _set_range(plot: pg.PlotItem, jobs: list[_CurveJob]) -> None:
+        def span(arrays: list[np.ndarray]) -> tuple[float, float] | None:
+            finite = [a[np.isfinite(a)] for a in arrays]
+            finite = [a for a in finite if a.size]
+            if not finite:
+                return None
+            return min(float(a.min()) for a in finite), max(float(a.max()) for a in finite)
+
+        x, y = span([j.x for j in jobs]), span([j.y for j in jobs])
+        if x is None or y is None:
+            return
+        box = plot.getViewBox()
+        box.disableAutoRange()
+        box.setRange(xRange=x, yRange=y)
+
+    def _draw_batch(self, generation: int) -> None:
+        if generation != self._draw_generation:  # a newer draw_curves() took over
+            return
+        deadline = time.perf_counter() + BATCH_SECONDS
+        while self._curve_jobs and time.perf_counter() < deadline:
+            job = self._curve_jobs.popleft()
+            if job.smoothing > 0:
+                faint = QColor(job.color)
+                faint.setAlpha(50)
+                job.plot.plot(job.x, job.y, pen=pg.mkPen(faint, width=1), autoDownsampleFactor=1.0)
+            y = smooth(job.y, job.smoothing) if job.smoothing > 0 else job.y
+            # 1-pixel pens: wider ones take Qt's slow raster path (12 ms per 10,000-point curve).
+            job.plot.plot(job.x, y, pen=pg.mkPen(job.color, width=1), name=job.name, autoDownsampleFactor=1.0)
+        if self._curve_jobs:
+            QTimer.singleShot(0, self, lambda: self._draw_batch(generation))
+            return
+        self.plots.setUpdatesEnabled(True)
+        self.curves_drawn.emit()
+        if self._announce_loaded:
+            self._announce_loaded = False
+            self.loaded.emit()
+            self._read_details()
+        if self._announce_details:
+            self._announce_details = False
+            self.details_loaded.emit()
 
     # --- statistics ---------------------------------------------------------------------------
     def show_stats(self) -> None:
@@ -358,6 +464,10 @@ class ComparePage(QWidget):
                 atomic_write_bytes(path, self.plots_svg())
             elif fmt == "html":
                 atomic_write_text(path, report_html(comp, self.plots_png()))
+            elif fmt == "md":
+                image = path.with_suffix(".png")
+                atomic_write_bytes(image, self.plots_png())
+                atomic_write_text(path, report_markdown(comp, image.name))
             else:
                 raise ValueError(fmt)
         except OSError as exc:
@@ -366,7 +476,8 @@ class ComparePage(QWidget):
         return True
 
     def _export_dialog(self, fmt: str) -> None:
-        filters = {"csv": "CSV (*.csv)", "png": "PNG image (*.png)", "svg": "SVG image (*.svg)", "html": "HTML report (*.html)"}
+        filters = {"csv": "CSV (*.csv)", "png": "PNG image (*.png)", "svg": "SVG image (*.svg)", "html": "HTML report (*.html)",
+                   "md": "Markdown report (*.md)"}
         path, _ = QFileDialog.getSaveFileName(self, "Export the comparison", str(Path.home() / f"comparison.{fmt}"), filters[fmt])
         if path:
             self.export(fmt, Path(path))

@@ -73,9 +73,12 @@ def test_curves_one_per_metric_with_a_legend(page):
     plot = page.plot_items["train_loss"]
     assert len(plot.listDataItems()) == 3
     assert len(plot.legend.items) == 3
-    page.smoothing.setValue(0.6)
+def test_smoothing_and_alignment_redraw(qtbot, page):
+    with qtbot.waitSignal(page.curves_drawn, timeout=10_000):
+        page.smoothing.setValue(0.6)
     assert len(page.plot_items["train_loss"].listDataItems()) == 6  # faint raw + smoothed
-    page.align.setCurrentText("wall time")
+    with qtbot.waitSignal(page.curves_drawn, timeout=10_000):
+        page.align.setCurrentText("wall time")
     assert page.plot_items["train_loss"].getAxis("bottom").labelText == "wall time (s)"
 
 
@@ -102,3 +105,47 @@ def test_exports_parse_back(page, tmp_path):
     text = (tmp_path / "r.html").read_text()
     assert "data:image/png;base64," in text and "+0.0800" in text and "method.params.lr" in text
     assert "http://" not in text and "https://" not in text
+
+
+def test_markdown_report_has_the_tables_and_a_plot_beside_it(page, tmp_path):
+    assert page.export("md", tmp_path / "report.md")
+    text = (tmp_path / "report.md").read_text()
+    assert "| proto-b | proto-a | 4 | +0.0800 |" in text
+    assert "| method.params.lr | 0.0001 | 0.0003 | 0.0001 |" in text
+    assert "![curves](report.png)" in text
+    assert (tmp_path / "report.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_long_curves_show_an_overview_first_then_every_point(qtbot, tmp_path):
+    import numpy as np
+
+    from engine.config import RunConfig
+    from engine.store import Store
+    from gui.pages import compare
+
+    points = compare.OVERVIEW_POINTS + 2000
+    rng = np.random.default_rng(1)
+    values = {}
+    with Store(tmp_path / "long.db") as store:
+        for r in range(2):
+            run_id = store.create_run(RunConfig().with_values({"name": f"long-{r}"}).to_dict(), status="finished")
+            values[run_id] = rng.normal(0, 1, points)
+            values[run_id][1234] = 9.0  # one spike the overview must keep
+            store.add_metrics(run_id, [("train_loss", s, float(v), s * 0.1, 0.0) for s, v in enumerate(values[run_id])])
+    page = ComparePage(tmp_path / "long.db")
+    qtbot.addWidget(page)
+    page.show()
+    with qtbot.waitSignal(page.details_loaded, timeout=20_000):
+        with qtbot.waitSignal(page.loaded, timeout=10_000):
+            page.set_runs(list(values))
+        first = {rid: page.comparison.curves[rid]["train_loss"] for rid in values}
+        for rid, curve in first.items():
+            assert curve.overview and len(curve.values) <= compare.OVERVIEW_POINTS and curve.points == points
+            assert curve.values.max() == 9.0 and curve.values.min() == values[rid].min()
+    for rid, want in values.items():
+        curve = page.comparison.curves[rid]["train_loss"]
+        assert not curve.overview
+        np.testing.assert_array_equal(curve.values, want)
+        np.testing.assert_array_equal(curve.steps, np.arange(points))
+    items = page.plot_items["train_loss"].listDataItems()
+    assert sorted(len(item.xData) for item in items) == [points, points]
