@@ -168,7 +168,7 @@ class RunsPage(QWidget):
 
     # --- loading ----------------------------------------------------------------------------
     def load_runs(self, store: Store) -> list[dict]:
-        return store.list_runs(limit=self.limit)
+        return store.list_runs(limit=self.limit, config=False)
 
     def refresh(self) -> None:
         """Reloads on a worker thread; the table keeps its rows until the new ones arrive."""
@@ -311,7 +311,12 @@ class RunsPage(QWidget):
     def clone_selected(self) -> None:
         runs = self.selected_runs()
         if runs:
-            config = dict(runs[0]["config"])
+            try:  # the table's rows leave configs out (load time); read this one
+                with Store(self.db_path, readonly=True) as store:
+                    config = dict(store.get_run(runs[0]["id"])["config"])
+            except (UserError, KeyError) as exc:
+                self.message.setText(f"cannot read the run's config: {exc}")
+                return
             config["name"] = f"{config.get('name', 'run')}-copy"
             self.clone_requested.emit(config)
 

@@ -38,6 +38,9 @@ def test_run_lifecycle(tmp_path):
         assert [m["value"] for m in store.metrics(first, "train_loss")] == [0.9, 0.5]
         assert [e["accuracy"] for e in store.episodes(first)] == [0.8, 0.6]
         assert store.list_runs(status="queued")[0]["id"] == second
+        light = {r["id"]: r for r in store.list_runs(config=False)}
+        assert "config" not in light[first] and light[first]["final_metrics"] == {"test_accuracy": 0.7}
+        assert light[first]["tags"] == ["x"] and light[second]["name"] == "second"
         store.delete_run(first)
         assert store.metrics(first) == [] and store.episodes(first) == []
         with pytest.raises(UserError, match="no run with id"):

@@ -135,3 +135,10 @@ def test_actions_emit_requests(qtbot, page):
     with qtbot.waitSignal(page.open_requested) as opened:
         page.open_button.click()
     assert opened.args[0] == page.ids["b"]
+
+
+def test_precomputed_cells_and_sort_keys_match_the_column_functions(page):
+    from gui.models.runs_model import _cells_and_keys, cell, sort_value
+
+    for run in page.model._runs:
+        assert _cells_and_keys(run) == ([cell(run, k) for k in KEYS], [sort_value(run, k) for k in KEYS])
