@@ -405,14 +405,18 @@ class ComparePage(QWidget):
         ref_name, name = comp.run(comp.reference)["name"], comp.run(run_id)["name"]
         plot.setLabel("bottom", f"{ref_name} (reference)", color="#222")
         plot.setLabel("left", name, color="#222")
-        lo = float(min(a[:n].min(), b[:n].min(), 0.0)) if n else 0.0
+        # both axes over the same span, from just below the lowest accuracy to 1: the diagonal
+        # (equal accuracy) runs corner to corner and the points fill the plot
+        lo = float(np.floor(min(a[:n].min(), b[:n].min()) * 20) / 20) if n else 0.0
+        lo = min(max(lo, 0.0), 0.95)
         plot.plot([lo, 1.0], [lo, 1.0], pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
         above = int((b[:n] > a[:n]).sum())
         below = int((b[:n] < a[:n]).sum())
         plot.plot(a[:n], b[:n], pen=None, symbol="o", symbolSize=6, symbolBrush=pg.mkBrush(self.color(run_id)),
                   symbolPen=None)
         plot.setTitle(f"{n} episodes: {name} better on {above}, worse on {below}", color="#222", size="10pt")
-        plot.setAspectLocked(True)
+        plot.setXRange(lo, 1.0, padding=0.02)
+        plot.setYRange(lo, 1.0, padding=0.02)
 
     def show_diff(self) -> None:
         comp = self.comparison

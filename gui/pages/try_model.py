@@ -108,7 +108,7 @@ class TryModelPage(QWidget):
             if not db_path.exists():
                 return []
             with Store(db_path, readonly=True) as store:
-                runs = store.list_runs(status="finished")
+                runs = store.list_runs(status="finished", config=False)
             root = artifacts_dir(db_path)
             return [r for r in runs if (root / r["id"] / "weights" / "model.safetensors").exists()]
 
