@@ -76,6 +76,12 @@ OVERVIEW_SQL = (
     " GROUP BY (step - ?) / ? ORDER BY 1"
 )
 CURVE_SQL = "SELECT step, wall_time, value FROM metrics WHERE run_id = ? AND name = ? ORDER BY step, rowid"
+# 17 significant digits ("!": beyond SQLite's default 15) read back to the very same doubles
+_EXACT = "CASE WHEN {0} IS NULL THEN 'nan' ELSE printf('%!.17g', {0}) END"
+JOINED_SQL = (
+    f"SELECT count(*), group_concat(step), group_concat({_EXACT.format('wall_time')}), group_concat({_EXACT.format('value')})"
+    f" FROM ({CURVE_SQL})"
+)
 
 
 def read_curve(conn: Any, run_id: str, name: str, *, max_points: int | None = None) -> Curve:
@@ -91,6 +97,14 @@ def read_curve(conn: Any, run_id: str, name: str, *, max_points: int | None = No
             steps, walls = np.repeat(block[:, 0], 2), np.repeat(block[:, 1], 2)
             values = block[:, 2:4].reshape(-1)
             return Curve(steps, walls, values, points=count)
+    # Each column joined into one text by SQLite and parsed by numpy, both in C: fetching 10,000
+    # row tuples instead re-took the GIL per row and stalled the UI thread for up to ~200 ms.
+    count, *columns = conn.execute(JOINED_SQL, (run_id, name)).fetchone()
+    if count:
+        steps, walls, values = (np.fromstring(text, sep=",") for text in columns)
+        if all(len(a) == count for a in (steps, walls, values)) and (np.diff(steps) >= 0).all():
+            return Curve(steps, walls, values)
+    # (SQLite does not promise group_concat's order; when it is not the subquery's, read rows)
     block = np.array(conn.execute(CURVE_SQL, (run_id, name)).fetchall(), dtype=np.float64).reshape(-1, 3)
     return Curve(block[:, 0], block[:, 1], block[:, 2])
 

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
     QTabWidget,
     QToolButton,
     QMenu,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -103,11 +104,14 @@ class ComparePage(QWidget):
         self.worker = Worker(self)
         self.stats_worker = Worker(self)
         self.detail_worker = Worker(self)
-        # scipy.stats takes ~1.5 s to import here: do it now, off the UI thread, not on the first Compare.
-        threading.Thread(target=lambda: __import__("scipy.stats"), daemon=True).start()
+        # scipy.stats takes ~1.5 s to import here and scipy.signal (smoothing) ~0.2 s: import them
+        # now, off the UI thread, not on the first Compare or the first touch of Smoothing.
+        self.imports = threading.Thread(target=_import_scipy, daemon=True)
+        self.imports.start()
 
         self.title = QLabel("Select 2 to 20 runs on the Runs page and press Compare.")
-        self.title.setWordWrap(True)
+        # One line that never changes height: a wrapping title re-laid out (and re-downsampled) every plot.
+        self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.reference = QComboBox()
         self.reference.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.reference.setMinimumContentsLength(18)
@@ -141,6 +145,7 @@ class ComparePage(QWidget):
         self.plots.setBackground("w")
         self.plot_items: dict[str, pg.PlotItem] = {}
         self._curve_jobs: deque[_CurveJob] = deque()
+        self._legend_runs = 0
         self._draw_generation = 0
         self._announce_loaded = False
         self._announce_details = False
@@ -210,6 +215,7 @@ class ComparePage(QWidget):
         self.comparison = comp
         names = [r["name"] for r in comp.runs]
         self.title.setText(f"{len(comp.runs)} runs: " + ", ".join(names))
+        self.title.setToolTip("\n".join(names))
         self.reference.blockSignals(True)
         self.reference.clear()
         for run in comp.runs:
@@ -220,7 +226,7 @@ class ComparePage(QWidget):
         self.show_stats()
         self.show_diff()
         self._announce_loaded = True  # once the curves are drawn
-        self.draw_curves()
+        QTimer.singleShot(0, self, self.draw_curves)  # the tables paint first, then the plots lay out
 
     def _read_details(self) -> None:
         """After the first paint: the full curves in place of the overviews."""
@@ -283,27 +289,22 @@ class ComparePage(QWidget):
                     views[metric] = box.viewRange()
         self._draw_generation += 1
         self._curve_jobs.clear()
-        self.plots.clear()
-        self.plot_items = {}
         metrics = comp.metric_names()
         x_key = "walls" if self.align.currentText() == "wall time" else "steps"
         weight = self.smoothing.value()
-        for index, metric in enumerate(metrics):
-            plot = self.plots.addPlot(row=index // PLOT_COLUMNS, col=index % PLOT_COLUMNS)
-            plot.setTitle(metric, color="#222", size="11pt")
+        if list(self.plot_items) != metrics or self._legend_runs != len(comp.runs):
+            self._lay_out(metrics, len(comp.runs))
+        for metric, plot in self.plot_items.items():
+            # A new PlotItem costs tens of ms (axes, menus): the plots stay, only their curves go.
+            for item in plot.listDataItems():
+                plot.removeItem(item)
             plot.setLabel("bottom", "wall time (s)" if x_key == "walls" else "step", color="#222")
-            plot.setLabel("left", metric_group(metric), color="#222")
-            self._style(plot)
-            plot.setClipToView(True)
-            plot.setDownsampling(auto=True, mode="peak")
-            if index == 0:
-                legend = plot.addLegend(offset=(-10, 10), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 210))
-                legend.setColumnCount(1 if len(comp.runs) <= 10 else 2)
+        for metric, plot in self.plot_items.items():
             for run in comp.runs:
                 curve = comp.curves.get(run["id"], {}).get(metric)
                 if curve is None or len(curve.values) == 0:
                     continue
-                name = run["name"] if index == 0 else None
+                name = run["name"] if plot.legend is not None else None
                 self._curve_jobs.append(_CurveJob(plot, getattr(curve, x_key), curve.values, self.color(run["id"]), name, weight))
             if metric in views:
                 (x0, x1), (y0, y1) = views[metric]
@@ -312,11 +313,26 @@ class ComparePage(QWidget):
                 # Set the final range now and hold it while the batches arrive: with auto-range on,
                 # each added curve re-ranged the plot and made every earlier curve downsample again.
                 self._set_range(plot, [j for j in self._curve_jobs if j.plot is plot])
-            self.plot_items[metric] = plot
         generation = self._draw_generation
         # No repaint between batches (each costs a full scene paint, ~25 ms): the plots show once, whole.
         self.plots.setUpdatesEnabled(False)
         QTimer.singleShot(0, self, lambda: self._draw_batch(generation))
+
+    def _lay_out(self, metrics: list[str], n_runs: int) -> None:
+        self.plots.clear()
+        self.plot_items = {}
+        self._legend_runs = n_runs
+        for index, metric in enumerate(metrics):
+            plot = self.plots.addPlot(row=index // PLOT_COLUMNS, col=index % PLOT_COLUMNS)
+            plot.setTitle(metric, color="#222", size="11pt")
+            plot.setLabel("left", metric_group(metric), color="#222")
+            self._style(plot)
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
+            if index == 0:
+                legend = plot.addLegend(offset=(-10, 10), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 210))
+                legend.setColumnCount(1 if n_runs <= 10 else 2)
+            self.plot_items[metric] = plot
 
     @staticmethod
     def _set_range(plot: pg.PlotItem, jobs: list[_CurveJob]) -> None:
@@ -346,7 +362,8 @@ class ComparePage(QWidget):
                 job.plot.plot(job.x, job.y, pen=pg.mkPen(faint, width=1), autoDownsampleFactor=1.0)
             y = smooth(job.y, job.smoothing) if job.smoothing > 0 else job.y
             # 1-pixel pens: wider ones take Qt's slow raster path (12 ms per 10,000-point curve).
-            job.plot.plot(job.x, y, pen=pg.mkPen(job.color, width=1), name=job.name, autoDownsampleFactor=1.0)
+            item = job.plot.plot(job.x, y, pen=pg.mkPen(job.color, width=1), name=job.name, autoDownsampleFactor=1.0)
+            item.curve.getPath()  # built now, in this batch, not all 40 at once in the first paint
         if self._curve_jobs:
             QTimer.singleShot(0, self, lambda: self._draw_batch(generation))
             return
@@ -485,6 +502,11 @@ class ComparePage(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Export the comparison", str(Path.home() / f"comparison.{fmt}"), filters[fmt])
         if path:
             self.export(fmt, Path(path))
+
+
+def _import_scipy() -> None:
+    import scipy.signal  # noqa: F401
+    import scipy.stats  # noqa: F401
 
 
 def _flat_keys(config: dict[str, Any]) -> list[str]:
