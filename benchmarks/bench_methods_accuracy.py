@@ -154,10 +154,15 @@ def main() -> None:
                         help="comma-separated methods and references (frozen_ncm, frozen_logreg, setfit)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/accuracy.json"))
-    parser.add_argument("--report", action="store_true", help="print the table from --out and exit")
+    parser.add_argument("--report", action="store_true", help="print the table from --out (and --also) and exit")
+    parser.add_argument("--also", type=Path, nargs="*", default=[],
+                        help="with --report: more result files (e.g. SetFit run in a second process) merged in")
     args = parser.parse_args()
     results = load(args.out)
     if args.report:
+        for extra in args.also:
+            for setting, row in load(extra).items():
+                results.setdefault(setting, {}).update(row)
         print(report(results))
         return
     import torch

@@ -262,13 +262,22 @@ def _html_table(header: list[str], rows: list[list[str]]) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def report_html(comp: Comparison, png: bytes | None = None, *, title: str = "MetaLab comparison") -> str:
-    """One HTML file, nothing external: tables, the paired statistics and the plots inlined."""
+RUNS_HEADER = ["Id", "Name", "Status", "Method", "Model", "Dataset", "Created"]
+
+
+def _report_tables(comp: Comparison) -> tuple[list[str], list[list[str]], list[list[str]], list[list[str]]]:
+    """What both reports show: results header and rows, config-diff rows, run rows."""
     results_header, results_rows = results_table(comp)
     diff_rows = [[key, *[config_value(v) for v in values]] for key, values in comp.diff]
-    names = [r["name"] for r in comp.runs]
     runs_rows = [[r["id"], r["name"], r["status"], r["method"] or "", r["model"] or "", r["dataset"] or "",
                   (r.get("created_at") or "")[:19].replace("T", " ")] for r in comp.runs]
+    return results_header, results_rows, diff_rows, runs_rows
+
+
+def report_html(comp: Comparison, png: bytes | None = None, *, title: str = "MetaLab comparison") -> str:
+    """One HTML file, nothing external: tables, the paired statistics and the plots inlined."""
+    results_header, results_rows, diff_rows, runs_rows = _report_tables(comp)
+    names = [r["name"] for r in comp.runs]
     image = (f'<img alt="curves" src="data:image/png;base64,{base64.b64encode(png).decode()}">' if png else "")
     note = unpaired_note(comp)
     parts = [
@@ -280,7 +289,7 @@ def report_html(comp: Comparison, png: bytes | None = None, *, title: str = "Met
         f"<h1>{html.escape(title)}</h1>",
         f"<p>{len(comp.runs)} runs, reference: <b>{html.escape(comp.run(comp.reference)['name'])}</b> "
         f"({comp.reference}). Generated {datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
-        "<h2>Runs</h2>", _html_table(["Id", "Name", "Status", "Method", "Model", "Dataset", "Created"], runs_rows),
+        "<h2>Runs</h2>", _html_table(RUNS_HEADER, runs_rows),
         "<h2>Results (mean ± 95% CI over meta-test episodes)</h2>", _html_table(results_header, results_rows),
         "<h2>Against the reference: per-episode test accuracy</h2>", _html_table(PAIRED_HEADER, paired_table(comp)),
         f"<p class='note'>{html.escape(note).replace(chr(10), '<br>')}</p>" if note else "",
@@ -302,16 +311,13 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
 
 def report_markdown(comp: Comparison, image_name: str | None = None, *, title: str = "MetaLab comparison") -> str:
     """The HTML report's content as Markdown; the plots are a PNG file beside it (``image_name``)."""
-    results_header, results_rows = results_table(comp)
-    diff_rows = [[key, *[config_value(v) for v in values]] for key, values in comp.diff]
-    runs_rows = [[r["id"], r["name"], r["status"], r["method"] or "", r["model"] or "", r["dataset"] or "",
-                  (r.get("created_at") or "")[:19].replace("T", " ")] for r in comp.runs]
+    results_header, results_rows, diff_rows, runs_rows = _report_tables(comp)
     note = unpaired_note(comp)
     parts = [
         f"# {title}",
         f"{len(comp.runs)} runs, reference: **{comp.run(comp.reference)['name']}** ({comp.reference}). "
         f"Generated {datetime.now().strftime('%Y-%m-%d %H:%M')}.",
-        "## Runs", _md_table(["Id", "Name", "Status", "Method", "Model", "Dataset", "Created"], runs_rows),
+        "## Runs", _md_table(RUNS_HEADER, runs_rows),
         "## Results (mean ± 95% CI over meta-test episodes)", _md_table(results_header, results_rows),
         "## Against the reference: per-episode test accuracy", _md_table(PAIRED_HEADER, paired_table(comp)),
         *([f"> {line}" for line in note.splitlines()] if note else []),
