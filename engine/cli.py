@@ -238,7 +238,10 @@ def cmd_export_model(args: argparse.Namespace) -> int:
         run_id = store.resolve_id(args.id)
     _route_library_output_to_stderr()
     out = export_model(_db_path(args), run_id, Path(args.out_dir))
-    print(out)
+    if args.json:
+        _print_json({"run_id": run_id, "path": str(out.resolve()), "files": sorted(f.name for f in out.iterdir())})
+    else:
+        print(out)
     return EXIT_OK
 
 
@@ -364,6 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = with_db(sub.add_parser("export-model", help="a trained run's encoder as a Hugging Face folder (safetensors + tokenizer)"))
     p.add_argument("id", help="run id (a unique prefix is enough)")
     p.add_argument("out_dir", help="folder to write")
+    p.add_argument("--json", action="store_true", help="print {run_id, path, files} as JSON (the GUI reads it)")
     p.set_defaults(func=cmd_export_model)
 
     p = sub.add_parser("methods", help="the methods and their hyper-parameter schemas")

@@ -13,6 +13,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
+    QFileDialog,
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
@@ -56,6 +57,7 @@ def parse_support(text: str) -> list[dict[str, str]]:
 
 class TryModelPage(QWidget):
     prediction_shown = Signal()
+    model_exported = Signal(str)  # the folder written
 
     def __init__(self, db_path: Path, parent: QWidget | None = None, *, command: list[str] | None = None):
         super().__init__(parent)
@@ -67,6 +69,11 @@ class TryModelPage(QWidget):
         self.run_combo.setMinimumContentsLength(40)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
+        self.export_button = QPushButton("Export as Hugging Face folder…")
+        self.export_button.setToolTip("The run's trained encoder with its tokenizer (save_pretrained, safetensors): "
+                                      "loads with transformers.AutoModel")
+        self.export_button.clicked.connect(self._export_dialog)
+        self.export_call: EngineCall | None = None
         self.support = QPlainTextEdit(EXAMPLE_SUPPORT)
         self.support.setToolTip("One labelled example per line: label: text")
         self.query = QPlainTextEdit(EXAMPLE_QUERY)
@@ -81,6 +88,7 @@ class TryModelPage(QWidget):
         top.addWidget(QLabel("Finished run"))
         top.addWidget(self.run_combo, 1)
         top.addWidget(self.refresh_button)
+        top.addWidget(self.export_button)
         inputs = QWidget()
         left = QVBoxLayout(inputs)
         left.addWidget(QLabel("<b>Support examples</b> — one per line, <i>label: text</i>"))
@@ -124,6 +132,7 @@ class TryModelPage(QWidget):
         if current:
             self.run_combo.setCurrentIndex(max(0, self.run_combo.findData(current)))
         self.predict_button.setEnabled(bool(runs))
+        self.export_button.setEnabled(bool(runs))
         if not runs:
             self.message.setText("No finished run with saved weights yet.")
 
@@ -161,3 +170,30 @@ class TryModelPage(QWidget):
         self.results.set_rows(rows)
         self.message.setText(f"{len(rows)} queries labelled by run {result['run_id']}.")
         self.prediction_shown.emit()
+
+    # --- export ---------------------------------------------------------------------------
+    def _export_dialog(self) -> None:
+        run_id = self.run_combo.currentData()
+        if not run_id:
+            return
+        folder = QFileDialog.getExistingDirectory(self, "Export the model into a folder (a new subfolder is made)", str(Path.home()))
+        if folder:
+            self.export_model(Path(folder) / f"metalab-{run_id}")
+
+    def export_model(self, out_dir: Path) -> None:
+        """``metalab-engine export-model`` in a subprocess: the GUI never loads the weights."""
+        run_id = self.run_combo.currentData()
+        if not run_id:
+            return
+        self.export_button.setEnabled(False)
+        self.message.setText(f"The engine is writing {out_dir}…")
+        self.export_call = EngineCall(["export-model", run_id, str(out_dir), "--db", str(self.db_path), "--json"], self.command, self)
+        self.export_call.done.connect(self._exported)
+
+    def _exported(self, result: Any, error: str) -> None:
+        self.export_button.setEnabled(True)
+        if error:
+            self.message.setText(f"Cannot export: {error}")
+            return
+        self.message.setText(f"Exported run {result['run_id']} to {result['path']} ({', '.join(result['files'])}).")
+        self.model_exported.emit(result["path"])

@@ -60,3 +60,12 @@ def test_export_model_loads_with_automodel(trained, tmp_path):
     saved = load_file(str(db.parent / "artifacts" / run_id / "weights" / "model.safetensors"))
     key = "encoder/backbone.embeddings.word_embeddings.weight"
     assert (model.embeddings.word_embeddings.weight.detach() == saved[key]).all()
+
+
+def test_export_model_json_names_the_folder_and_its_files(trained, tmp_path):
+    db, run_id, _ = trained
+    result = run_cli("export-model", run_id[:6], str(tmp_path / "hf"), "--db", str(db), "--json")
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout)
+    assert answer["run_id"] == run_id and answer["path"] == str((tmp_path / "hf").resolve())
+    assert {"model.safetensors", "config.json", "tokenizer.json"} <= set(answer["files"])
