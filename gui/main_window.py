@@ -7,6 +7,8 @@ reads the store otherwise (Runs, Studies).
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 from PySide6.QtCore import QByteArray, QTimer
@@ -235,7 +237,7 @@ class MainWindow(QMainWindow):
         """Queues a run: a row in the store, its config file, then the engine when a device is free."""
         try:
             with Store(self.db_path) as store:
-                run_id = store.create_run(config.to_dict(), status="queued")
+                run_id = store.create_run(config.to_dict(), status="queued", owner_pid=os.getpid())
             config_path = artifacts_dir(self.db_path) / run_id / "config.toml"
             config.save(config_path)
         except (UserError, OSError) as exc:

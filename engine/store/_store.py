@@ -103,7 +103,10 @@ class Store:
         parent_id: str | None = None,
         study: str | None = None,
         trial_number: int | None = None,
+        owner_pid: int | None = None,
     ) -> str:
+        """``owner_pid``: the process that will start this queued run (the GUI); if it dies
+        first, ``mark_stale_runs`` marks the run interrupted instead of leaving it queued."""
         run_id = run_id or new_run_id()
         row = {
             "id": run_id,
@@ -122,6 +125,8 @@ class Store:
             "parent_id": parent_id,
             "study": study,
             "trial_number": trial_number,
+            "pid": owner_pid,
+            "host": socket.gethostname() if owner_pid else None,
         }
         with transaction(self.conn):
             self.db["runs"].insert(row)
@@ -211,24 +216,33 @@ class Store:
         return {"id": run_id, "artifacts": [a["path"] for a in artifacts]}
 
     def mark_stale_runs(self, *, stale_after: float = STALE_AFTER_SECONDS) -> list[str]:
-        """Running runs whose heartbeat stopped are marked interrupted; returns their ids."""
+        """Runs whose process is gone are marked interrupted; returns their ids.
+
+        A running run whose heartbeat stopped (or whose engine pid on this host is dead), and a
+        queued run whose owner on this host (the GUI that queued it) died before starting it."""
         cutoff = time.time() - stale_after
         here = socket.gethostname()
-        stale = []
-        for run_id, beat_at, started_at, pid, host in self.conn.execute(
-            "SELECT id, heartbeat_at, started_at, pid, host FROM runs WHERE status = 'running'"
+        stale: dict[str, str] = {}
+        for run_id, status, beat_at, started_at, pid, host in self.conn.execute(
+            "SELECT id, status, heartbeat_at, started_at, pid, host FROM runs WHERE status IN ('running', 'queued')"
         ):
+            dead_here = host == here and pid and not _process_alive(pid)
+            if status == "queued":
+                if dead_here:
+                    stale[run_id] = "the program that queued it closed before it started"
+                continue
             beat = parse_iso(beat_at) or parse_iso(started_at) or 0.0
             # On this machine a dead engine is seen at once; elsewhere by its silence.
-            if beat < cutoff or (host == here and pid and not _process_alive(pid)):
-                stale.append(run_id)
-        for run_id in stale:
+            if beat < cutoff or dead_here:
+                stale[run_id] = "engine stopped sending heartbeats"
+        for run_id, error in stale.items():
             with transaction(self.conn):
                 self.conn.execute(
-                    "UPDATE runs SET status = 'interrupted', error = ?, finished_at = ? WHERE id = ? AND status = 'running'",
-                    ("engine stopped sending heartbeats", now_iso(), run_id),
+                    "UPDATE runs SET status = 'interrupted', error = ?, finished_at = ?"
+                    " WHERE id = ? AND status IN ('running', 'queued')",
+                    (error, now_iso(), run_id),
                 )
-        return stale
+        return list(stale)
 
     # --- metrics, episodes, logs, artifacts ----------------------------------------
     def add_metrics(self, run_id: str, rows: Iterable[Sequence[Any]]) -> None:

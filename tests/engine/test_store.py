@@ -75,6 +75,25 @@ def test_stale_running_runs_become_interrupted(tmp_path):
         assert store.get_run(run_id)["status"] == "interrupted"
 
 
+def test_queued_runs_of_a_dead_owner_become_interrupted(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # its pid now names no process
+    with Store(tmp_path / "runs.db") as store:
+        orphan = store.create_run(CONFIG, owner_pid=gone.pid)
+        owned = store.create_run(CONFIG, owner_pid=os.getpid())
+        unowned = store.create_run(CONFIG)  # queued by a script that starts it itself
+        assert store.mark_stale_runs() == [orphan]
+        run = store.get_run(orphan)
+        assert run["status"] == "interrupted" and "closed before it started" in run["error"]
+        assert store.get_run(owned)["status"] == store.get_run(unowned)["status"] == "queued"
+        store.start_run(owned, device="cpu", versions={}, pid=os.getpid(), host=store.get_run(owned)["host"])
+        assert store.get_run(owned)["status"] == "running" and store.mark_stale_runs() == []
+
+
 def test_sql_is_parameterised(tmp_path):
     with Store(tmp_path / "runs.db") as store:
         evil = "x'); DROP TABLE runs; --"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from engine.store import Store
 from gui.engine_process import EngineProcess
 
@@ -91,7 +93,10 @@ def test_one_run_per_device_the_next_waits(qtbot, window, monkeypatch):
     assert "1 queued" in window.engines_label.text()
     second = window.queue.waiting()[0].run_id
     with Store(window.db_path) as store:
-        assert store.get_run(second)["status"] == "queued"
+        waiting = store.get_run(second)
+        assert waiting["status"] == "queued"
+        assert waiting["pid"] == os.getpid()  # the GUI owns it until an engine starts it
+        assert store.mark_stale_runs() == []  # an owner alive: it stays queued
     qtbot.waitUntil(lambda: window.queue.job(second) is not None and window.queue.job(second).process is not None, timeout=15_000)
     qtbot.waitUntil(lambda: not window.queue.jobs, timeout=15_000)
     with Store(window.db_path) as store:
