@@ -9,9 +9,6 @@ the view and downsample with the ``peak`` method, so 20 x 10,000 points draw at 
 from __future__ import annotations
 
 import threading
-import time
-from collections import deque
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +21,15 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
-    QGraphicsItem,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMenu,
     QMessageBox,
+    QSizePolicy,
     QTableView,
     QTabWidget,
     QToolButton,
-    QMenu,
-    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
@@ -52,31 +48,16 @@ from gui.compare_data import (
     report_html,
     report_markdown,
     results_table,
-    smooth,
     unpaired_note,
 )
 from gui.models.records_model import RecordsModel
-from gui.widgets.live_plot import metric_group
+from gui.widgets.comparison_plots import ComparisonPlots, style_plot
 
 MAX_RUNS = 20
-# Curves are added a few at a time, one batch per event-loop turn, so 20 runs x 10,000 points
-# never block the UI for long (each curve costs ~4 ms of pyqtgraph set-up, then a repaint).
-BATCH_SECONDS = 0.025
 OVERVIEW_POINTS = 3000  # per curve on the first paint; the full curves replace them when read
-PLOT_COLUMNS = 2
 # 20 distinguishable colours (Tableau 10, then its lighter half).
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
            "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"]
-
-
-@dataclass
-class _CurveJob:
-    plot: pg.PlotItem
-    x: np.ndarray
-    y: np.ndarray
-    color: QColor
-    name: str | None
-    smoothing: float
 
 
 def table_view(model: RecordsModel) -> QTableView:
@@ -141,12 +122,8 @@ class ComparePage(QWidget):
         top.addWidget(self.export_button)
 
         # curves
-        self.plots = pg.GraphicsLayoutWidget()
-        self.plots.setBackground("w")
-        self.plot_items: dict[str, pg.PlotItem] = {}
-        self._curve_jobs: deque[_CurveJob] = deque()
-        self._legend_runs = 0
-        self._draw_generation = 0
+        self.plots = ComparisonPlots()
+        self.plots.drawn.connect(self._curves_drawn)
         self._announce_loaded = False
         self._announce_details = False
 
@@ -161,7 +138,7 @@ class ComparePage(QWidget):
         self.scatter_run.currentIndexChanged.connect(lambda _i: self.draw_scatter())
         self.scatter = pg.PlotWidget(background="w")
         self.scatter.setMinimumWidth(320)
-        self._style(self.scatter.getPlotItem())
+        style_plot(self.scatter.getPlotItem())
         stats = QWidget()
         left = QVBoxLayout()
         left.addWidget(QLabel("<b>Results</b> — every final metric as mean ± 95% CI over the meta-test episodes"))
@@ -263,111 +240,20 @@ class ComparePage(QWidget):
         ids = [r["id"] for r in self.comparison.runs] if self.comparison else []
         return QColor(PALETTE[ids.index(run_id) % len(PALETTE)] if run_id in ids else "#000000")
 
-    def _style(self, plot: pg.PlotItem) -> None:
-        for name in ("left", "bottom"):
-            axis = plot.getAxis(name)
-            axis.setPen(pg.mkPen("#444"))
-            axis.setTextPen(pg.mkPen("#222"))
-            axis.enableAutoSIPrefix(False)
-            # Axes replay their tick labels as a QPicture on every paint, re-shaping the text each
-            # time (most of a repaint here); a pixmap cache redraws them only when they change.
-            axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        plot.showGrid(x=True, y=True, alpha=0.2)
-
     def draw_curves(self, *, keep_view: bool = False) -> None:
-        """Lay out one plot per metric now; the curves follow in batches (``curves_drawn``).
-
-        ``keep_view``: plots the person zoomed or panned keep that view."""
+        """The curves of the comparison, in batches (``curves_drawn`` when the last is on)."""
         comp = self.comparison
         if comp is None:
             return
-        views = {}
-        if keep_view:
-            for metric, plot in self.plot_items.items():
-                box = plot.getViewBox()
-                if not all(box.autoRangeEnabled()):
-                    views[metric] = box.viewRange()
-        self._draw_generation += 1
-        self._curve_jobs.clear()
-        metrics = comp.metric_names()
-        x_key = "walls" if self.align.currentText() == "wall time" else "steps"
-        weight = self.smoothing.value()
-        if list(self.plot_items) != metrics or self._legend_runs != len(comp.runs):
-            self._lay_out(metrics, len(comp.runs))
-        for metric, plot in self.plot_items.items():
-            # A new PlotItem costs tens of ms (axes, menus): the plots stay, only their curves go.
-            for item in plot.listDataItems():
-                plot.removeItem(item)
-            plot.setLabel("bottom", "wall time (s)" if x_key == "walls" else "step", color="#222")
-        for metric, plot in self.plot_items.items():
-            for run in comp.runs:
-                curve = comp.curves.get(run["id"], {}).get(metric)
-                if curve is None or len(curve.values) == 0:
-                    continue
-                name = run["name"] if plot.legend is not None else None
-                self._curve_jobs.append(_CurveJob(plot, getattr(curve, x_key), curve.values, self.color(run["id"]), name, weight))
-            if metric in views:
-                (x0, x1), (y0, y1) = views[metric]
-                plot.getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
-            else:
-                # Set the final range now and hold it while the batches arrive: with auto-range on,
-                # each added curve re-ranged the plot and made every earlier curve downsample again.
-                self._set_range(plot, [j for j in self._curve_jobs if j.plot is plot])
-        generation = self._draw_generation
-        # No repaint between batches (each costs a full scene paint, ~25 ms): the plots show once, whole.
-        self.plots.setUpdatesEnabled(False)
-        QTimer.singleShot(0, self, lambda: self._draw_batch(generation))
+        colors = {r["id"]: self.color(r["id"]) for r in comp.runs}
+        self.plots.draw(comp, colors, wall_time=self.align.currentText() == "wall time",
+                        smoothing=self.smoothing.value(), keep_view=keep_view)
 
-    def _lay_out(self, metrics: list[str], n_runs: int) -> None:
-        self.plots.clear()
-        self.plot_items = {}
-        self._legend_runs = n_runs
-        for index, metric in enumerate(metrics):
-            plot = self.plots.addPlot(row=index // PLOT_COLUMNS, col=index % PLOT_COLUMNS)
-            plot.setTitle(metric, color="#222", size="11pt")
-            plot.setLabel("left", metric_group(metric), color="#222")
-            self._style(plot)
-            plot.setClipToView(True)
-            plot.setDownsampling(auto=True, mode="peak")
-            if index == 0:
-                legend = plot.addLegend(offset=(-10, 10), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 210))
-                legend.setColumnCount(1 if n_runs <= 10 else 2)
-            self.plot_items[metric] = plot
+    @property
+    def plot_items(self) -> dict[str, pg.PlotItem]:
+        return self.plots.plot_items
 
-    @staticmethod
-    def _set_range(plot: pg.PlotItem, jobs: list[_CurveJob]) -> None:
-        def span(arrays: list[np.ndarray]) -> tuple[float, float] | None:
-            finite = [a[np.isfinite(a)] for a in arrays]
-            finite = [a for a in finite if a.size]
-            if not finite:
-                return None
-            return min(float(a.min()) for a in finite), max(float(a.max()) for a in finite)
-
-        x, y = span([j.x for j in jobs]), span([j.y for j in jobs])
-        if x is None or y is None:
-            return
-        box = plot.getViewBox()
-        box.disableAutoRange()
-        box.setRange(xRange=x, yRange=y)
-
-    def _draw_batch(self, generation: int) -> None:
-        if generation != self._draw_generation:  # a newer draw_curves() took over
-            return
-        deadline = time.perf_counter() + BATCH_SECONDS
-        while self._curve_jobs and time.perf_counter() < deadline:
-            job = self._curve_jobs.popleft()
-            if job.smoothing > 0:
-                faint = QColor(job.color)
-                faint.setAlpha(50)
-                job.plot.plot(job.x, job.y, pen=pg.mkPen(faint, width=1), autoDownsampleFactor=1.0)
-            y = smooth(job.y, job.smoothing) if job.smoothing > 0 else job.y
-            # 1-pixel pens: wider ones take Qt's slow raster path (12 ms per 10,000-point curve).
-            item = job.plot.plot(job.x, y, pen=pg.mkPen(job.color, width=1), name=job.name, autoDownsampleFactor=1.0)
-            item.curve.getPath()  # built now, in this batch, not all 40 at once in the first paint
-        if self._curve_jobs:
-            QTimer.singleShot(0, self, lambda: self._draw_batch(generation))
-            return
-        self.plots.setUpdatesEnabled(True)
+    def _curves_drawn(self) -> None:
         self.curves_drawn.emit()
         if self._announce_loaded:
             self._announce_loaded = False
@@ -505,7 +391,7 @@ class ComparePage(QWidget):
 
 
 def _import_scipy() -> None:
-    import scipy.signal  # noqa: F401
+    import scipy.signal
     import scipy.stats  # noqa: F401
 
 

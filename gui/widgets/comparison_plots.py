@@ -1,0 +1,153 @@
+"""The Compare page's curves: one plot per metric, one colour per run, drawn in batches.
+
+Set-up that stays (a ``PlotItem`` costs tens of ms: axes, menus) is made once per set of
+metrics; a redraw only swaps the curves. Curves are added a few per event-loop turn with
+repaints held until the last, so 40 curves of 10,000 points never block the UI at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtGui import QColor
+from PySide6.QtWidgets import QGraphicsItem, QWidget
+
+from gui.compare_data import Comparison, smooth
+from gui.widgets.live_plot import metric_group
+
+PLOT_COLUMNS = 2
+# Each curve costs ~4 ms of pyqtgraph set-up; one batch stays under this, then the UI breathes.
+BATCH_SECONDS = 0.025
+
+
+@dataclass
+class _CurveJob:
+    plot: pg.PlotItem
+    x: np.ndarray
+    y: np.ndarray
+    color: QColor
+    name: str | None
+    smoothing: float
+
+
+def style_plot(plot: pg.PlotItem) -> None:
+    for name in ("left", "bottom"):
+        axis = plot.getAxis(name)
+        axis.setPen(pg.mkPen("#444"))
+        axis.setTextPen(pg.mkPen("#222"))
+        axis.enableAutoSIPrefix(False)
+        # Axes replay their tick labels as a QPicture on every paint, re-shaping the text each
+        # time (most of a repaint here); a pixmap cache redraws them only when they change.
+        axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+    plot.showGrid(x=True, y=True, alpha=0.2)
+
+
+class ComparisonPlots(pg.GraphicsLayoutWidget):
+    drawn = Signal()  # the last batch of a draw() is on the plots
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setBackground("w")
+        self.plot_items: dict[str, pg.PlotItem] = {}
+        self._jobs: deque[_CurveJob] = deque()
+        self._legend_runs = 0
+        self._generation = 0
+
+    def draw(self, comp: Comparison, colors: dict[str, QColor], *, wall_time: bool, smoothing: float,
+             keep_view: bool = False) -> None:
+        """Lays out one plot per metric now; the curves follow in batches (``drawn``).
+
+        ``keep_view``: plots the person zoomed or panned keep that view."""
+        views = {}
+        if keep_view:
+            for metric, plot in self.plot_items.items():
+                box = plot.getViewBox()
+                if not all(box.autoRangeEnabled()):
+                    views[metric] = box.viewRange()
+        self._generation += 1
+        self._jobs.clear()
+        metrics = comp.metric_names()
+        x_key = "walls" if wall_time else "steps"
+        if list(self.plot_items) != metrics or self._legend_runs != len(comp.runs):
+            self._lay_out(metrics, len(comp.runs))
+        for plot in self.plot_items.values():
+            for item in plot.listDataItems():
+                plot.removeItem(item)
+            plot.setLabel("bottom", "wall time (s)" if wall_time else "step", color="#222")
+        for metric, plot in self.plot_items.items():
+            for run in comp.runs:
+                curve = comp.curves.get(run["id"], {}).get(metric)
+                if curve is None or len(curve.values) == 0:
+                    continue
+                name = run["name"] if plot.legend is not None else None
+                self._jobs.append(_CurveJob(plot, getattr(curve, x_key), curve.values, colors[run["id"]], name, smoothing))
+            if metric in views:
+                (x0, x1), (y0, y1) = views[metric]
+                plot.getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
+            else:
+                # Set the final range now and hold it while the batches arrive: with auto-range on,
+                # each added curve re-ranged the plot and made every earlier curve downsample again.
+                _set_range(plot, [j for j in self._jobs if j.plot is plot])
+        generation = self._generation
+        # No repaint between batches (each costs a full scene paint, ~25 ms): the plots show once, whole.
+        self.setUpdatesEnabled(False)
+        QTimer.singleShot(0, self, lambda: self._draw_batch(generation))
+
+    def _lay_out(self, metrics: list[str], n_runs: int) -> None:
+        self.clear()
+        self.plot_items = {}
+        self._legend_runs = n_runs
+        for index, metric in enumerate(metrics):
+            plot = self.addPlot(row=index // PLOT_COLUMNS, col=index % PLOT_COLUMNS)
+            plot.setTitle(metric, color="#222", size="11pt")
+            plot.setLabel("left", metric_group(metric), color="#222")
+            style_plot(plot)
+            plot.setClipToView(True)
+            plot.setDownsampling(auto=True, mode="peak")
+            if index == 0:
+                legend = plot.addLegend(offset=(-10, 10), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 210))
+                legend.setColumnCount(1 if n_runs <= 10 else 2)
+            self.plot_items[metric] = plot
+
+    def _draw_batch(self, generation: int) -> None:
+        if generation != self._generation:  # a newer draw() took over
+            return
+        deadline = time.perf_counter() + BATCH_SECONDS
+        while self._jobs and time.perf_counter() < deadline:
+            job = self._jobs.popleft()
+            if job.smoothing > 0:
+                faint = QColor(job.color)
+                faint.setAlpha(50)
+                job.plot.plot(job.x, job.y, pen=pg.mkPen(faint, width=1), autoDownsampleFactor=1.0)
+            y = smooth(job.y, job.smoothing) if job.smoothing > 0 else job.y
+            # 1-pixel pens: wider ones take Qt's slow raster path (12 ms per 10,000-point curve).
+            # autoDownsampleFactor 1: peak downsampling keeps each pixel column's min and max anyway.
+            item = job.plot.plot(job.x, y, pen=pg.mkPen(job.color, width=1), name=job.name, autoDownsampleFactor=1.0)
+            item.curve.getPath()  # built now, in this batch, not all 40 at once in the first paint
+        if self._jobs:
+            QTimer.singleShot(0, self, lambda: self._draw_batch(generation))
+            return
+        self.setUpdatesEnabled(True)
+        self.drawn.emit()
+
+
+def _set_range(plot: pg.PlotItem, jobs: list[Any]) -> None:
+    def span(arrays: list[np.ndarray]) -> tuple[float, float] | None:
+        finite = [a[np.isfinite(a)] for a in arrays]
+        finite = [a for a in finite if a.size]
+        if not finite:
+            return None
+        return min(float(a.min()) for a in finite), max(float(a.max()) for a in finite)
+
+    x, y = span([j.x for j in jobs]), span([j.y for j in jobs])
+    if x is None or y is None:
+        return
+    box = plot.getViewBox()
+    box.disableAutoRange()
+    box.setRange(xRange=x, yRange=y)
