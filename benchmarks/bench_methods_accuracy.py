@@ -36,6 +36,9 @@ METHODS = {
     "anil": {"meta_batch_size": 2},
     "metasgd": {"scope": "head", "meta_batch_size": 2},
     "reptile": {"scope": "top_k_layers", "top_k": 1, "inner_steps": 1, "meta_batch_size": 1},
+    # variants: the same method with the encoder's top layer or LoRA adapters adapted in the inner loop
+    "maml_top1": {"method": "maml", "scope": "top_k_layers", "top_k": 1, "meta_batch_size": 2},
+    "maml_lora": {"method": "maml", "scope": "lora", "meta_batch_size": 2},
 }
 REFERENCES = ("frozen_ncm", "frozen_logreg", "setfit")
 LABELS = {"frozen_ncm": "frozen NCM", "frozen_logreg": "frozen logistic regression", "setfit": "SetFit"}
@@ -97,7 +100,8 @@ def meta_trained(name: str, k_shot: int, train_episodes: int, test_episodes: int
     from engine.training.runner import run_experiment
 
     params = {**METHODS[name], **({"train_query": 5} if name != "finetune" else {})}
-    cfg = config(name, params, k_shot=k_shot, episodes=train_episodes, eval_every=0)
+    method = params.pop("method", name)
+    cfg = config(method, params, k_shot=k_shot, episodes=train_episodes, eval_every=0)
     cfg = type(cfg).from_dict(cfg.to_dict() | {"task": cfg.to_dict()["task"] | {"test_episodes": test_episodes}})
     outcome = run_experiment(cfg, db_path=db)
     with Store(db) as store:
@@ -138,7 +142,8 @@ def report(results: dict) -> str:
         for name in [*REFERENCES, *METHODS]:
             if name not in row:
                 continue
-            label = LABELS.get(name, f"`{name}`")
+            label = LABELS.get(name) or (f"`{METHODS[name]['method']}` ({METHODS[name]['scope'].replace('top_k_layers', 'top layer')})"
+                                         if "method" in METHODS.get(name, {}) else f"`{name}`")
             lines.append(f"| {label} | {fmt_ci(row[name])} | {fmt_diff(row.get('setfit'), row[name]) if name != 'setfit' else ''}"
                          f" | {fmt_diff(row.get('frozen_ncm'), row[name]) if name != 'frozen_ncm' else ''} |")
         lines.append("")
@@ -150,7 +155,7 @@ def main() -> None:
     parser.add_argument("--shots", default="1,5")
     parser.add_argument("--train-episodes", type=int, default=100)
     parser.add_argument("--test-episodes", type=int, default=200)
-    parser.add_argument("--contenders", default=",".join([*REFERENCES, *METHODS]),
+    parser.add_argument("--contenders", default=",".join([*REFERENCES, *[m for m in METHODS if "_" not in m]]),
                         help="comma-separated methods and references (frozen_ncm, frozen_logreg, setfit)")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/accuracy.json"))
