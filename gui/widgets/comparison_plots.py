@@ -1,8 +1,10 @@
 """The Compare page's curves: one plot per metric, one colour per run, drawn in batches.
 
 Set-up that stays (a ``PlotItem`` costs tens of ms: axes, menus) is made once per set of
-metrics; a redraw only swaps the curves. Curves are added a few per event-loop turn with
-repaints held until the last, so 40 curves of 10,000 points never block the UI at once.
+metrics and runs; a redraw (full curves after the overview, smoothing, x axis) gives the
+existing curve items new data rather than new items, which spares the scene's add/remove
+work. Curves are set a few per event-loop turn with repaints held until the last, so 40
+curves of 10,000 points never block the UI at once.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ BATCH_SECONDS = 0.025
 
 @dataclass
 class _CurveJob:
+    key: tuple[str, str]  # (metric, run id)
     plot: pg.PlotItem
     x: np.ndarray
     y: np.ndarray
@@ -55,8 +58,10 @@ class ComparisonPlots(pg.GraphicsLayoutWidget):
         super().__init__(parent)
         self.setBackground("w")
         self.plot_items: dict[str, pg.PlotItem] = {}
+        # (metric, run id) -> [curve, faint raw curve behind a smoothed one, or None]
+        self._items: dict[tuple[str, str], list[Any]] = {}
         self._jobs: deque[_CurveJob] = deque()
-        self._legend_runs = 0
+        self._layout_key: tuple = ()
         self._generation = 0
 
     def draw(self, comp: Comparison, colors: dict[str, QColor], *, wall_time: bool, smoothing: float,
@@ -74,19 +79,23 @@ class ComparisonPlots(pg.GraphicsLayoutWidget):
         self._jobs.clear()
         metrics = comp.metric_names()
         x_key = "walls" if wall_time else "steps"
-        if list(self.plot_items) != metrics or self._legend_runs != len(comp.runs):
+        wanted = [(m, r["id"]) for m in metrics for r in comp.runs if len(_curve(comp, r["id"], m)) > 0]
+        layout_key = (tuple(metrics), tuple((r["id"], r["name"]) for r in comp.runs), tuple(wanted))
+        if layout_key != self._layout_key:  # other metrics or runs: new plots and items
             self._lay_out(metrics, len(comp.runs))
+            self._layout_key = layout_key
+        x_label = "wall time (s)" if wall_time else "step"
         for plot in self.plot_items.values():
-            for item in plot.listDataItems():
-                plot.removeItem(item)
-            plot.setLabel("bottom", "wall time (s)" if wall_time else "step", color="#222")
+            if plot.getAxis("bottom").labelText != x_label:  # a new label repaints the axis
+                plot.setLabel("bottom", x_label, color="#222")
         for metric, plot in self.plot_items.items():
             for run in comp.runs:
                 curve = comp.curves.get(run["id"], {}).get(metric)
                 if curve is None or len(curve.values) == 0:
                     continue
                 name = run["name"] if plot.legend is not None else None
-                self._jobs.append(_CurveJob(plot, getattr(curve, x_key), curve.values, colors[run["id"]], name, smoothing))
+                self._jobs.append(_CurveJob((metric, run["id"]), plot, getattr(curve, x_key), curve.values,
+                                            colors[run["id"]], name, smoothing))
             if metric in views:
                 (x0, x1), (y0, y1) = views[metric]
                 plot.getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
@@ -94,6 +103,10 @@ class ComparisonPlots(pg.GraphicsLayoutWidget):
                 # Set the final range now and hold it while the batches arrive: with auto-range on,
                 # each added curve re-ranged the plot and made every earlier curve downsample again.
                 _set_range(plot, [j for j in self._jobs if j.plot is plot])
+        for plot in self.plot_items.values():
+            # The view boxes settle their transforms now, so each curve downsamples once, in its
+            # batch, for the final view (not again in the first paint, which then asked for more).
+            plot.getViewBox().prepareForPaint()
         generation = self._generation
         # No repaint between batches (each costs a full scene paint, ~25 ms): the plots show once, whole.
         self.setUpdatesEnabled(False)
@@ -102,12 +115,15 @@ class ComparisonPlots(pg.GraphicsLayoutWidget):
     def _lay_out(self, metrics: list[str], n_runs: int) -> None:
         self.clear()
         self.plot_items = {}
-        self._legend_runs = n_runs
+        self._items = {}
         for index, metric in enumerate(metrics):
             plot = self.addPlot(row=index // PLOT_COLUMNS, col=index % PLOT_COLUMNS)
             plot.setTitle(metric, color="#222", size="11pt")
             plot.setLabel("left", metric_group(metric), color="#222")
             style_plot(plot)
+            # A fixed width: an axis that sizes itself to its tick labels re-lays out the plot
+            # after its first paint, and every curve downsamples and paints again.
+            plot.getAxis("left").setWidth(56)
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")
             if index == 0:
@@ -120,21 +136,44 @@ class ComparisonPlots(pg.GraphicsLayoutWidget):
             return
         deadline = time.perf_counter() + BATCH_SECONDS
         while self._jobs and time.perf_counter() < deadline:
-            job = self._jobs.popleft()
-            if job.smoothing > 0:
-                faint = QColor(job.color)
-                faint.setAlpha(50)
-                job.plot.plot(job.x, job.y, pen=pg.mkPen(faint, width=1), autoDownsampleFactor=1.0)
-            y = smooth(job.y, job.smoothing) if job.smoothing > 0 else job.y
-            # 1-pixel pens: wider ones take Qt's slow raster path (12 ms per 10,000-point curve).
-            # autoDownsampleFactor 1: peak downsampling keeps each pixel column's min and max anyway.
-            item = job.plot.plot(job.x, y, pen=pg.mkPen(job.color, width=1), name=job.name, autoDownsampleFactor=1.0)
-            item.curve.getPath()  # built now, in this batch, not all 40 at once in the first paint
+            self._set_curve(self._jobs.popleft())
         if self._jobs:
             QTimer.singleShot(0, self, lambda: self._draw_batch(generation))
             return
         self.setUpdatesEnabled(True)
         self.drawn.emit()
+
+    def _set_curve(self, job: _CurveJob) -> None:
+        curve, faint = self._items.get(job.key, (None, None))
+        y = smooth(job.y, job.smoothing) if job.smoothing > 0 else job.y
+        if job.smoothing > 0:
+            if faint is None:
+                color = QColor(job.color)
+                color.setAlpha(50)
+                faint = job.plot.plot(job.x, job.y, pen=pg.mkPen(color, width=1), autoDownsampleFactor=1.0)
+                faint.setZValue(-1)  # behind the smoothed curves
+            else:
+                faint.setData(job.x, job.y)
+            faint.curve.getPath()
+            faint.curve.boundingRect()
+        elif faint is not None:
+            job.plot.removeItem(faint)
+            faint = None
+        if curve is None:
+            # 1-pixel pens: wider ones take Qt's slow raster path (12 ms per 10,000-point curve).
+            # autoDownsampleFactor 1: peak downsampling keeps each pixel column's min and max anyway.
+            curve = job.plot.plot(job.x, y, pen=pg.mkPen(job.color, width=1), name=job.name, autoDownsampleFactor=1.0)
+        else:
+            curve.setData(job.x, y)
+        # path and bounds built now, in this batch, not for all 40 curves at once in the first paint
+        curve.curve.getPath()
+        curve.curve.boundingRect()
+        self._items[job.key] = [curve, faint]
+
+
+def _curve(comp: Comparison, run_id: str, metric: str) -> np.ndarray:
+    curve = comp.curves.get(run_id, {}).get(metric)
+    return curve.values if curve is not None else np.empty(0)
 
 
 def _set_range(plot: pg.PlotItem, jobs: list[Any]) -> None:
