@@ -74,9 +74,15 @@ def test_curves_one_per_metric_with_a_legend(page):
     assert len(plot.listDataItems()) == 3
     assert len(plot.legend.items) == 3
 def test_smoothing_and_alignment_redraw(qtbot, page):
+    before = list(page.plot_items["train_loss"].listDataItems())
     with qtbot.waitSignal(page.curves_drawn, timeout=10_000):
         page.smoothing.setValue(0.6)
-    assert len(page.plot_items["train_loss"].listDataItems()) == 6  # faint raw + smoothed
+    items = page.plot_items["train_loss"].listDataItems()
+    assert len(items) == 6  # faint raw + smoothed
+    assert all(any(item is old for item in items) for item in before)  # the same items, new data
+    with qtbot.waitSignal(page.curves_drawn, timeout=10_000):
+        page.smoothing.setValue(0.0)
+    assert len(page.plot_items["train_loss"].listDataItems()) == 3
     with qtbot.waitSignal(page.curves_drawn, timeout=10_000):
         page.align.setCurrentText("wall time")
     assert page.plot_items["train_loss"].getAxis("bottom").labelText == "wall time (s)"
