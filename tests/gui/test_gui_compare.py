@@ -79,7 +79,7 @@ def test_smoothing_and_alignment_redraw(qtbot, page):
         page.smoothing.setValue(0.6)
     items = page.plot_items["train_loss"].listDataItems()
     assert len(items) == 6  # faint raw + smoothed
-    assert all(any(item is old for item in items) for item in before)  # the same items, new data
+    assert all(any(item is kept for item in items) for kept in before)  # the same items, new data
     with qtbot.waitSignal(page.curves_drawn, timeout=10_000):
         page.smoothing.setValue(0.0)
     assert len(page.plot_items["train_loss"].listDataItems()) == 3
