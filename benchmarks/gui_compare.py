@@ -47,37 +47,11 @@ def fill(db: Path, runs: int, points: int) -> list[str]:
     return ids
 
 
-def wait_for_paint(app, widget, after: float) -> float:
-    """Runs the event loop until ``widget`` has painted after ``after``; returns when it did.
-
-    The app paints once, when Qt gets to the update; forcing ``repaint()`` here would paint
-    twice and count both."""
-    from PySide6.QtCore import QEvent, QObject
-
-    class Watcher(QObject):
-        painted: float | None = None
-
-        def eventFilter(self, obj, event):  # noqa: N802 (Qt's name)
-            if event.type() == QEvent.Type.Paint and self.painted is None and time.perf_counter() > after:
-                self.painted = time.perf_counter()
-            return False
-
-    watcher = Watcher()
-    widget.installEventFilter(watcher)
-    deadline = time.perf_counter() + 10
-    while watcher.painted is None and time.perf_counter() < deadline:
-        app.processEvents()
-        time.sleep(0.001)
-    widget.removeEventFilter(watcher)
-    # the paint ran inside processEvents: measure to its end, not to its start
-    return time.perf_counter()
-
-
 def main() -> None:
     from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
-    from _gui_probe import StallProbe
+    from _gui_probe import StallProbe, wait_for_paint
     from gui.pages.compare import ComparePage
 
     app = QApplication.instance() or QApplication([])
@@ -107,12 +81,12 @@ def main() -> None:
         loop = QEventLoop()
         page.loaded.connect(loop.quit)
         loop.exec()
-        first = wait_for_paint(app, page.plots.viewport(), time.perf_counter()) - t0
+        first = wait_for_paint(page.plots.viewport(), time.perf_counter()) - t0
         drawn = sum(len(c.values) for per in page.comparison.curves.values() for c in per.values())
         loop = QEventLoop()
         page.details_loaded.connect(loop.quit)
         loop.exec()
-        full = wait_for_paint(app, page.plots.viewport(), time.perf_counter()) - t0
+        full = wait_for_paint(page.plots.viewport(), time.perf_counter()) - t0
         stalls = probe.stop()
         page.loaded.disconnect()
         page.details_loaded.disconnect()
@@ -126,7 +100,7 @@ def main() -> None:
     s = time.perf_counter()
     page.smoothing.setValue(0.9)
     loop.exec()
-    wait_for_paint(app, page.plots.viewport(), time.perf_counter())
+    wait_for_paint(page.plots.viewport(), time.perf_counter())
     stalls = probe.stop()
     print(f"smoothing on (40 smoothed + 40 raw curves): {(time.perf_counter() - s) * 1000:.0f} ms, "
           f"worst UI stall {stalls['worst_ms']:.0f} ms")

@@ -53,7 +53,9 @@ def main() -> None:
     args = parser.parse_args()
     from PySide6.QtWidgets import QApplication
 
-    from _gui_probe import StallProbe
+    from PySide6.QtCore import QEventLoop
+
+    from _gui_probe import StallProbe, wait_for_paint
     from gui.pages.runs import RunsPage
 
     app = QApplication.instance() or QApplication([])
@@ -69,12 +71,11 @@ def main() -> None:
     page = RunsPage(db)
     page.resize(1400, 850)
     page.show()
+    loop = QEventLoop()
+    page.runs_changed.connect(loop.quit)
     page.refresh()
-    while page.model.rowCount() == 0:
-        app.processEvents()
-        time.sleep(0.001)
-    page.table.viewport().repaint()
-    first_paint = time.perf_counter() - t0
+    loop.exec()  # as the app waits: in the event loop, not polling (polling slowed the loading thread)
+    first_paint = wait_for_paint(page.table.viewport(), time.perf_counter()) - t0
     load_stalls = probe.stop()
 
     probe = StallProbe()
