@@ -48,10 +48,10 @@ def fill(db: Path, runs: int, points: int) -> list[str]:
 
 
 def main() -> None:
+    from _gui_probe import StallProbe, wait_for_paint
     from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
-    from _gui_probe import StallProbe, wait_for_paint
     from gui.pages.compare import ComparePage
 
     app = QApplication.instance() or QApplication([])

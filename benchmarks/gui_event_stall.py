@@ -217,8 +217,8 @@ def main() -> int:
         cpus=os.cpu_count(),
         python=platform.python_version(),
     )
-    import PySide6
     import pyqtgraph
+    import PySide6
 
     result.update(pyside6=PySide6.__version__, pyqtgraph=pyqtgraph.__version__)
     print(json.dumps(result))

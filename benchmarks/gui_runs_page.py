@@ -51,11 +51,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10_000)
     args = parser.parse_args()
+    from _gui_probe import StallProbe, wait_for_paint
+    from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
-    from PySide6.QtCore import QEventLoop
-
-    from _gui_probe import StallProbe, wait_for_paint
     from gui.pages.runs import RunsPage
 
     app = QApplication.instance() or QApplication([])

@@ -47,3 +47,22 @@ def test_subprocesses_take_argument_lists_never_a_shell():
         text = path.read_text()
         assert "shell=True" not in text, path
         assert "os.system(" not in text and "os.popen(" not in text, path
+
+
+def test_every_gui_module_imports_on_its_own():
+    """No import cycle hidden by the order the app happens to import things in."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    modules = sorted(
+        ".".join(p.relative_to(REPO).with_suffix("").parts) for p in (REPO / "gui").rglob("*.py")
+        if p.name not in ("__init__.py", "__main__.py")  # __main__ opens the app
+    )
+
+    def load(module: str) -> tuple[str, str]:
+        done = subprocess.run([sys.executable, "-c", f"import {module}"], cwd=REPO, capture_output=True, text=True,
+                              env={**__import__("os").environ, "QT_QPA_PLATFORM": "offscreen"}, timeout=120)
+        return module, done.stderr.strip().splitlines()[-1] if done.returncode else ""
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        failures = {m: err for m, err in pool.map(load, modules) if err}
+    assert failures == {}

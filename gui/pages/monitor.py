@@ -24,9 +24,10 @@ from PySide6.QtWidgets import (
 )
 
 from gui.engine_info import format_bytes
+from gui.formatting import format_duration
 from gui.models.log_model import LogFilterModel
 from gui.oom_relaunch import OomPanel
-from gui.run_session import RunSession, format_duration
+from gui.run_session import RunSession
 from gui.widgets.live_plot import LivePlot
 
 

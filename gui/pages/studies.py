@@ -31,9 +31,9 @@ from PySide6.QtWidgets import (
 
 from gui.engine_info import EngineCall
 from gui.engine_process import engine_command, repo_root
+from gui.formatting import format_duration
 from gui.models.records_model import SORT_ROLE, RecordsModel
 from gui.pages.compare import table_view
-from gui.run_session import format_duration
 
 LIVE_REFRESH_MS = 5000
 STUDY_COLUMNS = ["Study", "Sampler", "Trials", "Best", "Metric", "Direction"]

@@ -251,10 +251,16 @@ class LivePlot(QWidget):
             return
         dirty, self._dirty = self._dirty, set()
         groups = set()
+        new_plots = 0
         for name in sorted(dirty):
             series = self.session.series.get(name)
             if series is None or series.size == 0:
                 continue
+            if metric_group(name) not in self._plots:
+                if new_plots:  # one new plot per redraw: each costs ~50-100 ms (axes, menus, layout)
+                    self._dirty.add(name)
+                    continue
+                new_plots += 1
             curve = self.curve_for(name)
             groups.add(metric_group(name))
             x, y = self.x_values(series), series.values
@@ -271,6 +277,8 @@ class LivePlot(QWidget):
             if self._follow.get(group):
                 self._fit(group)
         self.redraws += 1
+        if self._dirty:  # series held back for a plot of their own: next turn
+            QTimer.singleShot(0, self, self.redraw)
         self.redrawn.emit()
 
     # --- ranges ---------------------------------------------------------------------------

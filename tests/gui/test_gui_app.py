@@ -82,7 +82,6 @@ def test_window_title_and_shortcuts(window):
 
 def test_settings_remember_geometry_and_last_config(qtbot, tmp_path, fake_cmd, window):
     from gui.main_window import MainWindow
-
     from gui.settings import app_settings
 
     window.new_page.name.setText("remembered")

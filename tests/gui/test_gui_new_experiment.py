@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from conftest import write_intents
 
 from engine.config import RunConfig
 from engine.errors import UserError
 from gui.pages.new_experiment import NewExperimentPage
-
-from conftest import write_intents
 
 
 @pytest.fixture

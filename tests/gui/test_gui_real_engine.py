@@ -11,12 +11,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import write_intents
 
 import engine
 from engine.config import RunConfig
 from engine.store import Store
-
-from conftest import write_intents
 
 pytestmark = [
     pytest.mark.slow,

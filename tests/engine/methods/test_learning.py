@@ -8,8 +8,8 @@ import torch
 
 from engine.training.runner import run_experiment
 
-from .test_gradients import make_method
 from .conftest import run_config
+from .test_gradients import make_method
 
 # Settings that learn the keyword task in a few seconds with the tiny model.
 LEARNING = {
