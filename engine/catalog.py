@@ -106,7 +106,7 @@ GRADIENT_PARAMS = _with_defaults(OPTIMIZER_PARAMS, lr=1e-4, weight_decay=0.0) + 
         choices=("proto", "zeros"),
     ),
     Param("temperature", "float", 10.0, "Norm of the prototype head rows (logit scale of the cosine head)", low=0.01, high=1000.0, log=True),
-    Param("vmap_tasks", "bool", True, "Run head-only inner loops of a meta-batch together with torch.func.vmap"),
+    Param("vmap_tasks", "bool", True, "Run head-only inner loops of a meta-batch together with torch.func.vmap (on CUDA; on CPU task by task, faster there)"),
     Param("bf16", "bool", False, "bf16 autocast on CUDA (ignored on CPU)"),
     Param("gradient_checkpointing", "bool", False, "Recompute activations in backward: less memory, more time"),
     Param("train_query", "int", 5, "Queries per class in training episodes (0 = task.query); fewer make training faster", low=0, high=1000),

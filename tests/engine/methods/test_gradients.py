@@ -175,9 +175,14 @@ def test_vmap_inner_loops_match_sequential(tiny_encoder, keyword_csv, tiny_model
     results = []
     for encoder, use_vmap in ((tiny_encoder, True), (twin, False)):
         method, data = make_method("anil", encoder, keyword_csv, tiny_model_dir, vmap_tasks=use_vmap, meta_batch_size=3)
+        method.vmap_on_cpu = True  # the batched path is CUDA-only by default
         method.encoder.eval()
         episodes = method.train_episodes(1)
+        calls = []
+        batched = method._meta_gradient_vmap
+        method._meta_gradient_vmap = lambda eps, batched=batched: calls.append(1) or batched(eps)
         loss, _ = method.meta_gradient(episodes)
+        assert calls == ([1] if use_vmap else [])
         results.append((loss, torch.cat([p.grad.reshape(-1) for p in method.trainable_parameters() if p.grad is not None])))
     (loss_v, grad_v), (loss_s, grad_s) = results
     assert loss_v == pytest.approx(loss_s, rel=1e-5)
