@@ -32,7 +32,7 @@ from torch import nn
 
 from engine.data import Episode
 from engine.methods import _functional as fn
-from engine.methods._base import Method, episode_tensors
+from engine.methods._base import Method, adamw_with_warmup, episode_tensors
 
 log = logging.getLogger("engine.methods")
 
@@ -96,9 +96,10 @@ class GradientMethod(Method):
             }
         outer = self.trainable_parameters()
         if outer:
-            self.optimizer = torch.optim.AdamW(outer, lr=float(p.get("lr", 1e-4)), weight_decay=float(p.get("weight_decay", 0.0)))
-            warmup = max(1, int(float(p.get("warmup_fraction", 0.0)) * self.total_steps))
-            self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: min(1.0, (s + 1) / warmup))
+            self.optimizer, self.scheduler = adamw_with_warmup(
+                outer, lr=float(p.get("lr", 1e-4)), weight_decay=float(p.get("weight_decay", 0.0)),
+                warmup_steps=max(1, int(float(p.get("warmup_fraction", 0.0)) * self.total_steps)),
+            )
         attn = getattr(encoder.backbone.config, "_attn_implementation", None)
         second_order = not self.is_first_order and bool(self.adapted)
         log.info(
