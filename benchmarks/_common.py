@@ -1,7 +1,11 @@
-"""Shared set-up for the method benchmarks: the bundled model, data and episodes."""
+"""Shared set-up for the method benchmarks: the bundled model, data and episodes.
+
+``METALAB_BENCH_DEVICE=cuda`` runs them on a GPU (default: cpu).
+"""
 
 from __future__ import annotations
 
+import os
 import torch
 
 from engine import methods
@@ -9,6 +13,8 @@ from engine.config import RunConfig
 from engine.models.encoder import load_encoder
 from engine.specs import get
 from engine.training.task_data import build_task_data
+
+DEVICE = os.environ.get("METALAB_BENCH_DEVICE", "cpu")
 
 
 def config(method: str, params: dict | None = None, *, k_shot: int = 5, query: int = 15, max_length: int = 64, **train) -> RunConfig:
@@ -19,7 +25,7 @@ def config(method: str, params: dict | None = None, *, k_shot: int = 5, query: i
             "task": {"mode": "episodic", "n_way": 5, "k_shot": k_shot, "query": query, "test_episodes": 20},
             "model": {"name": "bundled:all-MiniLM-L6-v2", "max_length": max_length},
             "method": {"name": method, "params": params or {}},
-            "train": {"episodes": 10, "eval_every": 0, "device": "cpu", "seed": 0} | train,
+            "train": {"episodes": 10, "eval_every": 0, "device": DEVICE, "seed": 0} | train,
         }
     )
 
@@ -30,7 +36,7 @@ def build(method: str, params: dict | None = None, *, attn: str | None = "eager"
     values = spec.validate_params(dict(cfg.method.params))
     data = build_task_data(cfg, train_query=int(values.get("train_query", 0)) or None)
     encoder = load_encoder(cfg.model.name, max_length=cfg.model.max_length, attn_implementation=attn)
-    m = methods.load(method)(encoder, values, data, device=torch.device("cpu"), seed=0, total_steps=100)
+    m = methods.load(method)(encoder, values, data, device=torch.device(DEVICE), seed=0, total_steps=100)
     m.setup()
     return m, data
 
