@@ -92,6 +92,9 @@ def run_app(args: argparse.Namespace, tmp: Path) -> dict:
     window = MainWindow(db_path=tmp / "runs.db", engine_command=[sys.executable, str(FAKE_ENGINE)], restore=False)
     window.resize(1280, 820)
     window.show()
+    from gui.app import freeze_startup_objects
+
+    freeze_startup_objects()  # as gui.app.main does once the window is shown
     dataset = write_dataset(tmp / "intents.csv")
     config = RunConfig().with_values(
         {"dataset.path": str(dataset), "task.meta_val_fraction": 0.35, "train.device": "cpu", "name": "stall-bench"}

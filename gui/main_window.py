@@ -7,7 +7,6 @@ reads the store otherwise (Runs, Studies).
 
 from __future__ import annotations
 
-import gc
 import os
 from pathlib import Path
 
@@ -107,11 +106,6 @@ class MainWindow(QMainWindow):
         self.monitor_page.oom_panel.db_path = self.db_path
         self.monitor_page.oom_panel.relaunch_requested.connect(self.relaunch)
         self.info.devices_changed.connect(self._update_devices)
-
-        # Everything built so far lives as long as the window: move it out of the cyclic
-        # collector's sight, or each full collection walks it all (up to ~180 ms of frozen UI
-        # while an engine streams events, measured). New garbage is still collected.
-        QTimer.singleShot(0, gc.freeze)
 
         if restore:
             self._restore()
