@@ -108,22 +108,26 @@ def read_curve(conn: Any, run_id: str, name: str, *, max_points: int | None = No
     return Curve(block[:, 0], block[:, 1], block[:, 2])
 
 
+def _curves(store: Store, ids: list[str], max_points: int | None) -> dict[str, dict[str, Curve]]:
+    return {
+        run_id: {name: read_curve(store.conn, run_id, name, max_points=max_points) for name in store.metric_names(run_id)}
+        for run_id in ids
+    }
+
+
 def load_curves(db_path: Path, ids: list[str], *, max_points: int | None = None) -> dict[str, dict[str, Curve]]:
     """run id -> metric -> curve; an overview of at most ``max_points`` points where asked."""
     with Store(db_path, readonly=True) as store:
-        return {
-            run_id: {name: read_curve(store.conn, run_id, name, max_points=max_points) for name in store.metric_names(run_id)}
-            for run_id in ids
-        }
+        return _curves(store, ids, max_points)
 
 
 def load_runs_data(
     db_path: Path, ids: list[str], *, max_points: int | None = None
 ) -> tuple[list[dict], dict[str, dict[str, Curve]], dict[str, list[float]]]:
-    with Store(db_path, readonly=True) as store:
+    with Store(db_path, readonly=True) as store:  # one connection for runs, episodes and curves
         runs = [store.get_run(i) for i in ids]
         episodes = {run["id"]: [e["accuracy"] for e in store.episodes(run["id"], "test")] for run in runs}
-    return runs, load_curves(db_path, [r["id"] for r in runs], max_points=max_points), episodes
+        return runs, _curves(store, [r["id"] for r in runs], max_points), episodes
 
 
 def load_stats(db_path: Path, ref_id: str, ids: list[str]) -> dict[str, Any]:

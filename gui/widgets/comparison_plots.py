@@ -69,18 +69,16 @@ class ComparisonPlots(pg.GraphicsLayoutWidget):
         """Lays out one plot per metric now; the curves follow in batches (``drawn``).
 
         ``keep_view``: plots the person zoomed or panned keep that view."""
-        views = {}
-        if keep_view:
-            for metric, plot in self.plot_items.items():
-                box = plot.getViewBox()
-                if not all(box.autoRangeEnabled()):
-                    views[metric] = box.viewRange()
+        # (ranges are held, never auto, once drawn: so the current one is the one to keep)
+        views = {metric: plot.getViewBox().viewRange() for metric, plot in self.plot_items.items()} if keep_view else {}
         self._generation += 1
         self._jobs.clear()
         metrics = comp.metric_names()
         x_key = "walls" if wall_time else "steps"
-        wanted = [(m, r["id"]) for m in metrics for r in comp.runs if len(_curve(comp, r["id"], m)) > 0]
-        layout_key = (tuple(metrics), tuple((r["id"], r["name"]) for r in comp.runs), tuple(wanted))
+        present = [(metric, run, curve) for metric in metrics for run in comp.runs
+                   if (curve := comp.curves.get(run["id"], {}).get(metric)) is not None and len(curve.values)]
+        layout_key = (tuple(metrics), tuple((r["id"], r["name"]) for r in comp.runs),
+                      tuple((metric, run["id"]) for metric, run, _ in present))
         if layout_key != self._layout_key:  # other metrics or runs: new plots and items
             self._lay_out(metrics, len(comp.runs))
             self._layout_key = layout_key
@@ -88,14 +86,12 @@ class ComparisonPlots(pg.GraphicsLayoutWidget):
         for plot in self.plot_items.values():
             if plot.getAxis("bottom").labelText != x_label:  # a new label repaints the axis
                 plot.setLabel("bottom", x_label, color="#222")
+        for metric, run, curve in present:
+            plot = self.plot_items[metric]
+            name = run["name"] if plot.legend is not None else None
+            self._jobs.append(_CurveJob((metric, run["id"]), plot, getattr(curve, x_key), curve.values,
+                                        colors[run["id"]], name, smoothing))
         for metric, plot in self.plot_items.items():
-            for run in comp.runs:
-                curve = comp.curves.get(run["id"], {}).get(metric)
-                if curve is None or len(curve.values) == 0:
-                    continue
-                name = run["name"] if plot.legend is not None else None
-                self._jobs.append(_CurveJob((metric, run["id"]), plot, getattr(curve, x_key), curve.values,
-                                            colors[run["id"]], name, smoothing))
             if metric in views:
                 (x0, x1), (y0, y1) = views[metric]
                 plot.getViewBox().setRange(xRange=(x0, x1), yRange=(y0, y1), padding=0)
@@ -169,11 +165,6 @@ class ComparisonPlots(pg.GraphicsLayoutWidget):
         curve.curve.getPath()
         curve.curve.boundingRect()
         self._items[job.key] = [curve, faint]
-
-
-def _curve(comp: Comparison, run_id: str, metric: str) -> np.ndarray:
-    curve = comp.curves.get(run_id, {}).get(metric)
-    return curve.values if curve is not None else np.empty(0)
 
 
 def _set_range(plot: pg.PlotItem, jobs: list[Any]) -> None:

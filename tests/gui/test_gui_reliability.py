@@ -196,31 +196,28 @@ def test_a_finished_engine_leaves_no_process(qtbot, window, monkeypatch):
     qtbot.waitUntil(lambda: not process_group.group_alive(group), timeout=3000)
 
 
-def test_a_stopped_engine_leaves_no_process(qtbot, window, monkeypatch):
-    monkeypatch.setenv("FAKE_ENGINE_MODE", "slow")
+def _launch_then_stop(qtbot, window, monkeypatch, mode: str, children: int):
+    """A long fake run with child processes, stopped from the menu once running: (session, group)."""
+    monkeypatch.setenv("FAKE_ENGINE_MODE", mode)
     monkeypatch.setenv("FAKE_STEPS", "3000")
     monkeypatch.setenv("FAKE_STEP_SECONDS", "0.01")
-    monkeypatch.setenv("FAKE_CHILDREN", "2")
+    monkeypatch.setenv("FAKE_CHILDREN", str(children))
     run_id = launch(qtbot, window)
     group = _group_of(qtbot, window, run_id)
     session = window.monitor_page.session
     qtbot.waitUntil(lambda: session.status == "running", timeout=10_000)
     window.stop_action.trigger()
     qtbot.waitUntil(lambda: session.status == "interrupted", timeout=10_000)
+    return session, group
+
+
+def test_a_stopped_engine_leaves_no_process(qtbot, window, monkeypatch):
+    _session, group = _launch_then_stop(qtbot, window, monkeypatch, "slow", children=2)
     qtbot.waitUntil(lambda: not process_group.group_alive(group), timeout=3000)
 
 
 def test_an_engine_ignoring_sigterm_is_killed_with_its_group(qtbot, window, monkeypatch):
-    monkeypatch.setenv("FAKE_ENGINE_MODE", "ignore_term")
-    monkeypatch.setenv("FAKE_STEPS", "3000")
-    monkeypatch.setenv("FAKE_STEP_SECONDS", "0.01")
-    monkeypatch.setenv("FAKE_CHILDREN", "1")
-    run_id = launch(qtbot, window)
-    group = _group_of(qtbot, window, run_id)
-    session = window.monitor_page.session
-    qtbot.waitUntil(lambda: session.status == "running", timeout=10_000)
-    window.stop_action.trigger()
-    qtbot.waitUntil(lambda: session.status == "interrupted", timeout=10_000)  # after the 3 s stop timeout
+    session, group = _launch_then_stop(qtbot, window, monkeypatch, "ignore_term", children=1)  # after the 3 s timeout
     assert "killed" in session.error
     qtbot.waitUntil(lambda: not process_group.group_alive(group), timeout=3000)
 
