@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from engine.data import Check, split_classes, split_rows
+from engine.data import Check
 from engine.data.spans import OUTSIDE, entity_counts, entity_scores, split_tag
 from engine.errors import ModelError
 from engine.tasks._base import IGNORE, Batcher, Metric, Task
@@ -100,32 +100,38 @@ class TokenClassificationTask(Task):
         return f"{len(dataset)} sentences, {len(dataset.entity_types())} entity types"
 
     def check(self, dataset: Any, task: TaskConfig) -> list[Check]:
-        from engine.data.tagged import check_tagged_task
+        from engine.data.checks import check_tagged_task
 
         return check_tagged_task(dataset, task)
 
     def build_data(self, config: RunConfig, dataset: Any, *, train_query: int | None) -> TaskData:
-        from engine.data.tagged import EntityEpisodeSampler
+        from engine.data.entity_episodes import EntityEpisodeSampler, rows_without, split_sentences, split_types
 
         task = config.task
-        types = dataset.entity_types()
+        fractions = dict(test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
         if task.mode == "supervised":
-            rows = split_rows([""] * len(dataset), test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
+            rows = split_sentences(len(dataset), **fractions)
             return TaskData(
                 self, dataset, "supervised", 0, 0, 0,
                 train_rows=list(rows.train),
-                label_names=[OUTSIDE, *types],
+                label_names=[OUTSIDE, *dataset.entity_types()],
                 val_rows=list(rows.val) or list(rows.train[: max(1, len(rows.train) // 10)]),
                 test_rows=list(rows.test),
             )
-        split = split_classes(types, test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
+        split = split_types(dataset.tags, **fractions)
+        # Training sees no sentence that mentions a held-out type, not even as O.
+        train_rows = rows_without(dataset.tags, [*split.val, *split.test])
         common = dict(n_way=task.n_way, k_shot=task.k_shot)
-        train_sampler = EntityEpisodeSampler(dataset.tags, split.train, query=train_query or task.query, seed=config.train.seed, stream="train", **common)
-        val_types = split.val if len(split.val) >= task.n_way else split.train
-        val_sampler = EntityEpisodeSampler(dataset.tags, val_types, query=task.query, seed=task.split_seed, stream="val", **common)
+        train_sampler = EntityEpisodeSampler(
+            dataset.tags, split.train, query=train_query or task.query, seed=config.train.seed, stream="train", rows=train_rows, **common
+        )
+        if len(split.val) >= task.n_way:
+            val_sampler = EntityEpisodeSampler(
+                dataset.tags, split.val, query=task.query, seed=task.split_seed, stream="val", rows=rows_without(dataset.tags, split.test), **common
+            )
+        else:  # too few meta-val types: validate on meta-train types, as classification does
+            val_sampler = EntityEpisodeSampler(dataset.tags, split.train, query=task.query, seed=task.split_seed, stream="val", rows=train_rows, **common)
         test_sampler = EntityEpisodeSampler(dataset.tags, split.test, query=task.query, seed=task.split_seed, stream="test", **common)
-        held_out = set(split.val) | set(split.test)
-        train_rows = [i for i, tags in enumerate(dataset.tags) if not held_out & _types_in(tags)]
         return TaskData(
             self, dataset, "episodic", task.n_way, task.k_shot, task.query,
             train_rows=train_rows,
@@ -134,11 +140,6 @@ class TokenClassificationTask(Task):
             val_sampler=val_sampler,
             test_sampler=test_sampler,
         )
-
-    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        from engine.tasks._torch import cross_entropy
-
-        return cross_entropy(logits, targets)
 
     # --- torch side -------------------------------------------------------------------------
     def batcher(self, encoder: TextEncoder, dataset: Any) -> WordBatcher:
@@ -197,6 +198,3 @@ def only_types(tags: Sequence[str], types: Sequence[str]) -> list[str]:
     wanted = set(types)
     return [tag if split_tag(tag)[1] in wanted else OUTSIDE for tag in tags]
 
-
-def _types_in(tags: Sequence[str]) -> set[str]:
-    return {split_tag(tag)[1] for tag in tags if tag != OUTSIDE}
