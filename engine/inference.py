@@ -28,6 +28,7 @@ def load_trained_encoder(db_path: Path, run_id: str, *, device: str = "cpu") -> 
     """The run's encoder with its trained weights, in eval mode."""
     from engine.config import RunConfig
     from engine.models.encoder import load_encoder
+    from engine.models.lora_merge import has_lora, merge_lora_state
     from engine.training.checkpoints import load_checkpoint
 
     weights, meta, _ = load_checkpoint(weights_dir(db_path, run_id))
@@ -36,7 +37,11 @@ def load_trained_encoder(db_path: Path, run_id: str, *, device: str = "cpu") -> 
                            allow_pickle=config.model.allow_pickle, trust_remote_code=config.model.trust_remote_code)
     if "encoder" not in weights:
         raise UserError(f"run {run_id}'s weights hold no encoder")
-    encoder.load_state_dict(weights["encoder"])
+    state = weights["encoder"]
+    if has_lora(state):  # a LoRA-scope run: fold its adapters into the plain encoder
+        params = config.method.params
+        state = merge_lora_state(state, rank=int(params["lora_rank"]), alpha=float(params["lora_alpha"]))
+    encoder.load_state_dict(state)
     return encoder.to(device).eval()
 
 
