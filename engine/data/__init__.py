@@ -4,7 +4,7 @@ episodes, entity spans and scores. Torch-free."""
 from engine.data.checks import Check, check_tagged_task, check_task, first_problem
 from engine.data.episodes import Episode, EpisodeSampler, episodes_key
 from engine.data.loaders import Table, TextDataset, bundled_datasets, guess_columns, load_dataset, load_table
-from engine.data.ner_episodes import NerEpisode, NerEpisodeSampler, rows_without, split_sentences, split_types
+from engine.data.entity_episodes import EntityEpisode, EntityEpisodeSampler, rows_without, split_sentences, split_types
 from engine.data.spans import entity_counts, entity_f1, spans
 from engine.data.splits import ClassSplit, RowSplit, split_classes, split_rows
 from engine.data.tagged import TaggedDataset, load_tagged_dataset
@@ -13,8 +13,8 @@ __all__ = [
     "Check",
     "ClassSplit",
     "Episode",
-    "NerEpisode",
-    "NerEpisodeSampler",
+    "EntityEpisode",
+    "EntityEpisodeSampler",
     "TaggedDataset",
     "EpisodeSampler",
     "RowSplit",

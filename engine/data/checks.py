@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from engine.config import TaskConfig
 from engine.data.loaders import TextDataset
-from engine.data.ner_episodes import NerEpisodeSampler, rows_without, split_sentences, split_types
+from engine.data.entity_episodes import EntityEpisodeSampler, rows_without, split_sentences, split_types
 from engine.data.splits import split_classes, split_rows
 from engine.data.tagged import TaggedDataset
 
@@ -79,7 +79,7 @@ def check_tagged_task(dataset: TaggedDataset, task: TaskConfig) -> list[Check]:
         rows = None if name == "meta-test" else rows_without(dataset.tags, split.test)
         stream = "test" if name == "meta-test" else "train"
         try:
-            NerEpisodeSampler(dataset.tags, types, n_way=task.n_way, k_shot=task.k_shot, query=task.query, seed=task.split_seed, stream=stream, rows=rows).episode(0)
+            EntityEpisodeSampler(dataset.tags, types, n_way=task.n_way, k_shot=task.k_shot, query=task.query, seed=task.split_seed, stream=stream, rows=rows).episode(0)
         except ValueError as exc:
             checks.append(Check(False, f"{name}: {exc}"))
     return checks

@@ -167,7 +167,7 @@ def test_wrong_file_types_point_to_the_right_task(tmp_path):
 
 def test_bundled_ner_dataset_fits_5_way_1_and_5_shot_on_held_out_types():
     from engine.data import bundled_datasets
-    from engine.data.ner_episodes import NerEpisodeSampler, rows_without, split_types
+    from engine.data.entity_episodes import EntityEpisodeSampler, rows_without, split_types
 
     assert "entities" in bundled_datasets()
     data = load_tagged_dataset("bundled:entities")
@@ -176,10 +176,10 @@ def test_bundled_ner_dataset_fits_5_way_1_and_5_shot_on_held_out_types():
     assert len({" ".join(tokens) for tokens in data.sentences}) == len(data)
     split = split_types(data.tags, test_fraction=0.5, val_fraction=0.3, seed=0)
     for k_shot in (1, 5):
-        test = NerEpisodeSampler(data.tags, split.test, n_way=5, k_shot=k_shot, query=5, seed=0, stream="test")
+        test = EntityEpisodeSampler(data.tags, split.test, n_way=5, k_shot=k_shot, query=5, seed=0, stream="test")
         assert len(list(test.episodes(20))) == 20
         pool = rows_without(data.tags, split.test)
-        train = NerEpisodeSampler(data.tags, split.train, n_way=5, k_shot=k_shot, query=5, seed=0, stream="train", rows=pool)
+        train = EntityEpisodeSampler(data.tags, split.train, n_way=5, k_shot=k_shot, query=5, seed=0, stream="train", rows=pool)
         assert len(list(train.episodes(20))) == 20
 
 

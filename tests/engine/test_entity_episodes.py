@@ -3,8 +3,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from engine.data.ner_episodes import (
-    NerEpisodeSampler,
+from engine.data.entity_episodes import (
+    EntityEpisodeSampler,
     keep_types,
     rows_without,
     split_sentences,
@@ -43,27 +43,27 @@ def mentions(tag_lists):
 
 @pytest.mark.parametrize("k_shot", [1, 5])
 def test_support_meets_k_to_2k_and_query_holds_only_episode_types(k_shot):
-    sampler = NerEpisodeSampler(TAGS, TYPES, n_way=5, k_shot=k_shot, query=3, seed=1, stream="test")
+    sampler = EntityEpisodeSampler(TAGS, TYPES, n_way=5, k_shot=k_shot, query=3, seed=1, stream="test")
     for episode in sampler.episodes(25):
         support_counts = mentions(episode.support_tags)
-        assert set(support_counts) == set(episode.types)
+        assert set(support_counts) == set(episode.classes)
         assert all(k_shot <= n <= 2 * k_shot for n in support_counts.values()), support_counts
         query_counts = mentions(episode.query_tags)
-        assert set(query_counts) == set(episode.types)
+        assert set(query_counts) == set(episode.classes)
         assert all(3 <= n <= 6 for n in query_counts.values()), query_counts
         assert not set(episode.support) & set(episode.query)
         # the episode's tags are the data's, with other types turned to O
         for sentence, tags in zip(episode.support + episode.query, episode.support_tags + episode.query_tags):
-            assert tags == keep_types(TAGS[sentence], episode.types)
+            assert tags == keep_types(TAGS[sentence], episode.classes)
 
 
 def test_held_out_types_never_reach_training_episodes():
     split = split_types(TAGS, test_fraction=0.5, val_fraction=0.0, seed=3)
     assert len(split.test) == 6 and not set(split.test) & set(split.train)
     pool = rows_without(TAGS, split.test)
-    sampler = NerEpisodeSampler(TAGS, split.train, n_way=3, k_shot=1, query=2, seed=0, stream="train", rows=pool)
+    sampler = EntityEpisodeSampler(TAGS, split.train, n_way=3, k_shot=1, query=2, seed=0, stream="train", rows=pool)
     for episode in sampler.episodes(40):
-        assert set(episode.types) <= set(split.train)
+        assert set(episode.classes) <= set(split.train)
         for sentence in episode.support + episode.query:
             # not even as O: no training sentence mentions a held-out type
             assert not {span.type for span in spans(TAGS[sentence])} & set(split.test)
@@ -71,13 +71,13 @@ def test_held_out_types_never_reach_training_episodes():
 
 def test_meta_test_episodes_are_a_pure_function_of_their_inputs():
     def draw(seed, index):
-        sampler = NerEpisodeSampler(TAGS, TYPES, n_way=5, k_shot=2, query=3, seed=seed, stream="test")
+        sampler = EntityEpisodeSampler(TAGS, TYPES, n_way=5, k_shot=2, query=3, seed=seed, stream="test")
         return sampler.episode(index)
 
     assert draw(0, 7) == draw(0, 7)
     assert draw(0, 7).key == draw(0, 7).key
     # the 7th episode does not depend on how many came before it
-    first_ten = list(NerEpisodeSampler(TAGS, TYPES, n_way=5, k_shot=2, query=3, seed=0, stream="test").episodes(10))
+    first_ten = list(EntityEpisodeSampler(TAGS, TYPES, n_way=5, k_shot=2, query=3, seed=0, stream="test").episodes(10))
     assert first_ten[7] == draw(0, 7)
     assert draw(0, 7) != draw(0, 8)
     assert draw(0, 7) != draw(1, 7)
@@ -88,16 +88,16 @@ def test_meta_test_episodes_are_a_pure_function_of_their_inputs():
 
 
 def test_streams_differ():
-    train = NerEpisodeSampler(TAGS, TYPES, n_way=5, k_shot=1, query=2, seed=0, stream="train").episode(0)
-    test = NerEpisodeSampler(TAGS, TYPES, n_way=5, k_shot=1, query=2, seed=0, stream="test").episode(0)
+    train = EntityEpisodeSampler(TAGS, TYPES, n_way=5, k_shot=1, query=2, seed=0, stream="train").episode(0)
+    test = EntityEpisodeSampler(TAGS, TYPES, n_way=5, k_shot=1, query=2, seed=0, stream="test").episode(0)
     assert train.key != test.key
 
 
 def test_too_few_types_or_sentences_are_reported():
     with pytest.raises(ValueError, match="3 entity types available, 5-way needs 5"):
-        NerEpisodeSampler(TAGS, TYPES[:3], n_way=5, k_shot=1, query=1, seed=0, stream="test")
+        EntityEpisodeSampler(TAGS, TYPES[:3], n_way=5, k_shot=1, query=1, seed=0, stream="test")
     sparse = [["B-A"], ["B-B"], ["B-C", "O"]]
-    sampler = NerEpisodeSampler(sparse, ["A", "B", "C"], n_way=2, k_shot=1, query=1, seed=0, stream="test")
+    sampler = EntityEpisodeSampler(sparse, ["A", "B", "C"], n_way=2, k_shot=1, query=1, seed=0, stream="test")
     with pytest.raises(ValueError, match="cannot draw episode 0"):
         sampler.episode(0)
 

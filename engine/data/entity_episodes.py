@@ -32,9 +32,9 @@ ATTEMPTS = 20
 
 
 @dataclass(frozen=True)
-class NerEpisode:
+class EntityEpisode:
     index: int
-    types: tuple[str, ...]  # the episode's N entity types
+    classes: tuple[str, ...]  # the episode's N entity types (named as Episode's classes)
     support: tuple[int, ...]  # sentence indices
     support_tags: tuple[tuple[str, ...], ...]  # their tags, other types turned to O
     query: tuple[int, ...]
@@ -43,7 +43,7 @@ class NerEpisode:
     @property
     def key(self) -> str:
         """Fingerprint of the sentences and types (with the dataset fingerprint, it pairs runs)."""
-        text = f"{self.types}|{self.support}|{self.query}"
+        text = f"{self.classes}|{self.support}|{self.query}"
         return hashlib.sha1(text.encode()).hexdigest()[:16]
 
 
@@ -70,8 +70,9 @@ def keep_types(tags: Sequence[str], types: Sequence[str]) -> tuple[str, ...]:
     return tuple(tag if split_tag(tag)[1] in wanted else OUTSIDE for tag in tags)
 
 
-class NerEpisodeSampler:
-    """Draws N-way K-shot NER episodes from the sentences in ``rows`` (all when None)."""
+class EntityEpisodeSampler:
+    """Draws N-way K-shot NER episodes from the sentences in ``rows`` (all when None);
+    ``classes`` are the entity types it can pick (those mentioned in its sentences)."""
 
     def __init__(
         self,
@@ -95,15 +96,15 @@ class NerEpisodeSampler:
             counts = Counter(span.type for span in spans(tags[index]) if span.type in wanted)
             if counts:
                 self.mentions[index] = counts
-        self.types = sorted({t for counts in self.mentions.values() for t in counts})
-        if len(self.types) < n_way:
-            raise ValueError(f"{len(self.types)} entity types available, {n_way}-way needs {n_way}")
+        self.classes = sorted({t for counts in self.mentions.values() for t in counts})
+        if len(self.classes) < n_way:
+            raise ValueError(f"{len(self.classes)} entity types available, {n_way}-way needs {n_way}")
 
-    def episode(self, index: int) -> NerEpisode:
+    def episode(self, index: int) -> EntityEpisode:
         for attempt in range(ATTEMPTS):
             rng = np.random.default_rng([self.seed, self.salt, self.n_way, self.k_shot, self.query, index, attempt])
-            picked = rng.choice(len(self.types), size=self.n_way, replace=False)
-            types = tuple(self.types[i] for i in picked)
+            picked = rng.choice(len(self.classes), size=self.n_way, replace=False)
+            types = tuple(self.classes[i] for i in picked)
             candidates = [s for s, counts in self.mentions.items() if any(t in counts for t in types)]
             order = [candidates[i] for i in rng.permutation(len(candidates))]
             support = self._greedy(order, types, self.k_shot, taken=set())
@@ -112,7 +113,7 @@ class NerEpisodeSampler:
             query = self._greedy(order, types, self.query, taken=set(support))
             if query is None:
                 continue
-            return NerEpisode(
+            return EntityEpisode(
                 index,
                 types,
                 tuple(support),
@@ -144,6 +145,6 @@ class NerEpisodeSampler:
                 return chosen
         return None
 
-    def episodes(self, count: int, start: int = 0) -> Iterator[NerEpisode]:
+    def episodes(self, count: int, start: int = 0) -> Iterator[EntityEpisode]:
         for index in range(start, start + count):
             yield self.episode(index)
