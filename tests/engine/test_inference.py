@@ -69,3 +69,51 @@ def test_export_model_json_names_the_folder_and_its_files(trained, tmp_path):
     answer = json.loads(result.stdout)
     assert answer["run_id"] == run_id and answer["path"] == str((tmp_path / "hf").resolve())
     assert {"model.safetensors", "config.json", "tokenizer.json"} <= set(answer["files"])
+
+
+def test_lora_merge_gives_the_adapted_encoders_embeddings(tiny_model):
+    """Merged weights in a plain encoder embed exactly as the peft-injected encoder did."""
+    import torch
+    from peft import LoraConfig, inject_adapter_in_model
+
+    from engine.models.encoder import load_encoder
+    from engine.models.lora_merge import has_lora, merge_lora_state
+
+    adapted = load_encoder(str(tiny_model), max_length=16)
+    config = LoraConfig(r=4, lora_alpha=8.0, lora_dropout=0.0, target_modules=["query", "value"])
+    adapted.backbone = inject_adapter_in_model(config, adapted.backbone)
+    with torch.no_grad():  # lora_B starts at zero: make the adapters matter
+        for name, param in adapted.named_parameters():
+            if "lora_B" in name:
+                param.normal_(0, 0.5)
+    state = adapted.state_dict()
+    assert has_lora(state)
+    plain = load_encoder(str(tiny_model), max_length=16)
+    plain.load_state_dict(merge_lora_state(state, rank=4, alpha=8.0))
+    batch = plain.collate(plain.tokenize(["apple pie", "a river flows past the mill"]))
+    with torch.no_grad():
+        expected, merged = adapted.eval()(**batch), plain.eval()(**batch)
+    assert torch.allclose(expected, merged, atol=1e-5)
+    assert not torch.allclose(expected, load_encoder(str(tiny_model), max_length=16).eval()(**batch), atol=1e-3)
+
+
+def test_a_default_maml_run_predicts_and_exports(tmp_path, tiny_model):
+    """maml's default scope is lora: its saved encoder carries adapter keys."""
+    from tests.conftest import write_keyword_dataset
+
+    data = write_keyword_dataset(tmp_path / "kw.csv")
+    config = tmp_path / "maml.toml"
+    config.write_text(tiny_config_text(tiny_model, data, method="maml", episodes=2))
+    db = tmp_path / "runs.db"
+    result = run_cli("run", str(config), "--db", str(db))
+    assert result.returncode == 0, result.stderr
+    run_id = result.stdout.strip().splitlines()[-1]
+    request = {"support": [{"text": "apple pie", "label": "fruit"}, {"text": "river water", "label": "water"}],
+               "query": ["apple juice"]}
+    (tmp_path / "req.json").write_text(json.dumps(request))
+    predicted = run_cli("predict", run_id, "--db", str(db), "--input", str(tmp_path / "req.json"))
+    assert predicted.returncode == 0, predicted.stderr
+    assert json.loads(predicted.stdout)["classes"] == ["fruit", "water"]
+    exported = run_cli("export-model", run_id, str(tmp_path / "hf"), "--db", str(db))
+    assert exported.returncode == 0, exported.stderr
+    assert (tmp_path / "hf" / "model.safetensors").exists()
