@@ -101,7 +101,8 @@ class StudySpec:
         return spec
 
 
-def load_spec(path: str | Path) -> StudySpec:
+def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> StudySpec:
+    """The study file at ``path``; ``overrides`` (``--set``) change ``study.KEY`` or a key of the base config."""
     path = Path(path)
     source = str(path)
     try:
@@ -120,10 +121,21 @@ def load_spec(path: str | Path) -> StudySpec:
     study = data.get("study")
     if not isinstance(study, dict):
         raise ConfigError("missing [study] table", source=source)
+    base_changes = {}
+    for key, value in (overrides or {}).items():
+        head, _, rest = key.partition(".")
+        if head != "study":
+            base_changes[key] = value
+        elif not rest or "." in rest:
+            raise ConfigError(f"--set {key}: study keys are set one at a time, e.g. study.sampler=random", source=source)
+        else:
+            study[rest] = value
     base_name = study.get("base")
     if not isinstance(base_name, str) or not base_name.strip():
         raise ConfigError("'study.base' must name a run config (TOML), relative to this file", source=source)
     base = RunConfig.load(path.parent / base_name)
+    if base_changes:
+        base = base.with_values(base_changes)
     storage = study.get("storage")
     if isinstance(storage, str):
         storage = resolve_storage_path(storage, path.parent)
