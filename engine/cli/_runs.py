@@ -82,9 +82,10 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
         print_json(result)
         return EXIT_OK
     names = {r["id"]: r for r in result["runs"]}
-    print(f"{'RUN':12}  {'NAME':24}  {'TEST ACCURACY':>18}")
+    metric = result["metric"]  # the reference's task headline: test_accuracy, test_f1 (NER)
+    print(f"{'RUN':12}  {'NAME':24}  {metric.replace('_', ' ').upper():>18}")
     for run in result["runs"]:
-        acc = run["metrics"].get("test_accuracy")
+        acc = run["metrics"].get(metric)
         text = f"{acc['mean'] * 100:6.2f}% ± {acc['ci95'] * 100:5.2f}" if acc else "-"
         print(f"{run['id']:12}  {run['name'][:24]:24}  {text:>18}")
     print(f"\nagainst {result['reference']} ({names[result['reference']]['name']}):")
