@@ -88,3 +88,17 @@ def test_every_default_run_predicts_and_exports(method, task_type, tiny_model_di
         expected = encoder.backbone(**batch).last_hidden_state
         got = exported(**batch).last_hidden_state
     assert torch.allclose(expected, got, atol=1e-5)  # the export is the trained (merged) encoder
+
+
+def test_supervised_token_head_scores_entities_on_test_sentences(tiny_model_dir, ner_jsonl, tmp_path):
+    from engine.store import Store
+
+    config = ner_run_config(tiny_model_dir, ner_jsonl, "finetune", {"lr": 3e-3}, episodes=3, eval_every=2)
+    config = config.with_values({"task.mode": "supervised"})
+    outcome = run_experiment(config, db_path=tmp_path / "runs.db")
+    final = outcome.final_metrics
+    assert outcome.status == "finished" and final["headline_metric"] == "test_f1"
+    assert 0.0 <= final["test_f1"] <= 1.0 and final["test_f1_ci95"] is None
+    assert {"test_precision", "test_recall", "test_loss", "test_accuracy"} <= set(final)
+    with Store(tmp_path / "runs.db") as store:
+        assert {"val_f1", "val_precision", "val_recall", "train_loss"} <= set(store.metric_names(outcome.run_id))
