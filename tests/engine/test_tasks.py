@@ -135,8 +135,8 @@ def word_batcher():
     from engine.tasks.token_classification import WordBatcher
 
     dataset = SimpleNamespace(
-        sentences=[["Anna", "visited", "Copenhagen", "today"], ["ok"]],
-        tags=[["B-person", "O", "B-city", "O"], ["O"]],
+        sentences=[["Anna", "visited", "Copenhagen", "today"], ["ok"], ["", "Oslo"]],
+        tags=[["B-person", "O", "B-city", "O"], ["O"], ["O", "B-city"]],
     )
     return lambda max_length: WordBatcher(FakeEncoder(max_length), dataset)
 
@@ -153,6 +153,8 @@ def test_the_first_word_piece_carries_the_tag_and_cut_words_give_no_item(word_ba
     short = word_batcher(7)  # room for 5 pieces: Anna and visited only
     assert short.item_counts([0]) == [2]
     assert task.row_targets(short, [0], ["O", "person", "city"]).tolist() == [1, 0]
+    # A word with no pieces gives no item, and the next word keeps its own tag.
+    assert batcher.kept_words(2) == [1] and task.row_targets(batcher, [2], ["O", "city"]).tolist() == [1]
 
 
 def test_entity_scores_read_predictions_as_spans_and_count_cut_words_as_o(word_batcher):
