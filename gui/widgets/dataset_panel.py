@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.data import TextDataset, bundled_datasets, guess_columns, load_dataset, load_table
-from engine.data.checks import Check
+from engine.data.checks import Check, plural
 from engine.errors import UserError
 from gui.background import Worker
 from gui.models.table_model import TablePreviewModel
@@ -151,6 +151,7 @@ class DatasetPanel(QWidget):
         self.preview.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.preview.horizontalHeader().setStretchLastSection(True)
         self.preview.setMinimumHeight(140)
+        self.preview.setTabKeyNavigation(False)  # Tab leaves the preview instead of walking its cells
 
         self.chart = ClassChart()
         self.checks = QLabel("")
@@ -279,7 +280,7 @@ class DatasetPanel(QWidget):
         self.dataset, self.error = dataset, problem
         if dataset is not None:
             counts = dataset.class_counts()
-            self.status.setText(f"{len(dataset):,} rows in {len(counts)} classes · columns: {', '.join(dataset.columns)}")
+            self.status.setText(f"{plural(len(dataset), 'row')} in {plural(len(counts), 'class')} · columns: {', '.join(dataset.columns)}")
             self.status.setStyleSheet("")
             self.chart.set_counts(counts, self.chart.need)
         else:
