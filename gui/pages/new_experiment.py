@@ -159,11 +159,19 @@ class NewExperimentPage(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(right)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(420)
 
+        # Each side scrolls on its own, so neither a tall class chart nor MAML's long form
+        # raises the window's minimum size (it must fit 1024 x 700).
+        left = QScrollArea()
+        left.setWidgetResizable(True)
+        left.setWidget(dataset_box)
+        left.setMinimumWidth(300)
+        dataset_box.setMinimumHeight(560)  # below this the preview and chart scroll rather than squash
+        scroll.setMinimumWidth(360)
         splitter = QSplitter()
-        splitter.addWidget(dataset_box)
+        splitter.addWidget(left)
         splitter.addWidget(scroll)
+        splitter.setChildrenCollapsible(False)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([700, 560])
