@@ -31,10 +31,15 @@ def default_direction(metric: str) -> str:
 
 
 def searchable_params(base: RunConfig) -> list[Param]:
-    """The method's parameters that mean something with the base config's other values."""
+    """The method's parameters a study can vary (all but free text). One that does not apply
+    with the base's values (``lora_rank`` while ``scope = head``) stays listed: the search
+    may vary ``scope`` too."""
+    return [p for p in get(base.method.name).params if p.type != "str"]
+
+
+def applies_to_base(param: Param, base: RunConfig) -> bool:
     spec = get(base.method.name)
-    values = {**spec.defaults(), **base.method.params}
-    return [p for p in spec.params if p.type != "str" and p.applies(values)]
+    return param.applies({**spec.defaults(), **base.method.params})
 
 
 def default_dimension(param: Param) -> dict[str, Any]:

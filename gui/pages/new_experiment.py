@@ -74,7 +74,7 @@ class NewExperimentPage(QWidget):
         self.config: RunConfig | None = None
 
         self.dataset_panel = DatasetPanel()
-        self.task_form = ParamForm(config_params(TASK_KEYS), reset_button=False)
+        self.task_form = ParamForm(config_params(TASK_KEYS), reset_button=False, help_line=False)
         self.model_panel = ModelPanel(info)
 
         self.method = QComboBox()
@@ -84,7 +84,7 @@ class NewExperimentPage(QWidget):
         self.method_description = QLabel("")
         self.method_description.setWordWrap(True)
         self.method_description.setObjectName("methodDescription")
-        self.param_form = ParamForm(key_prefix="method.params.")
+        self.param_form = ParamForm(key_prefix="method.params.", help_line=False)
         self._fill_methods()
 
         self.name = QLineEdit(self.base.name)
@@ -94,7 +94,16 @@ class NewExperimentPage(QWidget):
         self.tags = QLineEdit("")
         self.tags.setPlaceholderText("comma-separated, e.g. baseline, minilm")
         self.tags.setToolTip("tags: free-form labels to find runs later")
-        self.run_form = ParamForm(config_params(RUN_KEYS), reset_button=False)
+        self.run_form = ParamForm(config_params(RUN_KEYS), reset_button=False, help_line=False)
+        # One help pane under the settings, outside their scroll area: always in view.
+        self.help_pane = QLabel("Click or point at a field to see what it does.")
+        self.help_pane.setObjectName("paramHelp")
+        self.help_pane.setWordWrap(True)
+        self.help_pane.setStyleSheet("color: #333; background: #f3f3f3; padding: 4px; border-radius: 3px;")
+        self.help_pane.setMinimumHeight(3 * self.help_pane.fontMetrics().height())
+        self.help_pane.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        for form in (self.task_form, self.param_form, self.run_form):
+            form.help_changed.connect(self.help_pane.setText)
 
         self.reason = QLabel("")
         self.reason.setObjectName("launchReason")
@@ -168,9 +177,15 @@ class NewExperimentPage(QWidget):
         left.setMinimumWidth(300)
         dataset_box.setMinimumHeight(560)  # below this the preview and chart scroll rather than squash
         scroll.setMinimumWidth(360)
+        self.settings_scroll = scroll
+        settings = QWidget()
+        settings_layout = QVBoxLayout(settings)
+        settings_layout.setContentsMargins(0, 0, 0, 0)
+        settings_layout.addWidget(scroll, 1)
+        settings_layout.addWidget(self.help_pane)
         splitter = QSplitter()
         splitter.addWidget(left)
-        splitter.addWidget(scroll)
+        splitter.addWidget(settings)
         splitter.setChildrenCollapsible(False)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)

@@ -156,7 +156,8 @@ class RunsPage(QWidget):
         filter_row.addWidget(self.search, 2)
         for key, label in (("status", "Status"), ("method", "Method"), ("dataset", "Dataset"), ("tag", "Tag")):
             combo = QComboBox()
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+            # a long dataset path must not push the row past the window (1024 px must do)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
             combo.setMinimumContentsLength(8)
             combo.addItem(ALL)
             combo.currentTextChanged.connect(lambda text, k=key: self.proxy.set_field(k, "" if text == ALL else text))

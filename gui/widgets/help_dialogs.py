@@ -9,6 +9,7 @@ from the menus; keys that belong to a page rather than an action are listed in
 from __future__ import annotations
 
 import platform
+import re
 from importlib import metadata
 from pathlib import Path
 
@@ -38,6 +39,7 @@ PAGE_KEYS = (
     ("A (in a plot)", "auto-range: show all data"),
     ("Right-click a plot", "plot options, export"),
 )
+IMAGE_WIDTH = 520
 VERSION_PACKAGES = ("PySide6", "pyqtgraph", "numpy", "torch", "transformers", "peft", "optuna")
 
 
@@ -76,6 +78,9 @@ class DocsViewer(QDialog):
             path = self.pages[row]
             self.browser.setSearchPaths([str(path.parent)])
             self.browser.setMarkdown(path.read_text(encoding="utf-8", errors="replace"))
+            # screenshots at their natural size would dwarf the text: show them at a readable width
+            html = re.sub(r'<img src="', f'<img width="{IMAGE_WIDTH}" src="', self.browser.toHtml())
+            self.browser.setHtml(html)
 
     def open_name(self, name: str) -> bool:
         names = [p.name for p in self.pages]

@@ -129,11 +129,13 @@ class ParamForm(QWidget):
     """
 
     values_changed = Signal()
+    help_changed = Signal(str)  # the help of the field being edited or pointed at
 
     def __init__(self, params: list[Param] | tuple[Param, ...] = (), *, reset_button: bool = True,
-                 key_prefix: str = "", parent: QWidget | None = None):
+                 key_prefix: str = "", help_line: bool = True, parent: QWidget | None = None):
         super().__init__(parent)
         self.key_prefix = key_prefix
+        self._own_help_line = help_line  # False: a page shows help_changed in a pane of its own
         self._params: list[Param] = []
         self._editors: dict[str, QWidget] = {}
         self._labels: dict[str, QLabel] = {}
@@ -186,7 +188,7 @@ class ParamForm(QWidget):
             for param in members:
                 self._add_row(param)
         self.empty_label.setVisible(not self._params)
-        self.help_line.setVisible(bool(self._params))
+        self.help_line.setVisible(bool(self._params) and self._own_help_line)
         self.reset_button.setEnabled(bool(self._params))
         self._show_help(self._params[0] if self._params else None)
         self._update_applicable()
@@ -221,6 +223,7 @@ class ParamForm(QWidget):
             return
         text = f"{param.label_text()}: {describe_param(param, self.key_prefix)}".replace("\n", "  ·  ")
         self.help_line.setText(text)
+        self.help_changed.emit(text)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (QEvent.Type.FocusIn, QEvent.Type.Enter):

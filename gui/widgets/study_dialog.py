@@ -39,6 +39,7 @@ from gui.study_file import (
     PRUNERS,
     SAMPLER_TITLES,
     SAMPLERS,
+    applies_to_base,
     default_dimension,
     default_direction,
     parse_choices,
@@ -92,7 +93,10 @@ class StudyDialog(QDialog):
         self.space.setHorizontalHeaderLabels(list(SPACE_COLUMNS))
         self.space.verticalHeader().setVisible(False)
         self.space.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.space.horizontalHeader().setSectionResizeMode(1, QHeaderView.ResizeMode.Interactive)
+        self.space.setColumnWidth(1, 250)  # long labels elide; the tooltip has the key and help
         self.space.horizontalHeader().setStretchLastSection(True)
+        self.space.setWordWrap(False)
         self.space.setTabKeyNavigation(False)
         self.space.setMinimumHeight(180)
 
@@ -141,8 +145,11 @@ class StudyDialog(QDialog):
             search.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
             search.setCheckState(Qt.CheckState.Checked if row == 0 else Qt.CheckState.Unchecked)
             self.space.setItem(row, 0, search)
-            name = QTableWidgetItem(param.label_text())
-            name.setToolTip(f"method.params.{param.name}: {param.help}")
+            label = param.label_text()
+            if param.when is not None and not applies_to_base(param, base):
+                label += f" (only when {param.when[0]} = {' or '.join(map(str, param.when[1]))})"
+            name = QTableWidgetItem(label)
+            name.setToolTip(f"{label}\nmethod.params.{param.name}: {param.help}")
             name.setFlags(Qt.ItemFlag.ItemIsEnabled)
             self.space.setItem(row, 1, name)
             numeric = "choices" not in dim

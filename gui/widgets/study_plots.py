@@ -135,14 +135,17 @@ def draw_parallel(plot: pg.PlotItem, d: dict[str, Any]) -> list[str]:
         return axes
     values = np.array([t["value"] for t in trials], dtype=float)
     columns = []
+    categories: dict[int, list[tuple[float, str]]] = {}  # axis -> category ticks
     space = d.get("space") or {}
-    for key in keys:
+    for axis, key in enumerate(keys):
         present = [t for t in trials if key in t["params"]]
         if len(present) != len(trials):
             column = np.full(len(trials), np.nan)
         else:
             x, ticks, log = _axis_values(trials, key, space)
             column = np.log10(x) if log else x
+            if ticks:
+                categories[axis] = ticks
         columns.append(column)
     columns.append(values)
     matrix = np.array(columns, dtype=float)  # axes x trials
@@ -156,6 +159,13 @@ def draw_parallel(plot: pg.PlotItem, d: dict[str, Any]) -> list[str]:
         plot.plot(np.arange(len(axes), dtype=float), scaled[:, i], pen=pen, connect="finite")
     for i, key in enumerate(axes):
         plot.addItem(pg.InfiniteLine(pos=i, angle=90, pen=pg.mkPen("#888")))
+        if i in categories:  # a categorical axis names its values where they sit
+            span_i = (highs[i] - lows[i]) or 1.0
+            for value, text in categories[i]:
+                label = pg.TextItem(text, color="#333", anchor=(0.5, 0.5), fill=pg.mkBrush(255, 255, 255, 200))
+                label.setPos(i, (value - lows[i]) / span_i)
+                plot.addItem(label)
+            continue
         for y, value in ((0.0, lows[i]), (1.0, highs[i])):
             shown = 10 ** value if key != "objective" and (space.get(key, {}).get("log")) else value
             label = pg.TextItem(_number(shown), color="#333", anchor=(0.5, 1.0 if y == 1.0 else 0.0))

@@ -165,3 +165,16 @@ def test_search_hands_the_form_to_a_study(qtbot, page, intents_csv):
     with qtbot.waitSignal(page.search_requested, timeout=3000) as signal:
         page.search_button.click()
     assert signal.args[0].method.name == "maml" and signal.args[0].dataset.path == str(intents_csv)
+
+
+def test_parameter_help_is_in_view_without_hovering(qtbot, page, intents_csv):
+    page.resize(1024, 650)
+    load(qtbot, page, intents_csv, **{"method.name": "maml"})
+    editor = page.param_form.editor("lora_rank")
+    page.settings_scroll.ensureWidgetVisible(editor)
+    editor.setFocus()
+    qtbot.waitUntil(lambda: "Rank of the LoRA adapters" in page.help_pane.text(), timeout=3000)
+    assert "method.params.lora_rank" in page.help_pane.text()
+    assert page.help_pane.isVisible() and not page.settings_scroll.isAncestorOf(page.help_pane)  # never scrolled away
+    page.task_form.editor("task.k_shot").setFocus()
+    qtbot.waitUntil(lambda: "Support examples per class" in page.help_pane.text(), timeout=3000)

@@ -13,6 +13,7 @@ import tomllib
 import pytest
 
 from engine.config import RunConfig
+from tests.gui.test_gui_real_engine import gui_tiny_model  # noqa: F401  (a module fixture: the tiny BERT)
 from gui.pages.studies import StudiesPage
 from gui.study_file import METRICS, PRUNERS, SAMPLERS
 
@@ -42,7 +43,8 @@ def test_space_defaults_come_from_the_method_schema(qtbot, page, intents_csv):
     dialog = page.new_study(maml_base(intents_csv))
     qtbot.addWidget(dialog)
     names = [p.name for p in dialog.params]
-    assert "inner_lr" in names and "lora_rank" in names and "top_k" not in names  # scope = lora: top_k means nothing
+    assert "inner_lr" in names and "lora_rank" in names
+    assert dialog.space.item(names.index("top_k"), 1).text() == "Top layers adapted (only when scope = top_k_layers)"
     row = names.index("inner_lr")
     assert (dialog.space.item(row, 2).text(), dialog.space.item(row, 3).text()) == ("1e-07", "10")
     assert dialog.space.item(row, 4).checkState().name == "Checked"  # log scale, as the schema says
@@ -106,10 +108,35 @@ def test_bases_include_past_runs_of_every_method(qtbot, page):
 
 
 @pytest.mark.slow
-def test_a_study_created_in_the_gui_runs_real_trials(qtbot, tmp_path):
+def test_a_study_created_in_the_gui_runs_real_trials(qtbot, tmp_path, gui_tiny_model):
+    """New study… on the real engine: two trials of a tiny model, listed with their runs."""
     from conftest import write_intents
 
-    from tests.gui.test_gui_real_engine import BUILD_MODEL, TOKENIZER_FILES  # noqa: F401
-    from tests.gui.test_gui_real_engine import gui_tiny_model as _model_fixture  # noqa: F401
+    from engine.store import Store
 
-    pytest.skip("covered by test_real_engine_study_from_the_gui (module-scoped model fixture)")
+    dataset = write_intents(tmp_path / "intents.csv", classes=12, per_class=16)
+    base = RunConfig().with_values({
+        "name": "tiny", "dataset.path": str(dataset), "task.n_way": 3, "task.k_shot": 2, "task.query": 3,
+        "task.test_episodes": 2, "task.val_episodes": 2, "task.meta_test_fraction": 0.4, "task.meta_val_fraction": 0.0,
+        "model.name": str(gui_tiny_model), "model.max_length": 16, "train.episodes": 4, "train.eval_every": 2,
+        "train.device": "cpu",
+    })
+    page = StudiesPage(tmp_path / "runs.db", command=[sys.executable, "-m", "engine"])
+    qtbot.addWidget(page)
+    page.show()
+    dialog = page.new_study(base)
+    dialog.set_searched("lr", low=1e-5, high=1e-3, log=True)
+    dialog.sampler.setCurrentIndex(dialog.sampler.findData("random"))
+    dialog.pruner.setCurrentIndex(dialog.pruner.findData("none"))
+    dialog.n_trials.setValue(2)
+    with qtbot.waitSignal(page.workers_changed, timeout=240_000):
+        dialog.create()
+    qtbot.waitUntil(lambda: page.running_workers() == 0, timeout=600_000)
+    with qtbot.waitSignal(page.study_shown, timeout=120_000):
+        page.refresh()
+    assert page.details["name"] == "tiny-search", page.message.text()
+    assert page.details["counts"] == {"complete": 2}, page.message.text()
+    assert page.studies_model.rows[0][2] == "2 / 2"
+    with Store(tmp_path / "runs.db") as store:
+        runs = store.list_runs(study="tiny-search")
+    assert sorted(r["trial_number"] for r in runs) == [0, 1] and all(r["status"] == "finished" for r in runs)
