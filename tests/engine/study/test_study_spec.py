@@ -187,3 +187,22 @@ def test_set_changes_the_base_config_and_study_keys_as_on_run(study_dir: Path, c
     assert "'task.n_way' must be at least 2" in capsys.readouterr().err
     assert main(["study", "create", str(path), "--db", str(db), "--set", "study.sampler_options.x=1"]) == 2
     assert "one at a time" in capsys.readouterr().err
+
+
+def test_list_counts_trials_per_state(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed trial and its retry make 4 trials in a 3-trial budget: the counts tell them apart."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    storage = f"sqlite:///{study_dir / 'optuna.sqlite3'}"
+    path = write_study(study_dir, 'storage = "sqlite:///optuna.sqlite3"\nn_trials = 3', name="counted")
+    assert main(["study", "create", str(path), "--db", str(study_dir / "metalab.db")]) == 0
+    study = optuna.load_study(study_name="counted", storage=storage)
+    dist = {"method.params.lr": FloatDistribution(1e-6, 1e-3, log=True)}
+    for state, value in ((TrialState.COMPLETE, 0.6), (TrialState.FAIL, None), (TrialState.COMPLETE, 0.7), (TrialState.PRUNED, None)):
+        study.add_trial(create_trial(params={"method.params.lr": 1e-4}, distributions=dist, value=value, state=state))
+    capsys.readouterr()
+    assert main(["study", "list", "--storage", storage, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["n_trials"] == 4 and row["counts"] == {"complete": 2, "fail": 1, "pruned": 1}
