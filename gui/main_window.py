@@ -121,8 +121,8 @@ class MainWindow(QMainWindow):
             self.new_page.set_config(RunConfig())
         self.nav.setCurrentRow(0)
         QTimer.singleShot(0, self.info.refresh_devices)
-        if self.store_error:
-            self.statusBar().showMessage(self.store_error)
+        if self.store_error:  # once shown: a message set before show() is drawn over the database label
+            QTimer.singleShot(0, lambda: self.statusBar().showMessage(self.store_error))
 
     # --- set-up -------------------------------------------------------------------------
     def _open_store(self) -> str:

@@ -109,7 +109,7 @@ def main() -> None:
     page.set_config(RunConfig().with_values({"name": "maml-intents", "method.name": "maml", "train.device": "cpu"}))
     wait(app, lambda: not page.dataset_panel.is_busy())
     page.param_form.set_values({"scope": "head"})
-    page.param_form.editor("inner_steps_test").setFocus()
+    page.param_form.show_help("scope")
     page.validate()
     scroll = page.settings_scroll
     scroll.ensureWidgetVisible(page.param_form.editor("scope"), 0, 200)

@@ -116,6 +116,7 @@ class NewExperimentPage(QWidget):
         self.launch_button.setMinimumWidth(120)
         self.launch_button.clicked.connect(self.request_launch)
         self.search_button = QPushButton("Search…")
+        self.search_button.setObjectName("searchButton")
         self.search_button.setToolTip("Start a hyper-parameter study (Studies page) with this form as its base config")
         self.search_button.clicked.connect(self.request_search)
 
@@ -149,7 +150,10 @@ class NewExperimentPage(QWidget):
         method_box = QGroupBox("Method")
         method_layout = QVBoxLayout(method_box)
         method_row = QFormLayout()
-        method_row.addRow("Method", self.method)
+        method_choice = QHBoxLayout()
+        method_choice.addWidget(self.method, 1)
+        method_choice.addWidget(self.search_button)  # a search over this method's parameters
+        method_row.addRow("Method", method_choice)
         method_layout.addLayout(method_row)
         method_layout.addWidget(self.method_description)
         method_layout.addWidget(self.param_form)
@@ -196,7 +200,6 @@ class NewExperimentPage(QWidget):
         bottom.addWidget(self.reason, 1)
         bottom.addWidget(self.open_button)
         bottom.addWidget(self.save_button)
-        bottom.addWidget(self.search_button)
         bottom.addWidget(self.launch_button)
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)

@@ -158,7 +158,7 @@ class RunsPage(QWidget):
             combo = QComboBox()
             # a long dataset path must not push the row past the window (1024 px must do)
             combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-            combo.setMinimumContentsLength(8)
+            combo.setMinimumContentsLength(5)
             combo.addItem(ALL)
             combo.currentTextChanged.connect(lambda text, k=key: self.proxy.set_field(k, "" if text == ALL else text))
             self.filters[key] = combo

@@ -225,6 +225,10 @@ class ParamForm(QWidget):
         self.help_line.setText(text)
         self.help_changed.emit(text)
 
+    def show_help(self, name: str) -> None:
+        """The help line (and ``help_changed``) for one field, as if it had the focus."""
+        self._show_help(next(p for p in self._params if p.name == name))
+
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         if event.type() in (QEvent.Type.FocusIn, QEvent.Type.Enter):
             for param in self._params:
