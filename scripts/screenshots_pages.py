@@ -121,7 +121,7 @@ def main() -> None:
     wait(app, lambda: runs.model.rowCount() >= 4)
     runs.set_extra_columns(["config:method.params.inner_lr", "config:method.params.scope", "metric:test_loss"])
     wait(app, lambda: runs.model.columnCount() >= 19 and runs.model.rowCount() >= 4)
-    for key in ("model", "dataset", "task", "tags", "created_at"):
+    for key in ("model", "dataset", "task", "tags", "created_at", "id"):
         runs.column_actions[key].setChecked(False)
     shot(win, "runs_columns")
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import QProcess, QSortFilterProxyModel, Qt, QTimer, Signal

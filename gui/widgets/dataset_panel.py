@@ -140,8 +140,8 @@ class DatasetPanel(QWidget):
         self.text_column.currentIndexChanged.connect(self._columns_changed)
         self.label_column.currentIndexChanged.connect(self._columns_changed)
         columns = QFormLayout()
-        columns.addRow("text_column", self.text_column)
-        columns.addRow("label_column", self.label_column)
+        columns.addRow("Text column", self.text_column)
+        columns.addRow("Label column", self.label_column)
 
         self.preview_model = TablePreviewModel(self)
         self.preview = QTableView()

@@ -178,3 +178,20 @@ def test_parameter_help_is_in_view_without_hovering(qtbot, page, intents_csv):
     assert page.help_pane.isVisible() and not page.settings_scroll.isAncestorOf(page.help_pane)  # never scrolled away
     page.task_form.editor("task.k_shot").setFocus()
     qtbot.waitUntil(lambda: "Support examples per class" in page.help_pane.text(), timeout=3000)
+
+
+def test_no_label_is_a_raw_config_key(qtbot, page, intents_csv):
+    import re
+
+    from PySide6.QtWidgets import QFormLayout, QLabel
+
+    load(qtbot, page, intents_csv, **{"method.name": "maml"})
+    labels = []
+    for form in page.findChildren(QFormLayout):
+        for row in range(form.rowCount()):
+            item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            if item is not None and isinstance(item.widget(), QLabel) and item.widget().text():
+                labels.append(item.widget().text())
+    assert len(labels) > 30 and "Learning rate" in labels and "Text column" in labels and "Base model" in labels
+    raw = [text for text in labels if re.fullmatch(r"[a-z0-9_.]+", text)]
+    assert raw == [], f"labels that are config keys: {raw}"
