@@ -18,9 +18,11 @@ class Check:
 
 
 def plural(count: int, word: str) -> str:
-    """``1 class``, ``3 classes``, ``1 row``: counts people read."""
+    """``1 class``, ``3 classes``, ``1 row``, ``2 studies``: counts people read."""
     if count == 1:
         return f"{count:,} {word}"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return f"{count:,} {word[:-1]}ies"
     return f"{count:,} {word}es" if word.endswith(("s", "x", "ch", "sh")) else f"{count:,} {word}s"
 
 

@@ -43,6 +43,7 @@ from engine.exports import export_run
 from engine.fileio import atomic_write_text
 from engine.store import Store
 from gui.background import Worker
+from gui.formatting import plural
 from gui.models.runs_model import (
     COLUMNS,
     CONFIG_PREFIX,
@@ -302,7 +303,7 @@ class RunsPage(QWidget):
 
     def _update_count(self, *_: Any) -> None:
         total, shown = self.model.rowCount(), self.proxy.rowCount()
-        self.message.setText(f"{total} runs" if total == shown else f"{shown} of {total} runs shown")
+        self.message.setText(plural(total, "run") if total == shown else f"{shown} of {plural(total, 'run')} shown")
 
     # --- columns ------------------------------------------------------------------------------
     def set_column_visible(self, column: int, visible: bool) -> None:

@@ -36,7 +36,7 @@ from engine.errors import UserError
 from engine.store import Store
 from gui.engine_info import EngineCall
 from gui.engine_process import engine_command, repo_root
-from gui.formatting import format_duration
+from gui.formatting import format_duration, plural
 from gui.models.records_model import SORT_ROLE, RecordsModel
 from gui.pages.compare import table_view
 from gui.widgets import study_plots
@@ -212,7 +212,7 @@ class StudiesPage(QWidget):
         rows = [[s["name"], s.get("sampler") or "", trials_text(s), _value(s.get("best_value")),
                  s.get("metric") or "", s.get("direction") or ""] for s in self.studies]
         self.studies_model.set_rows(rows)
-        self.message.setText(f"{len(rows)} studies in {self.storage_url()}" if rows else
+        self.message.setText(f"{plural(len(rows), 'study')} in {self.storage_url()}" if rows else
                              "No studies yet: press New study… (or run metalab-engine study run STUDY.toml)")
         names = [s["name"] for s in self.studies]
         if names:

@@ -152,5 +152,6 @@ def test_a_million_rows_load_in_bounded_memory(tmp_path):
 def test_counts_are_pluralised():
     from engine.data.checks import plural
 
-    assert [plural(1, "class"), plural(2, "class"), plural(1, "row"), plural(1200, "row")] == [
-        "1 class", "2 classes", "1 row", "1,200 rows"]
+    assert [plural(1, "class"), plural(2, "class"), plural(1, "row"), plural(1200, "row"), plural(2, "study"),
+            plural(1, "study"), plural(3, "day")] == ["1 class", "2 classes", "1 row", "1,200 rows", "2 studies", "1 study",
+                                                       "3 days"]

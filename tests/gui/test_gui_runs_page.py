@@ -215,3 +215,12 @@ def test_enter_on_a_row_opens_it(qtbot, page):
     with qtbot.waitSignal(page.open_requested, timeout=3000) as opened:
         qtbot.keyClick(page.table, Qt.Key.Key_Return)
     assert opened.args[0] == page.ids["b"]
+
+
+def test_one_run_is_singular(page):
+    page.search.setText("proto-a")
+    assert page.message.text() == "1 of 4 runs shown"
+    page.search.clear()
+    page.model.set_runs(page.model.runs()[:1])
+    page._update_count()
+    assert page.message.text() == "1 run"
