@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self.studies_page.form_config = self._form_config
         self.studies_page.workers_changed.connect(lambda _n: self._update_status())
         self.new_page.search_requested.connect(self.search)
+        self.runs_page.search_requested.connect(self.search_around_run)
         self.queue.queue_changed.connect(self._update_status)
         self.queue.queue_changed.connect(self._refresh_runs_if_shown)  # a new run's row and live clock
         self.queue.run_finished.connect(lambda _id, _status: self.runs_page.refresh())
@@ -217,10 +218,19 @@ class MainWindow(QMainWindow):
         except UserError:
             return None
 
-    def search(self, config: RunConfig) -> None:
+    def search_around_run(self, config: dict) -> None:
+        """Runs › Search around this run…: the study dialog with that run's config as its base."""
+        try:
+            base = RunConfig.from_dict(config)
+        except UserError as exc:
+            QMessageBox.warning(self, "Cannot search around this run", str(exc))
+            return
+        self.search(base, "Run")
+
+    def search(self, config: RunConfig, label: str = "New experiment form") -> None:
         """New experiment › Search…: the study dialog with this config as its base."""
         self.show_page(PAGES.index("Studies"))
-        self.studies_page.new_study(config)
+        self.studies_page.new_study(config, label)
 
     def _update_devices(self, devices: list[dict]) -> None:
         names = ", ".join(str(d.get("label") or d.get("name")) for d in devices) or "CPU"

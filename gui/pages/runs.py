@@ -104,6 +104,7 @@ class RunsPage(QWidget):
     open_requested = Signal(str)  # run id: its curves and log
     compare_requested = Signal(list)  # run ids
     clone_requested = Signal(dict)  # a run's config, for New experiment
+    search_requested = Signal(dict)  # a run's config, the base of a new study
     resume_requested = Signal(str)  # run id: continue an interrupted or failed run from its checkpoint
     runs_changed = Signal()  # after a reload
 
@@ -406,6 +407,7 @@ class RunsPage(QWidget):
                        self.tags_button, self.notes_button):
             act = menu.addAction(button.text(), button.click)  # "&&" is a literal "&" in menus too
             act.setEnabled(button.isEnabled())
+        menu.addAction("Search around this run…", self.search_selected).setEnabled(self.clone_button.isEnabled())
         export = menu.addMenu("Export")
         export.setEnabled(self.export_button.isEnabled())
         for fmt, text in (("csv", "Metrics as CSV…"), ("json", "Everything as JSON…"), ("toml", "Config as TOML…")):
@@ -430,16 +432,27 @@ class RunsPage(QWidget):
             self.compare_requested.emit(ids)
 
     def clone_selected(self) -> None:
-        runs = self.selected_runs()
-        if runs:
-            try:  # the table's rows leave configs out (load time); read this one
-                with Store(self.db_path, readonly=True) as store:
-                    config = dict(store.get_run(runs[0]["id"])["config"])
-            except (UserError, KeyError) as exc:
-                self.message.setText(f"cannot read the run's config: {exc}")
-                return
+        config = self._selected_config()
+        if config is not None:
             config["name"] = f"{config.get('name', 'run')}-copy"
             self.clone_requested.emit(config)
+
+    def search_selected(self) -> None:
+        """A hyper-parameter study with the selected run's config as its base."""
+        config = self._selected_config()
+        if config is not None:
+            self.search_requested.emit(config)
+
+    def _selected_config(self) -> dict | None:
+        runs = self.selected_runs()
+        if not runs:
+            return None
+        try:  # the table's rows leave configs out (load time); read this one
+            with Store(self.db_path, readonly=True) as store:
+                return dict(store.get_run(runs[0]["id"])["config"])
+        except (UserError, KeyError) as exc:
+            self.message.setText(f"cannot read the run's config: {exc}")
+            return None
 
     def resume_selected(self) -> None:
         runs = self.selected_runs()

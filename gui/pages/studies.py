@@ -343,9 +343,10 @@ class StudiesPage(QWidget):
                 continue  # a config from an older version
         return bases
 
-    def new_study(self, base: RunConfig | None = None) -> StudyDialog | None:
-        """Opens the study dialog; ``base``: a config to start from (New experiment › Search…)."""
-        bases = self.study_bases((f"New experiment form: {base.name} ({base.method.name})", base) if base else None)
+    def new_study(self, base: RunConfig | None = None, label: str = "New experiment form") -> StudyDialog | None:
+        """Opens the study dialog; ``base``: a config to start from (New experiment › Search…,
+        Runs › Search around this run…), named ``label`` in its list of bases."""
+        bases = self.study_bases((f"{label}: {base.name} ({base.method.name})", base) if base else None)
         if not bases:
             self.message.setText("No base config: fill in New experiment (or run something) first.")
             return None

@@ -60,3 +60,22 @@ def test_my_pages_fit_1024_by_700(qtbot, window, page):
     room_h = 700 - window.menuBar().sizeHint().height() - window.statusBar().sizeHint().height() - 30
     assert hint.width() <= room_w, f"{page} needs {hint.width()} px of width, {room_w} are left"
     assert hint.height() <= room_h, f"{page} needs {hint.height()} px of height, {room_h} are left"
+
+
+def test_search_around_a_past_maml_run(qtbot, window):
+    from tests.gui.store_fill import fill_methods
+
+    ids = fill_methods(window.db_path)
+    window.show_page(2)
+    qtbot.waitUntil(lambda: window.runs_page.model.row_of(ids["maml"]) is not None, timeout=10_000)
+    window.runs_page.select_ids([ids["maml"]])
+    menu = window.runs_page.row_menu()
+    action = next(a for a in menu.actions() if a.text() == "Search around this run…")
+    assert action.isEnabled()
+    action.trigger()
+    qtbot.waitUntil(lambda: window.studies_page.dialog is not None and window.studies_page.dialog.isVisible(), timeout=5000)
+    dialog = window.studies_page.dialog
+    assert dialog.base().method.name == "maml" and dialog.base().method.params["inner_lr"] == 0.02
+    assert dialog.base_combo.itemText(0) == "Run: maml-a (maml)"
+    assert "inner_lr" in [p.name for p in dialog.params]
+    dialog.reject()
