@@ -143,7 +143,10 @@ def list_studies(storages: list[str]) -> list[dict[str, Any]]:
             continue
         handle = open_storage(url)
         for summary in optuna.get_all_study_summaries(handle, include_best_trial=True):
-            rows.append(study_row(summary, redact(url)))
+            counts: dict[str, int] = {}
+            for trial in handle.get_all_trials(summary._study_id, deepcopy=False):
+                counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+            rows.append(study_row(summary, redact(url), counts))
     return rows
 
 

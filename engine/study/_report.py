@@ -15,8 +15,8 @@ def _number(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def study_row(summary: Any, storage_label: str) -> dict[str, Any]:
-    """One ``optuna.study.StudySummary`` as a ``study list`` row."""
+def study_row(summary: Any, storage_label: str, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    """One ``optuna.study.StudySummary`` as a ``study list`` row; ``counts``: trials per state."""
     attr = summary.user_attrs.get(SPEC_ATTR, {})
     best = summary.best_trial
     return {
@@ -28,6 +28,7 @@ def study_row(summary: Any, storage_label: str) -> dict[str, Any]:
         "pruner": attr.get("pruner"),
         "budget": attr.get("n_trials"),
         "n_trials": summary.n_trials,
+        "counts": counts or {},
         "best_value": _number(best.value) if best is not None else None,
         "best_run_id": best.user_attrs.get("run_id") if best is not None else None,
         "started_at": summary.datetime_start.isoformat() if summary.datetime_start else None,
