@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self.runs_page.open_requested.connect(self.open_run)
         self.runs_page.clone_requested.connect(self.clone_config)
         self.runs_page.compare_requested.connect(self.compare_runs)
+        self.studies_page.compare_requested.connect(self.compare_runs)
         self.studies_page.open_requested.connect(self.open_run)
         self.studies_page.form_config = self._form_config
         self.studies_page.workers_changed.connect(lambda _n: self._update_status())
