@@ -2,7 +2,7 @@
 
 ``load_comparison`` reads the runs, their curves and per-episode results through the store
 and the engine's one statistics module (``engine.compare``); nothing here does statistics
-of its own. ``smooth`` is a vectorised debiased EMA; ``report_html`` writes a
+of its own. ``report_html`` writes a
 self-contained report (plots inlined as a base64 PNG).
 """
 
@@ -143,22 +143,6 @@ def load_comparison(db_path: Path, ids: list[str], ref_id: str | None = None, *,
     return Comparison(runs, curves, episodes, stats, config_diff([r["config"] for r in runs]))
 
 
-def smooth(values: np.ndarray, weight: float) -> np.ndarray:
-    """Debiased exponential moving average (as TensorBoard's); NaNs carry the last value."""
-    if weight <= 0 or len(values) == 0:
-        return values
-    from scipy.signal import lfilter
-
-    x = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(x)
-    if not finite.all():
-        index = np.maximum.accumulate(np.where(finite, np.arange(len(x)), 0))
-        x = x[index]
-        x = np.where(np.isfinite(x), x, 0.0)
-    ema = lfilter([1 - weight], [1, -weight], x)
-    return ema / (1 - weight ** np.arange(1, len(x) + 1))
-
-
 def fmt(value: Any, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
@@ -277,7 +261,12 @@ def _report_tables(comp: Comparison) -> tuple[list[str], list[list[str]], list[l
     return results_header, results_rows, diff_rows, runs_rows
 
 
-def report_html(comp: Comparison, png: bytes | None = None, *, title: str = "MetaLab comparison") -> str:
+def _metrics_caption(metrics: list[str] | None) -> str:
+    return f"Metrics charted: {', '.join(metrics)}." if metrics else ""
+
+
+def report_html(comp: Comparison, png: bytes | None = None, *, title: str = "MetaLab comparison",
+                metrics: list[str] | None = None) -> str:
     """One HTML file, nothing external: tables, the paired statistics and the plots inlined."""
     results_header, results_rows, diff_rows, runs_rows = _report_tables(comp)
     names = [r["name"] for r in comp.runs]
@@ -298,7 +287,7 @@ def report_html(comp: Comparison, png: bytes | None = None, *, title: str = "Met
         f"<p class='note'>{html.escape(note).replace(chr(10), '<br>')}</p>" if note else "",
         "<h2>Config differences</h2>",
         _html_table(["Key", *names], diff_rows) if diff_rows else "<p>The configs are identical.</p>",
-        "<h2>Curves</h2>", image, "</body></html>",
+        "<h2>Curves</h2>", f"<p>{html.escape(_metrics_caption(metrics))}</p>" if metrics else "", image, "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
 
@@ -312,7 +301,8 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def report_markdown(comp: Comparison, image_name: str | None = None, *, title: str = "MetaLab comparison") -> str:
+def report_markdown(comp: Comparison, image_name: str | None = None, *, title: str = "MetaLab comparison",
+                    metrics: list[str] | None = None) -> str:
     """The HTML report's content as Markdown; the plots are a PNG file beside it (``image_name``)."""
     results_header, results_rows, diff_rows, runs_rows = _report_tables(comp)
     note = unpaired_note(comp)
@@ -326,6 +316,6 @@ def report_markdown(comp: Comparison, image_name: str | None = None, *, title: s
         *([f"> {line}" for line in note.splitlines()] if note else []),
         "## Config differences",
         _md_table(["Key", *[r["name"] for r in comp.runs]], diff_rows) if diff_rows else "The configs are identical.",
-        *(["## Curves", f"![curves]({image_name})"] if image_name else []),
+        *(["## Curves", *([_metrics_caption(metrics)] if metrics else []), f"![curves]({image_name})"] if image_name else []),
     ]
     return "\n\n".join(parts) + "\n"

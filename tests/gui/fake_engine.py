@@ -17,6 +17,7 @@ Behaviour comes from the environment (the GUI's QProcess passes its environment 
     FAKE_STEP_SECONDS sleep per step                                    default 0.005
     FAKE_RATE         metric events per second (stream)                 default 2000
     FAKE_SECONDS      how long to stream (stream)                       default 3
+    FAKE_METRICS      metric set to stream: basic (train_loss, val_accuracy, lr) | maml (its 21)  default basic
 
 Like the real engine it writes its run's rows to the store (running, metrics in batches,
 logs, finished/failed/interrupted), marks SIGTERM/SIGINT as a graceful stop (exit 130),
@@ -47,6 +48,15 @@ def _on_term(_signum: int, _frame: object) -> None:
     global STOP
     STOP = True
 
+
+# What a MAML run logs (engine/methods/_gradient.py, engine/training/runner.py): train and
+# validation metrics, the inner loop before/after adaptation and per inner step, the final test.
+MAML_METRICS = (
+    "train_loss", "train_accuracy", "lr", "val_loss", "val_accuracy", "val_macro_f1", "val_precision", "val_recall",
+    "inner_query_loss_before", "inner_query_loss_after", "inner_query_accuracy_before", "inner_query_accuracy_after",
+    *(f"inner_support_loss_step_{i}" for i in range(6)), "test_accuracy", "test_macro_f1",
+)
+STREAMED = {"basic": ("train_loss", "val_accuracy", "lr"), "maml": MAML_METRICS}
 
 OOM_MESSAGE = (
     "out of memory on cuda:0: try a smaller task (fewer queries or n_way), task.k_shot, "
@@ -122,14 +132,15 @@ def run(args: argparse.Namespace) -> int:
         seconds = float(os.environ.get("FAKE_SECONDS", "3"))
         sent, step, t0 = 0, 0, time.time()
         total = int(rate * seconds)
+        names = STREAMED[os.environ.get("FAKE_METRICS", "basic")]
         while sent < total and not STOP:
             due = min(total, int((time.time() - t0) * rate) + 1)
             while sent < due:
-                name = ("train_loss", "val_accuracy", "lr")[sent % 3]
-                value = math.exp(-step / 2000) + 0.05 * math.sin(step) if name == "train_loss" else (
-                    0.2 + 0.7 * (1 - math.exp(-step / 3000)) if name == "val_accuracy" else 1e-4
-                )
-                if sent % 3 == 0:
+                name = names[sent % len(names)]
+                value = 1e-4 if name == "lr" else (
+                    0.2 + 0.7 * (1 - math.exp(-step / 3000)) if "accuracy" in name or "f1" in name else (
+                        math.exp(-step / 2000) + 0.05 * math.sin(step)))
+                if sent % len(names) == 0:
                     step += 1
                 metric(name, step, value)
                 sent += 1
