@@ -108,10 +108,13 @@ def smoothable(name: str) -> bool:
     return kind(name) not in ("learning rate", "system") and not is_final(name)
 
 
-def order(name: str) -> tuple[int, int, str]:
-    """Kinds in ``KINDS`` order; within a kind train before val before test, then by name."""
+def order(name: str) -> tuple[int, int, str, int]:
+    """Kinds in ``KINDS`` order; within a kind train before val before test, then by family,
+    before before after, step 0 before step 1 (not "step_10" before "step_2")."""
     split = split_of(name)
-    return KINDS.index(kind(name)), (SPLITS.index(split) if split else 0), name
+    role = role_of(name)
+    rank = 0 if role == "before" else 1 if role == "after" else int(role[5:]) if role.startswith("step ") else 0
+    return KINDS.index(kind(name)), (SPLITS.index(split) if split else 0), family(name), rank
 
 
 def grouped(names: Iterable[str]) -> dict[str, list[str]]:

@@ -144,13 +144,13 @@ class ComparePage(QWidget):
         self.scatter_run = QComboBox()
         self.scatter_run.currentIndexChanged.connect(lambda _i: self.draw_scatter())
         self.scatter = pg.PlotWidget(background="w")
-        self.scatter.setMinimumWidth(320)
+        self.scatter.setMinimumWidth(240)
         style_plot(self.scatter.getPlotItem())
         stats = QWidget()
         left = QVBoxLayout()
-        left.addWidget(QLabel("<b>Results</b> — every final metric as mean ± 95% CI over the meta-test episodes"))
+        left.addWidget(_wrapping("<b>Results</b> — every final metric as mean ± 95% CI over the meta-test episodes"))
         left.addWidget(table_view(self.results_model), 1)
-        left.addWidget(QLabel("<b>Against the reference</b> — per-episode difference in test accuracy (run − reference)"))
+        left.addWidget(_wrapping("<b>Against the reference</b> — per-episode difference in test accuracy (run − reference)"))
         left.addWidget(table_view(self.paired_model), 1)
         left.addWidget(self.note)
         right = QVBoxLayout()
@@ -383,6 +383,14 @@ class ComparePage(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Export the comparison", str(Path.home() / f"comparison.{fmt}"), filters[fmt])
         if path:
             self.export(fmt, Path(path))
+
+
+def _wrapping(text: str) -> QLabel:
+    """A heading that wraps rather than widening the window."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return label
 
 
 def _import_scipy() -> None:

@@ -35,7 +35,7 @@ from gui.widgets.plot_grid import PlotGrid, finite_bounds, log_y, padded_x, padd
 
 # Each curve costs ~4 ms of pyqtgraph set-up; one batch stays under this, then the UI breathes.
 BATCH_SECONDS = 0.025
-MARKER_MAX = 200  # curves with at most this many points carry a marker on each
+MARKER_MAX = 50  # curves with at most this many points carry a marker on each
 
 
 @dataclass

@@ -47,7 +47,7 @@ from gui.widgets.plot_grid import PlotGrid, finite_bounds, log_y, padded_x, padd
 
 REDRAW_MS = 50  # at most 20 redraws a second
 X_HEADROOM = 1.25  # the x range grows to 125% of the data's extent when points pass its end
-MARKER_MAX = 200  # series with at most this many points carry a marker on each
+MARKER_MAX = 50  # series with at most this many points carry a marker on each
 
 
 def family_order(key: str, members: list[str]) -> tuple:
@@ -364,8 +364,9 @@ class LivePlot(QWidget):
             return
         (v0, v1), (w0, w1) = plot.vb.viewRange()
         x0, x1 = padded_x(x_bounds)
-        if force or v0 > x0 or v1 < x1 or (v1 - v0) > 2 * X_HEADROOM * (x1 - x0):
-            plot.setXRange(*padded_x(x_bounds, X_HEADROOM), padding=0)
+        headroom = 1.0 if self.session is not None and self.session.is_over else X_HEADROOM  # no more points to come
+        if force or v0 > x0 or v1 < x1 or (v1 - v0) > 2 * headroom * (x1 - x0):
+            plot.setXRange(*padded_x(x_bounds, headroom), padding=0)
         if y_bounds is None:
             return
         y0, y1 = padded_y(y_bounds)

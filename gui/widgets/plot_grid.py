@@ -31,6 +31,7 @@ MIN_COLUMN_WIDTH = 440
 MAX_COLUMNS = 3
 MIN_X_SPAN = 1.0  # a single step still gets an axis one step wide, not "10.0000000002"
 Y_MARGIN = 0.08
+X_MARGIN = 0.03
 LEGEND_ROW = 22
 
 
@@ -50,11 +51,14 @@ def finite_bounds(arrays: Iterable[np.ndarray], *, log: bool = False) -> tuple[f
 
 
 def padded_x(bounds: tuple[float, float], headroom: float = 1.0) -> tuple[float, float]:
+    """At least one step wide; a margin each side, so a marker on the first or last step shows
+    whole; ``headroom`` > 1 leaves room for points still to come."""
     x0, x1 = bounds
     span = max(x1 - x0, MIN_X_SPAN)
     if x1 - x0 < MIN_X_SPAN:
         x0 -= (span - (x1 - x0)) / 2
-    return x0, x0 + span * headroom
+    margin = X_MARGIN * span
+    return x0 - margin, x0 + span * headroom + margin
 
 
 def padded_y(bounds: tuple[float, float]) -> tuple[float, float]:
@@ -227,8 +231,17 @@ class PlotGrid(QScrollArea):
             generator.setViewBox(QRectF(0, 0, size.width(), size.height()))
             generator.setTitle(key or "MetaLab charts")
             painter = QPainter(generator)
-            paint(painter)
-            painter.end()
+            # Export mode: markers are drawn as shapes, not copied from pyqtgraph's pixmap cache
+            # (which other tools show as smudges).
+            items = [i for i in self.view.scene().items() if hasattr(i, "setExportMode")]
+            for item in items:
+                item.setExportMode(True, {"antialias": True})
+            try:
+                paint(painter)
+            finally:
+                painter.end()
+                for item in items:
+                    item.setExportMode(False)
             return bake_transforms(bytes(buffer.data().data()).decode("utf-8")).encode("utf-8")
         raise ValueError(fmt)
 

@@ -17,7 +17,7 @@ Behaviour comes from the environment (the GUI's QProcess passes its environment 
     FAKE_STEP_SECONDS sleep per step                                    default 0.005
     FAKE_RATE         metric events per second (stream)                 default 2000
     FAKE_SECONDS      how long to stream (stream)                       default 3
-    FAKE_METRICS      metric set to stream: basic (train_loss, val_accuracy, lr) | maml (its 21)  default basic
+    FAKE_METRICS      metric set to stream: basic (train_loss, val_accuracy, lr) | maml (its 20)  default basic
 
 Like the real engine it writes its run's rows to the store (running, metrics in batches,
 logs, finished/failed/interrupted), marks SIGTERM/SIGINT as a graceful stop (exit 130),
@@ -40,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from engine.events import EventWriter  # noqa: E402
 from engine.store import Store  # noqa: E402
+from tests.gui.metric_runs import MAML_METRICS  # noqa: E402
 
 STOP = False
 
@@ -49,13 +50,6 @@ def _on_term(_signum: int, _frame: object) -> None:
     STOP = True
 
 
-# What a MAML run logs (engine/methods/_gradient.py, engine/training/runner.py): train and
-# validation metrics, the inner loop before/after adaptation and per inner step, the final test.
-MAML_METRICS = (
-    "train_loss", "train_accuracy", "lr", "val_loss", "val_accuracy", "val_macro_f1", "val_precision", "val_recall",
-    "inner_query_loss_before", "inner_query_loss_after", "inner_query_accuracy_before", "inner_query_accuracy_after",
-    *(f"inner_support_loss_step_{i}" for i in range(6)), "test_accuracy", "test_macro_f1",
-)
 STREAMED = {"basic": ("train_loss", "val_accuracy", "lr"), "maml": MAML_METRICS}
 
 OOM_MESSAGE = (
