@@ -289,9 +289,10 @@ class LivePlot(QWidget):
             self._set_data(curve, series)
         if laid_out:
             self._lay_out()
-        for key in keys:
-            if self._follow.get(key):
-                self._fit(key)
+        if keys:  # the x range is the run's: a plot whose data did not grow may still need a wider one
+            for key in self.grid.order:
+                if self._follow.get(key):
+                    self._fit(key)
         self.redraws += 1
         if self._dirty:  # series held back for a plot of their own: next turn
             QTimer.singleShot(0, self, self.redraw)

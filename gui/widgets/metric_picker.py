@@ -2,7 +2,8 @@
 
 Until someone picks, the choice follows ``default_picks`` as metrics arrive (train loss,
 the headline validation metric and its final test value, the inner-loop before/after pair).
-After a pick, the person's choice stays; metrics that arrive later are listed, unpicked.
+After a pick, the person's choice stays (also for metrics that have not arrived yet);
+other metrics that arrive later are listed, unpicked.
 """
 
 from __future__ import annotations
@@ -51,21 +52,19 @@ class MetricPicker(QToolButton):
             return False
         self.names = names
         before = set(self.picked)
-        if self.customised:
-            self.picked &= set(names)
-        else:
+        if not self.customised:  # (a person's picks stay, even of metrics this run lacks)
             self.picked = set(default_picks(names))
         self._update_text()
         return self.picked != before
 
     def set_picked(self, names: Iterable[str]) -> None:
-        self.picked = set(names) & set(self.names)
+        self.picked = set(names)
         self.customised = True
         self._update_text()
         self.picks_changed.emit()
 
     def _update_text(self) -> None:
-        self.setText(f"Metrics ({len(self.picked)} of {len(self.names)})")
+        self.setText(f"Metrics ({len(self.picked & set(self.names))} of {len(self.names)})")
 
     def _fill(self) -> None:
         menu = self._menu
