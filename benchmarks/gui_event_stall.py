@@ -8,6 +8,8 @@ QTimer (PreciseTimer) measures the event loop: lateness = interval - 10 ms, per 
     python benchmarks/gui_event_stall.py                       # 2,000 events/s for 30 s
     python benchmarks/gui_event_stall.py --smoothing 0.6       # with smoothing on
     python benchmarks/gui_event_stall.py --bare                # the issue's bare prototype, same conditions
+    python benchmarks/gui_event_stall.py --metrics maml        # MAML's 20 metrics, the Monitor's default picks
+    python benchmarks/gui_event_stall.py --metrics maml --all  # ... every one of them charted (9 plots)
     xvfb-run -s "-screen 0 1600x1000x24" python benchmarks/gui_event_stall.py --platform xcb
 
 Goal (issue 5): p99 under 20 ms, worst under 50 ms, no event lost.
@@ -111,6 +113,10 @@ def run_app(args: argparse.Namespace, tmp: Path) -> dict:
     session = window.monitor_page.session
     if args.smoothing:
         window.monitor_page.smoothing.setValue(int(args.smoothing * 100))
+    if args.all:
+        from tests.gui.metric_runs import MAML_METRICS
+
+        window.monitor_page.plot.picker.set_picked(MAML_METRICS + ("train_loss", "val_accuracy", "lr"))
     started = time.perf_counter()
     session.metrics_changed.connect(lambda _names: setattr(stalls, "active", True))
     session.status_changed.connect(lambda status: app.exit(0) if session.is_over else None)
@@ -122,6 +128,7 @@ def run_app(args: argparse.Namespace, tmp: Path) -> dict:
         "received": session.points_received,
         "status": session.status,
         "redraws": window.monitor_page.plot.redraws,
+        "plots": len(window.monitor_page.plot.plot_names()),
         "seconds": round(elapsed, 1),
         **stalls.summary(),
         "load_average_1min": round(os.getloadavg()[0], 1),
@@ -204,10 +211,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=30, help="how long the engine streams")
     parser.add_argument("--smoothing", type=float, default=0.0, help="smoothing weight in the monitor (0 = off)")
     parser.add_argument("--bare", action="store_true", help="measure the bare prototype instead of the app")
+    parser.add_argument("--metrics", choices=("basic", "maml"), default="basic",
+                        help="what the engine streams: train_loss, val_accuracy, lr; or MAML's 20 metrics")
+    parser.add_argument("--all", action="store_true", help="chart every metric, not the Monitor's default picks")
     parser.add_argument("--platform", default=os.environ.get("QT_QPA_PLATFORM", "offscreen"), help="Qt platform plugin")
     args = parser.parse_args()
     os.environ["QT_QPA_PLATFORM"] = args.platform
-    os.environ.update(FAKE_ENGINE_MODE="stream", FAKE_RATE=str(args.rate), FAKE_SECONDS=str(args.seconds))
+    os.environ.update(FAKE_ENGINE_MODE="stream", FAKE_RATE=str(args.rate), FAKE_SECONDS=str(args.seconds),
+                      FAKE_METRICS=args.metrics)
     with tempfile.TemporaryDirectory() as folder:
         tmp = Path(folder)
         os.environ["METALAB_DB"] = str(tmp / "runs.db")
@@ -216,6 +227,7 @@ def main() -> int:
         rate=args.rate,
         stream_seconds=args.seconds,
         smoothing=args.smoothing,
+        metrics=args.metrics + (" (all charted)" if args.all else " (default picks)"),
         platform=args.platform,
         cpus=os.cpu_count(),
         python=platform.python_version(),

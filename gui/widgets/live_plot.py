@@ -138,14 +138,17 @@ class LivePlot(QWidget):
     # --- the session --------------------------------------------------------------------
     def set_session(self, session: RunSession | None) -> None:
         if self.session is not None:
-            try:
-                self.session.metrics_changed.disconnect(self._on_metrics)
-            except (RuntimeError, TypeError):
-                pass
+            for signal, slot in ((self.session.metrics_changed, self._on_metrics),
+                                 (self.session.status_changed, self._on_status)):
+                try:
+                    signal.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
         self.session = session
         self._clear()
         if session is not None:
             session.metrics_changed.connect(self._on_metrics)
+            session.status_changed.connect(self._on_status)
             self.picker.set_names(session.series, reset=True)
             self._on_metrics(set(session.series))
             self.redraw()
@@ -166,6 +169,14 @@ class LivePlot(QWidget):
         self._dirty |= names
         if not self._timer.isActive():
             self._timer.start()
+
+    def _on_status(self, _status: str) -> None:
+        """A run that ended gets tight ranges: no headroom for points that will not come."""
+        if self.session is not None and self.session.is_over:
+            self.redraw()
+            for key in self.grid.order:
+                if self._follow.get(key):
+                    self._fit(key, force=True)
 
     def _picks_changed(self) -> None:
         for name in [n for n in self._curves if n not in self.picker.picked]:

@@ -91,6 +91,7 @@ class PlotGrid(QScrollArea):
         self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Expanding)
         self.plots: dict[str, pg.PlotItem] = {}
         self._order: list[str] = []
+        self._cells: dict[str, tuple[int, int]] = {}  # key -> (row, column) it sits in
         self._columns = 0
         self.log_all = False
         self.style_plot: Callable[[pg.PlotItem], None] | None = None
@@ -141,6 +142,7 @@ class PlotGrid(QScrollArea):
 
     def remove(self, key: str) -> None:
         plot = self.plots.pop(key, None)
+        self._cells.pop(key, None)
         if plot is not None:
             if plot in self.view.ci.items:
                 self.view.ci.removeItem(plot)
@@ -152,6 +154,7 @@ class PlotGrid(QScrollArea):
     def clear_plots(self) -> None:
         self.view.clear()
         self.plots.clear()
+        self._cells.clear()
         self._order = []
 
     @property
@@ -163,13 +166,18 @@ class PlotGrid(QScrollArea):
         return max(1, min(MAX_COLUMNS, width // MIN_COLUMN_WIDTH, len(self._order) or 1))
 
     def _relayout(self) -> None:
+        """Moves only the plots whose cell changed (a plot added at the end moves nothing)."""
         layout = self.view.ci
-        for plot in self.plots.values():
-            if plot in layout.items:
-                layout.removeItem(plot)
         self._columns = self._fit_columns()
-        for index, key in enumerate(self._order):
-            layout.addItem(self.plots[key], row=index // self._columns, col=index % self._columns)
+        cells = {key: (i // self._columns, i % self._columns) for i, key in enumerate(self._order)}
+        for key, plot in self.plots.items():
+            if plot in layout.items and self._cells.get(key) != cells.get(key):
+                layout.removeItem(plot)
+                self._cells.pop(key, None)
+        for key, (row, col) in cells.items():
+            if key not in self._cells:
+                layout.addItem(self.plots[key], row=row, col=col)
+                self._cells[key] = (row, col)
         rows = max(1, math.ceil(len(self._order) / self._columns))
         self.view.setMinimumHeight(rows * MIN_PLOT_HEIGHT)
 
