@@ -18,13 +18,16 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QFileDialog,
     QLineEdit,
     QListView,
+    QMenu,
     QProgressBar,
     QPushButton,
     QSizePolicy,
     QSlider,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -119,6 +122,14 @@ class MonitorPage(QWidget):
         self.log_y.toggled.connect(self.plot.set_log)
         controls.addWidget(self.plot.picker)
         controls.addWidget(self.log_y)
+        self.export_button = QToolButton(text="Export")
+        self.export_button.setToolTip("Every chart as one image (one chart: right-click it)")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        export_menu = QMenu(self)
+        export_menu.addAction("Charts as PNG…", lambda: self._export_dialog("png"))
+        export_menu.addAction("Charts as SVG…", lambda: self._export_dialog("svg"))
+        self.export_button.setMenu(export_menu)
+        controls.addWidget(self.export_button)
         controls.addStretch(1)
         hint = QLabel("Drag to pan, wheel to zoom, right-click for options")
         hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
@@ -308,6 +319,22 @@ class MonitorPage(QWidget):
         weight = value / 100
         self.smoothing_label.setText(f"{weight:.2f}")
         self.plot.set_smoothing(weight)
+
+    def export_charts(self, fmt: str, path: Path) -> None:
+        """Every chart of the run on show, as PNG or SVG."""
+        from engine.fileio import atomic_write_bytes
+
+        atomic_write_bytes(Path(path), self.plot.grid.export(fmt))
+
+    def _export_dialog(self, fmt: str) -> None:
+        name = self.session.name if self.session is not None else "charts"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the charts", str(Path.home() / f"{name}.{fmt}"),
+                                              "PNG image (*.png)" if fmt == "png" else "SVG image (*.svg)")
+        if path:
+            try:
+                self.export_charts(fmt, Path(path))
+            except OSError as exc:
+                self.status.setText(f"Cannot export: {_escape(str(exc))}")
 
     def _stop_clicked(self) -> None:
         if self.session is not None:

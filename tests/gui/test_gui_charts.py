@@ -123,12 +123,11 @@ def test_compare_with_20_metrics_scrolls_with_readable_plots(qtbot, runs_db):
                                     "inner_query_accuracy_after"}  # the defaults
     with qtbot.waitSignal(page.curves_drawn, timeout=20_000):
         page.plots.picker.set_picked(page.plots.picker.names)
-    qtbot.wait(100)
     plots = page.plot_items
     assert len(plots) == 18  # 20 metrics; the two final ones are stars on their validation plots
-    heights = [p.size().height() for p in plots.values()]
-    assert min(heights) >= MIN_PLOT_HEIGHT - 20
-    assert page.plots.grid.verticalScrollBar().maximum() > 0  # it scrolls instead of squeezing
+    # (the layout settles in the event loop)
+    qtbot.waitUntil(lambda: min(p.size().height() for p in plots.values()) >= MIN_PLOT_HEIGHT - 20, timeout=10_000)
+    qtbot.waitUntil(lambda: page.plots.grid.verticalScrollBar().maximum() > 0, timeout=10_000)  # it scrolls
     legend = page.plots.legend.text()
     assert all(name in legend for name in ("protonet-a", "maml-b", "maml-c", "maml-d", "protonet-e"))
     # the picks drive the reports
@@ -315,3 +314,20 @@ def test_run_selector_follows_a_rename(qtbot, main_window):
     main_window.show_page(2)
     main_window.show_page(1)
     assert monitor.picker.currentText().startswith("maml-renamed")
+
+
+def test_monitor_exports_every_chart_and_one(qtbot, main_window, tmp_path):
+    monitor = main_window.monitor_page
+    main_window.open_run(main_window.ids["maml"])
+    plot = monitor.plot
+    drain(qtbot, plot)
+    monitor.export_charts("png", tmp_path / "all.png")
+    monitor.export_charts("svg", tmp_path / "all.svg")
+    from PySide6.QtGui import QImage
+
+    whole = QImage(str(tmp_path / "all.png"))
+    assert whole.height() >= 2 * MIN_PLOT_HEIGHT  # both rows, not only the scrolled-to part
+    one = plot.grid.export("png", "loss")
+    image = QImage.fromData(one)
+    assert 0 < image.width() < whole.width() and image.height() < whole.height()
+    assert b"<svg" in (tmp_path / "all.svg").read_bytes()[:400]
