@@ -58,8 +58,12 @@ class Stalls:
 
         self.interval = interval_ms / 1000
         self.late: list[float] = []
+        # CPU time of the UI thread between two ticks: the work that blocked the loop, without
+        # the time other processes took the core (a fair figure on a shared machine).
+        self.busy: list[float] = []
         self.active = False
         self._last: float | None = None
+        self._last_cpu = 0.0
         self.timer = QTimer(app)
         self.timer.setTimerType(Qt.TimerType.PreciseTimer)
         self.timer.setInterval(interval_ms)
@@ -67,10 +71,11 @@ class Stalls:
         self.timer.start()
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        now, cpu = time.perf_counter(), time.thread_time()
         if self.active and self._last is not None:
             self.late.append(max(0.0, now - self._last - self.interval))
-        self._last = now
+            self.busy.append(cpu - self._last_cpu)
+        self._last, self._last_cpu = now, cpu
 
     def summary(self) -> dict[str, float]:
         ms = [v * 1000 for v in self.late]
@@ -79,6 +84,8 @@ class Stalls:
             "p50_ms": round(percentile(ms, 50), 2),
             "p99_ms": round(percentile(ms, 99), 2),
             "max_ms": round(max(ms), 2) if ms else float("nan"),
+            "cpu_p99_ms": round(percentile([v * 1000 for v in self.busy], 99), 2),
+            "cpu_max_ms": round(max(self.busy) * 1000, 2) if self.busy else float("nan"),
         }
 
 

@@ -32,6 +32,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.errors import UserError
+from engine.fileio import atomic_write_bytes
+from engine.store import Store
 from gui.engine_info import format_bytes
 from gui.formatting import format_duration
 from gui.models.log_model import LogFilterModel
@@ -202,9 +205,6 @@ class MonitorPage(QWidget):
         no run open, the newest run offered."""
         if self.db_path is None or not Path(self.db_path).exists():
             return
-        from engine.errors import UserError
-        from engine.store import Store
-
         try:
             with Store(self.db_path, readonly=True) as store:
                 runs = {r["id"]: r for r in store.list_runs(config=False, limit=None if self.sessions else 1)}
@@ -322,8 +322,6 @@ class MonitorPage(QWidget):
 
     def export_charts(self, fmt: str, path: Path) -> None:
         """Every chart of the run on show, as PNG or SVG."""
-        from engine.fileio import atomic_write_bytes
-
         atomic_write_bytes(Path(path), self.plot.grid.export(fmt))
 
     def _export_dialog(self, fmt: str) -> None:

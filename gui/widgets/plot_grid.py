@@ -24,6 +24,7 @@ from PySide6.QtCore import QBuffer, QIODevice, QRectF, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import QFileDialog, QFrame, QGraphicsItem, QScrollArea, QSizePolicy, QWidget
 
+from engine.fileio import atomic_write_bytes
 from gui.svg_bake import bake_transforms
 
 MIN_PLOT_HEIGHT = 230
@@ -254,8 +255,6 @@ class PlotGrid(QScrollArea):
         raise ValueError(fmt)
 
     def _export_dialog(self, fmt: str, key: str) -> None:
-        from engine.fileio import atomic_write_bytes
-
         name = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
         path, _ = QFileDialog.getSaveFileName(self, "Export the chart", str(Path.home() / f"{name}.{fmt}"),
                                               "PNG image (*.png)" if fmt == "png" else "SVG image (*.svg)")
