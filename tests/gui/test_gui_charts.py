@@ -12,6 +12,7 @@ import subprocess
 import numpy as np
 import pytest
 from PySide6.QtCore import QPointF
+from PySide6.QtGui import QColor, QImage
 
 from engine.store import Store
 from gui.pages.compare import ComparePage
@@ -155,15 +156,13 @@ def test_svg_export_renders_the_same_outside_qt(qtbot, runs_db, tmp_path):
         svg.write_bytes(page.plots.export("svg", key))
         png = tmp_path / "plots.png"
         subprocess.run(["rsvg-convert", str(svg), "-o", str(png)], check=True, timeout=60)
-        from PySide6.QtGui import QColor, QImage
-
-        image = QImage(str(png))
+        image = QImage(str(png)).convertToFormat(QImage.Format.Format_RGB32)  # (kept: the array views its bits)
         assert image.width() > 300 and image.height() > 200
-        colours = {QColor(c).rgb() & 0xFFFFFF for c in page.plots.grid.export_legend() and
-                   [c for _n, c in page.plots.grid.export_legend()]}
-        arr = np.frombuffer(image.convertToFormat(QImage.Format.Format_RGB32).constBits(), dtype=np.uint32)
-        arr = arr.reshape(image.height(), -1)[:, : image.width()] & 0xFFFFFF
-        coloured = np.isin(arr, list(colours)).mean()
+        colours = [QColor(c).rgb() & 0xFFFFFF for _name, c in page.plots.grid.export_legend()]
+        assert len(colours) == 2
+        pixels = np.frombuffer(image.constBits(), dtype=np.uint32).copy()
+        pixels = pixels.reshape(image.height(), -1)[:, : image.width()] & 0xFFFFFF
+        coloured = np.isin(pixels, colours).mean()
         # Thin curves cover a few percent of the image; the bands rsvg drew before covered a third.
         assert 0 < coloured < 0.05, coloured
 
@@ -323,8 +322,6 @@ def test_monitor_exports_every_chart_and_one(qtbot, main_window, tmp_path):
     drain(qtbot, plot)
     monitor.export_charts("png", tmp_path / "all.png")
     monitor.export_charts("svg", tmp_path / "all.svg")
-    from PySide6.QtGui import QImage
-
     whole = QImage(str(tmp_path / "all.png"))
     assert whole.height() >= 2 * MIN_PLOT_HEIGHT  # both rows, not only the scrolled-to part
     one = plot.grid.export("png", "loss")
