@@ -149,7 +149,7 @@ class LivePlot(QWidget):
         if session is not None:
             session.metrics_changed.connect(self._on_metrics)
             session.status_changed.connect(self._on_status)
-            self.picker.set_names(session.series, reset=True)
+            self.picker.set_names(session.series)  # (a person's picks carry over to the next run)
             self._on_metrics(set(session.series))
             self.redraw()
 
@@ -159,7 +159,6 @@ class LivePlot(QWidget):
         self.grid.set_order([])
         self._dirty.clear()
         self._wall_origin = None
-        self.picker.set_names([], reset=True)
         self.empty.setVisible(True)
         self.readout.setText("Move the mouse over a plot to read values.")
 
