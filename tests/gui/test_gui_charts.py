@@ -89,7 +89,7 @@ def test_hovering_a_maml_plot_does_not_widen_the_window(qtbot, main_window):
     plot.picker.set_picked(plot.picker.names)  # all 20 metrics
     drain(qtbot, plot)
     qtbot.wait(100)
-    before = monitor.minimumSizeHint().width()
+    before, window_before = monitor.minimumSizeHint().width(), win.minimumSizeHint().width()
     for key in plot.grid.order:
         item = plot.grid.plots[key]
         plot._on_mouse((item.vb.mapViewToScene(QPointF(100.0, 0.5)),))
@@ -97,6 +97,7 @@ def test_hovering_a_maml_plot_does_not_widen_the_window(qtbot, main_window):
     qtbot.wait(100)
     assert "inner_support_loss_step_5" in plot.readout.text()
     assert monitor.minimumSizeHint().width() == before
+    assert win.minimumSizeHint().width() == window_before  # (3,000+ px before the fix)
     assert win.nav.width() + monitor.minimumSizeHint().width() + 40 <= SCREEN_WIDTH
     assert win.width() <= SCREEN_WIDTH + 200  # (other pages' minimums are theirs; this page adds nothing)
     assert plot.readout.width() <= monitor.width()
