@@ -207,20 +207,27 @@ class MonitorPage(QWidget):
             return
         try:
             with Store(self.db_path, readonly=True) as store:
-                runs = {r["id"]: r for r in store.list_runs(config=False, limit=None if self.sessions else 1)}
+                names = {}
+                for session in self.sessions:
+                    try:
+                        names[session.run_id] = store.get_run(session.run_id)["name"]
+                    except UserError:  # deleted since: it keeps the name it had
+                        pass
+                latest = store.list_runs(config=False, limit=1) if not self.sessions else []
         except (UserError, OSError, ValueError):
             return
         for index, session in enumerate(self.sessions):
-            name = (runs.get(session.run_id) or {}).get("name")
+            name = names.get(session.run_id)
             if name and name != session.name:
                 session.name = name
                 self.picker.setItemText(index, self._picker_text(session))
-        if not self.sessions and runs:
-            latest = next(iter(runs.values()))
-            self._latest = latest["id"]
-            self.latest_button.setText(f"Open the latest run: {latest['name']}")
+        if latest:
+            run = latest[0]
+            self._latest = run["id"]
+            short = run["name"] if len(run["name"]) <= 32 else run["name"][:31] + "…"  # a button never widens the window
+            self.latest_button.setText(f"Open the latest run: {short}")
             self.latest_button.setVisible(True)
-            self.status.setText(f"No run open. The latest is <b>{_escape(latest['name'])}</b> ({latest['status']}).")
+            self.status.setText(f"No run open. The latest is <b>{_escape(run['name'])}</b> ({run['status']}).")
 
     def _picked(self, index: int) -> None:
         if self.session is not None:
