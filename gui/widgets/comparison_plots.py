@@ -96,6 +96,7 @@ class ComparisonPlots(QWidget):
         self._legend_entries: list[tuple[str, str]] = []
         self._shown: dict[tuple[str, str], _CurveJob] = {}
         self._order: list[str] = []
+        self._titles: dict[str, str] = {}
         self._x_label = "step"
         self._generation = 0
 
@@ -133,6 +134,7 @@ class ComparisonPlots(QWidget):
             self._jobs.append(_CurveJob((metric, run["id"]), keys[metric], getattr(curve, x_key), curve.values,
                                         colors[run["id"]], smoothing if smoothable(metric) else 0.0, is_final(metric)))
         order_keys = list(dict.fromkeys(keys[m] for m, _, _ in present))
+        self._titles = {k: k + "".join(f"   ★ {m}" for m in keys if keys[m] == k and m != k) for k in order_keys}
         self._x_label = "wall time (s)" if wall_time else "step"
         self._ranges = {}
         for plot_key in order_keys:
@@ -157,8 +159,11 @@ class ComparisonPlots(QWidget):
         made = plot_key in self.grid.plots
         plot = self.grid.plot(plot_key, label(plot_key))
         if not made:
-            plot.setTitle(plot_key, color="#222", size="11pt")
             plot.setLabel("left", kind(plot_key), color="#222")
+        title = self._titles.get(plot_key, plot_key)
+        if getattr(plot, "title_text", None) != title:  # (a new title re-lays out the plot)
+            plot.setTitle(title, color="#222", size="11pt")
+            plot.title_text = title
         if plot.getAxis("bottom").labelText != self._x_label:  # a new label repaints the axis
             plot.setLabel("bottom", self._x_label, color="#222")
         view = self._ranges.pop(plot_key, None)
