@@ -160,6 +160,9 @@ class ComparisonPlots(QWidget):
         plot = self.grid.plot(plot_key, label(plot_key))
         if not made:
             plot.setLabel("left", kind(plot_key), color="#222")
+            # Into the grid now, in this batch (each addition re-lays out the grid: 18 at the end
+            # would stall the UI at once).
+            self.grid.set_order([k for k in self._order if k in self.grid.plots])
         title = self._titles.get(plot_key, plot_key)
         if getattr(plot, "title_text", None) != title:  # (a new title re-lays out the plot)
             plot.setTitle(title, color="#222", size="11pt")

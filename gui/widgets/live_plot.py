@@ -283,7 +283,7 @@ class LivePlot(QWidget):
         keys = set()
         new_plots = 0
         laid_out = False
-        for name in sorted(dirty):
+        for name in sorted(dirty, key=order):  # plots made in the order they show: each new one goes last
             series = self.session.series.get(name)
             if series is None or series.size == 0 or name not in picked:
                 continue
