@@ -188,8 +188,11 @@ class ComparePage(QWidget):
         self.ids = list(ids)
         self.title.setText(f"Loading {len(ids)} runs…")
         db_path = self.db_path
+        picker = self.plots.picker  # the first paint reads only the curves it charts
+        picks = set(picker.picked) if picker.customised else None
         self.worker.submit(
-            lambda: load_comparison(db_path, list(ids), reference, max_points=OVERVIEW_POINTS), self._loaded, self._failed
+            lambda: load_comparison(db_path, list(ids), reference, max_points=OVERVIEW_POINTS, picks=picks),
+            self._loaded, self._failed
         )
 
     def _failed(self, exc: BaseException) -> None:
@@ -225,6 +228,7 @@ class ComparePage(QWidget):
         if comp is None or [r["id"] for r in comp.runs] != ids:  # another comparison took over
             return
         comp.curves = curves
+        comp.partial = False
         self._announce_details = True
         self.draw_curves(keep_view=True)
 

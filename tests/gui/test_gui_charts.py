@@ -329,3 +329,17 @@ def test_monitor_exports_every_chart_and_one(qtbot, main_window, tmp_path):
     image = QImage.fromData(one)
     assert 0 < image.width() < whole.width() and image.height() < whole.height()
     assert b"<svg" in (tmp_path / "all.svg").read_bytes()[:400]
+
+
+def test_a_first_paint_reads_only_the_charted_curves(runs_db):
+    from gui.compare_data import load_runs_data
+
+    db, ids = runs_db
+    _runs, curves, _episodes, names = load_runs_data(db, [ids["maml"], ids["proto"]], picks=None)
+    assert len(names) == 20  # the picker still lists every metric
+    assert set(curves[ids["maml"]]) == {"train_loss", "val_accuracy", "test_accuracy", "inner_query_accuracy_before",
+                                        "inner_query_accuracy_after"}
+    _runs, curves, _episodes, _names = load_runs_data(db, [ids["maml"]], picks={"val_loss"})
+    assert set(curves[ids["maml"]]) == {"val_loss"}  # (no test_loss logged)
+    _runs, curves, _episodes, _names = load_runs_data(db, [ids["maml"]])
+    assert len(curves[ids["maml"]]) == 20
