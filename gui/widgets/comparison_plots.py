@@ -75,7 +75,7 @@ class ComparisonPlots(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.picker = MetricPicker()
+        self.picker = MetricPicker("compare")
         self.legend = QLabel("")
         self.legend.setObjectName("runLegend")
         self.legend.setWordWrap(True)

@@ -108,7 +108,7 @@ class LivePlot(QWidget):
         self._curves: dict[str, _Curve] = {}
         self._dirty: set[str] = set()
         self._wall_origin: float | None = None
-        self.picker = MetricPicker()
+        self.picker = MetricPicker("monitor")
         self.picker.picks_changed.connect(self._picks_changed)
         self.grid = PlotGrid()
         self.grid.style_plot = self._style_plot

@@ -2,8 +2,9 @@
 
 Until someone picks, the choice follows ``default_picks`` as metrics arrive (train loss,
 the headline validation metric and its final test value, the inner-loop before/after pair).
-After a pick, the person's choice stays (also for metrics that have not arrived yet);
-other metrics that arrive later are listed, unpicked.
+After a pick, the person's choice stays (also for metrics that have not arrived yet, and
+from one start of the app to the next: QSettings, one key per page); other metrics that
+arrive later are listed, unpicked. "Defaults" goes back to following ``default_picks``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QToolButton, QWidget
 
 from gui.metric_kinds import default_picks, grouped
+from gui.settings import app_settings
 
 
 class _StayOpenMenu(QMenu):
@@ -31,8 +33,9 @@ class _StayOpenMenu(QMenu):
 class MetricPicker(QToolButton):
     picks_changed = Signal()
 
-    def __init__(self, parent: QWidget | None = None):
+    def __init__(self, key: str | None = None, parent: QWidget | None = None):
         super().__init__(parent)
+        self.key = f"charts/{key}_picks" if key else None
         self.setText("Metrics")
         self.setToolTip("Pick the metrics to chart; grouped by kind")
         self.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
@@ -42,6 +45,10 @@ class MetricPicker(QToolButton):
         self._menu = _StayOpenMenu(self)
         self.setMenu(self._menu)
         self._menu.aboutToShow.connect(self._fill)
+        saved = app_settings().value(self.key) if self.key else None
+        if isinstance(saved, (list, str)):
+            self.picked = {saved} if isinstance(saved, str) else {str(n) for n in saved}
+            self.customised = True
 
     def set_names(self, names: Iterable[str], *, reset: bool = False) -> bool:
         """The metrics there are; True when the picks changed."""
@@ -60,6 +67,8 @@ class MetricPicker(QToolButton):
     def set_picked(self, names: Iterable[str]) -> None:
         self.picked = set(names)
         self.customised = True
+        if self.key:
+            app_settings().setValue(self.key, sorted(self.picked))
         self._update_text()
         self.picks_changed.emit()
 
@@ -88,6 +97,8 @@ class MetricPicker(QToolButton):
 
     def _defaults(self) -> None:
         self.customised = False
+        if self.key:
+            app_settings().remove(self.key)
         self.picked = set(default_picks(self.names))
         self._update_text()
         self.picks_changed.emit()

@@ -343,3 +343,13 @@ def test_a_first_paint_reads_only_the_charted_curves(runs_db):
     assert set(curves[ids["maml"]]) == {"val_loss"}  # (no test_loss logged)
     _runs, curves, _episodes, _names = load_runs_data(db, [ids["maml"]])
     assert len(curves[ids["maml"]]) == 20
+
+
+def test_picks_are_remembered_until_defaults(qtbot):
+    first = live_plot(qtbot)
+    first.picker.set_picked(["val_loss", "lr"])
+    second = live_plot(qtbot, session_of([("train_loss", 1, 1.0, 0.0), ("lr", 1, 1e-4, 0.0), ("val_loss", 1, 1.0, 0.0)]))
+    assert second.picker.picked == {"val_loss", "lr"}  # (a new window: the picks come from QSettings)
+    assert set(second._curves) == {"val_loss", "lr"}
+    second.picker._defaults()
+    assert live_plot(qtbot).picker.customised is False
