@@ -180,6 +180,7 @@ class LivePlot(QWidget):
     def _picks_changed(self) -> None:
         for name in [n for n in self._curves if n not in self.picker.picked]:
             self._drop_curve(name)
+        self._lay_out()
         self._redraw_all()
 
     def _drop_curve(self, name: str) -> None:
@@ -239,6 +240,8 @@ class LivePlot(QWidget):
             members.setdefault(family(name), []).append(name)
         keys = sorted(members, key=lambda k: family_order(k, members[k]))
         self.grid.set_order(keys)
+        self.empty.setText("No metric picked: choose some under Metrics." if self.picker.names else
+                           "No metrics yet: they appear here as the engine reports them.")
         self.empty.setVisible(not keys)
 
     def _update_title(self, key: str) -> None:
