@@ -227,7 +227,8 @@ class MonitorPage(QWidget):
             short = run["name"] if len(run["name"]) <= 32 else run["name"][:31] + "…"  # a button never widens the window
             self.latest_button.setText(f"Open the latest run: {short}")
             self.latest_button.setVisible(True)
-            self.status.setText(f"No run open. The latest is <b>{_escape(run['name'])}</b> ({run['status']}).")
+            self.latest_button.setToolTip(f"{run['name']} ({run['id']}), {run['status']}")
+            self.status.setText("No run open yet.")
 
     def _picked(self, index: int) -> None:
         if self.session is not None:
