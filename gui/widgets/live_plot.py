@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import html
 import math
+import time
 from typing import Any
 
 import numpy as np
@@ -46,6 +47,9 @@ from gui.widgets.metric_picker import MetricPicker
 from gui.widgets.plot_grid import PlotGrid, finite_bounds, log_y, padded_x, padded_y
 
 REDRAW_MS = 50  # at most 20 redraws a second
+# Curve updates per event-loop turn when the timer redraws (20 curves of thousands of points
+# are ~20 ms); the rest follow on the next turn, so the UI never waits on them all at once.
+REDRAW_BUDGET_S = 0.010
 X_HEADROOM = 1.25  # the x range grows to 125% of the data's extent when points pass its end
 MARKER_MAX = 50  # series with at most this many points carry a marker on each
 
@@ -131,7 +135,7 @@ class LivePlot(QWidget):
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
+        self._timer.timeout.connect(lambda: self.redraw(budget=REDRAW_BUDGET_S))
         self._mouse = pg.SignalProxy(self.view.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse)
         self._apply_palette()
 
@@ -276,7 +280,9 @@ class LivePlot(QWidget):
             self._wall_origin = min(first, start) if first > 1e9 else 0.0
         return walls - (self._wall_origin or 0.0)
 
-    def redraw(self) -> None:
+    def redraw(self, budget: float | None = None) -> None:
+        """Curves of the dirty series get their data; ``budget`` (seconds) leaves the series
+        past it for the next event-loop turn (the timer's redraws; a direct call does all)."""
         self._timer.stop()
         if self.session is None:
             self._dirty.clear()
@@ -286,7 +292,11 @@ class LivePlot(QWidget):
         keys = set()
         new_plots = 0
         laid_out = False
+        deadline = time.perf_counter() + budget if budget else math.inf
         for name in sorted(dirty, key=order):  # plots made in the order they show: each new one goes last
+            if time.perf_counter() > deadline:
+                self._dirty.add(name)
+                continue
             series = self.session.series.get(name)
             if series is None or series.size == 0 or name not in picked:
                 continue
@@ -307,8 +317,8 @@ class LivePlot(QWidget):
                 if self._follow.get(key):
                     self._fit(key)
         self.redraws += 1
-        if self._dirty:  # series held back for a plot of their own: next turn
-            QTimer.singleShot(0, self, self.redraw)
+        if self._dirty:  # series held back (a plot of their own, the budget): next turn
+            QTimer.singleShot(0, self, lambda: self.redraw(budget=budget))
         self.redrawn.emit()
 
     def _set_data(self, curve: _Curve, series: Series) -> None:
