@@ -8,10 +8,11 @@ from collections.abc import Iterable
 
 from gui.metric_kinds import role_of
 
-# 20 distinguishable colours (Tableau 10, then its lighter half).
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-           "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"]
-STRONG = 10  # the first ten of PALETTE
+# 20 distinguishable colours: Tableau 10 (its eight strongest first, then grey and olive), then
+# its lighter half.
+PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22",
+           "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#9edae5", "#c7c7c7", "#dbdb8d"]
+STRONG = 8  # the first eight of PALETTE: a run's own colour is one of these
 _ROLES = {"train": "#1f77b4", "val": "#ff7f0e", "test": "#2ca02c", "untrained test": "#7f7f7f",
           "before": "#d62728", "after": "#2ca02c"}
 # inner-loop steps: a light-to-dark ramp, so step order reads at a glance
@@ -31,13 +32,14 @@ def series_color(name: str) -> str:
 
 def run_colors(run_ids: Iterable[str]) -> dict[str, str]:
     """One colour per run, from its id: a run keeps its colour from one comparison to the
-    next where it can; two runs of one comparison never share one. The ten strong colours
-    go first (the next free one on a clash), the ten light ones only past ten runs."""
+    next where it can; two runs of one comparison never share one. The eight strongest
+    colours go first (the next free one on a clash), then the others in order."""
     taken: set[int] = set()
     out: dict[str, str] = {}
     for run_id in run_ids:
         start = zlib.crc32(run_id.encode()) % STRONG
         candidates = [(start + i) % STRONG for i in range(STRONG)] + list(range(STRONG, len(PALETTE)))
+        # (with 20 runs every colour is used once)
         index = next((c for c in candidates if c not in taken), start)
         taken.add(index)
         out[run_id] = PALETTE[index]

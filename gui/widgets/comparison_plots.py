@@ -126,10 +126,17 @@ class ComparisonPlots(QWidget):
         self.legend.setText("&nbsp;&nbsp; ".join(
             f"<span style='color:{c}'>━━</span>&nbsp;{html.escape(n)}" for n, c in self._legend_entries)
             + "&nbsp;&nbsp; <span style='color:#555'>★ final test value</span>")
-        wanted = {(metric, run["id"]) for metric, run, _ in present}
-        for key in [k for k in self._items if k not in wanted]:  # unpicked: their items go
+        wanted = {(metric, run["id"]): keys[metric] for metric, run, _ in present}
+        shown = set(wanted.values())
+        run_ids = {r["id"] for r in comp.runs}
+        for key, job in list(self._shown.items()):
+            if wanted.get(key) == job.plot_key:
+                continue  # drawn again below, on the same plot
+            if key not in wanted and job.plot_key not in shown and key[1] in run_ids:
+                continue  # unpicked with its plot: kept off the grid, ready if picked again (removing is slow)
             curve, faint = self._items.pop(key)
-            plot = self.grid.plots.get(self._shown.pop(key).plot_key)
+            del self._shown[key]
+            plot = self.grid.plots.get(job.plot_key)
             for item in (curve, faint):
                 if item is not None and plot is not None:
                     plot.removeItem(item)
