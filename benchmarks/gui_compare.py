@@ -80,6 +80,10 @@ def main() -> None:
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
     db = Path(tempfile.mkdtemp()) / "runs.db"
+    from PySide6.QtCore import QSettings
+
+    # Settings of its own: the page remembers metric picks (this script picks every metric).
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(db.parent / "settings"))
     t = time.perf_counter()
     ids = fill_maml(db, 20, 10_000) if args.maml else fill(db, 20, 10_000)
     print(f"filled 20 runs ({'MAML, 20 metrics' if args.maml else '2 metrics'}, 10,000 steps) in {time.perf_counter() - t:.1f} s")
