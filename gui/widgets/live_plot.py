@@ -168,7 +168,10 @@ class LivePlot(QWidget):
 
     def _on_metrics(self, names: set[str]) -> None:
         if self.session is not None and names - set(self.picker.names):
-            self.picker.set_names(self.session.series)
+            if self.picker.set_names(self.session.series):  # the defaults moved (a headline metric arrived)
+                for name in [n for n in self._curves if n not in self.picker.picked]:
+                    self._drop_curve(name)
+                self._lay_out()
         self._dirty |= names
         if not self._timer.isActive():
             self._timer.start()

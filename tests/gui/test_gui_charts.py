@@ -353,3 +353,13 @@ def test_picks_are_remembered_until_defaults(qtbot):
     assert set(second._curves) == {"val_loss", "lr"}
     second.picker._defaults()
     assert live_plot(qtbot).picker.customised is False
+
+
+def test_default_picks_follow_metrics_as_they_arrive(qtbot):
+    session = session_of([("train_loss", 1, 1.0, 0.0), ("val_loss", 10, 1.2, 1.0)])
+    plot = live_plot(qtbot, session)
+    assert set(plot._curves) == {"train_loss", "val_loss"}  # no accuracy yet: the validation loss leads
+    session.add_points([("val_accuracy", 10, 0.5, 1.0)])
+    drain(qtbot, plot)
+    assert set(plot._curves) == {"train_loss", "val_accuracy"}
+    assert plot.plot_names() == ["loss", "accuracy"]
