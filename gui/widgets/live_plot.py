@@ -111,6 +111,7 @@ class LivePlot(QWidget):
         self._follow: dict[str, bool] = {}
         self._curves: dict[str, _Curve] = {}
         self._dirty: set[str] = set()
+        self._stale: set[str] = set()
         self._wall_origin: float | None = None
         self.picker = MetricPicker("monitor")
         self.picker.picks_changed.connect(self._picks_changed)
@@ -161,6 +162,7 @@ class LivePlot(QWidget):
         for name in list(self._curves):
             self._drop_curve(name)
         self.grid.set_order([])
+        self._stale = set(self.grid.plots)  # plots kept from the last run: their ranges are its
         self._dirty.clear()
         self._wall_origin = None
         self.empty.setVisible(True)
@@ -317,8 +319,8 @@ class LivePlot(QWidget):
             self._lay_out()
         if keys:  # the x range is the run's: a plot whose data did not grow may still need a wider one
             for key in self.grid.order:
-                if self._follow.get(key):
-                    self._fit(key)
+                if self._follow.get(key) or key in self._stale:
+                    self._fit(key, force=key in self._stale)
         self.redraws += 1
         if self._dirty:  # series held back (a plot of their own, the budget): next turn
             QTimer.singleShot(0, self, lambda: self.redraw(budget=budget))
@@ -389,6 +391,9 @@ class LivePlot(QWidget):
         y_bounds = self._y_bounds(key, log_y(plot))
         if x_bounds is None:
             return
+        if key in self._stale and y_bounds is not None:
+            self._stale.discard(key)
+            self._follow[key] = True
         (v0, v1), (w0, w1) = plot.vb.viewRange()
         x0, x1 = padded_x(x_bounds)
         headroom = 1.0 if self.session is not None and self.session.is_over else X_HEADROOM  # no more points to come

@@ -363,3 +363,14 @@ def test_default_picks_follow_metrics_as_they_arrive(qtbot):
     drain(qtbot, plot)
     assert set(plot._curves) == {"train_loss", "val_accuracy"}
     assert plot.plot_names() == ["loss", "accuracy"]
+
+
+def test_a_reopened_run_gets_ranges_of_its_own(qtbot):
+    long_run = session_of([("train_loss", s, 5.0, float(s)) for s in range(1, 1001)], "long")
+    plot = live_plot(qtbot, long_run)
+    short = session_of([("train_loss", s, 0.5, float(s)) for s in range(1, 11)], "short")
+    short.status = "finished"
+    plot.set_session(short)
+    drain(qtbot, plot)
+    (x0, x1), (y0, y1) = plot.grid.plots["loss"].vb.viewRange()
+    assert x1 < 20 and y1 < 1.0  # not the last run's 1,000 steps and values of 5
