@@ -141,22 +141,6 @@ class PlotGrid(QScrollArea):
         self._order = keys
         self._relayout()
 
-    def remove(self, key: str) -> None:
-        plot = self.plots.pop(key, None)
-        if key in self._order:
-            self._order.remove(key)
-        self._relayout()  # (out of the grid first)
-        if plot is not None:
-            self.view.scene().removeItem(plot)
-            plot.deleteLater()
-
-    def clear_plots(self) -> None:
-        self._order = []
-        self._relayout()
-        for plot in self.plots.values():
-            self.view.scene().removeItem(plot)
-        self.plots.clear()
-
     @property
     def order(self) -> list[str]:
         return list(self._order)
