@@ -24,6 +24,7 @@ from engine.config import RunConfig
 from engine.data import Episode, episodes_key
 from engine.errors import ConfigError
 from engine.stats import mean_ci
+from engine.tasks import TaskData
 
 REFERENCES = ("ncm", "logreg")
 LOGREG_C = 1.0  # scikit-learn's default strength; on unit-length embeddings it fits 1-5 shots without tuning
@@ -91,6 +92,32 @@ def score_episodes(embeddings: dict[int, torch.Tensor], episodes: Sequence[Episo
     return scores
 
 
+def applies(data: TaskData) -> bool:
+    """Whether the references mean something here: episodes of texts with one label each."""
+    return data.mode == "episodic" and data.task.output == "pooled" and data.test_sampler is not None
+
+
+def score_test_episodes(encoder: Any, data: TaskData, count: int) -> Baseline:
+    """Every reference on the first ``count`` meta-test episodes of ``data``, with ``encoder`` as it is."""
+    import time
+
+    assert data.test_sampler is not None
+    started = time.monotonic()
+    test = list(data.test_sampler.episodes(count))
+    embeddings = embed_rows(encoder, data.dataset.texts, [r for ep in test for r in (*ep.support, *ep.query)])
+    scores = score_episodes(embeddings, test, data.n_way)
+    return Baseline(episodes_key(data.dataset.fingerprint(), test), scores, data.n_way, data.k_shot, time.monotonic() - started)
+
+
+def final_metrics(baseline: Baseline) -> dict[str, float]:
+    """``baseline_{reference}_accuracy`` and its ``_ci95``: a run's reference in its final metrics."""
+    out = {}
+    for name, values in baseline.accuracies.items():
+        mean, half = mean_ci(values)
+        out[f"baseline_{name}_accuracy"], out[f"baseline_{name}_accuracy_ci95"] = mean, half
+    return out
+
+
 def frozen_baseline(
     config: RunConfig,
     *,
@@ -105,28 +132,29 @@ def frozen_baseline(
     """
     import time
 
-    from engine.training.task_data import build_task_data
+    from engine.tasks import build_task_data
 
     if config.task.mode != "episodic":
         raise ConfigError("baseline needs task.mode = 'episodic' (it scores meta-test episodes)")
+    if config.task.type != "classification":
+        raise ConfigError(f"baseline scores text classification, not task.type = '{config.task.type}'")
+    if episodes is not None and episodes < 1:
+        raise ConfigError(f"episodes must be at least 1, got {episodes}")
     started = time.monotonic()
     stage = on_stage or (lambda _text: None)
     stage("loading data")
     data = build_task_data(config)
-    assert data.test_sampler is not None
-    test = list(data.test_sampler.episodes(episodes or config.task.test_episodes))
     if encoder is None:
         from engine.models.encoder import load_encoder
+        from engine.training.devices import resolve_device
 
+        device = resolve_device(config.train.device)
         stage("loading model")
         encoder = load_encoder(
             config.model.name, max_length=config.model.max_length, allow_pickle=config.model.allow_pickle,
             trust_remote_code=config.model.trust_remote_code,
-        )
-    stage("embedding")
-    rows = [r for ep in test for r in (*ep.support, *ep.query)]
-    embeddings = embed_rows(encoder, data.dataset.texts, rows)
-    stage("scoring")
-    scores = score_episodes(embeddings, test, data.n_way)
-    return Baseline(episodes_key(data.dataset.fingerprint(), test), scores, data.n_way, data.k_shot,
-                    time.monotonic() - started)
+        ).to(device)
+    stage("embedding and scoring")
+    result = score_test_episodes(encoder, data, episodes or config.task.test_episodes)
+    result.seconds = time.monotonic() - started
+    return result

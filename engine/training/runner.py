@@ -19,7 +19,7 @@ from typing import IO, Any
 import numpy as np
 import torch
 
-from engine import methods
+from engine import baseline, methods
 from engine.config import RunConfig
 from engine.data import episodes_key
 from engine.errors import OutOfMemory, UserError
@@ -188,11 +188,21 @@ def _train_and_test(
     encoder.to(device)
     store.start_run(run_id, device=devices.describe(device), versions=versions(), pid=os.getpid(), host=socket.gethostname())
     events.emit("run_started", name=config.name, method=config.method.name, config=config.to_dict(), device=devices.describe(device))
+    final: dict[str, Any] = {}
     log.info(
         "model %s: %.1fM parameters on %s; dataset %s: %s",
         config.model.name, encoder.parameter_count() / 1e6, devices.describe(device),
         data.dataset.source, data.task.dataset_summary(data.dataset),
     )
+    reference = None
+    if baseline.applies(data):
+        # The frozen encoder on the test episodes, before the method touches it: the reference
+        # a trained model has to beat (Compare draws it; the gain below is paired).
+        assert data.test_sampler is not None
+        reference = baseline.score_test_episodes(encoder, data, config.task.test_episodes)
+        final.update(baseline.final_metrics(reference))
+        log.info("frozen encoder: nearest class mean %.4f, logistic regression %.4f on the test episodes",
+                 final["baseline_ncm_accuracy"], final["baseline_logreg_accuracy"])
     total = config.train.episodes
     method = method_cls(encoder, dict(config.method.params), data, device=device, seed=config.train.seed, total_steps=total)
     method.setup()
@@ -201,7 +211,6 @@ def _train_and_test(
         _restore(method, start)
         first_step = start.step + 1
         log.info("continuing from the checkpoint at step %d", start.step)
-    final: dict[str, Any] = {}
     task = data.task
     headline = f"test_{task.headline}"
     untrained_results: list[dict[str, Any]] = store.episodes(run_id, split="untrained") if start else []
