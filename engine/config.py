@@ -29,7 +29,7 @@ def _help(text: str, **extra: Any) -> dict[str, Any]:
 @dataclass
 class DatasetConfig:
     path: str = field(
-        default="bundled:intents",
+        default="bundled:banking_support",
         metadata=_help("CSV/TSV/JSONL/Parquet file, a folder saved by HF datasets, or bundled:NAME"),
     )
     text_column: str = field(default="", metadata=_help("Column with the text (token classification: the list of tokens); empty = guess"))

@@ -18,6 +18,7 @@ from gui.settings import app_settings
 
 FALLBACK_DEVICES = [{"name": "cpu", "label": "CPU"}]
 CALL_TIMEOUT_MS = 60_000
+BASELINE_TIMEOUT_MS = 600_000  # embeds every test episode's texts: seconds on a GPU, minutes on a busy CPU
 
 
 def device_label(device: dict[str, Any]) -> str:
@@ -52,13 +53,13 @@ class EngineCall(QObject):
 
     done = Signal(object, str)  # parsed JSON or None, error message
 
-    def __init__(self, args: list[str], command: list[str], parent: QObject):
+    def __init__(self, args: list[str], command: list[str], parent: QObject, *, timeout_ms: int = CALL_TIMEOUT_MS):
         super().__init__(parent)
         self.process = QProcess(self)
         self.process.setWorkingDirectory(str(repo_root()))
         self.process.finished.connect(self._finished)
         self.process.errorOccurred.connect(self._error)
-        self._timer = QTimer(self, singleShot=True, interval=CALL_TIMEOUT_MS)
+        self._timer = QTimer(self, singleShot=True, interval=timeout_ms)
         self._timer.timeout.connect(self.process.kill)
         self._ended = False
         self.process.start(command[0], [*command[1:], *args])
@@ -115,8 +116,8 @@ class EngineInfo(QObject):
         self._calls: set[EngineCall] = set()
         self.devices_known = bool(self.devices)
 
-    def _call(self, args: list[str]) -> EngineCall:
-        call = EngineCall(args, self.command, self)
+    def _call(self, args: list[str], *, timeout_ms: int = CALL_TIMEOUT_MS) -> EngineCall:
+        call = EngineCall(args, self.command, self, timeout_ms=timeout_ms)
         self._calls.add(call)
         call.done.connect(lambda *_: self._calls.discard(call))
         return call
@@ -126,6 +127,10 @@ class EngineInfo(QObject):
         for call in list(self._calls):
             call.kill()
         self._calls.clear()
+
+    def baseline(self, config_path: str) -> EngineCall:
+        """The frozen encoder scored on a config's meta-test episodes (``baseline CONFIG --json``)."""
+        return self._call(["baseline", config_path, "--json"], timeout_ms=BASELINE_TIMEOUT_MS)
 
     def refresh_devices(self) -> None:
         self._call(["devices", "--json"]).done.connect(self._on_devices)

@@ -12,7 +12,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QTemporaryDir, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -67,6 +67,7 @@ class NewExperimentPage(QWidget):
 
     def __init__(self, info: EngineInfo, parent: QWidget | None = None):
         super().__init__(parent)
+        self.info = info
         self.base = RunConfig()
         self.specs: dict[str, MethodSpec] = {s.name: s for s in all_specs()}
         self._method_values: dict[str, dict[str, Any]] = {}
@@ -119,6 +120,18 @@ class NewExperimentPage(QWidget):
         self.search_button.setObjectName("searchButton")
         self.search_button.setToolTip("Start a hyper-parameter study (Studies page) with this form as its base config")
         self.search_button.clicked.connect(self.request_search)
+        self.baseline_button = QPushButton("Baseline")
+        self.baseline_button.setToolTip(
+            "Score the frozen encoder on this config's meta-test episodes (nearest class mean, logistic "
+            "regression), before any training: how much room meta-training has"
+        )
+        self.baseline_button.clicked.connect(self.request_baseline)
+        self.baseline_result = QLabel("")
+        self.baseline_result.setObjectName("baselineResult")
+        self.baseline_result.setWordWrap(True)
+        self.baseline_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._baseline_dir = QTemporaryDir()
+        self._baseline_call: Any = None
 
         self._build_layout()
 
@@ -197,7 +210,11 @@ class NewExperimentPage(QWidget):
         self.splitter = splitter
 
         bottom = QHBoxLayout()
-        bottom.addWidget(self.reason, 1)
+        messages = QVBoxLayout()
+        messages.addWidget(self.reason)
+        messages.addWidget(self.baseline_result)
+        bottom.addLayout(messages, 1)
+        bottom.addWidget(self.baseline_button)
         bottom.addWidget(self.open_button)
         bottom.addWidget(self.save_button)
         bottom.addWidget(self.launch_button)
@@ -365,3 +382,31 @@ class NewExperimentPage(QWidget):
     def request_search(self) -> None:
         if self.validate() is None and self.config is not None:
             self.search_requested.emit(self.config)
+
+    # --- frozen baseline ----------------------------------------------------------------
+    def request_baseline(self) -> None:
+        """Runs ``baseline --json`` on the form's config in the engine; the figures show inline."""
+        if self.validate() is not None or self.config is None:
+            self.baseline_result.setText(f"Baseline: {self.problem}")
+            return
+        if self.config.task.mode != "episodic":
+            self.baseline_result.setText("Baseline: needs task.mode = episodic (it scores meta-test episodes).")
+            return
+        path = str(Path(self._baseline_dir.path()) / "baseline.toml")
+        self.config.save(path)
+        task = self.config.task
+        setting = f"{task.n_way}-way {task.k_shot}-shot, {task.test_episodes} test episodes"
+        self.baseline_button.setEnabled(False)
+        self.baseline_result.setText(f"Baseline: scoring the frozen encoder ({setting})…")
+        self._baseline_call = self.info.baseline(path)
+        self._baseline_call.done.connect(lambda result, error: self._show_baseline(setting, result, error))
+
+    def _show_baseline(self, setting: str, result: Any, error: str) -> None:
+        self._baseline_call = None
+        self.baseline_button.setEnabled(True)
+        if not isinstance(result, dict) or "ncm" not in result:
+            self.baseline_result.setText(f"Baseline failed: {error or 'no answer from the engine'}")
+            return
+        parts = [f"{label} {result[key]['accuracy'] * 100:.1f}% ± {result[key]['ci95'] * 100:.1f}"
+                 for key, label in (("ncm", "nearest class mean"), ("logreg", "logistic regression"))]
+        self.baseline_result.setText(f"Frozen encoder ({setting}): {', '.join(parts)}. A trained run should beat these.")

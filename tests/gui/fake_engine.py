@@ -1,7 +1,7 @@
 """A stand-in for ``python -m engine`` that follows the same contract, for GUI tests and benchmarks.
 
     fake_engine.py run CONFIG --db DB --events --run-id ID
-    fake_engine.py devices --json | model-info NAME --json | methods --json
+    fake_engine.py devices --json | model-info NAME --json | methods --json | baseline CONFIG --json
 
 Behaviour comes from the environment (the GUI's QProcess passes its environment on):
 
@@ -279,9 +279,19 @@ def main() -> int:
     st.add_argument("--db")
     st.add_argument("--storage")
     st.add_argument("--json", action="store_true")
+    b = sub.add_parser("baseline")
+    b.add_argument("config")
+    b.add_argument("--json", action="store_true")
     args = parser.parse_args()
     if args.command == "study":
         return study(args)
+    if args.command == "baseline":
+        if os.environ.get("FAKE_ENGINE_MODE") == "bad_input" or not Path(args.config).exists():
+            print(f"error: {args.config}: the dataset has too few classes", file=sys.stderr)
+            return 2
+        print(json.dumps({"episodes": 200, "n_way": 5, "k_shot": 5, "ncm": {"accuracy": 0.7971, "ci95": 0.012},
+                          "logreg": {"accuracy": 0.806, "ci95": 0.011}}))
+        return 0
     if args.command in ("run", "resume"):
         return run(args)
     if args.command == "devices":

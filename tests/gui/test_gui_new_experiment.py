@@ -195,3 +195,27 @@ def test_no_label_is_a_raw_config_key(qtbot, page, intents_csv):
     assert len(labels) > 30 and "Learning rate" in labels and "Text column" in labels and "Base model" in labels
     raw = [text for text in labels if re.fullmatch(r"[a-z0-9_.]+", text)]
     assert raw == [], f"labels that are config keys: {raw}"
+
+
+def test_baseline_button_shows_the_frozen_encoders_figures_inline(qtbot, page, intents_csv):
+    assert load(qtbot, page, intents_csv) is None
+    page.baseline_button.click()
+    qtbot.waitUntil(lambda: page.baseline_button.isEnabled(), timeout=60_000)
+    text = page.baseline_result.text()
+    assert "nearest class mean 79.7% ± 1.2" in text and "logistic regression 80.6%" in text, text
+    assert "5-way 5-shot" in text
+
+
+def test_baseline_button_shows_the_engines_error_in_one_line(qtbot, page, intents_csv, monkeypatch):
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "bad_input")
+    assert load(qtbot, page, intents_csv) is None
+    page.baseline_button.click()
+    qtbot.waitUntil(lambda: page.baseline_button.isEnabled(), timeout=60_000)
+    assert page.baseline_result.text().startswith("Baseline failed:") and "too few classes" in page.baseline_result.text()
+
+
+def test_baseline_button_with_an_invalid_form_names_the_problem_and_runs_nothing(qtbot, page, intents_csv):
+    load(qtbot, page, intents_csv, **{"task.k_shot": 30})  # 24 rows per class cannot hold 30 + 15
+    page.baseline_button.click()
+    assert page.baseline_result.text().startswith("Baseline: ") and page.baseline_button.isEnabled()
+    assert page._baseline_call is None
