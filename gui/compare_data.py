@@ -209,6 +209,14 @@ def results_table(comp: Comparison) -> tuple[list[str], list[list[str]]]:
     return header, rows
 
 
+def baseline_ncm(comp: Comparison, run_id: str) -> float | None:
+    """The frozen encoder's nearest-class-mean accuracy on the run's test episodes, if it recorded one."""
+    summary = next((s for s in comp.stats["runs"] if s["id"] == run_id), None)
+    value = (summary or {}).get("metrics", {}).get("baseline_ncm_accuracy")
+    mean = value.get("mean") if isinstance(value, dict) else None
+    return float(mean) if isinstance(mean, (int, float)) and math.isfinite(mean) else None
+
+
 PAIRED_HEADER = ["Run", "vs reference", "Episodes", "Mean difference", "95% CI", "p-value", "Test"]
 
 

@@ -41,6 +41,7 @@ from gui.chart_colors import run_colors
 from gui.compare_data import (
     PAIRED_HEADER,
     Comparison,
+    baseline_ncm,
     comparison_csv,
     config_value,
     load_comparison,
@@ -322,9 +323,15 @@ class ComparePage(QWidget):
         plot.setLabel("left", name, color="#222")
         # both axes over the same span, from just below the lowest accuracy to 1: the diagonal
         # (equal accuracy) runs corner to corner and the points fill the plot
-        lo = float(np.floor(min(a[:n].min(), b[:n].min()) * 20) / 20) if n else 0.0
+        baseline = baseline_ncm(comp, run_id)  # the frozen encoder on these episodes: the level to beat
+        lo = float(np.floor(min(a[:n].min(), b[:n].min(), baseline or 1.0) * 20) / 20) if n else 0.0
         lo = min(max(lo, 0.0), 0.95)
         plot.plot([lo, 1.0], [lo, 1.0], pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
+        if baseline is not None:
+            plot.addItem(pg.InfiniteLine(
+                pos=baseline, angle=0, pen=pg.mkPen("#c62828", style=Qt.PenStyle.DotLine), name="frozen NCM",
+                label=f"frozen NCM {baseline:.3f}", labelOpts={"position": 0.12, "color": "#c62828"},
+            ))
         above = int((b[:n] > a[:n]).sum())
         below = int((b[:n] < a[:n]).sum())
         plot.plot(a[:n], b[:n], pen=None, symbol="o", symbolSize=6, symbolBrush=pg.mkBrush(self.color(run_id)),

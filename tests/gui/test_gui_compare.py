@@ -156,3 +156,28 @@ def test_long_curves_show_an_overview_first_then_every_point(qtbot, tmp_path):
         np.testing.assert_array_equal(curve.steps, np.arange(points))
     items = page.plot_items["train_loss"].listDataItems()
     assert sorted(len(item.xData) for item in items) == [points, points]
+
+
+def test_scatter_draws_the_frozen_baseline_a_run_recorded(qtbot, tmp_path):
+    import pyqtgraph as pg
+
+    from engine.store import Store
+    from tests.gui.store_fill import add_run, base_config
+
+    db = tmp_path / "runs.db"
+    with Store(db) as store:
+        ids = [add_run(store, base_config(name), accuracies=acc) for name, acc in
+               (("ref", [0.6, 0.7, 0.8, 0.7]), ("trained", [0.7, 0.8, 0.9, 0.8]))]
+        for run_id in ids:  # what a run records before training (docs/EVENTS.md)
+            final = store.get_run(run_id)["final_metrics"]
+            store.finish_run(run_id, "finished", final_metrics={**final, "baseline_ncm_accuracy": 0.65,
+                                                                "baseline_ncm_accuracy_ci95": 0.02})
+    page = ComparePage(db)
+    qtbot.addWidget(page)
+    page.show()
+    with qtbot.waitSignal(page.loaded, timeout=10_000):
+        page.set_runs(ids)
+    qtbot.waitUntil(lambda: page.scatter_run.currentText() == "trained", timeout=10_000)
+    lines = [i for i in page.scatter.getPlotItem().items if isinstance(i, pg.InfiniteLine)]
+    assert [round(line.value(), 3) for line in lines] == [0.65]
+    assert "frozen NCM" in lines[0].label.format
