@@ -54,6 +54,28 @@ def test_bundled_dataset_is_big_enough_for_5_way_5_shot_15_query():
     assert len(set(data.texts)) == len(data.texts)
 
 
+def test_banking_support_has_64_confusable_classes_of_45_distinct_messages():
+    data = load_dataset("bundled:banking_support")
+    counts = data.class_counts()
+    assert len(counts) == 64 and set(counts.values()) == {45}
+    normalised = {" ".join(t.lower().strip(" .?!").split()) for t in data.texts}
+    assert len(normalised) == len(data.texts)
+    # grid classes share their object: every transfer class has transfer neighbours
+    assert sum(label.startswith("transfer_") for label in counts) >= 5
+
+
+def test_banking_support_csv_is_what_its_build_script_gives():
+    """The CSV is generated: an edit to it (or to its sources) without a rebuild fails here."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    result = subprocess.run([sys.executable, "scripts/build_banking_support.py", "--check"], cwd=REPO,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
 def test_column_guessing(tmp_path):
     path = tmp_path / "d.csv"
     path.write_text("utterance,intent,id\nhello there,greet,1\nbye now,leave,2\n")
