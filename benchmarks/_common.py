@@ -1,6 +1,7 @@
 """Shared set-up for the method benchmarks: the bundled model, data and episodes.
 
-``METALAB_BENCH_DEVICE=cuda`` runs them on a GPU (default: cpu).
+``METALAB_BENCH_DEVICE=cuda`` runs them on a GPU (default: cpu); ``METALAB_BENCH_DATASET``
+(default ``bundled:intents``) and ``METALAB_BENCH_SPLIT_SEED`` (default 0) choose the data.
 """
 
 from __future__ import annotations
@@ -17,12 +18,17 @@ from engine.tasks import build_task_data
 DEVICE = os.environ.get("METALAB_BENCH_DEVICE", "cpu")
 
 
+DATASET = os.environ.get("METALAB_BENCH_DATASET", "bundled:intents")  # or bundled:banking_support
+SPLIT_SEED = int(os.environ.get("METALAB_BENCH_SPLIT_SEED", "0"))
+
+
 def config(method: str, params: dict | None = None, *, k_shot: int = 5, query: int = 15, max_length: int = 64, **train) -> RunConfig:
     return RunConfig.from_dict(
         {
             "name": f"bench-{method}",
-            "dataset": {"path": "bundled:intents", "text_column": "text", "label_column": "label"},
-            "task": {"mode": "episodic", "n_way": 5, "k_shot": k_shot, "query": query, "test_episodes": 20},
+            "dataset": {"path": DATASET, "text_column": "text", "label_column": "label"},
+            "task": {"mode": "episodic", "n_way": 5, "k_shot": k_shot, "query": query, "test_episodes": 20,
+                     "split_seed": SPLIT_SEED},
             "model": {"name": "bundled:all-MiniLM-L6-v2", "max_length": max_length},
             "method": {"name": method, "params": params or {}},
             "train": {"episodes": 10, "eval_every": 0, "device": DEVICE, "seed": 0} | train,
