@@ -31,7 +31,7 @@ def main() -> None:
     from engine.config import RunConfig
     from engine.models.encoder import load_encoder
     from engine.stats import mean_ci
-    from engine.training.task_data import build_task_data
+    from engine.tasks import build_task_data
 
     torch.set_num_threads(1)
     encoder = load_encoder("bundled:all-MiniLM-L6-v2", max_length=64)

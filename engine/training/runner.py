@@ -266,6 +266,12 @@ def _train_and_test(
         final["gain_over_untrained"] = gain["mean_diff"]
         final["gain_over_untrained_ci95"] = gain["ci95"]
         final["gain_over_untrained_p_value"] = gain["p_value"]
+    if reference is not None:
+        trained = [r["accuracy"] for r in store.episodes(run_id, split="test")]
+        gain = paired_difference(reference.accuracies["ncm"], trained)
+        final["gain_over_baseline_ncm"] = gain["mean_diff"]
+        final["gain_over_baseline_ncm_ci95"] = gain["ci95"]
+        final["gain_over_baseline_ncm_p_value"] = gain["p_value"]
     final["headline_metric"] = headline
     final["headline_direction"] = "maximize" if task.headline_metric.higher_is_better else "minimize"
     final["train_seconds"] = train_seconds

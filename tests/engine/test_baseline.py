@@ -11,7 +11,7 @@ from engine.config import RunConfig
 from engine.data import Episode
 from engine.store import Store
 from engine.training.runner import run_experiment
-from engine.training.task_data import build_task_data
+from engine.tasks import build_task_data
 from tests.conftest import tiny_config_text
 
 
@@ -89,3 +89,8 @@ def test_cli_baseline_refuses_bad_input_in_one_line(capsys, tiny_config, extra, 
 def test_cli_baseline_names_a_missing_config(capsys, tmp_path):
     assert main(["baseline", str(tmp_path / "nope.toml")]) == 2
     assert "nope.toml" in capsys.readouterr().err
+
+
+def test_cli_baseline_refuses_token_classification(capsys, tiny_config):
+    assert main(["baseline", str(tiny_config), "--set", "task.type=token_classification"]) == 2
+    assert "classification" in capsys.readouterr().err
