@@ -64,6 +64,12 @@ class World:
     def active(self) -> bool:
         return self.size > 1
 
+    @property
+    def backend(self) -> str:
+        import torch.distributed as dist
+
+        return dist.get_backend() if self.active and dist.is_initialized() else "none"
+
     # --- sharing work -----------------------------------------------------------------
     def share(self, items: Sequence[T]) -> list[T]:
         """This rank's items: ``items[rank::size]``."""

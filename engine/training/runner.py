@@ -227,11 +227,14 @@ def _train_and_test(
 ) -> RunOutcome:
     seed_everything(config.train.seed)
     encoder.to(device)
-    store.start_run(run_id, device=devices.describe(device), versions=versions(), pid=os.getpid(), host=socket.gethostname())
-    events.emit("run_started", name=config.name, method=config.method.name, config=config.to_dict(), device=devices.describe(device))
+    # a data-parallel run names its ranks wherever the device is shown (Monitor, Runs, runs show)
+    where = devices.describe(device) + (f" × {world.size} ranks ({world.backend})" if world.active else "")
+    store.start_run(run_id, device=where, versions=versions(), pid=os.getpid(), host=socket.gethostname())
+    events.emit("run_started", name=config.name, method=config.method.name, config=config.to_dict(), device=where,
+                processes=world.size)
     log.info(
         "model %s: %.1fM parameters on %s; dataset %s: %s",
-        config.model.name, encoder.parameter_count() / 1e6, devices.describe(device),
+        config.model.name, encoder.parameter_count() / 1e6, where,
         data.dataset.source, data.task.dataset_summary(data.dataset),
     )
     total = config.train.episodes
@@ -239,7 +242,7 @@ def _train_and_test(
     method.world = world
     method.setup()
     if world.active:
-        log.info("data parallel: %d processes (%s), this is rank 0", world.size, "nccl" if device.type == "cuda" else "gloo")
+        log.info("data parallel: %d processes (%s), this is rank 0", world.size, world.backend)
     first_step = 1
     if start is not None:
         _restore(method, start)
