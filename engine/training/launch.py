@@ -25,6 +25,7 @@ def torchrun_command(args: argparse.Namespace, processes: int) -> list[str]:
         command += ["--db", str(args.db)]
     for item in args.set or []:
         command += ["--set", item]
+    command += ["--set", f"train.devices={processes}"]  # the stored config says how it ran
     if args.events:
         command.append("--events")
     if args.run_id:

@@ -77,7 +77,7 @@ def test_a_two_process_run_matches_a_one_process_run(dp_setup: Path, method: str
         assert len(list(Store(db).list_runs())) == 1  # rank 1 wrote nothing
         results[nproc] = (run, curves)
     (one, one_curves), (two, two_curves) = results[1], results[2]
-    assert two["status"] == "finished" and two["config"]["train"]["devices"] == 1
+    assert two["status"] == "finished" and two["config"]["train"]["devices"] == 2 and "2 ranks (gloo)" in two["device"]
     for name, points in one_curves.items():
         assert [s for s, _ in points] == [s for s, _ in two_curves[name]] == [1, 2, 3]
         for (_, a), (_, b) in zip(points, two_curves[name], strict=True):
