@@ -93,6 +93,10 @@ class TrainConfig:
     checkpoint_every: int = field(
         default=0, metadata=_help("Write a checkpoint every N episodes (0 = only at the end)", min=0)
     )
+    devices: int = field(
+        default=1,
+        metadata=_help("Data-parallel processes for this run, launched with torchrun: gloo on CPU, one GPU each on CUDA", min=1),
+    )
 
 
 @dataclass

@@ -19,7 +19,7 @@ PROTOCOL_VERSION = 1
 
 # Required fields per event type (more may be present).
 EVENT_FIELDS: dict[str, tuple[str, ...]] = {
-    "run_started": ("name", "method", "config", "device"),
+    "run_started": ("name", "method", "config", "device", "processes"),
     "progress": ("done", "total", "eta_seconds", "rate"),
     "metric": ("name", "step", "value", "wall_time"),
     "log": ("level", "message"),

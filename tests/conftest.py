@@ -29,7 +29,7 @@ def _isolated_data_dir(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("METALAB_DB", str(data / "metalab.db"))
 
 
-def make_tiny_model(folder: Path, *, hidden: int = 32, layers: int = 2) -> Path:
+def make_tiny_model(folder: Path, *, hidden: int = 32, layers: int = 2, dropout: float = 0.1) -> Path:
     """A randomly initialised 2-layer BERT saved as safetensors, with the bundled tokenizer."""
     import torch
     from transformers import BertConfig, BertModel
@@ -45,6 +45,7 @@ def make_tiny_model(folder: Path, *, hidden: int = 32, layers: int = 2) -> Path:
     config = BertConfig(
         vocab_size=30522, hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=2,
         intermediate_size=hidden * 2, max_position_embeddings=128,
+        hidden_dropout_prob=dropout, attention_probs_dropout_prob=dropout,
     )
     BertModel(config).save_pretrained(folder, safe_serialization=True)
     return folder

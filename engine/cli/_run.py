@@ -23,6 +23,13 @@ def load_config(args: argparse.Namespace) -> Any:
 
 def cmd_run(args: argparse.Namespace) -> int:
     config = load_config(args)
+    from engine.distributed import under_torchrun
+
+    processes = args.nproc or config.train.devices
+    if processes > 1 and not under_torchrun():
+        from engine.training.launch import launch_data_parallel
+
+        return launch_data_parallel(args, processes, device=config.train.device)
     from engine.training.runner import run_experiment
 
     return _train(args, lambda **kw: run_experiment(config, run_id=args.run_id, **kw))
@@ -31,14 +38,23 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_resume(args: argparse.Namespace) -> int:
     from engine.training.continuation import resume_run
 
+    _refuse_under_torchrun("resume")
     return _train(args, lambda **kw: resume_run(args.id, **kw))
 
 
 def cmd_fork(args: argparse.Namespace) -> int:
     from engine.training.continuation import fork_run
 
+    _refuse_under_torchrun("fork")
     changed = overrides(args)
     return _train(args, lambda **kw: fork_run(args.id, changed, step=args.step, **kw))
+
+
+def _refuse_under_torchrun(command: str) -> None:
+    from engine.distributed import under_torchrun
+
+    if under_torchrun():
+        raise UserError(f"'{command}' runs in one process: a data-parallel run cannot {command} yet")
 
 
 def _train(args: argparse.Namespace, start: Any) -> int:
@@ -53,6 +69,8 @@ def _train(args: argparse.Namespace, start: Any) -> int:
         db_path=db_path(args), events_stream=sys.stdout if args.events else None, stop=stop,
         progress_bar=not args.events and sys.stderr.isatty(),
     )
+    if outcome.status == "follower":  # a data-parallel rank other than 0: rank 0 reports
+        return EXIT_OK
     if not args.events:
         _print_summary(outcome.final_metrics, outcome.status)
     print(outcome.run_id, flush=True)
@@ -107,6 +125,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("config", help="run configuration (TOML)")
     p.add_argument("--events", action="store_true", help="write JSON-line events on stdout (docs/EVENTS.md)")
     p.add_argument("--run-id", help="use this already-queued run row (the GUI creates it)")
+    p.add_argument("--nproc", type=int, metavar="N",
+                   help="data-parallel processes (launches torchrun; default: train.devices)")
     p.set_defaults(func=cmd_run)
 
     p = with_db(sub.add_parser("resume", help="continue an interrupted or failed run from its newest checkpoint"))

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 
 from engine.data import Episode
+from engine.distributed import SINGLE, World
 from engine.models.adaptation import Adaptation
 from engine.models.encoder import TextEncoder
 from engine.specs import get as get_spec
@@ -45,6 +46,7 @@ from engine.tasks import TaskData
 
 
 class Method(ABC):
+    world: World = SINGLE  # set by the runner for a data-parallel run (engine.distributed)
     name: str = ""
     fixed_params: ClassVar[dict[str, Any]] = {}
 
@@ -167,6 +169,8 @@ class Method(ABC):
     def clip_and_step(self) -> None:
         """Clips the gradient norm (``grad_clip``), steps the optimizer and the schedule."""
         assert self.optimizer is not None
+        # data parallel: each rank's gradient is its share of the global mean loss
+        self.world.sum_gradients([p for g in self.optimizer.param_groups for p in g["params"]])
         clip = self.hp.grad_clip
         if clip > 0:
             torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], clip)

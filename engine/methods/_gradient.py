@@ -242,10 +242,12 @@ class GradientMethod(Method):
     def meta_gradient(self, episodes: Sequence[Episode]) -> tuple[float, float]:
         """Accumulates the outer gradient of the mean query loss over ``episodes`` in ``.grad``."""
         batched = self.use_vmap and (self.device.type == "cuda" or self.vmap_on_cpu) and self.task.fixed_size_episodes
-        if not self.adapted and batched and not self.is_first_order and len(episodes) > 1:
-            return self._meta_gradient_vmap(episodes)
+        own = self.world.share(episodes)  # data parallel: this rank's tasks of the meta-batch
+        if not self.adapted and batched and not self.is_first_order and len(own) > 1:
+            loss, acc = self._meta_gradient_vmap(own, total=len(episodes))
+            return tuple(self.world.sum_scalars(loss, acc))  # type: ignore[return-value]
         total_loss = total_acc = 0.0
-        for episode in episodes:
+        for episode in own:
             _, y_q = self.targets(episode)
             logits, init = self.run_task(episode, self.inner_steps, meta=True)
             loss = self.task.loss(logits, y_q) / len(episodes)
@@ -253,9 +255,10 @@ class GradientMethod(Method):
             self._backward_head_init([init])
             total_loss += float(loss.detach())
             total_acc += accuracy(logits, y_q) / len(episodes)
+        total_loss, total_acc = self.world.sum_scalars(total_loss, total_acc)
         return total_loss, total_acc
 
-    def _meta_gradient_vmap(self, episodes: Sequence[Episode]) -> tuple[float, float]:
+    def _meta_gradient_vmap(self, episodes: Sequence[Episode], *, total: int | None = None) -> tuple[float, float]:
         """Head-only inner loops of all tasks at once: one encoder forward, ``torch.func.vmap``
         over the per-task inner loops (tasks share N, K and Q, so they stack)."""
         from torch.func import grad, vmap
@@ -284,11 +287,12 @@ class GradientMethod(Method):
             return F.cross_entropy(logits, yq), (logits.argmax(-1) == yq).float().mean()
 
         losses, accs = vmap(task)(w_leaf, z_s, y_s, z_q, y_q)
-        loss = losses.mean()
+        total = total or len(episodes)  # the meta-batch's size when this rank has a share of it
+        loss = losses.sum() / total
         loss.backward(retain_graph=w0.requires_grad)
         if w0.requires_grad:
             self._backward_head_init([(w0, w_leaf)])
-        return float(loss.detach()), float(accs.mean())
+        return float(loss.detach()), float(accs.sum()) / total
 
     # --- evaluation -------------------------------------------------------------------------
     def begin_eval(self, rows: Sequence[int]) -> None:

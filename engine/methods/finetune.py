@@ -16,6 +16,7 @@ from torch import nn
 from engine.data import Episode
 from engine.methods._base import EmbeddingMethod, class_means
 from engine.methods.protonet import prototype_logits
+from engine.tasks import IGNORE
 from engine.tasks._torch import accuracy
 
 NCM_TEMPERATURE = 10.0
@@ -36,10 +37,17 @@ class FineTune(EmbeddingMethod):
         rows = self.data.train_rows
         size = min(self.hp.batch_size, len(rows))
         picked = torch.randperm(len(rows), generator=self.generator)[:size].tolist()
-        batch = [rows[i] for i in picked]
+        batch = self.world.share([rows[i] for i in picked])  # data parallel: this rank's rows of the batch
         targets = self.task.row_targets(self.batcher, batch, self.data.label_names)
         logits = self.head(self.embed(batch))
         loss = self.task.loss(logits, targets)
+        if self.world.active:  # this rank's share of the global mean over scored items
+            mine = float((targets != IGNORE).sum())
+            everyone = self.world.sum_scalars(mine)[0]
+            share = mine / everyone if everyone else 0.0
+            self.optimizer_step(loss * share)
+            train_loss, train_accuracy = self.world.sum_scalars(float(loss.detach()) * share, accuracy(logits, targets) * share)
+            return {"train_loss": train_loss, "train_accuracy": train_accuracy}
         self.optimizer_step(loss)
         return {"train_loss": float(loss.detach()), "train_accuracy": accuracy(logits, targets)}
 

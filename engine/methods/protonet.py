@@ -35,7 +35,8 @@ class ProtoNet(EmbeddingMethod):
 
     def train_step(self, step: int) -> dict[str, float]:
         assert self.data.train_sampler is not None
-        episode = self.data.train_sampler.episode(step - 1)
+        # data parallel: each rank trains its own episode of the step (a step is `size` episodes)
+        episode = self.data.train_sampler.episode(self.world.episode_index(step))
         self.encoder.train()
         support_targets, query_targets = self.targets(episode)
         # Support and query in one padded batch: one forward, one backward.
@@ -43,8 +44,10 @@ class ProtoNet(EmbeddingMethod):
         support, query = embeddings[: len(support_targets)], embeddings[len(support_targets) :]
         logits = self._logits(support, support_targets, query, self.n_classes(episode))
         loss = self.task.loss(logits, query_targets)
-        self.optimizer_step(loss)
-        return {"train_loss": float(loss.detach()), "train_accuracy": accuracy(logits, query_targets)}
+        self.optimizer_step(loss / self.world.size)
+        train_loss, train_accuracy = self.world.sum_scalars(float(loss.detach()) / self.world.size,
+                                                            accuracy(logits, query_targets) / self.world.size)
+        return {"train_loss": train_loss, "train_accuracy": train_accuracy}
 
     def predict(self, episode: Episode) -> torch.Tensor:
         support_targets, _ = self.targets(episode)

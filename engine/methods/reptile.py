@@ -40,7 +40,7 @@ class Reptile(GradientMethod):
         deltas = {name: torch.zeros_like(p) for name, p in params.items()}
         lrs = self._lrs()
         total_loss = total_acc = 0.0
-        for episode in episodes:
+        for episode in self.world.share(episodes):  # data parallel: this rank's tasks
             y_s, y_q = self.targets(episode)
             n_way = self.n_classes(episode)
             batch = self.batch(list(episode.support) + list(episode.query))
@@ -59,6 +59,7 @@ class Reptile(GradientMethod):
                     total_acc += accuracy(logits, labels) / len(episodes)
             for name in deltas:
                 deltas[name] += (params[name].detach() - fast[name].detach()) / len(episodes)
+        total_loss, total_acc = self.world.sum_scalars(total_loss, total_acc)
         assert self.optimizer is not None
         self.optimizer.zero_grad(set_to_none=True)
         for name, p in params.items():

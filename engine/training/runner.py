@@ -22,6 +22,7 @@ import torch
 from engine import baseline, methods
 from engine.config import RunConfig
 from engine.data import episodes_key
+from engine.distributed import SINGLE, World, init_world
 from engine.errors import OutOfMemory, UserError
 from engine.events import EventWriter
 from engine.models.encoder import TextEncoder
@@ -119,7 +120,15 @@ def run_experiment(
     data, device = prepare(config)
     spec = get_spec(config.method.name)
     method_cls = methods.load(spec.name)
+    world = init_world(device.type)  # a world of one unless torchrun started this process
+    if world.active and start is not None:
+        world.close()
+        raise UserError("a data-parallel run cannot resume or fork yet: resume it in one process (without --nproc)")
+    if world.active and device.type == "cuda":
+        device = torch.device("cuda", world.local_rank)
     encoder = methods.build_run_model(config)
+    if world.active and not world.is_main:
+        return _follow(config, data, device, encoder, method_cls, world, stop)
 
     store = Store(db_path)
     if run_id is None:
@@ -137,7 +146,8 @@ def run_experiment(
     engine_log.setLevel(logging.INFO)
     try:
         return _train_and_test(
-            config, data, device, encoder, method_cls, store, events, recorder, run_id, stop, progress_bar, on_validate, start
+            config, data, device, encoder, method_cls, store, events, recorder, run_id, stop, progress_bar, on_validate, start,
+            world,
         )
     except Pruned:
         recorder.flush()
@@ -156,6 +166,36 @@ def run_experiment(
     finally:
         engine_log.removeHandler(handler)
         store.close()
+        world.close()
+
+
+def _follow(
+    config: RunConfig, data: TaskData, device: torch.device, encoder: TextEncoder, method_cls: type[methods.Method],
+    world: World, stop: StopFlag,
+) -> RunOutcome:
+    """A data-parallel rank other than 0: the same training steps and collectives, and no writes.
+
+    Rank 0 alone validates, checkpoints and runs the meta-test; between steps it meets the
+    others at the next collective.
+    """
+    try:
+        seed_everything(config.train.seed)
+        encoder.to(device)
+        total = config.train.episodes
+        method = method_cls(encoder, dict(config.method.params), data, device=device, seed=config.train.seed, total_steps=total)
+        method.world = world
+        method.setup()
+        for step in range(1, total + 1):
+            method.train_step(step)
+            if world.any(stop.requested):
+                break
+        return RunOutcome("", "follower", {})
+    except BaseException as exc:
+        text = str(exc).strip().splitlines()
+        world.record_failure(f"{type(exc).__name__}: {text[0] if text else ''}")
+        raise
+    finally:
+        world.close()
 
 
 def _classify_failure(exc: BaseException, device: torch.device) -> tuple[str, str, str]:
@@ -183,15 +223,19 @@ def _train_and_test(
     progress_bar: bool,
     on_validate: ValidateCallback | None,
     start: StartPoint | None = None,
+    world: World = SINGLE,
 ) -> RunOutcome:
     seed_everything(config.train.seed)
     encoder.to(device)
-    store.start_run(run_id, device=devices.describe(device), versions=versions(), pid=os.getpid(), host=socket.gethostname())
-    events.emit("run_started", name=config.name, method=config.method.name, config=config.to_dict(), device=devices.describe(device))
+    # a data-parallel run names its ranks wherever the device is shown (Monitor, Runs, runs show)
+    where = devices.describe(device) + (f" × {world.size} ranks ({world.backend})" if world.active else "")
+    store.start_run(run_id, device=where, versions=versions(), pid=os.getpid(), host=socket.gethostname())
+    events.emit("run_started", name=config.name, method=config.method.name, config=config.to_dict(), device=where,
+                processes=world.size)
     final: dict[str, Any] = {}
     log.info(
         "model %s: %.1fM parameters on %s; dataset %s: %s",
-        config.model.name, encoder.parameter_count() / 1e6, devices.describe(device),
+        config.model.name, encoder.parameter_count() / 1e6, where,
         data.dataset.source, data.task.dataset_summary(data.dataset),
     )
     reference = None
@@ -205,7 +249,10 @@ def _train_and_test(
                  final["baseline_ncm_accuracy"], final["baseline_logreg_accuracy"])
     total = config.train.episodes
     method = method_cls(encoder, dict(config.method.params), data, device=device, seed=config.train.seed, total_steps=total)
+    method.world = world
     method.setup()
+    if world.active:
+        log.info("data parallel: %d processes (%s), this is rank 0", world.size, world.backend)
     first_step = 1
     if start is not None:
         _restore(method, start)
@@ -241,7 +288,8 @@ def _train_and_test(
                 _validate(config, data, method, recorder, step, on_validate)
             if config.train.checkpoint_every and step % config.train.checkpoint_every == 0:
                 _checkpoint(config, method, recorder, step, elapsed=time.time() - started)
-            if stop.requested:
+            if world.any(stop.requested):  # every rank stops at the same step
+                stop.requested = True
                 log.info("stop requested at step %d: writing a checkpoint", step)
                 break
     finally:

@@ -48,7 +48,7 @@ TASK_KEYS = [
     "task.test_episodes",
 ]
 RUN_KEYS = ["train.episodes", "train.eval_every", "train.seed", "model.max_length", "train.checkpoint_every",
-            "model.trust_remote_code"]
+            "train.devices", "model.trust_remote_code"]
 
 
 def renamed_for_method(name: str, old: str, new: str) -> str:

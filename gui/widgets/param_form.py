@@ -54,6 +54,7 @@ CONFIG_LABELS = {
     "train.eval_every": "Validate every",
     "train.seed": "Training seed",
     "train.checkpoint_every": "Checkpoint every",
+    "train.devices": "Processes (data parallel)",
     "model.max_length": "Max tokens per text",
     "model.trust_remote_code": "Trust remote code",
 }
