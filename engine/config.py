@@ -138,6 +138,8 @@ class RunConfig:
                     raise ConfigError(f"unknown key '{dotted}'")
                 node = node[part]
             node[parts[-1]] = value
+        if data["method"].get("name") != self.method.name:
+            _drop_other_methods_params(data["method"], self.method.name, kept={k for k in values if k.startswith("method.params.")})
         return RunConfig.from_dict(data)
 
     @classmethod
@@ -173,6 +175,30 @@ class RunConfig:
             config.dataset.path = resolve_relative(config.dataset.path, base_dir)
             config.model.name = resolve_relative(config.model.name, base_dir, keep_if_missing=True)
         return config
+
+
+def _drop_other_methods_params(method: dict[str, Any], previous: str, *, kept: set[str]) -> None:
+    """Switching ``method.name`` drops the previous method's parameters that the new one
+    lacks (a note says which), so ``--set method.name=finetune`` does not trip over a
+    ``distance`` the user never set. Parameters set in the same call are kept and checked."""
+    import logging
+
+    from engine import specs
+
+    if not isinstance(method.get("params"), dict) or not isinstance(method.get("name"), str):
+        return
+    try:
+        known = {p.name for p in specs.get(method["name"]).params}
+    except ConfigError:
+        return  # the unknown method is reported by validation
+    dropped = [n for n in method["params"] if n not in known and f"method.params.{n}" not in kept]
+    for name in dropped:
+        del method["params"][name]
+    if dropped:
+        logging.getLogger("engine.config").warning(
+            "dropped %s: parameters of method '%s' that '%s' does not take",
+            ", ".join(f"method.params.{n}" for n in dropped), previous, method["name"],
+        )
 
 
 def resolve_relative(value: str, base_dir: Path, *, keep_if_missing: bool = False) -> str:

@@ -82,8 +82,11 @@ class Recorder:
         if logs:
             self.queue.put(lambda: store.add_logs(run_id, logs), rows=len(logs))
         self.queue.put(lambda: store.heartbeat(run_id))
+        was_locked = self.queue.locked_since is not None
         self.queue.try_drain()
         self._last_flush = time.time()
+        if self.queue.locked_since is not None and not was_locked:
+            self.log("the run database is locked by another program: rows wait in memory until it is free", "warning")
 
     def write(self, write: Callable[[], object], *, rows: int = 1) -> None:
         """A store write of the run (episodes, artifacts, the final status), after the rows before it."""
