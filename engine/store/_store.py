@@ -188,15 +188,15 @@ class Store:
             return exact[0]
         if len(id_or_prefix) < MIN_ID_PREFIX:
             raise UserError(
-                f"no run with id '{id_or_prefix}' (a prefix needs at least {MIN_ID_PREFIX} characters)", source=str(self.path)
+                f"no run with id {id_or_prefix!r} (a prefix needs at least {MIN_ID_PREFIX} characters)", source=str(self.path)
             )
         rows = self.conn.execute(
             "SELECT id FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", (len(id_or_prefix), id_or_prefix)
         ).fetchall()
         if not rows:
-            raise UserError(f"no run with id '{id_or_prefix}'", source=str(self.path))
+            raise UserError(f"no run with id {id_or_prefix!r}", source=str(self.path))
         if len(rows) > 1:
-            raise UserError(f"run id prefix '{id_or_prefix}' is ambiguous", source=str(self.path))
+            raise UserError(f"run id prefix {id_or_prefix!r} is ambiguous", source=str(self.path))
         return rows[0][0]
 
     def get_run(self, run_id: str) -> dict[str, Any]:
