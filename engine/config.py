@@ -19,6 +19,11 @@ from typing import Any, get_args, get_origin, get_type_hints
 from engine.errors import ConfigError
 
 TASK_MODES = ("episodic", "supervised")
+# Every numeric key has both bounds (a test checks it). Seeds fit numpy's 32-bit seeds;
+# counts stay far below what SQLite's 64-bit integers and memory allow.
+MAX_SEED = 2**32 - 1
+MAX_COUNT = 1_000_000
+MAX_STEPS = 100_000_000
 DEVICE_HINT = "auto | cpu | cuda | cuda:N | mps"
 
 
@@ -43,11 +48,11 @@ class TaskConfig:
         metadata=_help("What is learned: classification (a label per text) or token_classification (a BIO tag per word, NER)"),
     )
     mode: str = field(default="episodic", metadata=_help("episodic (N-way K-shot on held-out classes) or supervised"))
-    n_way: int = field(default=5, metadata=_help("Classes per episode", min=2))
-    k_shot: int = field(default=5, metadata=_help("Support examples per class", min=1))
-    query: int = field(default=15, metadata=_help("Query examples per class", min=1))
-    test_episodes: int = field(default=200, metadata=_help("Meta-test episodes (paired across runs)", min=1))
-    val_episodes: int = field(default=30, metadata=_help("Meta-val episodes at each evaluation", min=1))
+    n_way: int = field(default=5, metadata=_help("Classes per episode", min=2, max=MAX_COUNT))
+    k_shot: int = field(default=5, metadata=_help("Support examples per class", min=1, max=MAX_COUNT))
+    query: int = field(default=15, metadata=_help("Query examples per class", min=1, max=MAX_COUNT))
+    test_episodes: int = field(default=200, metadata=_help("Meta-test episodes (paired across runs)", min=1, max=MAX_COUNT))
+    val_episodes: int = field(default=30, metadata=_help("Meta-val episodes at each evaluation", min=1, max=MAX_COUNT))
     meta_test_fraction: float = field(
         default=0.5, metadata=_help("Share of classes held out for meta-test, chosen by split_seed", min=0.0, max=1.0)
     )
@@ -55,7 +60,7 @@ class TaskConfig:
         default=0.3, metadata=_help("Share of the remaining classes kept for meta-validation", min=0.0, max=1.0)
     )
     split_seed: int = field(
-        default=0, metadata=_help("Seed of the class split and of the test episodes (keep it to pair runs)", min=0)
+        default=0, metadata=_help("Seed of the class split and of the test episodes (keep it to pair runs)", min=0, max=MAX_SEED)
     )
 
 
@@ -82,16 +87,18 @@ class MethodConfig:
 @dataclass
 class TrainConfig:
     episodes: int = field(
-        default=300, metadata=_help("Meta-training episodes (episodic) / optimizer steps (supervised)", min=0)
+        default=300, metadata=_help("Meta-training episodes (episodic) / optimizer steps (supervised)", min=0, max=MAX_STEPS)
     )
-    eval_every: int = field(default=50, metadata=_help("Evaluate on meta-val every N episodes (0 = only at the end)", min=0))
+    eval_every: int = field(
+        default=50, metadata=_help("Evaluate on meta-val every N episodes (0 = only at the end)", min=0, max=MAX_STEPS)
+    )
     device: str = field(default="auto", metadata=_help(DEVICE_HINT))
-    seed: int = field(default=0, metadata=_help("Seed of training (initialisation, episode order)", min=0))
+    seed: int = field(default=0, metadata=_help("Seed of training (initialisation, episode order)", min=0, max=MAX_SEED))
     eval_untrained: bool = field(
         default=False, metadata=_help("Also score the model before training on the same test episodes")
     )
     checkpoint_every: int = field(
-        default=0, metadata=_help("Write a checkpoint every N episodes (0 = only at the end)", min=0)
+        default=0, metadata=_help("Write a checkpoint every N episodes (0 = only at the end)", min=0, max=MAX_STEPS)
     )
 
 

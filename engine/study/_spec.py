@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import tasks
-from engine.config import RunConfig, resolve_relative
+from engine.config import MAX_SEED, RunConfig, resolve_relative
 from engine.errors import ConfigError
 from engine.study._space import Dimension, grid_search_space, grid_size, parse_space
 
@@ -175,11 +175,13 @@ def _build(name: str, base: RunConfig, data: dict[str, Any], *, storage: Any, so
     if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1):
         raise ConfigError(f"'study.n_trials' must be a positive integer, got {n_trials!r}", source=source)
     timeout = data.get("timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf")
+    ):
         raise ConfigError(f"'study.timeout' must be a positive number of seconds, got {timeout!r}", source=source)
     seed = data.get("seed", 0)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ConfigError(f"'study.seed' must be a non-negative integer, got {seed!r}", source=source)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED):
+        raise ConfigError(f"'study.seed' must be an integer from 0 to {MAX_SEED}, got {seed!r}", source=source)
     options = {}
     for key in ("sampler_options", "pruner_options"):
         value = data.get(key, {})
