@@ -157,19 +157,11 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
+        from engine.fileio import read_user_text
+
         path = Path(path)
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError("file not found", source=source) from None
-        except IsADirectoryError:
-            raise ConfigError("is a folder, expected a TOML file", source=source) from None
-        except UnicodeDecodeError:
-            raise ConfigError("not UTF-8 text", source=source) from None
-        except OSError as exc:
-            raise ConfigError(f"cannot read ({exc.strerror})", source=source) from None
-        return cls.from_toml(text, source=source, base_dir=path.parent)
+        text = read_user_text(path, error=ConfigError, what="a TOML file")  # a UTF-8 BOM is fine
+        return cls.from_toml(text, source=str(path), base_dir=path.parent)
 
     @classmethod
     def from_toml(cls, text: str, *, source: str | None = None, base_dir: Path | None = None) -> RunConfig:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -63,20 +64,88 @@ def atomic_write_text(path: Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 
 
+# Byte-order marks of encodings people save "text" in by mistake (longest first).
+_BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
+
+
+def text_problem(head: bytes) -> str | None:
+    """Why the first bytes of a file are not UTF-8 text, in words a user can act on; None
+    when they are. A UTF-8 byte-order mark is fine (readers use ``utf-8-sig``)."""
+    for bom, name in _BOMS:
+        if head.startswith(bom):
+            return f"is {name} text; save it as UTF-8"
+    if b"\x00" in head:
+        half = len(head) // 4
+        if len(head) >= 8 and (head[1::2].count(0) > half or head[0::2].count(0) > half):
+            return "looks like UTF-16 text (every other byte is zero); save it as UTF-8"
+        if head.count(0) * 100 < len(head):  # text with a stray NUL, e.g. inside a label
+            first = head.index(b"\x00")
+            line = head.count(b"\n", 0, first) + 1
+            column = first - (head.rfind(b"\n", 0, first) + 1) + 1
+            return f"line {line}, column {column} has a NUL byte (\\0), which text cannot hold; remove it"
+        return "looks like a binary file, not text"
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
+            return f"not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8"
+    return None
+
+
+def special_file_problem(path: Path) -> str | None:
+    """A pipe or a device is never opened (reading one may block or never end)."""
+    import stat
+
+    try:
+        mode = Path(path).stat().st_mode
+    except OSError:
+        return None
+    if stat.S_ISDIR(mode) or stat.S_ISREG(mode):
+        return None
+    kind = "a pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device" if stat.S_ISCHR(mode) or stat.S_ISBLK(mode) else "a socket"
+    return f"is {kind}, not a regular file; give a file"
+
+
+def read_user_text(path: Path, *, error: type[UserError] = UserError, what: str = "a text file") -> str:
+    """A user's text file (a config, a study, a request) in one piece, or one ``error``
+    naming the file and the problem: missing, a folder, a pipe, UTF-16, not UTF-8."""
+    path = Path(path)
+    source = str(path)
+    problem = special_file_problem(path)
+    if problem:
+        raise error(problem, source=source)
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise error("file not found", source=source) from None
+    except IsADirectoryError:
+        raise error(f"is a folder, expected {what}", source=source) from None
+    except OSError as exc:
+        raise error(f"cannot read ({exc.strerror})", source=source) from None
+    problem = text_problem(data)
+    if problem:
+        raise error(problem, source=source)
+    return data.decode("utf-8-sig")
+
+
+def json_error(exc: json.JSONDecodeError, *, line: bool = True) -> str:
+    """``Invalid control character at line 2, column 6``: json's own text ends some
+    messages in a dangling "at" and leaves the position out."""
+    where = f"line {exc.lineno}, column {exc.colno}" if line else f"column {exc.colno}"
+    return f"{exc.msg.removesuffix(' at')} at {where}"
+
+
 def read_json_request(path: str) -> dict:
     """A JSON object from a file, or from stdin when ``path`` is "-"; bad input is one UserError."""
-    import json
     import sys
 
     try:
-        text = sys.stdin.read() if path == "-" else Path(path).read_text(encoding="utf-8")
+        text = sys.stdin.read() if path == "-" else read_user_text(Path(path), what="a JSON file")
         data = json.loads(text)
-    except FileNotFoundError:
-        raise UserError("file not found", source=path) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"cannot read ({exc})", source=path) from None
     except json.JSONDecodeError as exc:
-        raise UserError(f"not JSON ({exc.msg} at line {exc.lineno})", source=path) from None
+        raise UserError(f"not JSON ({json_error(exc)})", source=path) from None
     if not isinstance(data, dict):
         raise UserError("expected a JSON object", source=path)
     return data

@@ -106,14 +106,10 @@ def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> Stud
     """The study file at ``path``; ``overrides`` (``--set``) change ``study.KEY`` or a key of the base config."""
     path = Path(path)
     source = str(path)
+    from engine.fileio import read_user_text
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("file not found", source=source) from None
-    except IsADirectoryError:
-        raise ConfigError("is a folder, expected a study TOML file", source=source) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", source=source) from None
+        data = tomllib.loads(read_user_text(path, error=ConfigError, what="a study TOML file"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", source=source) from None
     extra = sorted(set(data) - {"study"})
