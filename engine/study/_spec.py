@@ -207,9 +207,12 @@ def _build(name: str, base: RunConfig, data: dict[str, Any], *, storage: Any, so
         storage=storage, seed=seed, sampler_options=options["sampler_options"],
         pruner_options=options["pruner_options"], source=source,
     )
-    from engine.study._factory import check_options
+    from engine.study._factory import check_options, make_pruner, make_sampler
 
     check_options(spec)
+    # Built once here, so an option the class refuses fails `study create`, not a trial.
+    make_sampler(spec, seed=spec.seed)
+    make_pruner(spec)
     return spec
 
 
