@@ -68,9 +68,10 @@ def atomic_write_text(path: Path, text: str) -> None:
 _BOMS = ((b"\xff\xfe\x00\x00", "UTF-32"), (b"\x00\x00\xfe\xff", "UTF-32"), (b"\xff\xfe", "UTF-16"), (b"\xfe\xff", "UTF-16"))
 
 
-def text_problem(head: bytes) -> str | None:
-    """Why the first bytes of a file are not UTF-8 text, in words a user can act on; None
-    when they are. A UTF-8 byte-order mark is fine (readers use ``utf-8-sig``)."""
+def text_problem(head: bytes, *, whole: bool = False) -> str | None:
+    """Why the first bytes of a file (all of it when ``whole``) are not UTF-8 text, in
+    words a user can act on; None when they are. A UTF-8 byte-order mark is fine (readers
+    use ``utf-8-sig``)."""
     for bom, name in _BOMS:
         if head.startswith(bom):
             return f"is {name} text; save it as UTF-8"
@@ -87,7 +88,7 @@ def text_problem(head: bytes) -> str | None:
     try:
         head.decode("utf-8")
     except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the end of the sample
+        if whole or exc.start < len(head) - 4:  # not just a character cut at the end of a sample
             return f"not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8"
     return None
 
@@ -122,7 +123,7 @@ def read_user_text(path: Path, *, error: type[UserError] = UserError, what: str 
         raise error(f"is a folder, expected {what}", source=source) from None
     except OSError as exc:
         raise error(f"cannot read ({exc.strerror})", source=source) from None
-    problem = text_problem(data)
+    problem = text_problem(data, whole=True)
     if problem:
         raise error(problem, source=source)
     return data.decode("utf-8-sig")

@@ -135,7 +135,7 @@ def open_rows(path: str, columns: list[str] | None = None) -> tuple[str, list[st
 
 
 def _check_text_file(file: Path, source: str) -> None:
-    problem = text_problem(_read_head(file))
+    problem = text_problem(_read_head(file), whole=file.stat().st_size <= _SNIFF_BYTES)
     if problem:
         raise DatasetError(problem, source=source)
 

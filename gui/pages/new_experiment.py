@@ -28,7 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import RunConfig
-from engine.data import check_task, first_problem
+from engine.data import check_run, first_problem
 from engine.errors import UserError
 from engine.specs import MethodSpec, all_specs
 from gui.config_warnings import config_warnings
@@ -345,7 +345,7 @@ class NewExperimentPage(QWidget):
             self._update_estimate()
             return str(exc)
         self.config = config
-        checks = check_task(panel.dataset, config.task)
+        checks = check_run(panel.dataset, config)  # method parameters that draw rows too
         panel.show_checks(checks, config.task.k_shot + config.task.query if config.task.mode == "episodic" else 0)
         self._update_estimate()
         return first_problem(checks)
