@@ -19,9 +19,10 @@ from typing import Any, get_args, get_origin, get_type_hints
 from engine.errors import ConfigError
 
 TASK_MODES = ("episodic", "supervised")
-# Every numeric key has both bounds (a test checks it). Seeds fit numpy's 32-bit seeds;
-# counts stay far below what SQLite's 64-bit integers and memory allow.
-MAX_SEED = 2**32 - 1
+# Every numeric key has both bounds (a test checks it). Seeds fit a signed 32-bit integer
+# (numpy's seeds and the GUI's spin boxes take them); counts stay far below what SQLite's
+# 64-bit integers and memory allow.
+MAX_SEED = 2**31 - 1
 MAX_COUNT = 1_000_000
 MAX_STEPS = 100_000_000
 DEVICE_HINT = "auto | cpu | cuda | cuda:N | mps"

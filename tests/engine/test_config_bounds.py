@@ -37,5 +37,5 @@ def test_a_seed_past_2_63_exits_2_before_anything_is_written(tmp_path, capsys):
     db = tmp_path / "runs.db"
     code = main(["run", "examples/quickstart.toml", "--db", str(db), "--set", "train.seed=9223372036854775808"])
     err = capsys.readouterr().err
-    assert code == 2 and "'train.seed' must be at most 4294967295" in err and err.count("\n") == 1
+    assert code == 2 and "'train.seed' must be at most 2147483647" in err and err.count("\n") == 1
     assert not db.exists()

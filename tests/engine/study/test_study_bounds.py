@@ -43,7 +43,7 @@ def test_a_huge_grid_is_refused_without_listing_it(study_dir: Path) -> None:
 
 def test_a_seed_range_beyond_the_config_bounds_is_refused(study_dir: Path) -> None:
     path = write_study(study_dir, "", space='"train.seed" = { low = 0, high = 1e23, type = "int" }\n')
-    with pytest.raises(ConfigError, match=r"'train.seed' must be at most 4294967295"):
+    with pytest.raises(ConfigError, match=r"'train.seed' must be at most 2147483647"):
         load_spec(path)
-    with pytest.raises(ConfigError, match="'study.seed' must be an integer from 0 to 4294967295"):
+    with pytest.raises(ConfigError, match="'study.seed' must be an integer from 0 to 2147483647"):
         load_spec(write_study(study_dir, "seed = 100000000000000000000000"))
