@@ -78,24 +78,27 @@ def cmd_runs_delete(args: argparse.Namespace) -> int:
     """Every id is resolved before anything is deleted. Several runs, or an id given only
     by a prefix, are confirmed: a question on a terminal, ``--yes`` in a script."""
     with open_store(args) as store:
-        runs = [store.get_run(given) for given in dict.fromkeys(args.ids)]
-        by_prefix = [run["id"] for run, given in zip(runs, dict.fromkeys(args.ids)) if run["id"] != given]
+        runs = {run["id"]: run for run in (store.get_run(given) for given in args.ids)}  # two prefixes, one run: once
+        by_prefix = any(given not in runs for given in args.ids)
         if (len(runs) > 1 or by_prefix) and not args.yes:
-            _confirm_delete(runs, by_prefix)
-        for run in runs:
-            result = store.delete_run(run["id"])
+            _confirm_delete(list(runs.values()))
+        for run_id in runs:
+            result = store.delete_run(run_id)
             print(f"deleted {result['id']}")
             if result.get("kept"):
                 print(f"kept its artifacts: {result['kept']}", file=sys.stderr)
     return EXIT_OK
 
 
-def _confirm_delete(runs: list[dict[str, Any]], by_prefix: list[str]) -> None:
+def _confirm_delete(runs: list[dict[str, Any]]) -> None:
     listed = ", ".join(f"{r['id']} ({r['name']})" for r in runs)
     why = f"{len(runs)} runs" if len(runs) > 1 else f"run {runs[0]['id']}, given by the prefix of its id,"
     if not sys.stdin.isatty():
         raise UserError(f"deleting {why} needs --yes when not asked on a terminal ({listed})")
-    answer = input(f"delete {listed} with their artifacts? [y/N] ").strip().lower()
+    try:
+        answer = input(f"delete {listed} with their artifacts? [y/N] ").strip().lower()
+    except EOFError:
+        answer = ""
     if answer not in ("y", "yes"):
         raise UserError("nothing deleted")
 

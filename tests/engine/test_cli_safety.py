@@ -68,6 +68,8 @@ def test_a_prefix_or_several_runs_need_confirmation_in_scripts(tmp_path, capsys)
     assert _left(db) == {IDS[1], IDS[3]}
     code, out, _ = cli(capsys, "runs", "delete", IDS[3], "--db", str(db))  # named in full: no question
     assert code == 0 and _left(db) == {IDS[1]}
+    code, out, _ = cli(capsys, "runs", "delete", IDS[1][:5], IDS[1][:6], "--yes", "--db", str(db))  # one run, twice
+    assert code == 0 and out.split() == ["deleted", IDS[1]] and _left(db) == set()
 
 
 def test_a_terminal_is_asked_before_deleting_several(tmp_path, capsys, monkeypatch):
