@@ -51,6 +51,9 @@ def check_database_file(path: Path, known_migrations: list[str]) -> None:
         raise UserError(f"cannot open the run database ({exc})", source=str(path)) from None
     finally:
         conn.close()
+    if app_id == 0 and known_migrations and known_migrations[0] not in applied:
+        # Other programs keep a _migrations table too: an unstamped file must hold our first one.
+        raise UserError("not a MetaLab run database (its _migrations table is another program's)", source=str(path))
     unknown = [name for name in applied if name not in known_migrations]
     if unknown or version > len(known_migrations):
         newer = max(version, len(applied))

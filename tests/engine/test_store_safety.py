@@ -109,10 +109,16 @@ def _foreign_db(path):
     conn.close()
 
 
-@pytest.mark.parametrize("app_id", [0, 1234])
-def test_another_programs_database_is_left_untouched(tmp_path, app_id):
+@pytest.mark.parametrize("app_id, migrations", [(0, False), (1234, False), (0, True)])
+def test_another_programs_database_is_left_untouched(tmp_path, app_id, migrations):
     path = tmp_path / "other.sqlite"
     _foreign_db(path)
+    if migrations:  # a _migrations table of its own (a common name) is not ours
+        conn = sqlite3.connect(path)
+        conn.execute("CREATE TABLE _migrations (name TEXT PRIMARY KEY, applied_at REAL)")
+        conn.execute("INSERT INTO _migrations VALUES ('0001_create_notes', 0)")
+        conn.commit()
+        conn.close()
     if app_id:
         conn = sqlite3.connect(path)
         conn.execute(f"PRAGMA application_id = {app_id}")
