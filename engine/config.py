@@ -19,6 +19,12 @@ from typing import Any, get_args, get_origin, get_type_hints
 from engine.errors import ConfigError
 
 TASK_MODES = ("episodic", "supervised")
+# Every numeric key has both bounds (a test checks it). Seeds fit a signed 32-bit integer
+# (numpy's seeds and the GUI's spin boxes take them); counts stay far below what SQLite's
+# 64-bit integers and memory allow.
+MAX_SEED = 2**31 - 1
+MAX_COUNT = 1_000_000
+MAX_STEPS = 100_000_000
 DEVICE_HINT = "auto | cpu | cuda | cuda:N | mps"
 
 
@@ -43,11 +49,11 @@ class TaskConfig:
         metadata=_help("What is learned: classification (a label per text) or token_classification (a BIO tag per word, NER)"),
     )
     mode: str = field(default="episodic", metadata=_help("episodic (N-way K-shot on held-out classes) or supervised"))
-    n_way: int = field(default=5, metadata=_help("Classes per episode", min=2))
-    k_shot: int = field(default=5, metadata=_help("Support examples per class", min=1))
-    query: int = field(default=15, metadata=_help("Query examples per class", min=1))
-    test_episodes: int = field(default=200, metadata=_help("Meta-test episodes (paired across runs)", min=1))
-    val_episodes: int = field(default=30, metadata=_help("Meta-val episodes at each evaluation", min=1))
+    n_way: int = field(default=5, metadata=_help("Classes per episode", min=2, max=MAX_COUNT))
+    k_shot: int = field(default=5, metadata=_help("Support examples per class", min=1, max=MAX_COUNT))
+    query: int = field(default=15, metadata=_help("Query examples per class", min=1, max=MAX_COUNT))
+    test_episodes: int = field(default=200, metadata=_help("Meta-test episodes (paired across runs)", min=1, max=MAX_COUNT))
+    val_episodes: int = field(default=30, metadata=_help("Meta-val episodes at each evaluation", min=1, max=MAX_COUNT))
     meta_test_fraction: float = field(
         default=0.5, metadata=_help("Share of classes held out for meta-test, chosen by split_seed", min=0.0, max=1.0)
     )
@@ -55,7 +61,7 @@ class TaskConfig:
         default=0.3, metadata=_help("Share of the remaining classes kept for meta-validation", min=0.0, max=1.0)
     )
     split_seed: int = field(
-        default=0, metadata=_help("Seed of the class split and of the test episodes (keep it to pair runs)", min=0)
+        default=0, metadata=_help("Seed of the class split and of the test episodes (keep it to pair runs)", min=0, max=MAX_SEED)
     )
 
 
@@ -82,20 +88,22 @@ class MethodConfig:
 @dataclass
 class TrainConfig:
     episodes: int = field(
-        default=300, metadata=_help("Meta-training episodes (episodic) / optimizer steps (supervised)", min=0)
+        default=300, metadata=_help("Meta-training episodes (episodic) / optimizer steps (supervised)", min=0, max=MAX_STEPS)
     )
-    eval_every: int = field(default=50, metadata=_help("Evaluate on meta-val every N episodes (0 = only at the end)", min=0))
+    eval_every: int = field(
+        default=50, metadata=_help("Evaluate on meta-val every N episodes (0 = only at the end)", min=0, max=MAX_STEPS)
+    )
     device: str = field(default="auto", metadata=_help(DEVICE_HINT))
-    seed: int = field(default=0, metadata=_help("Seed of training (initialisation, episode order)", min=0))
+    seed: int = field(default=0, metadata=_help("Seed of training (initialisation, episode order)", min=0, max=MAX_SEED))
     eval_untrained: bool = field(
         default=False, metadata=_help("Also score the model before training on the same test episodes")
     )
     checkpoint_every: int = field(
-        default=0, metadata=_help("Write a checkpoint every N episodes (0 = only at the end)", min=0)
+        default=0, metadata=_help("Write a checkpoint every N episodes (0 = only at the end)", min=0, max=MAX_STEPS)
     )
     devices: int = field(
         default=1,
-        metadata=_help("Data-parallel processes for this run, launched with torchrun: gloo on CPU, one GPU each on CUDA", min=1),
+        metadata=_help("Data-parallel processes for this run, launched with torchrun: gloo on CPU, one GPU each on CUDA", min=1, max=1024),
     )
 
 
@@ -142,6 +150,8 @@ class RunConfig:
                     raise ConfigError(f"unknown key '{dotted}'")
                 node = node[part]
             node[parts[-1]] = value
+        if data["method"].get("name") != self.method.name:
+            _drop_other_methods_params(data["method"], self.method.name, kept={k for k in values if k.startswith("method.params.")})
         return RunConfig.from_dict(data)
 
     @classmethod
@@ -152,19 +162,11 @@ class RunConfig:
 
     @classmethod
     def load(cls, path: str | Path) -> RunConfig:
+        from engine.fileio import read_user_text
+
         path = Path(path)
-        source = str(path)
-        try:
-            text = path.read_text(encoding="utf-8")
-        except FileNotFoundError:
-            raise ConfigError("file not found", source=source) from None
-        except IsADirectoryError:
-            raise ConfigError("is a folder, expected a TOML file", source=source) from None
-        except UnicodeDecodeError:
-            raise ConfigError("not UTF-8 text", source=source) from None
-        except OSError as exc:
-            raise ConfigError(f"cannot read ({exc.strerror})", source=source) from None
-        return cls.from_toml(text, source=source, base_dir=path.parent)
+        text = read_user_text(path, error=ConfigError, what="a TOML file")  # a UTF-8 BOM is fine
+        return cls.from_toml(text, source=str(path), base_dir=path.parent)
 
     @classmethod
     def from_toml(cls, text: str, *, source: str | None = None, base_dir: Path | None = None) -> RunConfig:
@@ -177,6 +179,30 @@ class RunConfig:
             config.dataset.path = resolve_relative(config.dataset.path, base_dir)
             config.model.name = resolve_relative(config.model.name, base_dir, keep_if_missing=True)
         return config
+
+
+def _drop_other_methods_params(method: dict[str, Any], previous: str, *, kept: set[str]) -> None:
+    """Switching ``method.name`` drops the previous method's parameters that the new one
+    lacks (a note says which), so ``--set method.name=finetune`` does not trip over a
+    ``distance`` the user never set. Parameters set in the same call are kept and checked."""
+    import logging
+
+    from engine import specs
+
+    if not isinstance(method.get("params"), dict) or not isinstance(method.get("name"), str):
+        return
+    try:
+        known = {p.name for p in specs.get(method["name"]).params}
+    except ConfigError:
+        return  # the unknown method is reported by validation
+    dropped = [n for n in method["params"] if n not in known and f"method.params.{n}" not in kept]
+    for name in dropped:
+        del method["params"][name]
+    if dropped:
+        logging.getLogger("engine.config").warning(
+            "dropped %s: parameters of method '%s' that '%s' does not take",
+            ", ".join(f"method.params.{n}" for n in dropped), previous, method["name"],
+        )
 
 
 def resolve_relative(value: str, base_dir: Path, *, keep_if_missing: bool = False) -> str:

@@ -176,8 +176,11 @@ def _embed(encoder: Any, texts: list[str], batch_size: int = 64) -> Any:
 
 def export_model(db_path: Path, run_id: str, out_dir: Path) -> Path:
     """A Hugging Face folder (``save_pretrained``, safetensors) with the tokenizer: loads with AutoModel."""
-    encoder = load_trained_encoder(db_path, run_id)
+    from engine.fileio import check_output_folder
+
     out_dir = Path(out_dir)
+    check_output_folder(out_dir)  # a file in the way is one line, before the model loads
+    encoder = load_trained_encoder(db_path, run_id)
     out_dir.mkdir(parents=True, exist_ok=True)
     encoder.backbone.save_pretrained(out_dir, safe_serialization=True)
     encoder.tokenizer.save_pretrained(out_dir)

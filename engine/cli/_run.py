@@ -39,7 +39,7 @@ def cmd_resume(args: argparse.Namespace) -> int:
     from engine.training.continuation import resume_run
 
     _refuse_under_torchrun("resume")
-    return _train(args, lambda **kw: resume_run(args.id, **kw))
+    return _train(args, lambda **kw: resume_run(args.id, allow_changed_data=args.allow_changed_data, **kw))
 
 
 def cmd_fork(args: argparse.Namespace) -> int:
@@ -47,7 +47,9 @@ def cmd_fork(args: argparse.Namespace) -> int:
 
     _refuse_under_torchrun("fork")
     changed = overrides(args)
-    return _train(args, lambda **kw: fork_run(args.id, changed, step=args.step, **kw))
+    return _train(
+        args, lambda **kw: fork_run(args.id, changed, step=args.step, allow_changed_data=args.allow_changed_data, **kw)
+    )
 
 
 def _refuse_under_torchrun(command: str) -> None:
@@ -104,20 +106,28 @@ def _print_summary(final: dict[str, Any], status: str) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from engine import tasks
-    from engine.models.loading import resolve_model
+    from engine.models.loading import check_weights_fit, resolve_model
 
     config = load_config(args)
     task = tasks.get(config.task.type)
     dataset = task.load_dataset(config)
-    checks = task.check(dataset, config.task)
+    checks = task.check(dataset, config.task, train_query=tasks.requested_train_query(config))
 
-    resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
+    source = resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
+    check_weights_fit(source, trust_remote_code=config.model.trust_remote_code)
     for check in checks:
         print(("ok    " if check.ok else "ERROR ") + check.message)
     bad = next((c for c in checks if not c.ok), None)
     if bad:
         raise UserError(bad.message, source=dataset.source)
     return EXIT_OK
+
+
+def _with_allow_changed_data(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--allow-changed-data", action="store_true",
+        help="continue although the dataset or model folder changed since the run was trained (curves then mix both)",
+    )
 
 
 def add_commands(sub: Any) -> None:
@@ -132,12 +142,14 @@ def add_commands(sub: Any) -> None:
     p = with_db(sub.add_parser("resume", help="continue an interrupted or failed run from its newest checkpoint"))
     p.add_argument("id", help="run id (a unique prefix is enough)")
     p.add_argument("--events", action="store_true", help="write JSON-line events on stdout")
+    _with_allow_changed_data(p)
     p.set_defaults(func=cmd_resume)
     p = with_db(sub.add_parser("fork", help="start a new run from a checkpoint of an earlier run, with changed settings"))
     p.add_argument("id", help="the parent run's id")
     p.add_argument("--step", type=int, help="the checkpoint's step (default: the newest)")
     with_set(p, "method.params.lr=1e-5")
     p.add_argument("--events", action="store_true", help="write JSON-line events on stdout")
+    _with_allow_changed_data(p)
     p.set_defaults(func=cmd_fork)
 
     p = with_set(sub.add_parser("validate", help="check a config, its dataset and its model path without running"))

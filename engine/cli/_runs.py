@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cli._output import EXIT_OK, Parser, open_store, print_json, with_db
+from engine.errors import UserError
 from engine.store import RUN_STATUSES
 
 RUN_LIST_FIELDS = ("id", "name", "status", "method", "model", "dataset", "task_mode", "n_way", "k_shot", "created_at", "finished_at", "study")
@@ -58,23 +59,48 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 def cmd_runs_export(args: argparse.Namespace) -> int:
     from engine.exports import export_run
+    from engine.fileio import check_output_file
 
+    if args.output:
+        check_output_file(Path(args.output))  # before reading anything
     with open_store(args) as store:
         text = export_run(store, args.id, args.format)
     if args.output:
         from engine.fileio import atomic_write_text
 
-        atomic_write_text(Path(args.output), text)
+        atomic_write_text(Path(args.output), text)  # a folder or a file in the way is one line, exit 2
     else:
         sys.stdout.write(text)
     return EXIT_OK
 
 
 def cmd_runs_delete(args: argparse.Namespace) -> int:
+    """Every id is resolved before anything is deleted. Several runs, or an id given only
+    by a prefix, are confirmed: a question on a terminal, ``--yes`` in a script."""
     with open_store(args) as store:
-        result = store.delete_run(args.id)
-    print(f"deleted {result['id']}")
+        runs = {run["id"]: run for run in (store.get_run(given) for given in args.ids)}  # two prefixes, one run: once
+        by_prefix = any(given not in runs for given in args.ids)
+        if (len(runs) > 1 or by_prefix) and not args.yes:
+            _confirm_delete(list(runs.values()))
+        for run_id in runs:
+            result = store.delete_run(run_id)
+            print(f"deleted {result['id']}")
+            if result.get("kept"):
+                print(f"kept its artifacts: {result['kept']}", file=sys.stderr)
     return EXIT_OK
+
+
+def _confirm_delete(runs: list[dict[str, Any]]) -> None:
+    listed = ", ".join(f"{r['id']} ({r['name']})" for r in runs)
+    why = f"{len(runs)} runs" if len(runs) > 1 else f"run {runs[0]['id']}, given by the prefix of its id,"
+    if not sys.stdin.isatty():
+        raise UserError(f"deleting {why} needs --yes when not asked on a terminal ({listed})")
+    try:
+        answer = input(f"delete {listed} with their artifacts? [y/N] ").strip().lower()
+    except EOFError:
+        answer = ""
+    if answer not in ("y", "yes"):
+        raise UserError("nothing deleted")
 
 
 def cmd_runs_compare(args: argparse.Namespace) -> int:
@@ -121,6 +147,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("ids", nargs="+", help="run ids to compare with the reference")
     p.add_argument("--json", action="store_true", help="a JSON object")
     p.set_defaults(func=cmd_runs_compare)
-    p = with_db(runs.add_parser("delete", help="delete a run, its rows and its artifacts"))
-    p.add_argument("id", help="run id (a unique prefix is enough)")
+    p = with_db(runs.add_parser("delete", help="delete runs, their rows and their artifacts"))
+    p.add_argument("ids", nargs="+", metavar="id", help="run id; several runs, or a prefix, are confirmed on a terminal or need --yes")
+    p.add_argument("--yes", action="store_true", help="delete without asking (scripts)")
     p.set_defaults(func=cmd_runs_delete)

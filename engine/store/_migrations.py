@@ -101,6 +101,13 @@ def m002_episode_task_metrics(db: sqlite_utils.Database) -> None:
     db["episodes"].add_column("metrics", str)
 
 
+@migration
+def m003_run_fingerprints(db: sqlite_utils.Database) -> None:
+    # What a run was trained on, so resume and fork can refuse changed data or a changed model.
+    db["runs"].add_column("data_fingerprint", str)
+    db["runs"].add_column("model_fingerprint", str)
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

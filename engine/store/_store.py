@@ -23,7 +23,8 @@ import sqlite_utils
 from engine.errors import UserError
 from engine.paths import artifacts_dir
 from engine.store._connection import connect, transaction
-from engine.store._migrations import migrate, pending
+from engine.store._identity import check_database_file, stamp
+from engine.store._migrations import MIGRATIONS, migrate, pending
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "pruned")
 TERMINAL_STATUSES = ("finished", "failed", "interrupted", "pruned")
@@ -31,6 +32,10 @@ EPISODE_SCORES = ("accuracy", "loss", "macro_f1", "f1", "precision", "recall")  
 JSON_COLUMNS = ("config", "tags", "versions", "final_metrics")
 # A running run whose heartbeat is older than this is taken to be dead.
 STALE_AFTER_SECONDS = 30.0
+# A run id prefix shorter than this is refused: "" or "a" would match far too much.
+MIN_ID_PREFIX = 4
+# Names the database that owns an artifacts folder (two databases can share a folder).
+OWNER_FILE = ".database"
 
 
 def now_iso() -> str:
@@ -53,6 +58,9 @@ class Store:
     def __init__(self, path: str | Path, *, readonly: bool = False):
         self.path = Path(path) if str(path) != ":memory:" else Path(":memory:")
         try:
+            if str(path) != ":memory:":
+                # Before anything touches the file: another program's database stays as it is.
+                check_database_file(self.path.expanduser(), [name for name, _ in MIGRATIONS])
             self.conn = connect(self.path, readonly=readonly)
             if not readonly:
                 self._migrate()
@@ -60,6 +68,8 @@ class Store:
             raise UserError(f"cannot open the run database ({exc})", source=str(path)) from None
         except PermissionError as exc:
             raise UserError(f"cannot write the run database ({exc.strerror})", source=str(path)) from None
+        except OSError as exc:  # its folder cannot be made: a regular file on the way
+            raise UserError(f"cannot create the run database's folder ({exc.strerror})", source=str(path)) from None
         self.db = sqlite_utils.Database(self.conn)
 
     def _migrate(self) -> None:
@@ -69,6 +79,7 @@ class Store:
             # A schema change on a database with runs in it: keep a copy of the old file first.
             self.backup(self.path.with_suffix(f".before-v{self.schema_version}.bak"))
         migrate(self.conn)
+        stamp(self.conn)
 
     def close(self) -> None:
         self.conn.close()
@@ -163,18 +174,29 @@ class Store:
         self.update_run(run_id, **values)
 
     def resolve_id(self, id_or_prefix: str) -> str:
-        """A full run id from a unique prefix (as with git hashes)."""
-        rows = self.conn.execute(
-            "SELECT id FROM runs WHERE id = ? OR id LIKE ? ESCAPE '\\' LIMIT 2",
-            (id_or_prefix, id_or_prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"),
-        ).fetchall()
-        exact = [r[0] for r in rows if r[0] == id_or_prefix]
+        """A full run id, or a prefix of at least ``MIN_ID_PREFIX`` characters that matches
+        exactly one run (as with git hashes). Matching is by ``substr``, not ``LIKE``, so no
+        character in the prefix is a wildcard."""
+        if not id_or_prefix:
+            raise UserError("the run id is empty", source=str(self.path))
+        try:
+            id_or_prefix.encode("utf-8")
+        except UnicodeEncodeError:  # undecodable bytes from argv: no id has them
+            raise UserError(f"no run with id {id_or_prefix!r}", source=str(self.path)) from None
+        exact = self.conn.execute("SELECT id FROM runs WHERE id = ?", (id_or_prefix,)).fetchone()
         if exact:
             return exact[0]
+        if len(id_or_prefix) < MIN_ID_PREFIX:
+            raise UserError(
+                f"no run with id {id_or_prefix!r} (a prefix needs at least {MIN_ID_PREFIX} characters)", source=str(self.path)
+            )
+        rows = self.conn.execute(
+            "SELECT id FROM runs WHERE substr(id, 1, ?) = ? LIMIT 2", (len(id_or_prefix), id_or_prefix)
+        ).fetchall()
         if not rows:
-            raise UserError(f"no run with id '{id_or_prefix}'", source=str(self.path))
+            raise UserError(f"no run with id {id_or_prefix!r}", source=str(self.path))
         if len(rows) > 1:
-            raise UserError(f"run id prefix '{id_or_prefix}' is ambiguous", source=str(self.path))
+            raise UserError(f"run id prefix {id_or_prefix!r} is ambiguous", source=str(self.path))
         return rows[0][0]
 
     def get_run(self, run_id: str) -> dict[str, Any]:
@@ -205,16 +227,30 @@ class Store:
         return [_decode_run(dict(r)) for r in self.db.query(sql, params)]
 
     def delete_run(self, run_id: str) -> dict[str, Any]:
-        """Removes a run, its rows and its artifacts folder (checkpoints, weights)."""
+        """Removes a run, its rows and its artifacts folder (checkpoints, weights).
+
+        Only a folder inside this database's artifacts folder and claimed by this database
+        is removed: a copy of the database beside the original keeps its hands off the
+        original's files. ``kept`` says why a folder stayed."""
         run_id = self.resolve_id(run_id)
         artifacts = self.artifacts(run_id)
         with transaction(self.conn):
             for table in ("metrics", "episodes", "logs", "artifacts"):
                 self.conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        kept = None
         if str(self.path) != ":memory:":
-            shutil.rmtree(artifacts_dir(self.path) / run_id, ignore_errors=True)
-        return {"id": run_id, "artifacts": [a["path"] for a in artifacts]}
+            kept = _remove_run_folder(self.path, run_id)
+        return {"id": run_id, "artifacts": [a["path"] for a in artifacts], "kept": kept}
+
+    def claim_artifacts(self, run_id: str) -> Path:
+        """The run's artifacts folder, created and marked as this database's."""
+        folder = artifacts_dir(self.path) / run_id
+        folder.mkdir(parents=True, exist_ok=True)
+        owner = folder / OWNER_FILE
+        if not owner.exists():
+            owner.write_text(self.path.name + "\n", encoding="utf-8")
+        return folder
 
     def mark_stale_runs(self, *, stale_after: float = STALE_AFTER_SECONDS) -> list[str]:
         """Runs whose process is gone are marked interrupted; returns their ids.
@@ -282,16 +318,34 @@ class Store:
             )
 
     def add_artifact(self, run_id: str, kind: str, path: str | Path, *, step: int | None = None) -> None:
+        """The path is stored relative to the database's folder, so a moved or copied
+        database (with its artifacts folder) points at its own files."""
         path = Path(path)
         size = path.stat().st_size if path.is_file() else None
         with transaction(self.conn):
             self.db["artifacts"].insert(
-                {"run_id": run_id, "kind": kind, "path": str(path), "step": step, "size": size, "created_at": now_iso()}
+                {"run_id": run_id, "kind": kind, "path": self._stored_path(path), "step": step, "size": size, "created_at": now_iso()}
             )
 
     def remove_artifact(self, run_id: str, path: str | Path) -> None:
         with transaction(self.conn):
-            self.conn.execute("DELETE FROM artifacts WHERE run_id = ? AND path = ?", (run_id, str(path)))
+            self.conn.execute(
+                "DELETE FROM artifacts WHERE run_id = ? AND path IN (?, ?)", (run_id, str(path), self._stored_path(Path(path)))
+            )
+
+    def _stored_path(self, path: Path) -> str:
+        if str(self.path) == ":memory:":
+            return str(path)
+        base = self.path.expanduser().resolve().parent
+        try:
+            return Path(path).resolve().relative_to(base).as_posix()
+        except ValueError:  # outside the database's folder: kept as given
+            return str(path)
+
+    def _full_path(self, stored: str) -> str:
+        if str(self.path) == ":memory:" or Path(stored).is_absolute():
+            return stored  # rows from before paths were relative
+        return str(self.path.expanduser().resolve().parent / stored)
 
     def delete_metrics_after(self, run_id: str, step: int) -> int:
         """Rows written after a checkpoint, dropped before resuming from it."""
@@ -356,7 +410,27 @@ class Store:
         if kind:
             sql += " AND kind = ?"
             params.append(kind)
-        return list(self.db.query(sql + " ORDER BY rowid", params))
+        rows = [dict(r) for r in self.db.query(sql + " ORDER BY rowid", params)]
+        for row in rows:
+            row["path"] = self._full_path(row["path"])
+        return rows
+
+
+def _remove_run_folder(db_path: Path, run_id: str) -> str | None:
+    """Removes ``artifacts/<run_id>`` of this database; returns why it was kept, or None."""
+    root = artifacts_dir(db_path)
+    folder = root / run_id
+    if not folder.exists():
+        return None
+    if folder.is_symlink() or folder.resolve().parent != root.resolve():
+        return f"{folder} is outside {root}"
+    owner = folder / OWNER_FILE
+    if owner.exists():
+        claimed = owner.read_text(encoding="utf-8", errors="replace").strip()
+        if claimed != Path(db_path).name:
+            return f"{folder} belongs to {claimed}, not {Path(db_path).name}"
+    shutil.rmtree(folder, ignore_errors=True)
+    return None
 
 
 def _process_alive(pid: int) -> bool:

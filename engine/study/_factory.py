@@ -76,14 +76,39 @@ def check_options(spec: StudySpec) -> None:
         ("sampler", spec.sampler, {} if spec.sampler == "pbt" else spec.sampler_options, _sampler_class),
         ("pruner", spec.pruner, spec.pruner_options, _pruner_class),
     ):
-        allowed = set(inspect.signature(make(name)).parameters) - {"self", "search_space", "seed"}
-        for key in options:
+        parameters = inspect.signature(make(name)).parameters
+        allowed = set(parameters) - {"self", "search_space", "seed"}
+        for key, value in options.items():
             if key not in allowed:
                 raise ConfigError(
                     f"'study.{kind}_options.{key}' is not an option of the {name} {kind} "
                     f"(options: {', '.join(sorted(allowed)) or 'none'})",
                     source=spec.source,
                 )
+            _check_option_type(f"study.{kind}_options.{key}", value, parameters[key].annotation, source=spec.source)
+
+
+# What a study file (TOML) can hold for each type named in an Optuna signature.
+_TOML_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (int,), "float": (int, float), "bool": (bool,), "str": (str,), "None": (type(None),),
+    "dict": (dict,), "list": (list,), "Sequence": (list,),
+}
+
+
+def _check_option_type(key: str, value: Any, annotation: Any, *, source: str | None) -> None:
+    """A value of the wrong type is refused here, not by a TypeError inside a trial."""
+    text = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", str(annotation))
+    names = [part.strip().split("[", 1)[0] for part in text.split("|")]
+    accepted = tuple(t for n in names if n != "None" for t in _TOML_TYPES.get(n, ()))
+    if not accepted:  # a callable or an object: nothing TOML can write
+        raise ConfigError(f"'{key}' cannot be set in a study file (it takes {text})", source=source)
+    if isinstance(value, bool) and bool not in accepted:
+        ok = False
+    else:
+        ok = isinstance(value, accepted)
+    if not ok:
+        wanted = " or ".join(dict.fromkeys(n for n in names if n in _TOML_TYPES and n != "None"))
+        raise ConfigError(f"'{key}' must be {wanted}, got {value!r}", source=source)
 
 
 def make_sampler(spec: StudySpec, *, seed: int | None) -> optuna.samplers.BaseSampler:

@@ -30,6 +30,8 @@ if TYPE_CHECKING:
 
 DIMENSION_KEYS = ("low", "high", "log", "step", "type", "choices")
 KINDS = ("float", "int", "categorical")
+# A grid larger than this is refused: listing it would exhaust memory, and running it never ends.
+MAX_GRID_POINTS = 100_000
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,16 @@ class Dimension:
         if self.kind == "int":
             return IntDistribution(int(self.low), int(self.high), log=self.log, step=int(self.step or 1))  # type: ignore[arg-type]
         return FloatDistribution(float(self.low), float(self.high), log=self.log, step=self.step)  # type: ignore[arg-type]
+
+    def grid_count(self) -> int | None:
+        """How many values a grid search tries, without listing them; None when continuous."""
+        if self.kind == "categorical":
+            return len(self.choices)
+        if self.kind == "int":
+            return len(range(int(self.low), int(self.high) + 1, int(self.step or 1)))  # type: ignore[arg-type]
+        if self.step is None:
+            return None
+        return int(math.floor((self.high - self.low) / self.step + 1e-9)) + 1  # type: ignore[operator]
 
     def grid_values(self) -> list[Any] | None:
         """Every value a grid search tries, or None when the range is continuous."""
@@ -189,16 +201,22 @@ def _bare(exc: UserError) -> str:
 
 
 def grid_search_space(space: tuple[Dimension, ...], *, source: str | None = None) -> dict[str, list[Any]]:
-    grid: dict[str, list[Any]] = {}
+    """Every grid point's values per key; sizes are checked before any list is built."""
     for dim in space:
-        values = dim.grid_values()
-        if values is None:
+        if dim.grid_count() is None:
             raise ConfigError(
                 f"sampler 'grid': '{dim.key}' is a continuous range; give it a step or choices", source=source
             )
-        grid[dim.key] = values
-    return grid
+    size = grid_size(space)
+    if size > MAX_GRID_POINTS:
+        counts = " × ".join(f"{dim.grid_count():,} ({dim.key})" for dim in space)
+        raise ConfigError(
+            f"sampler 'grid': {counts} = {size:,} points, more than {MAX_GRID_POINTS:,}; "
+            "use a larger step, fewer choices or another sampler",
+            source=source,
+        )
+    return {dim.key: dim.grid_values() or [] for dim in space}
 
 
 def grid_size(space: tuple[Dimension, ...]) -> int:
-    return math.prod(len(dim.grid_values() or ()) for dim in space)
+    return math.prod(dim.grid_count() or 0 for dim in space)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from engine import tasks
-from engine.config import RunConfig, resolve_relative
+from engine.config import MAX_SEED, RunConfig, resolve_relative
 from engine.errors import ConfigError
 from engine.study._space import Dimension, grid_search_space, grid_size, parse_space
 
@@ -106,14 +106,10 @@ def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> Stud
     """The study file at ``path``; ``overrides`` (``--set``) change ``study.KEY`` or a key of the base config."""
     path = Path(path)
     source = str(path)
+    from engine.fileio import read_user_text
+
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError("file not found", source=source) from None
-    except IsADirectoryError:
-        raise ConfigError("is a folder, expected a study TOML file", source=source) from None
-    except UnicodeDecodeError:
-        raise ConfigError("not UTF-8 text", source=source) from None
+        data = tomllib.loads(read_user_text(path, error=ConfigError, what="a study TOML file"))
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"invalid TOML: {exc}", source=source) from None
     extra = sorted(set(data) - {"study"})
@@ -175,11 +171,13 @@ def _build(name: str, base: RunConfig, data: dict[str, Any], *, storage: Any, so
     if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1):
         raise ConfigError(f"'study.n_trials' must be a positive integer, got {n_trials!r}", source=source)
     timeout = data.get("timeout")
-    if timeout is not None and (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0):
+    if timeout is not None and (
+        isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not 0 < timeout < float("inf")
+    ):
         raise ConfigError(f"'study.timeout' must be a positive number of seconds, got {timeout!r}", source=source)
     seed = data.get("seed", 0)
-    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-        raise ConfigError(f"'study.seed' must be a non-negative integer, got {seed!r}", source=source)
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED):
+        raise ConfigError(f"'study.seed' must be an integer from 0 to {MAX_SEED}, got {seed!r}", source=source)
     options = {}
     for key in ("sampler_options", "pruner_options"):
         value = data.get(key, {})
@@ -209,9 +207,12 @@ def _build(name: str, base: RunConfig, data: dict[str, Any], *, storage: Any, so
         storage=storage, seed=seed, sampler_options=options["sampler_options"],
         pruner_options=options["pruner_options"], source=source,
     )
-    from engine.study._factory import check_options
+    from engine.study._factory import check_options, make_pruner, make_sampler
 
     check_options(spec)
+    # Built once here, so an option the class refuses fails `study create`, not a trial.
+    make_sampler(spec, seed=spec.seed)
+    make_pruner(spec)
     return spec
 
 

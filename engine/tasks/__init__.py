@@ -10,7 +10,7 @@ import importlib
 
 from engine.errors import ConfigError
 from engine.tasks._base import IGNORE, Batcher, Metric, Task
-from engine.tasks._data import TaskData, build_task_data
+from engine.tasks._data import TaskData, build_task_data, requested_train_query
 
 # task.type -> "module:Class"; the first is the default.
 TASK_TYPES = {
@@ -30,4 +30,4 @@ def get(name: str, *, source: str | None = None) -> Task:
     return _INSTANCES[name]
 
 
-__all__ = ["DEFAULT_TASK_TYPE", "IGNORE", "TASK_TYPES", "Batcher", "Metric", "Task", "TaskData", "build_task_data", "get"]
+__all__ = ["DEFAULT_TASK_TYPE", "IGNORE", "TASK_TYPES", "Batcher", "Metric", "Task", "TaskData", "build_task_data", "get", "requested_train_query"]

@@ -120,8 +120,9 @@ class Task(ABC):
         """The dataset named by ``config.dataset``, or a DatasetError naming file and problem."""
 
     @abstractmethod
-    def check(self, dataset: Any, task: TaskConfig) -> list[Check]:
-        """Human-readable checks that the dataset fits the task's settings."""
+    def check(self, dataset: Any, task: TaskConfig, *, train_query: int | None = None) -> list[Check]:
+        """Human-readable checks that the dataset fits the task's settings; ``train_query``:
+        queries per class the method draws in training episodes, when not ``task.query``."""
 
     @abstractmethod
     def build_data(self, config: RunConfig, dataset: Any, *, train_query: int | None) -> TaskData:

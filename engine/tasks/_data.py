@@ -36,6 +36,13 @@ class TaskData:
         return self.task.n_classes(self.n_way)
 
 
+def requested_train_query(config: Any) -> int | None:
+    """Queries per class a method draws in training episodes (``method.params.train_query``;
+    0 or absent: ``task.query``). Torch-free, for ``validate`` and the GUI's live check."""
+    value = config.method.params.get("train_query")
+    return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def build_task_data(config: Any, *, train_query: int | None = None) -> TaskData:
     """Loads and checks the dataset for ``config.task.type``, then splits it and builds samplers.
     A dataset that does not fit the task is a DatasetError naming the first problem."""
@@ -45,7 +52,7 @@ def build_task_data(config: Any, *, train_query: int | None = None) -> TaskData:
 
     task = get(config.task.type)
     dataset = task.load_dataset(config)
-    problem = first_problem(task.check(dataset, config.task))
+    problem = first_problem(task.check(dataset, config.task, train_query=train_query))
     if problem:
         raise DatasetError(problem, source=dataset.source)
     return task.build_data(config, dataset, train_query=train_query)

@@ -62,8 +62,8 @@ class ClassificationTask(Task):
     def load_dataset(self, config: RunConfig) -> TextDataset:
         return load_dataset(config.dataset.path, config.dataset.text_column, config.dataset.label_column)
 
-    def check(self, dataset: TextDataset, task: TaskConfig) -> list[Check]:
-        return check_task(dataset, task)
+    def check(self, dataset: TextDataset, task: TaskConfig, *, train_query: int | None = None) -> list[Check]:
+        return check_task(dataset, task, train_query=train_query)
 
     def dataset_summary(self, dataset: TextDataset) -> str:
         return f"{len(dataset)} rows, {len(set(dataset.labels))} classes"

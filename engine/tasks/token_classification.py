@@ -108,7 +108,8 @@ class TokenClassificationTask(Task):
     def dataset_summary(self, dataset: Any) -> str:
         return f"{len(dataset)} sentences, {len(dataset.entity_types())} entity types"
 
-    def check(self, dataset: Any, task: TaskConfig) -> list[Check]:
+    def check(self, dataset: Any, task: TaskConfig, *, train_query: int | None = None) -> list[Check]:
+        # train_query is not checked here: the entity sampler draws sentences per type greedily.
         from engine.data.checks import check_tagged_task
 
         return check_tagged_task(dataset, task)

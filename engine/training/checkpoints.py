@@ -1,11 +1,14 @@
 """Checkpoints and saved weights, written atomically into the data folder.
 
 Weights go to ``model.safetensors`` (never pickle); the optimizer and counters go to
-``state.pt``, read back only with ``torch.load(..., weights_only=True)``.
+``state.pt``, read back only with ``torch.load(..., weights_only=True)``. A
+``manifest.json`` written last records each file's size and SHA-256, so a file cut short
+or changed later is caught before it is loaded (``verify``).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
@@ -15,6 +18,14 @@ from typing import Any
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from engine.errors import UserError
+
+MANIFEST = "manifest.json"
+
+
+class DamagedCheckpoint(UserError):
+    """A checkpoint whose files are missing, cut short or unreadable."""
 
 # Checkpoints kept per run (the newest ones); final weights are kept apart.
 KEEP_CHECKPOINTS = 3
@@ -52,6 +63,7 @@ def save_checkpoint(folder: Path, weights: dict[str, Any], *, step: int, config:
         (tmp / "run_config.json").write_text(json.dumps({"step": step, "config": config}, indent=2))
         if extra is not None:
             torch.save(extra, tmp / "state.pt")
+        _write_manifest(tmp)
         if folder.exists():
             old = folder.with_name(f".{folder.name}.old")
             shutil.rmtree(old, ignore_errors=True)
@@ -66,12 +78,60 @@ def save_checkpoint(folder: Path, weights: dict[str, Any], *, step: int, config:
     return folder
 
 
-def load_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
-    """(weights, run_config, extra state or None)."""
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _write_manifest(folder: Path) -> None:
+    files = {p.name: {"size": p.stat().st_size, "sha256": _sha256(p)} for p in sorted(folder.iterdir()) if p.is_file()}
+    (folder / MANIFEST).write_text(json.dumps({"files": files}, indent=2))
+
+
+def verify(folder: Path) -> str | None:
+    """What is wrong with a checkpoint's files, or None when they match its manifest.
+
+    A folder from before manifests existed is not checked here; ``load_checkpoint``
+    still catches what cannot be read."""
     folder = Path(folder)
-    weights = _unflatten(load_file(str(folder / "model.safetensors")))
-    meta = json.loads((folder / "run_config.json").read_text())
-    extra = torch.load(folder / "state.pt", weights_only=True) if (folder / "state.pt").exists() else None
+    manifest = folder / MANIFEST
+    if not manifest.exists():
+        return None
+    try:
+        files = json.loads(manifest.read_text())["files"]
+        expected = {name: (int(f["size"]), str(f["sha256"])) for name, f in files.items()}
+    except (OSError, ValueError, KeyError, TypeError):
+        return f"{MANIFEST} is unreadable"
+    for name, (size, sha) in expected.items():
+        path = folder / name
+        if not path.is_file():
+            return f"{name} is missing"
+        actual = path.stat().st_size
+        if actual != size:
+            return f"{name} has {actual} bytes, {size} were written"
+        if _sha256(path) != sha:
+            return f"{name} changed since it was written (checksum differs)"
+    return None
+
+
+def load_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any] | None]:
+    """(weights, run_config, extra state or None); a damaged folder is one DamagedCheckpoint."""
+    folder = Path(folder)
+    problem = verify(folder)
+    if problem:
+        raise DamagedCheckpoint(f"damaged checkpoint: {problem}", source=str(folder))
+    try:
+        weights = _unflatten(load_file(str(folder / "model.safetensors")))
+        meta = json.loads((folder / "run_config.json").read_text())
+        extra = torch.load(folder / "state.pt", weights_only=True) if (folder / "state.pt").exists() else None
+    except Exception as exc:  # a file from before manifests, cut short: many exception types
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DamagedCheckpoint(f"damaged checkpoint: cannot read it ({first})", source=str(folder)) from None
+    if not isinstance(meta, dict) or "config" not in meta:
+        raise DamagedCheckpoint("damaged checkpoint: run_config.json has no config", source=str(folder))
     return weights, meta, extra
 
 

@@ -2,43 +2,84 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import logging
+import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import IO, Any
 
 from engine.config import RunConfig
 from engine.errors import UserError
+from engine.models.loading import resolve_model
 from engine.paths import artifacts_dir
 from engine.store import Store
-from engine.training.checkpoints import list_checkpoints, load_checkpoint
+from engine.training import fingerprints
+from engine.training.checkpoints import DamagedCheckpoint, list_checkpoints, load_checkpoint
 from engine.training.runner import RunOutcome, StartPoint, StopFlag, prepare, run_experiment
 
 RESUMABLE = ("interrupted", "failed")
+log = logging.getLogger("engine.run")
 
 
-def _checkpoint_at(db_path: Path, run_id: str, step: int | None) -> tuple[int, Path]:
+def _load_sound_checkpoint(db_path: Path, run_id: str, step: int | None) -> tuple[int, tuple[Any, Any, Any], list[str]]:
+    """(step, (weights, meta, state), notes): the newest checkpoint whose files check out.
+
+    A damaged newer one is skipped, and the notes say so; an explicitly asked-for step
+    that is damaged is refused rather than swapped for another."""
     found = list_checkpoints(artifacts_dir(db_path) / run_id)
     if not found:
         raise UserError(f"run {run_id} has no checkpoint (set train.checkpoint_every to write them)", source=str(db_path))
-    if step is None:
-        return found[-1]
-    for candidate in found:
-        if candidate[0] == step:
-            return candidate
-    raise UserError(f"run {run_id} has no checkpoint at step {step} (has: {', '.join(str(s) for s, _ in found)})", source=str(db_path))
+    if step is not None:
+        chosen = [c for c in found if c[0] == step]
+        if not chosen:
+            raise UserError(f"run {run_id} has no checkpoint at step {step} (has: {', '.join(str(s) for s, _ in found)})", source=str(db_path))
+        return step, load_checkpoint(chosen[0][1]), []
+    notes: list[str] = []
+    for candidate_step, folder in reversed(found):
+        try:
+            loaded = load_checkpoint(folder)
+        except DamagedCheckpoint as exc:
+            notes.append(f"skipped {exc}")
+            continue
+        if notes:
+            notes.append(f"continuing from the newest sound checkpoint, at step {candidate_step}")
+        return candidate_step, loaded, notes
+    raise UserError(f"run {run_id} has no sound checkpoint ({'; '.join(notes)})", source=str(db_path))
 
 
-def resume_run(run_id: str, *, db_path: Path, events_stream: IO[str] | None = None, stop: StopFlag | None = None, **kwargs: Any) -> RunOutcome:
-    """Continues a run from its newest checkpoint; curves continue at the right step."""
+def _check_inputs(run: dict[str, Any], config: RunConfig, *, allow_changed_data: bool, db_path: Path) -> list[str]:
+    data, _ = prepare(config)  # the data and the model must still be there
+    now = fingerprints.take(data.dataset, resolve_model(config.model.name, allow_pickle=config.model.allow_pickle))
+    summary = data.task.dataset_summary(data.dataset)
+    return fingerprints.check_unchanged(run, now, summary, allow_changed=allow_changed_data, source=str(db_path))
+
+
+def _note(store: Store, run_id: str, notes: list[str]) -> None:
+    """Said on stderr now and kept in the run's log."""
+    for note in notes:
+        log.warning(note)
+    store.add_logs(run_id, [(time.time(), "warning", note) for note in notes])
+
+
+def resume_run(
+    run_id: str,
+    *,
+    db_path: Path,
+    events_stream: IO[str] | None = None,
+    stop: StopFlag | None = None,
+    allow_changed_data: bool = False,
+    **kwargs: Any,
+) -> RunOutcome:
+    """Continues a run from its newest sound checkpoint; curves continue at the right step."""
     with Store(db_path) as store:
         store.mark_stale_runs()
         run = store.get_run(run_id)
         if run["status"] not in RESUMABLE:
             raise UserError(f"run {run['id']} is {run['status']}; only interrupted or failed runs resume", source=str(db_path))
-        step, folder = _checkpoint_at(db_path, run["id"], None)
         config = RunConfig.from_dict(run["config"])
-        prepare(config)  # the data and the model must still be there
-        weights, _, state = load_checkpoint(folder)
+        notes = _check_inputs(run, config, allow_changed_data=allow_changed_data, db_path=db_path)
+        step, (weights, _, state), skipped = _load_sound_checkpoint(db_path, run["id"], None)
+        _note(store, run["id"], skipped + notes)
         store.delete_metrics_after(run["id"], step)
         store.update_run(run["id"], status="queued", error=None, finished_at=None)
     return run_experiment(
@@ -55,6 +96,7 @@ def fork_run(
     step: int | None = None,
     events_stream: IO[str] | None = None,
     stop: StopFlag | None = None,
+    allow_changed_data: bool = False,
     with_state: bool = False,
     study: str | None = None,
     trial_number: int | None = None,
@@ -68,17 +110,17 @@ def fork_run(
     """
     with Store(db_path) as store:
         parent = store.get_run(run_id)
-        ckpt_step, folder = _checkpoint_at(db_path, parent["id"], step)
+        ckpt_step, (weights, _, state), skipped = _load_sound_checkpoint(db_path, parent["id"], step)
         parent_config = RunConfig.from_dict(parent["config"])
         config = parent_config.with_values({"name": f"{parent['name']} (fork @{ckpt_step})", **overrides})
-        prepare(config)  # check everything before writing anything
-        weights, _, state = load_checkpoint(folder)
+        notes = _check_inputs(parent, config, allow_changed_data=allow_changed_data, db_path=db_path)  # before writing anything
         # Weights only by default: changed settings (a learning rate, a method) get a fresh optimizer.
         start = StartPoint(ckpt_step, weights, None)
         if with_state and state is not None and config.method.name == parent_config.method.name:
             kept = {k: state[k] for k in ("optimizer", "scheduler") if k in state}
             start = StartPoint(ckpt_step, weights, kept, lr_scale=_lr_ratio(parent_config, config))
         new_id = store.create_run(config.to_dict(), parent_id=parent["id"], study=study, trial_number=trial_number)
+        _note(store, new_id, skipped + notes)
         store.copy_metrics(parent["id"], new_id, up_to_step=ckpt_step)
     if on_created is not None:
         on_created(new_id)

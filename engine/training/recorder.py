@@ -1,17 +1,20 @@
 """Where a run's progress goes: events on the wire at once, rows in the store in batches.
 
 The engine writes its own rows (at least once a second, with a heartbeat), so nothing
-depends on the GUI being alive.
+depends on the GUI being alive. Rows go through a ``WriteQueue``: while another program
+holds the database lock they wait in memory and training goes on.
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from engine.events import EventWriter
 from engine.store import Store
+from engine.training.write_queue import WriteQueue
 
 FLUSH_SECONDS = 1.0
 PROGRESS_SECONDS = 0.25
@@ -28,6 +31,7 @@ class Recorder:
         self._last_flush = 0.0
         self._last_progress = 0.0
         self._phase: tuple[str, float, int] | None = None  # (phase, its first event's time, done then)
+        self.queue = WriteQueue(store)
 
     def wall_time(self) -> float:
         return time.time() - self.started
@@ -38,6 +42,7 @@ class Recorder:
         self._metrics.append((name, step, float(value), wall, now))
         self.events.emit("metric", name=name, step=step, value=float(value), wall_time=wall)
         self.maybe_flush()
+        self.queue.check_bound("the newest checkpoint is kept: resume the run when the database is free")
 
     def metrics(self, values: dict[str, float], step: int) -> None:
         for name, value in values.items():
@@ -68,12 +73,31 @@ class Recorder:
             self.flush()
 
     def flush(self) -> None:
+        """Queues the rows gathered so far and writes what the lock allows now."""
         metrics, self._metrics = self._metrics, []
         logs, self._logs = self._logs, []
-        self.store.add_metrics(self.run_id, metrics)
-        self.store.add_logs(self.run_id, logs)
-        self.store.heartbeat(self.run_id)
+        store, run_id = self.store, self.run_id
+        if metrics:
+            self.queue.put(lambda: store.add_metrics(run_id, metrics), rows=len(metrics))
+        if logs:
+            self.queue.put(lambda: store.add_logs(run_id, logs), rows=len(logs))
+        self.queue.put(lambda: store.heartbeat(run_id))
+        was_locked = self.queue.locked_since is not None
+        self.queue.try_drain()
         self._last_flush = time.time()
+        if self.queue.locked_since is not None and not was_locked:
+            self.log("the run database is locked by another program: rows wait in memory until it is free", "warning")
+
+    def write(self, write: Callable[[], object], *, rows: int = 1) -> None:
+        """A store write of the run (episodes, artifacts, the final status), after the rows before it."""
+        self.flush()
+        self.queue.put(write, rows=rows)
+        self.queue.try_drain()
+
+    def drain(self) -> None:
+        """Everything written, waiting for a locked database (bounded; see WriteQueue)."""
+        self.flush()
+        self.queue.drain(where="the run's files and checkpoints are kept")
 
 
 class RecorderLogHandler(logging.Handler):

@@ -27,15 +27,15 @@ from engine.errors import OutOfMemory, UserError
 from engine.events import EventWriter
 from engine.models.encoder import TextEncoder
 from engine.models.loading import resolve_model
-from engine.paths import artifacts_dir
 from engine.specs import get as get_spec
 from engine.stats import paired_difference
 from engine.store import Store
 from engine.tasks import TaskData, build_task_data
-from engine.training import devices
+from engine.training import devices, fingerprints
 from engine.training.checkpoints import KEEP_CHECKPOINTS, prune_checkpoints, save_checkpoint
 from engine.training.evaluation import evaluate_episodes, evaluate_rows
 from engine.training.recorder import Recorder, RecorderLogHandler, versions
+from engine.training.write_queue import StoreUnavailable
 
 log = logging.getLogger("engine.run")
 
@@ -138,6 +138,9 @@ def run_experiment(
         if existing["status"] != "queued":
             raise UserError(f"run {run_id} is {existing['status']}, not queued", source=str(db_path))
         store.update_run(run_id, config=config.to_dict())
+    # What it trains on, so resume and fork can tell when the data or model changed.
+    model_source = resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
+    store.update_run(run_id, **fingerprints.take(data.dataset, model_source).as_columns())
     events = EventWriter(events_stream, run_id)
     recorder = Recorder(store, events, run_id)
     handler = RecorderLogHandler(recorder)
@@ -150,14 +153,15 @@ def run_experiment(
             world,
         )
     except Pruned:
-        recorder.flush()
-        store.finish_run(run_id, "pruned", error="pruned by the study's pruner")
+        recorder.write(lambda: store.finish_run(run_id, "pruned", error="pruned by the study's pruner"))
+        recorder.drain()
         events.emit("run_finished", status="pruned", final_metrics={})
         return RunOutcome(run_id, "pruned", {})
     except BaseException as exc:
-        recorder.flush()
         status, kind, message = _classify_failure(exc, device)
-        store.finish_run(run_id, status, error=message)
+        if not isinstance(exc, StoreUnavailable):  # else it stays running; its dead pid marks it interrupted
+            recorder.write(lambda: store.finish_run(run_id, status, error=message))
+            recorder.drain()
         events.emit("error", message=message, kind=kind)
         events.emit("run_finished", status=status, final_metrics={})
         if kind == "oom":
@@ -205,6 +209,8 @@ def _classify_failure(exc: BaseException, device: torch.device) -> tuple[str, st
         return "failed", "oom", OOM_ADVICE.format(device=device)
     if isinstance(exc, UserError):
         return "failed", "user", str(exc)
+    if isinstance(exc, StoreUnavailable):
+        return "failed", "store", str(exc)
     text = str(exc).strip().splitlines()
     return "failed", "internal", f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
@@ -264,7 +270,7 @@ def _train_and_test(
     if not untrained_results and config.train.eval_untrained and data.mode == "episodic" and start is None:
         assert data.test_sampler is not None
         _, untrained_results = evaluate_episodes(method, data.test_sampler, config.task.test_episodes)
-        store.add_episodes(run_id, untrained_results, split="untrained")
+        recorder.write(lambda: store.add_episodes(run_id, untrained_results, split="untrained"), rows=len(untrained_results))
         untrained = task.summarize(untrained_results, "test")
         log.info("untrained model: %s %.4f ± %.4f", headline, untrained[headline], untrained[f"{headline}_ci95"])
     if untrained_results:
@@ -292,6 +298,9 @@ def _train_and_test(
                 stop.requested = True
                 log.info("stop requested at step %d: writing a checkpoint", step)
                 break
+    except StoreUnavailable:
+        _checkpoint(config, method, recorder, step, elapsed=time.time() - started)  # files only: the lock holds
+        raise
     finally:
         if bar:
             bar.close()
@@ -299,17 +308,19 @@ def _train_and_test(
     train_seconds = time.time() - started + earlier_seconds
     if stop.requested:
         _checkpoint(config, method, recorder, step, elapsed=train_seconds)
-        recorder.flush()
-        store.finish_run(run_id, "interrupted", final_metrics={"train_episodes": step, "train_seconds": train_seconds}, error="stopped by the user")
+        stopped = {"train_episodes": step, "train_seconds": train_seconds}
+        recorder.write(lambda: store.finish_run(run_id, "interrupted", final_metrics=stopped, error="stopped by the user"))
+        recorder.drain()
         events.emit("run_finished", status="interrupted", final_metrics={"train_episodes": step, "train_seconds": train_seconds})
         return RunOutcome(run_id, "interrupted", {})
 
     if total and config.train.eval_every:
         _validate(config, data, method, recorder, total, on_validate)
-    final.update(_test(config, data, method, recorder, store, run_id, record=True))
+    summary, test_results = _test(config, data, method, recorder, store, run_id, record=True)
+    final.update(summary)
     if untrained_results:
         # Same episodes before and after training: a paired difference is the honest gain.
-        trained = [r[task.headline] for r in store.episodes(run_id, split="test")]
+        trained = [r[task.headline] for r in sorted(test_results, key=lambda r: r["episode"])]
         gain = paired_difference([r[task.headline] for r in untrained_results], trained)
         final["gain_over_untrained"] = gain["mean_diff"]
         final["gain_over_untrained_ci95"] = gain["ci95"]
@@ -326,8 +337,8 @@ def _train_and_test(
     final["train_episodes"] = total
     final["episodes_per_second"] = total / train_seconds if train_seconds > 0 else None
     _checkpoint(config, method, recorder, total, kind="weights")
-    recorder.flush()
-    store.finish_run(run_id, "finished", final_metrics=final)
+    recorder.write(lambda: store.finish_run(run_id, "finished", final_metrics=final))
+    recorder.drain()
     events.emit("run_finished", status="finished", final_metrics=final)
     return RunOutcome(run_id, "finished", final)
 
@@ -355,10 +366,11 @@ def _validate(
 
 def _test(
     config: RunConfig, data: TaskData, method: methods.Method, recorder: Recorder, store: Store, run_id: str, *, record: bool
-) -> dict[str, Any]:
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(summary, per-episode results) of the meta-test (no episodes in supervised mode)."""
     if data.mode == "supervised":
         metrics = evaluate_rows(method, data.test_rows or [], data.label_names)
-        return {f"test_{k}": v for k, v in metrics.items()} | {f"test_{data.task.headline}_ci95": None}
+        return {f"test_{k}": v for k, v in metrics.items()} | {f"test_{data.task.headline}_ci95": None}, []
     assert data.test_sampler is not None
     count = config.task.test_episodes
 
@@ -369,14 +381,14 @@ def _test(
     summary = data.task.summarize(results, "test")
     headline = f"test_{data.task.headline}"
     if record:
-        store.add_episodes(run_id, results, split="test")
         key = episodes_key(data.dataset.fingerprint(), episodes)
-        store.update_run(run_id, episodes_key=key)
+        recorder.write(lambda: store.add_episodes(run_id, results, split="test"), rows=len(results))
+        recorder.write(lambda: store.update_run(run_id, episodes_key=key))
         summary["test_episodes"] = len(results)
         curves = {f"test_{name}" for name in data.task.curve_metrics}
         recorder.metrics({k: v for k, v in summary.items() if k in curves}, config.train.episodes)
         log.info("meta-test: %s %.4f ± %.4f over %d episodes", headline, summary[headline], summary[f"{headline}_ci95"], len(results))
-    return summary
+    return summary, results
 
 
 def _checkpoint(
@@ -387,7 +399,7 @@ def _checkpoint(
     # run resumed from it has no gap.
     recorder.flush()
     store, events, run_id = recorder.store, recorder.events, recorder.run_id
-    run_dir = artifacts_dir(store.path) / run_id
+    run_dir = store.claim_artifacts(run_id)
     folder = run_dir / ("weights" if kind == "weights" else f"checkpoint-{step:06d}")
     extra = None
     if kind == "checkpoint":
@@ -402,11 +414,11 @@ def _checkpoint(
         if method.scheduler is not None:
             extra["scheduler"] = method.scheduler.state_dict()
     save_checkpoint(folder, method.state_dict(), step=step, config=config.to_dict(), extra=extra)
-    store.add_artifact(run_id, kind, folder, step=step)
+    recorder.write(lambda: store.add_artifact(run_id, kind, folder, step=step))
     events.emit("checkpoint", path=str(folder), step=step, kind=kind)
     if kind == "checkpoint":
         for removed in prune_checkpoints(run_dir, keep=KEEP_CHECKPOINTS):
-            store.remove_artifact(run_id, removed)
+            recorder.write(lambda removed=removed: store.remove_artifact(run_id, removed))
 
 
 def _restore(method: methods.Method, start: StartPoint) -> None:

@@ -31,6 +31,7 @@ from engine.config import RunConfig
 from engine.data import check_task, first_problem
 from engine.errors import UserError
 from engine.specs import MethodSpec, all_specs
+from engine.tasks import requested_train_query
 from gui.config_warnings import config_warnings
 from gui.engine_info import EngineInfo
 from gui.widgets.dataset_panel import DatasetPanel
@@ -362,7 +363,7 @@ class NewExperimentPage(QWidget):
             self._update_estimate()
             return str(exc)
         self.config = config
-        checks = check_task(panel.dataset, config.task)
+        checks = check_task(panel.dataset, config.task, train_query=requested_train_query(config))  # the method's too
         panel.show_checks(checks, config.task.k_shot + config.task.query if config.task.mode == "episodic" else 0)
         self._update_estimate()
         return first_problem(checks)

@@ -101,6 +101,7 @@ def test_corrupt_safetensors_is_a_clear_error(tmp_path, capsys):
     folder = tmp_path / "corrupt"
     folder.mkdir()
     (folder / "config.json").write_text("{}")
+    (folder / "vocab.txt").write_text("[PAD]\n[UNK]\n")  # a tokenizer: without one the folder is refused first
     (folder / "model.safetensors").write_bytes(b"\x10\x00\x00\x00\x00\x00\x00\x00{garbage")
     code, _, err = cli(capsys, "model-info", str(folder), "--json")
     assert code == 2 and "corrupt safetensors" in err and "Traceback" not in err

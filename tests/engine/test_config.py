@@ -80,9 +80,12 @@ def test_bad_configs_name_the_key(tmp_path, patch, message):
 def test_missing_and_unreadable_files(tmp_path):
     with pytest.raises(ConfigError, match="file not found"):
         RunConfig.load(tmp_path / "absent.toml")
-    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00garbage")
-    with pytest.raises(ConfigError, match="not UTF-8"):
+    (tmp_path / "bin.toml").write_bytes(b"\xff\xfe\x00garbage")  # starts like UTF-16 (a BOM): named as such
+    with pytest.raises(ConfigError, match="is UTF-16 text; save it as UTF-8"):
         RunConfig.load(tmp_path / "bin.toml")
+    (tmp_path / "latin1.toml").write_bytes('name = "café"\n'.encode("latin-1"))
+    with pytest.raises(ConfigError, match="not UTF-8"):
+        RunConfig.load(tmp_path / "latin1.toml")
 
 
 def test_relative_paths_resolve_against_the_config_file(tmp_path):

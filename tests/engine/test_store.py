@@ -140,7 +140,7 @@ def test_two_writers_and_a_reader_lose_nothing(tmp_path):
 def test_unreadable_database_is_a_user_error(tmp_path):
     path = tmp_path / "not-a-db.db"
     path.write_bytes(b"this is not sqlite at all" * 100)
-    with pytest.raises(UserError, match="cannot open the run database"):
+    with pytest.raises(UserError, match="not a MetaLab run database"):
         Store(path)
 
 
