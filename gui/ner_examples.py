@@ -39,9 +39,10 @@ def support_request(text: str) -> list[dict[str, list[str]]]:
     return out
 
 
-def query_request(text: str) -> list[dict[str, list[str]]]:
-    """One plain sentence per line, as tokens."""
-    return [{"tokens": tokenize(line)} for line in text.splitlines() if tokenize(line)]
+def query_request(text: str) -> list[str]:
+    """One plain sentence per line, its words and punctuation split by spaces (the engine splits
+    a query on white space, so "Velmora." becomes the two words the examples would have)."""
+    return [" ".join(tokenize(line)) for line in text.splitlines() if tokenize(line)]
 
 
 def run_examples(config: dict[str, Any], *, queries: int = 5) -> tuple[str, str]:

@@ -253,7 +253,7 @@ class TryModelPage(QWidget):
         self.prediction_shown.emit()
 
     def _show_tagged(self, result: dict[str, Any]) -> None:
-        colors = type_colors(result.get("classes", []))
+        colors = type_colors(result.get("types") or result.get("classes") or [])
         paragraphs = [f"<p>{sentence_html(p['tokens'], p['tags'], colors)}</p>" for p in result["predictions"]]
         self.tagged.setHtml("\n".join(paragraphs))
         self.message.setText(f"{len(paragraphs)} sentences tagged by run {result['run_id']}.")

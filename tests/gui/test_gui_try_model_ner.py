@@ -17,7 +17,7 @@ NER_CONFIG = {
              "meta_test_fraction": 0.5, "meta_val_fraction": 0.3},
     "dataset": {"path": "bundled:entities", "text_column": "", "label_column": ""},
 }
-ANSWER = {"run_id": "r1", "classes": ["CITY", "PERSON"],
+ANSWER = {"run_id": "r1", "types": ["CITY", "PERSON"],
           "predictions": [{"tokens": ["Ada", "left", "Velmora", "."], "tags": ["B-PERSON", "O", "B-CITY", "O"]}]}
 
 
@@ -26,7 +26,7 @@ def test_requests_are_tokens_and_tags():
         {"tokens": ["Ada", "left", "."], "tags": ["B-PERSON", "O", "O"]},
         {"tokens": ["In", "Velmora"], "tags": ["O", "B-CITY"]},
     ]
-    assert query_request("Ada left.\n \n") == [{"tokens": ["Ada", "left", "."]}]
+    assert query_request("Ada left.\n \n") == ["Ada left ."]
     with pytest.raises(ValueError, match="line 2: write an entity as"):
         support_request("[Ada](PERSON)\n[Velmora left")
     with pytest.raises(ValueError, match="mark at least one entity"):
@@ -64,7 +64,7 @@ def test_ner_run_predicts_through_the_engine_and_highlights(qtbot, tmp_path):
         page.predict()
     args, request = json.loads((tmp_path / "args.json").read_text())
     assert args[:2] == ["predict", "r1"]
-    assert request["query"] == [{"tokens": ["Bo", "left", "Kessing", "."]}]
+    assert request["query"] == ["Bo left Kessing ."]
     assert request["support"][0]["tags"] == ["B-PERSON", "O", "B-CITY", "O"]
     html = page.tagged.toHtml()
     assert "PERSON" in html and "Velmora" in html and "background-color" in html
