@@ -12,7 +12,7 @@ from engine import methods
 from engine.config import RunConfig
 from engine.models.encoder import load_encoder
 from engine.specs import get
-from engine.training.task_data import build_task_data
+from engine.tasks import build_task_data
 
 DEVICE = os.environ.get("METALAB_BENCH_DEVICE", "cpu")
 

@@ -75,7 +75,7 @@ def setfit(k_shot: int, test_episodes: int) -> list[float]:
 
     from benchmarks._common import config
     from engine.models.loading import bundled_model_dir
-    from engine.training.task_data import build_task_data
+    from engine.tasks import build_task_data
 
     data = build_task_data(config("protonet", k_shot=k_shot))
     texts = data.dataset.texts

@@ -46,7 +46,7 @@ def higher_step(method, model, episode, first_order: bool) -> None:
     import higher
 
     y_s, y_q = episode_tensors(episode, method.device)
-    s, q = method.tokens(list(episode.support)), method.tokens(list(episode.query))
+    s, q = method.batch(list(episode.support)), method.tokens(list(episode.query))
     inner = torch.optim.SGD(model.parameters(), lr=1e-3)
     model.zero_grad(set_to_none=True)
     with higher.innerloop_ctx(model, inner, copy_initial_weights=False, track_higher_grads=not first_order) as (fmodel, diffopt):
