@@ -29,12 +29,13 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import TASK_MODES, schema
+from engine.tasks import TASK_TYPES
 from engine.errors import ConfigError
 from engine.specs import Param
 
 INT_LIMIT = 2_000_000_000
 _CONFIG_TYPES = {"an integer": "int", "a number": "float", "true or false": "bool", "a string": "str"}
-_CONFIG_CHOICES: dict[str, tuple[Any, ...]] = {"task.mode": TASK_MODES}
+_CONFIG_CHOICES: dict[str, tuple[Any, ...]] = {"task.mode": TASK_MODES, "task.type": tuple(TASK_TYPES)}
 
 
 def config_params(keys: list[str]) -> list[Param]:
