@@ -32,8 +32,8 @@ class DatasetConfig:
         default="bundled:intents",
         metadata=_help("CSV/TSV/JSONL/Parquet file, a folder saved by HF datasets, or bundled:NAME"),
     )
-    text_column: str = field(default="", metadata=_help("Column with the text; empty = guess"))
-    label_column: str = field(default="", metadata=_help("Column with the label; empty = guess"))
+    text_column: str = field(default="", metadata=_help("Column with the text (token classification: the list of tokens); empty = guess"))
+    label_column: str = field(default="", metadata=_help("Column with the label (token classification: the list of BIO tags); empty = guess"))
 
 
 @dataclass

@@ -31,14 +31,14 @@ EVENT_FIELDS: dict[str, tuple[str, ...]] = {
 ERROR_KINDS = ("user", "oom", "interrupted", "internal")
 
 
-def _clean(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """JSON has no NaN or infinity: they travel as null."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {k: _clean(v) for k, v in value.items()}
+        return {k: json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
+        return [json_safe(v) for v in value]
     return value
 
 
@@ -60,7 +60,7 @@ class EventWriter:
         with self._lock:
             event = {"v": PROTOCOL_VERSION, "seq": self._seq, "type": type, "run_id": self.run_id, "time": time.time()}
             self._seq += 1
-            event.update(_clean(fields))
+            event.update(json_safe(fields))
             if self.stream is not None:
                 try:
                     self.stream.write(json.dumps(event, separators=(",", ":")) + "\n")

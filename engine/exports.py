@@ -10,6 +10,7 @@ import io
 import json
 from typing import Any
 
+from engine.events import json_safe
 from engine.store import Store
 
 FORMATS = ("csv", "json", "toml")
@@ -27,7 +28,8 @@ def export_run(store: Store, run_id: str, fmt: str) -> str:
     metrics = store.metrics(run["id"])
     if fmt == "json":
         episodes = store.episodes(run["id"])
-        return json.dumps({"run": run, "metrics": metrics, "episodes": episodes}, indent=2, default=str) + "\n"
+        document = json_safe({"run": run, "metrics": metrics, "episodes": episodes})
+        return json.dumps(document, indent=2, default=str, allow_nan=False) + "\n"
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(METRIC_COLUMNS)

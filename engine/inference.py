@@ -136,19 +136,20 @@ def predict_tokens(encoder: Any, request: dict[str, Any], *, temperature: float 
     with torch.no_grad():
         support = F.normalize(encoder(**batcher(support_rows)).float(), dim=-1)
         query = F.normalize(encoder(**batcher(query_rows)).float(), dim=-1)
-        kept = batcher.item_counts(support_rows)
         targets = torch.tensor(
-            [index.get(split_tag(t)[1], 0) for row, k in zip(support_rows, kept) for t in tags[row][:k]], device=support.device
+            [index.get(split_tag(tags[row][w])[1], 0) for row in support_rows for w in batcher.kept_words(row)], device=support.device
         )
         onehot = F.one_hot(targets, len(types) + 1).float()
         means = (onehot.T @ support) / onehot.sum(0).clamp(min=1).unsqueeze(1)
         probs = torch.softmax(temperature * query @ F.normalize(means, dim=-1).T, dim=-1).cpu()
     labels = [OUTSIDE, *types]
-    predictions, start = [], 0
-    for words, k in zip(queries, batcher.item_counts(query_rows)):
-        picked = probs[start : start + k].argmax(-1).tolist()
-        start += k
-        word_tags = [OUTSIDE if p == 0 else f"I-{labels[p]}" for p in picked] + [OUTSIDE] * (len(words) - k)
+    predictions = []
+    picked = iter(probs.argmax(-1).tolist())
+    for row, words in zip(query_rows, queries):
+        word_tags = [OUTSIDE] * len(words)  # words cut by max_length stay O
+        for w in batcher.kept_words(row):
+            p = next(picked)
+            word_tags[w] = OUTSIDE if p == 0 else f"I-{labels[p]}"
         entities = [{"type": s.type, "start": s.start, "end": s.end, "text": " ".join(words[s.start : s.end])} for s in spans(word_tags)]
         predictions.append({"text": " ".join(words), "tokens": words, "tags": _bio(word_tags), "entities": entities})
     return {"types": types, "temperature": temperature, "predictions": predictions}

@@ -41,12 +41,15 @@ __all__ = [
 ]
 
 
-def _prepare(path: str | Path, db_path: Path, storage: str | None, n_trials: int | None, timeout: float | None) -> tuple[StudySpec, str, Any]:
+def _prepare(
+    path: str | Path, db_path: Path, storage: str | None, n_trials: int | None, timeout: float | None,
+    overrides: dict[str, Any] | None = None,
+) -> tuple[StudySpec, str, Any]:
     """Every check, then the storage opened and the study created or resumed."""
     from engine.study._factory import make_pruner, make_sampler
     from engine.study._worker import create_or_load, quiet_optuna
 
-    spec = load_spec(path).with_budget(n_trials, timeout)
+    spec = load_spec(path, overrides).with_budget(n_trials, timeout)
     url = storage or spec.storage or default_storage(db_path)
     from engine.study._storage import check_storage
 
@@ -66,8 +69,11 @@ def _prepare(path: str | Path, db_path: Path, storage: str | None, n_trials: int
     return spec, url, study
 
 
-def create_study(path: str | Path, *, db_path: Path, storage: str | None = None, n_trials: int | None = None) -> dict[str, Any]:
-    spec, url, study = _prepare(path, db_path, storage, n_trials, None)
+def create_study(
+    path: str | Path, *, db_path: Path, storage: str | None = None, n_trials: int | None = None,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    spec, url, study = _prepare(path, db_path, storage, n_trials, None, overrides)
     return {"name": spec.name, "storage": redact(url), "budget": spec.n_trials, "trials": len(study.trials)}
 
 
@@ -80,12 +86,13 @@ def run_study(
     n_trials: int | None = None,
     timeout: float | None = None,
     report: TrialReport | None = None,
+    overrides: dict[str, Any] | None = None,
 ) -> tuple[StudySpec, str, LoopOutcome]:
     """Creates or resumes the study from ``path`` and runs trials in this process."""
     from engine.study._factory import make_sampler
     from engine.study._worker import effective_seed, run_trials
 
-    spec, url, study = _prepare(path, db_path, storage, n_trials, timeout)
+    spec, url, study = _prepare(path, db_path, storage, n_trials, timeout, overrides)
     study.sampler = make_sampler(spec, seed=effective_seed(spec, study, worker=False))
     outcome = run_trials(spec, study, db_path=db_path, stop=stop, report=report)
     return spec, url, outcome

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine import tasks
 from engine.config import RunConfig, resolve_relative
 from engine.errors import ConfigError
 from engine.study._space import Dimension, grid_search_space, grid_size, parse_space
@@ -100,7 +101,8 @@ class StudySpec:
         return spec
 
 
-def load_spec(path: str | Path) -> StudySpec:
+def load_spec(path: str | Path, overrides: dict[str, Any] | None = None) -> StudySpec:
+    """The study file at ``path``; ``overrides`` (``--set``) change ``study.KEY`` or a key of the base config."""
     path = Path(path)
     source = str(path)
     try:
@@ -119,10 +121,21 @@ def load_spec(path: str | Path) -> StudySpec:
     study = data.get("study")
     if not isinstance(study, dict):
         raise ConfigError("missing [study] table", source=source)
+    base_changes = {}
+    for key, value in (overrides or {}).items():
+        head, _, rest = key.partition(".")
+        if head != "study":
+            base_changes[key] = value
+        elif not rest or "." in rest:
+            raise ConfigError(f"--set {key}: study keys are set one at a time, e.g. study.sampler=random", source=source)
+        else:
+            study[rest] = value
     base_name = study.get("base")
     if not isinstance(base_name, str) or not base_name.strip():
         raise ConfigError("'study.base' must name a run config (TOML), relative to this file", source=source)
     base = RunConfig.load(path.parent / base_name)
+    if base_changes:
+        base = base.with_values(base_changes)
     storage = study.get("storage")
     if isinstance(storage, str):
         storage = resolve_storage_path(storage, path.parent)
@@ -152,8 +165,11 @@ def _build(name: str, base: RunConfig, data: dict[str, Any], *, storage: Any, so
         raise ConfigError("'study.storage' must be a string such as journal:studies.log", source=source)
     sampler = _choice(data, "sampler", "tpe", SAMPLERS, source)
     pruner = _choice(data, "pruner", "median", PRUNERS, source)
-    metric = _choice(data, "metric", "val_accuracy", METRICS, source)
-    direction = _choice(data, "direction", "minimize" if metric == "val_loss" else "maximize", DIRECTIONS, source)
+    # The base config's task type says which metrics exist and which one is the headline.
+    task = tasks.get(base.task.type)
+    metric = _choice(data, "metric", f"val_{task.headline}", tuple(f"val_{m.name}" for m in task.metrics), source)
+    better = task.metric(metric[len("val_") :]).higher_is_better
+    direction = _choice(data, "direction", "maximize" if better else "minimize", DIRECTIONS, source)
     n_trials = data.get("n_trials", 20)
     if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1):
         raise ConfigError(f"'study.n_trials' must be a positive integer, got {n_trials!r}", source=source)

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from engine.data import Check
+from engine.data.entity_episodes import keep_types
 from engine.data.spans import OUTSIDE, entity_counts, entity_scores, split_tag
 from engine.errors import ModelError
 from engine.tasks._base import IGNORE, Batcher, Metric, Task
@@ -39,7 +40,8 @@ class WordBatcher(Batcher):
 
     def __init__(self, encoder: TextEncoder, dataset: Any):
         super().__init__(encoder, dataset)
-        self._cache: dict[int, tuple[list[int], list[int]]] = {}  # row -> (ids, first sub-token of each kept word)
+        # row -> (token ids, position of each kept word's first sub-token, that word's index)
+        self._cache: dict[int, tuple[list[int], list[int], list[int]]] = {}
 
     def _encode(self, rows: Sequence[int]) -> None:
         missing = [r for r in rows if r not in self._cache]
@@ -54,12 +56,14 @@ class WordBatcher(Batcher):
         )
         for i, row in enumerate(missing):
             firsts: list[int] = []
+            words: list[int] = []
             previous = None
             for position, word in enumerate(out.word_ids(i)):
                 if word is not None and word != previous:
                     firsts.append(position)
+                    words.append(word)
                 previous = word
-            self._cache[row] = (out["input_ids"][i], firsts)
+            self._cache[row] = (out["input_ids"][i], firsts, words)
 
     def __call__(self, rows: Sequence[int]) -> dict[str, torch.Tensor]:
         import torch
@@ -73,6 +77,11 @@ class WordBatcher(Batcher):
     def item_counts(self, rows: Sequence[int]) -> list[int]:
         self._encode(rows)
         return [len(self._cache[r][1]) for r in rows]
+
+    def kept_words(self, row: int) -> list[int]:
+        """Indices of the row's words that give an item (cut or empty words give none)."""
+        self._encode([row])
+        return self._cache[row][2]
 
 
 class TokenClassificationTask(Task):
@@ -142,6 +151,11 @@ class TokenClassificationTask(Task):
         )
 
     # --- torch side -------------------------------------------------------------------------
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        from engine.tasks._torch import cross_entropy
+
+        return cross_entropy(logits, targets)
+
     def batcher(self, encoder: TextEncoder, dataset: Any) -> WordBatcher:
         return WordBatcher(encoder, dataset)
 
@@ -151,9 +165,10 @@ class TokenClassificationTask(Task):
     def _targets(self, batcher: Batcher, rows: Sequence[int], types: Sequence[str]) -> torch.Tensor:
         import torch
 
+        assert isinstance(batcher, WordBatcher)
         index = {name: i + 1 for i, name in enumerate(types)}
-        counts = batcher.item_counts(rows)
-        values = [index.get(split_tag(tag)[1], 0) for row, kept in zip(rows, counts) for tag in batcher.dataset.tags[row][:kept]]
+        tags = batcher.dataset.tags
+        values = [index.get(split_tag(tags[row][w])[1], 0) for row in rows for w in batcher.kept_words(row)]
         return torch.tensor(values, dtype=torch.long, device=batcher.encoder.device)
 
     def episode_targets(self, batcher: Batcher, episode: Episode) -> tuple[torch.Tensor, torch.Tensor]:
@@ -175,15 +190,17 @@ class TokenClassificationTask(Task):
 
         logits = logits.detach().float()
         targets = targets.to(logits.device)
-        predicted = logits.argmax(-1).tolist()
+        assert isinstance(batcher, WordBatcher)
+        predicted = iter(logits.argmax(-1).tolist())
         gold, guessed = [], []
-        start = 0
-        for row, kept in zip(rows, batcher.item_counts(rows)):
+        for row in rows:
             tags = batcher.dataset.tags[row]
-            gold.append(only_types(tags, types))
-            labels = predicted[start : start + kept]
-            start += kept
-            guessed.append([f"I-{types[p - 1]}" if p else OUTSIDE for p in labels] + [OUTSIDE] * (len(tags) - kept))
+            gold.append(list(keep_types(tags, types)))
+            guess = [OUTSIDE] * len(tags)  # words with no item (cut by max_length) stay O
+            for word in batcher.kept_words(row):
+                label = next(predicted)
+                guess[word] = f"I-{types[label - 1]}" if label else OUTSIDE
+            guessed.append(guess)
         scores = entity_scores(entity_counts(gold, guessed))
         has_items = len(targets) > 0
         return {
@@ -191,10 +208,4 @@ class TokenClassificationTask(Task):
             "loss": float(F.cross_entropy(logits, targets, ignore_index=IGNORE)) if has_items else 0.0,
             "accuracy": float((logits.argmax(-1) == targets).float().mean()) if has_items else 0.0,
         }
-
-
-def only_types(tags: Sequence[str], types: Sequence[str]) -> list[str]:
-    """Tags with every entity of a type outside ``types`` turned into ``O``."""
-    wanted = set(types)
-    return [tag if split_tag(tag)[1] in wanted else OUTSIDE for tag in tags]
 

@@ -32,6 +32,7 @@ from engine.config import TASK_MODES, schema
 from engine.tasks import TASK_TYPES
 from engine.errors import ConfigError
 from engine.specs import Param
+from engine.tasks import TASK_TYPES
 
 INT_LIMIT = 2_000_000_000
 _CONFIG_TYPES = {"an integer": "int", "a number": "float", "true or false": "bool", "a string": "str"}

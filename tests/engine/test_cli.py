@@ -150,3 +150,76 @@ def test_every_command_is_documented():
     sub = next(a for a in build_parser()._actions if a.__class__.__name__ == "_SubParsersAction")
     for name in sub.choices:
         assert f"`{name}" in doc, name
+
+
+def _commands(parser, path=()):
+    """Every command path, e.g. ('runs', 'compare'), found by walking the parser."""
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for name, child in action.choices.items():
+                yield (*path, name)
+                yield from _commands(child, (*path, name))
+
+
+def test_help_prints_for_every_command_and_sub_command(capsys):
+    """Formatting, not only presence: a bare % in a help text crashed `runs --help`."""
+    from engine.cli import build_parser
+
+    paths = [(), *_commands(build_parser())]
+    assert ("runs", "compare") in paths and ("study", "run") in paths
+    for path in paths:
+        with pytest.raises(SystemExit) as exit_info:
+            build_parser().parse_args([*path, "--help"])
+        out, err = capsys.readouterr()
+        assert exit_info.value.code == 0 and out.startswith("usage: metalab-engine"), (path, err)
+
+
+def test_a_reader_that_stops_early_is_not_an_error():
+    """`metalab-engine ... | head -1`: the closed pipe ends the command quietly with status 0."""
+    import subprocess
+    import sys
+
+    from tests.conftest import REPO
+
+    process = subprocess.Popen([sys.executable, "-m", "engine", "methods", "--json"], cwd=REPO,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process.stdout.close()  # before the command writes: every write meets a closed pipe
+    err = process.stderr.read()
+    assert process.wait(timeout=240) == 0
+    assert err == ""
+
+
+def _strict_json(text):
+    def refuse(constant):
+        raise AssertionError(f"{constant} in JSON output")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+def test_json_output_has_null_where_a_value_is_not_finite(tmp_path, capsys):
+    from engine.store import Store
+
+    db = tmp_path / "runs.db"
+    with Store(db) as store:
+        diverged = store.create_run({"name": "diverged"}, status="running")
+        store.add_metrics(diverged, [("train_loss", 1, float("nan"), 0.1, 1.0), ("train_loss", 2, float("inf"), 0.2, 2.0)])
+        store.finish_run(diverged, "finished", final_metrics={"test_loss": float("nan"), "test_accuracy": 0.5})
+        other = store.create_run({"name": "other"}, status="running")
+        store.finish_run(other, "finished", final_metrics={"test_accuracy": 0.25})
+
+    code, out, _ = cli(capsys, "runs", "show", diverged, "--db", str(db), "--json")
+    assert code == 0 and _strict_json(out)["final_metrics"]["test_loss"] is None
+    code, out, _ = cli(capsys, "runs", "export", diverged, "--format", "json", "--db", str(db))
+    assert code == 0 and [m["value"] for m in _strict_json(out)["metrics"]] == [None, None]
+    code, out, _ = cli(capsys, "runs", "compare", diverged, other, "--db", str(db), "--json")
+    (comparison,) = _strict_json(out)["comparisons"]  # no episodes: no difference to report
+    assert code == 0 and comparison["mean_diff"] is None and comparison["p_value"] is None
+
+
+def test_validate_takes_set_as_run_does(tmp_path, capsys, tiny_model, keyword_csv):
+    config = tmp_path / "tiny.toml"
+    config.write_text(tiny_config_text(tiny_model, keyword_csv))
+    code, _, err = cli(capsys, "validate", str(config), "--set", "task.n_way=30")
+    assert code == 2 and "30-way needs 30" in err
+    code, out, _ = cli(capsys, "validate", str(config), "--set", "task.n_way=2")
+    assert code == 0 and "ERROR" not in out

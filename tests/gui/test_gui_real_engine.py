@@ -21,7 +21,7 @@ pytestmark = [
     pytest.mark.slow,
     # A file check, not find_spec: an editable install elsewhere can resolve engine.cli from another tree.
     pytest.mark.skipif(
-        not (Path(engine.__file__).parent / "cli.py").exists(), reason="engine/cli.py is not in this tree yet"
+        not (Path(engine.__file__).parent / "cli" / "__init__.py").exists(), reason="engine/cli is not in this tree yet"
     ),
 ]
 

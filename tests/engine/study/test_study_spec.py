@@ -169,3 +169,21 @@ def test_the_run_database_cannot_be_the_study_storage(study_dir: Path, capsys: p
     path = write_study(study_dir, "")
     assert main(["study", "run", str(path), "--db", str(db), "--storage", f"sqlite:///{db}"]) == 2
     assert "keep Optuna's storage in its own file" in capsys.readouterr().err
+
+
+def test_set_changes_the_base_config_and_study_keys_as_on_run(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    db = study_dir / "metalab.db"
+    path = write_study(study_dir, 'storage = "sqlite:///optuna.sqlite3"\nn_trials = 5', name="c")
+    args = ["study", "create", str(path), "--db", str(db), "--set", "train.episodes=6", "--set", "study.sampler=random"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(["study", "show", "c", "--storage", f"sqlite:///{study_dir / 'optuna.sqlite3'}", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert shown["sampler"] == "random"
+    spec = load_spec(path, {"train.episodes": 6})
+    assert spec.base.train.episodes == 6 and load_spec(path).base.train.episodes == 4
+
+    assert main(["study", "run", str(path), "--db", str(db), "--set", "task.n_way=0"]) == 2
+    assert "'task.n_way' must be at least 2" in capsys.readouterr().err
+    assert main(["study", "create", str(path), "--db", str(db), "--set", "study.sampler_options.x=1"]) == 2
+    assert "one at a time" in capsys.readouterr().err

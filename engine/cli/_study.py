@@ -1,30 +1,22 @@
-"""The ``metalab-engine study ...`` commands; ``engine.cli`` adds them with :func:`add_commands`.
+"""``study run|create|worker|list|show``: each calls one function of ``engine.study``.
 
-Each command calls one function of ``engine.study``. Exit codes as for ``run``: 0 done,
-2 bad input (one ``error: ...`` line, nothing written), 130 interrupted (the study
-resumes with the same ``study run``).
+Exit codes as for ``run``: 0 done, 2 bad input (one ``error: ...`` line, nothing
+written), 130 interrupted (the study resumes with the same ``study run``).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Callable
 from typing import Any
 
-EXIT_OK, EXIT_INTERRUPTED = 0, 130
-
-
-def _cli() -> Any:
-    import engine.cli
-
-    return engine.cli
+from engine.cli._output import EXIT_INTERRUPTED, EXIT_OK, Parser, db_path, overrides, print_json, with_db, with_set
 
 
 def _storage_for(args: argparse.Namespace) -> str:
     from engine.study import default_storage
 
-    return args.storage or default_storage(_cli()._db_path(args))
+    return args.storage or default_storage(db_path(args))
 
 
 def _print_trial(row: dict[str, Any]) -> None:
@@ -44,9 +36,8 @@ def cmd_study_run(args: argparse.Namespace) -> int:
 
     stop = StopFlag()
     stop.install()
-    db_path = _cli()._db_path(args)
     spec, url, outcome = run_study(
-        args.study_file, db_path=db_path, stop=stop, storage=args.storage, n_trials=args.n_trials,
+        args.study_file, db_path=db_path(args), stop=stop, overrides=overrides(args), storage=args.storage, n_trials=args.n_trials,
         timeout=args.timeout, report=_print_trial,
     )
     summary = show_study(spec.name, url)
@@ -63,7 +54,9 @@ def cmd_study_run(args: argparse.Namespace) -> int:
 def cmd_study_create(args: argparse.Namespace) -> int:
     from engine.study import create_study
 
-    info = create_study(args.study_file, db_path=_cli()._db_path(args), storage=args.storage, n_trials=args.n_trials)
+    info = create_study(
+        args.study_file, db_path=db_path(args), storage=args.storage, n_trials=args.n_trials, overrides=overrides(args)
+    )
     print(f"study '{info['name']}' in {info['storage']}: {info['trials']} trials so far, budget {info['budget']}")
     print(f"start workers with: metalab-engine study worker --storage {info['storage']} --study {info['name']}")
     print(info["name"], flush=True)
@@ -77,7 +70,7 @@ def cmd_study_worker(args: argparse.Namespace) -> int:
     stop = StopFlag()
     stop.install()
     _, outcome = work(
-        args.storage, args.study, db_path=_cli()._db_path(args), stop=stop, n_trials=args.n_trials,
+        args.storage, args.study, db_path=db_path(args), stop=stop, n_trials=args.n_trials,
         timeout=args.timeout, report=_print_trial,
     )
     print(f"worker done: {outcome.started} trials run here", file=sys.stderr)
@@ -89,7 +82,7 @@ def cmd_study_list(args: argparse.Namespace) -> int:
 
     rows = list_studies([_storage_for(args)])
     if args.json:
-        _cli()._print_json(rows)
+        print_json(rows)
         return EXIT_OK
     if not rows:
         print("no studies yet (start one with: metalab-engine study run STUDY.toml)")
@@ -106,7 +99,7 @@ def cmd_study_show(args: argparse.Namespace) -> int:
 
     data = show_study(args.name, _storage_for(args))
     if args.json:
-        _cli()._print_json(data)
+        print_json(data)
         return EXIT_OK
     print(f"{data['name']}  ({data['sampler']} sampler, {data['pruner']} pruner, {data['direction']} {data['metric']})")
     print("  " + ", ".join(f"{n} {s}" for s, n in sorted(data["counts"].items())))
@@ -123,9 +116,9 @@ def cmd_study_show(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def add_commands(sub: Any, with_db: Callable[[argparse.ArgumentParser], argparse.ArgumentParser], parser_class: type) -> None:
+def add_commands(sub: Any) -> None:
     study = sub.add_parser("study", help="hyper-parameter studies with Optuna (docs/STUDIES.md)")
-    cmds = study.add_subparsers(dest="study_command", required=True, parser_class=parser_class)
+    cmds = study.add_subparsers(dest="study_command", required=True, parser_class=Parser)
     storage_help = "Optuna storage URL (journal:PATH, sqlite:///PATH, postgresql://...); default: studies.journal beside the run database"
 
     def budget(p: argparse.ArgumentParser) -> None:
@@ -136,11 +129,13 @@ def add_commands(sub: Any, with_db: Callable[[argparse.ArgumentParser], argparse
     p.add_argument("study_file", help="study file (TOML)")
     p.add_argument("--storage", help=storage_help + " (overrides study.storage)")
     budget(p)
+    with_set(p, "train.episodes=50 (the base run config) or study.sampler=random")
     p.set_defaults(func=cmd_study_run)
     p = with_db(cmds.add_parser("create", help="register a study in its storage without running trials (for workers)"))
     p.add_argument("study_file", help="study file (TOML)")
     p.add_argument("--storage", help=storage_help + " (overrides study.storage)")
     p.add_argument("--n-trials", type=int, help="the study's trial budget (all workers together)")
+    with_set(p, "train.episodes=50 (the base run config) or study.sampler=random")
     p.set_defaults(func=cmd_study_create)
     p = with_db(cmds.add_parser("worker", help="join a study in a shared storage and run trials until its budget is spent"))
     p.add_argument("--storage", required=True, help=storage_help)

@@ -1,0 +1,81 @@
+"""``metalab-engine`` (also ``python -m engine``): everything the GUI does, headless.
+
+Each command calls one engine or store function. Exit codes: 0 success, 1 the run
+failed, 2 bad input (one ``error: ...`` line on stderr, no traceback), 130 interrupted.
+
+Modules: ``_output`` (exit codes, parser, run database, JSON, ``--set``), and one per
+command group, each with ``add_commands(sub)``: ``_run`` (run, resume, fork, validate),
+``_runs`` (runs ...), ``_model`` (predict, export-model, model-info), ``_info``
+(methods, config-schema, devices), ``_study`` (study ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sqlite3
+import sys
+
+from engine.cli import _info, _model, _run, _runs, _study
+from engine.cli._output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Parser
+from engine.errors import OutOfMemory, UserError
+
+__all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
+
+# The order of commands in --help.
+COMMAND_GROUPS = (_run, _runs, _model, _info, _study)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(prog="metalab-engine", description="MetaLab's headless engine: run, list and export experiments.")
+    parser.add_argument("--version", action="version", version=f"metalab-engine {__import__('engine').__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
+    for group in COMMAND_GROUPS:
+        group.add_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    try:
+        args = build_parser().parse_args(argv)
+        return args.func(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except OutOfMemory as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `... | head -1`: the reader has all it wanted (an OSError, so caught first)
+        _silence_stdout()
+        return EXIT_OK
+    except OSError as exc:  # a full disk, a read-only data folder
+        where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
+        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except sqlite3.OperationalError as exc:
+        print(f"error: the run database could not be written ({exc})", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # an engine bug: say so in one line, keep the traceback for the log
+        import traceback
+
+        traceback.print_exc(file=sys.stderr)
+        print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+
+
+def _silence_stdout() -> None:
+    """Python flushes stdout at exit; into a closed pipe that prints a second error. Point it at devnull."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (a test's capture)
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,125 @@
+"""``run``, ``resume``, ``fork`` and ``validate``: one experiment, from a config or a checkpoint."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from engine.cli._output import (
+    EXIT_INTERRUPTED, EXIT_OK, db_path, overrides, route_library_output_to_stderr, with_db, with_set,
+)
+from engine.errors import UserError
+
+
+def load_config(args: argparse.Namespace) -> Any:
+    """The run config from ``args.config`` with the ``--set`` keys applied."""
+    from engine.config import RunConfig
+
+    config = RunConfig.load(args.config)
+    changed = overrides(args)
+    return config.with_values(changed) if changed else config
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    config = load_config(args)
+    from engine.training.runner import run_experiment
+
+    return _train(args, lambda **kw: run_experiment(config, run_id=args.run_id, **kw))
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from engine.training.continuation import resume_run
+
+    return _train(args, lambda **kw: resume_run(args.id, **kw))
+
+
+def cmd_fork(args: argparse.Namespace) -> int:
+    from engine.training.continuation import fork_run
+
+    changed = overrides(args)
+    return _train(args, lambda **kw: fork_run(args.id, changed, step=args.step, **kw))
+
+
+def _train(args: argparse.Namespace, start: Any) -> int:
+    """What run, resume and fork share: the events wire, graceful stop, summary, run id last."""
+    from engine.training.runner import StopFlag
+
+    if args.events:
+        route_library_output_to_stderr()
+    stop = StopFlag()
+    stop.install()
+    outcome = start(
+        db_path=db_path(args), events_stream=sys.stdout if args.events else None, stop=stop,
+        progress_bar=not args.events and sys.stderr.isatty(),
+    )
+    if not args.events:
+        _print_summary(outcome.final_metrics, outcome.status)
+    print(outcome.run_id, flush=True)
+    return EXIT_INTERRUPTED if outcome.status == "interrupted" else EXIT_OK
+
+
+def _print_summary(final: dict[str, Any], status: str) -> None:
+    if status != "finished":
+        print(f"run {status}", file=sys.stderr)
+        return
+    # The task's headline metric: test_accuracy for classification, test_f1 (entity F1) for NER.
+    key = final.get("headline_metric", "test_accuracy")
+    title = key.removeprefix("test_").replace("_", " ")
+    value, ci = final.get(key), final.get(f"{key}_ci95")
+    if value is not None:
+        ci_text = f" ± {ci * 100:.2f}" if ci is not None else ""
+        print(f"meta-test {title}: {value * 100:.2f}%{ci_text} (95% CI, {final.get('test_episodes', '?')} episodes)")
+    if final.get(f"untrained_{key}") is not None:
+        print(
+            f"untrained baseline: {final[f'untrained_{key}'] * 100:.2f}% ± {final[f'untrained_{key}_ci95'] * 100:.2f}"
+            " (same model before training, same episodes)"
+        )
+    if final.get("gain_over_untrained") is not None:
+        print(
+            f"gain from training: {final['gain_over_untrained'] * 100:+.2f} points ± {final['gain_over_untrained_ci95'] * 100:.2f}"
+            f" (paired over the same episodes, p = {final['gain_over_untrained_p_value']:.2g})"
+        )
+    if final.get("train_seconds") is not None:
+        print(f"training: {final['train_episodes']} episodes in {final['train_seconds']:.1f} s")
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from engine import tasks
+    from engine.models.loading import resolve_model
+
+    config = load_config(args)
+    task = tasks.get(config.task.type)
+    dataset = task.load_dataset(config)
+    checks = task.check(dataset, config.task)
+
+    resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
+    for check in checks:
+        print(("ok    " if check.ok else "ERROR ") + check.message)
+    bad = next((c for c in checks if not c.ok), None)
+    if bad:
+        raise UserError(bad.message, source=dataset.source)
+    return EXIT_OK
+
+
+def add_commands(sub: Any) -> None:
+    p = with_set(with_db(sub.add_parser("run", help="run one experiment from a TOML config")))
+    p.add_argument("config", help="run configuration (TOML)")
+    p.add_argument("--events", action="store_true", help="write JSON-line events on stdout (docs/EVENTS.md)")
+    p.add_argument("--run-id", help="use this already-queued run row (the GUI creates it)")
+    p.set_defaults(func=cmd_run)
+
+    p = with_db(sub.add_parser("resume", help="continue an interrupted or failed run from its newest checkpoint"))
+    p.add_argument("id", help="run id (a unique prefix is enough)")
+    p.add_argument("--events", action="store_true", help="write JSON-line events on stdout")
+    p.set_defaults(func=cmd_resume)
+    p = with_db(sub.add_parser("fork", help="start a new run from a checkpoint of an earlier run, with changed settings"))
+    p.add_argument("id", help="the parent run's id")
+    p.add_argument("--step", type=int, help="the checkpoint's step (default: the newest)")
+    with_set(p, "method.params.lr=1e-5")
+    p.add_argument("--events", action="store_true", help="write JSON-line events on stdout")
+    p.set_defaults(func=cmd_fork)
+
+    p = with_set(sub.add_parser("validate", help="check a config, its dataset and its model path without running"))
+    p.add_argument("config", help="run configuration (TOML)")
+    p.set_defaults(func=cmd_validate)
