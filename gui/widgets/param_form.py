@@ -29,7 +29,6 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import TASK_MODES, schema
-from engine.tasks import TASK_TYPES
 from engine.errors import ConfigError
 from engine.specs import Param
 from engine.tasks import TASK_TYPES
