@@ -28,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import statistics
 import sys
 import tempfile
@@ -50,13 +51,14 @@ METHODS = {
     "metasgd": {"scope": "top_k_layers", "top_k": 1},
     "reptile": {"scope": "top_k_layers", "top_k": 1},
 }
+DEVICE = os.environ.get("METALAB_BENCH_DEVICE", "cpu")  # as the other method benchmarks
 REFERENCE = "frozen_prototypes"
 LABELS = {REFERENCE: "frozen token prototypes"}
 N_WAY, QUERY = 5, 5
 
 
 def run_config(method: str, params: dict, *, task_type: str, k_shot: int, episodes: int, test_episodes: int,
-               device: str = "cpu", eval_untrained: bool = False):
+               eval_untrained: bool = False):
     from engine.config import RunConfig
 
     dataset = {"path": "bundled:entities"} if task_type == "token_classification" else {
@@ -68,7 +70,7 @@ def run_config(method: str, params: dict, *, task_type: str, k_shot: int, episod
                  "test_episodes": test_episodes, "meta_test_fraction": 0.5},
         "model": {"name": "bundled:all-MiniLM-L6-v2", "max_length": 64},
         "method": {"name": method, "params": params},
-        "train": {"episodes": episodes, "eval_every": 0, "device": device, "seed": 0, "eval_untrained": eval_untrained},
+        "train": {"episodes": episodes, "eval_every": 0, "device": DEVICE, "seed": 0, "eval_untrained": eval_untrained},
     })
 
 
@@ -169,7 +171,7 @@ def build(task_type: str, k_shot: int):
     values = get("protonet").validate_params(dict(cfg.method.params))
     data = build_task_data(cfg, train_query=cls.train_query(cls.bind(values)))
     encoder = methods.build_run_model(cfg)
-    method = cls(encoder, values, data, device=torch.device("cpu"), seed=0, total_steps=100)
+    method = cls(encoder, values, data, device=torch.device(DEVICE), seed=0, total_steps=100)
     method.setup()
     return method, data
 
