@@ -35,6 +35,7 @@ SAMPLERS = ("random", "grid", "tpe", "gp", "cmaes", "nsga2")
 PRUNERS = ("none", "median", "sha", "hyperband")
 DIRECTIONS = ("maximize", "minimize")
 # What the runner reports at each validation (episodic and supervised alike).
+# Classification's metrics; a study accepts the metrics of its base config's task type.
 METRICS = ("val_accuracy", "val_loss", "val_macro_f1", "val_precision", "val_recall")
 STUDY_KEYS = (
     "name", "base", "sampler", "pruner", "n_trials", "timeout", "metric", "direction", "storage", "seed",

@@ -24,16 +24,15 @@ from engine.config import RunConfig
 from engine.data import episodes_key
 from engine.errors import OutOfMemory, UserError
 from engine.events import EventWriter
-from engine.models.adaptation import build_model
 from engine.models.encoder import TextEncoder
 from engine.models.loading import resolve_model
 from engine.paths import artifacts_dir
 from engine.specs import get as get_spec
 from engine.stats import paired_difference
 from engine.store import Store
+from engine.tasks import TaskData, build_task_data
 from engine.training import devices
 from engine.training.checkpoints import KEEP_CHECKPOINTS, prune_checkpoints, save_checkpoint
-from engine.tasks import TaskData, build_task_data
 from engine.training.evaluation import evaluate_episodes, evaluate_rows
 from engine.training.recorder import Recorder, RecorderLogHandler, versions
 

@@ -200,3 +200,21 @@ def test_episode_rows_keep_any_tasks_metrics_and_old_rows_read_null(tmp_path):
         assert row["perplexity"] == 12.5  # a metric with no column of its own comes back from the JSON
         stored = store.conn.execute("SELECT metrics FROM episodes WHERE run_id = ?", (run,)).fetchone()[0]
         assert json.loads(stored)["f1"] == 0.75
+
+
+def test_compare_pairs_runs_on_their_tasks_headline(tmp_path):
+    from engine.compare import compare_runs, headline
+
+    ner = {"name": "ner", "method": {"name": "protonet"}, "task": {"type": "token_classification"}}
+    with Store(tmp_path / "runs.db") as store:
+        ids = [store.create_run(dict(ner, name=f"r{i}")) for i in range(2)]
+        for run_id, f1s in zip(ids, ([0.2, 0.4, 0.5], [0.3, 0.6, 0.6])):
+            store.add_episodes(run_id, [{"episode": i, "key": str(i), "n_query": 3, "f1": f, "precision": f, "recall": f,
+                                         "loss": 1.0, "accuracy": 0.9} for i, f in enumerate(f1s)])
+            store.update_run(run_id, episodes_key="same")
+        result = compare_runs(store, ids[0], [ids[1]])
+        assert headline(store.get_run(ids[0])) == ("f1", True)
+    assert result["metric"] == "test_f1"
+    (comparison,) = result["comparisons"]
+    assert comparison["paired"] and comparison["mean_diff"] == pytest.approx(0.4 / 3)
+    assert result["runs"][0]["metrics"]["test_f1"]["mean"] == pytest.approx(1.1 / 3)

@@ -104,3 +104,23 @@ def test_supervised_token_head_scores_entities_on_test_sentences(tiny_model_dir,
     assert {"test_precision", "test_recall", "test_loss", "test_accuracy"} <= set(final)
     with Store(tmp_path / "runs.db") as store:
         assert {"val_f1", "val_precision", "val_recall", "train_loss"} <= set(store.metric_names(outcome.run_id))
+
+
+@pytest.mark.slow
+def test_a_stopped_lora_ner_run_resumes_as_if_unbroken(tiny_model_dir, ner_jsonl, tmp_path):
+    from engine.store import Store
+    from engine.training.continuation import resume_run
+    from tests.engine.test_continuation import StopAfter
+
+    db = tmp_path / "runs.db"
+    config = ner_run_config(tiny_model_dir, ner_jsonl, "maml", {"lr": 1e-3, "train_query": 2}, episodes=4, eval_every=0, checkpoint_every=2)
+    assert config.method.params["scope"] == "lora"  # the default: the saved model has adapters
+    unbroken = run_experiment(config, db_path=db)
+    stopped = run_experiment(config, db_path=db, stop=StopAfter(2))
+    resumed = resume_run(stopped.run_id, db_path=db)
+    assert resumed.status == "finished"
+    with Store(db) as store:
+        losses = [m["value"] for m in store.metrics(resumed.run_id, "train_loss")]
+        expected = [m["value"] for m in store.metrics(unbroken.run_id, "train_loss")]
+    assert losses == pytest.approx(expected, rel=1e-5)
+    assert resumed.final_metrics["test_f1"] == pytest.approx(unbroken.final_metrics["test_f1"])

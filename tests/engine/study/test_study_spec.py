@@ -187,3 +187,12 @@ def test_set_changes_the_base_config_and_study_keys_as_on_run(study_dir: Path, c
     assert "'task.n_way' must be at least 2" in capsys.readouterr().err
     assert main(["study", "create", str(path), "--db", str(db), "--set", "study.sampler_options.x=1"]) == 2
     assert "one at a time" in capsys.readouterr().err
+
+
+def test_a_token_classification_study_scores_entity_f1_by_default(study_dir: Path) -> None:
+    ner = {"task.type": "token_classification"}
+    spec = load_spec(write_study(study_dir, ""), ner)
+    assert spec.metric == "val_f1" and spec.direction == "maximize"
+    assert load_spec(write_study(study_dir, 'metric = "val_loss"'), ner).direction == "minimize"
+    with pytest.raises(ConfigError, match="'study.metric' must be one of val_f1"):
+        load_spec(write_study(study_dir, 'metric = "val_macro_f1"'), ner)  # a classification metric
