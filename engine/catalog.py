@@ -16,11 +16,23 @@ from engine.specs import MethodSpec, Param, register
 
 BOTH_TASKS = ("classification", "token_classification")
 
+# Form sections (``Param.group``), in the order a form shows them.
+OPTIMIZER = "Optimizer"
+INNER = "Inner loop"
+SCOPE_GROUP = "Adaptation scope"
+HEAD = "Head"
+EPISODES = "Episodes"
+TEST_HEAD = "Test head"
+SPEED = "Speed and memory"
+
 OPTIMIZER_PARAMS = (
-    Param("lr", "float", 3e-5, "Learning rate of the encoder optimizer (AdamW)", low=1e-7, high=1.0, log=True),
-    Param("weight_decay", "float", 0.01, "AdamW weight decay", low=0.0, high=1.0),
-    Param("warmup_fraction", "float", 0.1, "Share of training spent warming the learning rate up linearly", low=0.0, high=1.0),
-    Param("grad_clip", "float", 1.0, "Clip the gradient norm to this value (0 = off)", low=0.0, high=1000.0),
+    Param("lr", "float", 3e-5, "Learning rate of the encoder optimizer (AdamW)", low=1e-7, high=1.0, log=True,
+          label="Learning rate", group=OPTIMIZER),
+    Param("weight_decay", "float", 0.01, "AdamW weight decay", low=0.0, high=1.0, group=OPTIMIZER),
+    Param("warmup_fraction", "float", 0.1, "Share of training spent warming the learning rate up linearly", low=0.0, high=1.0,
+          label="Warm-up fraction", group=OPTIMIZER),
+    Param("grad_clip", "float", 1.0, "Clip the gradient norm to this value (0 = off)", low=0.0, high=1000.0,
+          label="Gradient clipping", group=OPTIMIZER),
     Param(
         "trainable_layers",
         "int",
@@ -28,6 +40,8 @@ OPTIMIZER_PARAMS = (
         "Train only the top N transformer layers (-1 = all, 0 = none: a frozen encoder)",
         low=-1,
         high=1000,
+        label="Trainable layers",
+        group=OPTIMIZER,
     ),
 )
 
@@ -42,22 +56,27 @@ register(
         family="baseline",
         params=OPTIMIZER_PARAMS
         + (
-            Param("batch_size", "int", 32, "Examples per optimizer step", low=1, high=4096),
+            Param("batch_size", "int", 32, "Examples per optimizer step", low=1, high=4096, group=OPTIMIZER),
             Param(
                 "test_head",
                 "choice",
                 "ncm",
                 "Episodic test: nearest class mean (ncm) or a logistic-regression head fitted on the support set",
                 choices=("ncm", "logreg"),
+                label="Test head",
+                group=TEST_HEAD,
             ),
-            Param("head_steps", "int", 100, "Optimizer steps when fitting a logistic-regression head on a support set", low=1, high=10000),
+            Param("head_steps", "int", 100, "Optimizer steps when fitting a logistic-regression head on a support set", low=1, high=10000,
+                  label="Head fitting steps", group=TEST_HEAD, when=("test_head", ("logreg",))),
         ),
     )
 )
 
 METRIC_PARAMS = OPTIMIZER_PARAMS + (
-    Param("distance", "choice", "cosine", "Distance between a query and a prototype", choices=("cosine", "euclidean")),
-    Param("temperature", "float", 10.0, "Logit scale for cosine distance (higher = sharper)", low=0.01, high=1000.0, log=True),
+    Param("distance", "choice", "cosine", "Distance between a query and a prototype", choices=("cosine", "euclidean"),
+          group=HEAD),
+    Param("temperature", "float", 10.0, "Logit scale for cosine distance (higher = sharper)", low=0.01, high=1000.0, log=True,
+          group=HEAD, when=("distance", ("cosine",))),
     Param(
         "train_query",
         "int",
@@ -65,6 +84,8 @@ METRIC_PARAMS = OPTIMIZER_PARAMS + (
         "Queries per class in training episodes (0 = task.query); fewer make training faster",
         low=0,
         high=1000,
+        label="Training queries per class",
+        group=EPISODES,
     ),
 )
 
@@ -107,30 +128,46 @@ SCOPE = Param(
     "What the inner loop adapts besides the head: nothing (head), the top_k transformer layers, "
     "LoRA adapters (the base weights never move) or all weights",
     choices=("head", "top_k_layers", "lora", "all"),
+    label="Adapted weights",
+    group=SCOPE_GROUP,
 )
 GRADIENT_PARAMS = _with_defaults(OPTIMIZER_PARAMS, lr=1e-4, weight_decay=0.0) + (
-    Param("inner_lr", "float", 1e-2, "Inner-loop SGD step size for adapted encoder or adapter weights", low=1e-7, high=10.0, log=True),
-    Param("head_inner_lr", "float", 0.5, "Inner-loop SGD step size for the linear head", low=1e-5, high=100.0, log=True),
-    Param("inner_steps", "int", 1, "Inner-loop steps per task in meta-training", low=0, high=100),
-    Param("inner_steps_test", "int", 3, "Inner-loop steps on each support set at validation and meta-test", low=0, high=1000),
-    Param("meta_batch_size", "int", 2, "Tasks (episodes) per outer step; train.episodes counts outer steps", low=1, high=256),
-    Param("first_order", "bool", False, "Drop the second-order term of the meta-gradient (cheaper, no eager attention needed)"),
+    Param("inner_lr", "float", 1e-2, "Inner-loop SGD step size for adapted encoder or adapter weights", low=1e-7, high=10.0, log=True,
+          label="Inner learning rate (encoder)", group=INNER, when=("scope", ("top_k_layers", "lora", "all"))),
+    Param("head_inner_lr", "float", 0.5, "Inner-loop SGD step size for the linear head", low=1e-5, high=100.0, log=True,
+          label="Inner learning rate (head)", group=INNER),
+    Param("inner_steps", "int", 1, "Inner-loop steps per task in meta-training", low=0, high=100,
+          label="Inner steps (training)", group=INNER),
+    Param("inner_steps_test", "int", 3, "Inner-loop steps on each support set at validation and meta-test", low=0, high=1000,
+          label="Inner steps (validation, test)", group=INNER),
+    Param("meta_batch_size", "int", 2, "Tasks (episodes) per outer step; train.episodes counts outer steps", low=1, high=256,
+          label="Meta-batch size", group=EPISODES),
+    Param("first_order", "bool", False, "Drop the second-order term of the meta-gradient (cheaper, no eager attention needed)",
+          label="First-order meta-gradient", group=INNER),
     SCOPE,
-    Param("top_k", "int", 1, "Transformer layers adapted when scope = top_k_layers (from the top)", low=1, high=1000),
-    Param("lora_rank", "int", 8, "Rank of the LoRA adapters (scope = lora)", low=1, high=1024),
-    Param("lora_alpha", "float", 16.0, "LoRA scaling numerator: adapters are scaled by alpha / rank", low=0.01, high=10000.0, log=True),
+    Param("top_k", "int", 1, "Transformer layers adapted when scope = top_k_layers (from the top)", low=1, high=1000,
+          label="Top layers adapted", group=SCOPE_GROUP, when=("scope", ("top_k_layers",))),
+    Param("lora_rank", "int", 8, "Rank of the LoRA adapters (scope = lora)", low=1, high=1024,
+          label="LoRA rank", group=SCOPE_GROUP, when=("scope", ("lora",))),
+    Param("lora_alpha", "float", 16.0, "LoRA scaling numerator: adapters are scaled by alpha / rank", low=0.01, high=10000.0, log=True,
+          label="LoRA alpha", group=SCOPE_GROUP, when=("scope", ("lora",))),
     Param(
         "head_init",
         "choice",
         "proto",
         "Start each episode's head from the class prototypes (Proto-MAML) or from zeros",
         choices=("proto", "zeros"),
+        label="Head initialisation",
+        group=HEAD,
     ),
-    Param("temperature", "float", 10.0, "Norm of the prototype head rows (logit scale of the cosine head)", low=0.01, high=1000.0, log=True),
-    Param("vmap_tasks", "bool", True, "Run head-only inner loops of a meta-batch together with torch.func.vmap (on CUDA; on CPU task by task, faster there)"),
-    Param("bf16", "bool", False, "bf16 autocast on CUDA (ignored on CPU)"),
-    Param("gradient_checkpointing", "bool", False, "Recompute activations in backward: less memory, more time"),
-    Param("train_query", "int", 5, "Queries per class in training episodes (0 = task.query); fewer make training faster", low=0, high=1000),
+    Param("temperature", "float", 10.0, "Norm of the prototype head rows (logit scale of the cosine head)", low=0.01, high=1000.0, log=True,
+          group=HEAD),
+    Param("vmap_tasks", "bool", True, "Run head-only inner loops of a meta-batch together with torch.func.vmap (on CUDA; on CPU task by task, faster there)",
+          label="Batch head-only inner loops (vmap)", group=SPEED),
+    Param("bf16", "bool", False, "bf16 autocast on CUDA (ignored on CPU)", label="bf16 autocast", group=SPEED),
+    Param("gradient_checkpointing", "bool", False, "Recompute activations in backward: less memory, more time", group=SPEED),
+    Param("train_query", "int", 5, "Queries per class in training episodes (0 = task.query); fewer make training faster", low=0, high=1000,
+          label="Training queries per class", group=EPISODES),
 )
 
 

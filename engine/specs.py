@@ -32,6 +32,11 @@ class Param:
     high: float | None = None
     log: bool = False  # a log scale suits learning rates (forms and searches use it)
     choices: tuple[Any, ...] = ()
+    label: str = ""  # what a form calls it; empty: derived from the name (``label_text``)
+    group: str = ""  # the form section it sits in (optimizer, inner loop, ...); empty: "Other"
+    # Applies only while another parameter of the same method holds one of these values,
+    # e.g. ("scope", ("lora",)); forms disable it otherwise. None: always applies.
+    when: tuple[str, tuple[Any, ...]] | None = None
 
     def __post_init__(self) -> None:
         if self.type not in PARAM_TYPES:
@@ -72,9 +77,21 @@ class Param:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         return {"int": "an integer", "float": "a number", "bool": "true or false", "str": "a string"}[self.type]
 
+    def label_text(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def applies(self, values: dict[str, Any]) -> bool:
+        """Whether this parameter means anything given the method's other values."""
+        if self.when is None:
+            return True
+        other, allowed = self.when
+        return other not in values or values[other] in allowed
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["choices"] = list(self.choices)
+        data["label"] = self.label_text()
+        data["when"] = None if self.when is None else {"param": self.when[0], "in": list(self.when[1])}
         return data
 
 
@@ -152,6 +169,9 @@ def register(spec: MethodSpec) -> MethodSpec:
     names = [p.name for p in spec.params]
     if len(set(names)) != len(names):
         raise ValueError(f"method {spec.name!r} has duplicate parameter names")
+    for p in spec.params:
+        if p.when is not None and p.when[0] not in names:
+            raise ValueError(f"method {spec.name!r}: {p.name} depends on unknown parameter {p.when[0]!r}")
     _REGISTRY[spec.name] = spec
     return spec
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 
+from engine.data.checks import plural  # noqa: F401  (one pluraliser for the engine's checks and the GUI)
+
 
 def format_duration(seconds: float | None) -> str:
     if seconds is None or not math.isfinite(seconds) or seconds < 0:

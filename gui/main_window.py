@@ -28,6 +28,7 @@ from engine.errors import UserError
 from engine.paths import artifacts_dir, default_db_path
 from engine.store import Store
 from gui.engine_info import EngineInfo
+from gui.engine_process import repo_root
 from gui.pages.compare import ComparePage
 from gui.pages.monitor import MonitorPage
 from gui.pages.new_experiment import NewExperimentPage
@@ -39,6 +40,7 @@ from gui.resume import resume_session
 from gui.run_queue import RunQueue, describe
 from gui.run_session import RunSession
 from gui.settings import app_settings
+from gui.widgets.help_dialogs import AboutDialog, DocsViewer, ShortcutsDialog, about_text, docs_pages, shortcut_rows
 
 PAGES = ("New experiment", "Monitor", "Runs", "Compare", "Studies", "Try a model")
 CONFIG_FILTER = "MetaLab config (*.toml);;All files (*)"
@@ -87,14 +89,21 @@ class MainWindow(QMainWindow):
 
         self.new_page.launch_requested.connect(self.launch)
         self.new_page.validity_changed.connect(lambda ok, _why: self.launch_action.setEnabled(ok))
+        self.new_page.validity_changed.connect(lambda ok, _why: self.search_action.setEnabled(ok))
         self.new_page.open_button.clicked.connect(self.open_config_dialog)
         self.new_page.save_button.clicked.connect(self.save_config_dialog)
         self.monitor_page.stop_requested.connect(self.stop_run)
         self.runs_page.open_requested.connect(self.open_run)
         self.runs_page.clone_requested.connect(self.clone_config)
         self.runs_page.compare_requested.connect(self.compare_runs)
+        self.studies_page.compare_requested.connect(self.compare_runs)
         self.studies_page.open_requested.connect(self.open_run)
+        self.studies_page.form_config = self._form_config
+        self.studies_page.workers_changed.connect(lambda _n: self._update_status())
+        self.new_page.search_requested.connect(self.search)
+        self.runs_page.search_requested.connect(self.search_around_run)
         self.queue.queue_changed.connect(self._update_status)
+        self.queue.queue_changed.connect(self._refresh_runs_if_shown)  # a new run's row and live clock
         self.queue.run_finished.connect(lambda _id, _status: self.runs_page.refresh())
         # Engines that outlived an earlier GUI: follow them from the store (docs/RELIABILITY.md).
         self.reattacher = Reattacher(self.db_path, stop_timeout=stop_timeout, parent=self)
@@ -114,8 +123,8 @@ class MainWindow(QMainWindow):
             self.new_page.set_config(RunConfig())
         self.nav.setCurrentRow(0)
         QTimer.singleShot(0, self.info.refresh_devices)
-        if self.store_error:
-            self.statusBar().showMessage(self.store_error)
+        if self.store_error:  # once shown: a message set before show() is drawn over the database label
+            QTimer.singleShot(0, lambda: self.statusBar().showMessage(self.store_error))
 
     # --- set-up -------------------------------------------------------------------------
     def _open_store(self) -> str:
@@ -149,6 +158,16 @@ class MainWindow(QMainWindow):
             action(name, f"Ctrl+{index + 1}", lambda _c=False, i=index: self.show_page(i), view_menu)
         view_menu.addSeparator()
         action("Refresh devices", None, self.info.refresh_devices, view_menu)
+        self.search_action = action("Hyper-parameter searc&h…", "Ctrl+Shift+S", self.new_page.request_search, run_menu)
+        help_menu = self.menuBar().addMenu("&Help")
+        self.docs_menu = help_menu.addMenu("&Documentation")
+        for page in docs_pages(repo_root()):
+            action(page.name, None, lambda _c=False, name=page.name: self.show_docs(name), self.docs_menu)
+        self.shortcuts_action = action("&Keyboard shortcuts", "Ctrl+/", self.show_shortcuts, help_menu)
+        self.help_action = action("Parameter &help", QKeySequence.StandardKey.HelpContents,
+                                  lambda: self.show_docs("CONFIG.md"), help_menu)
+        help_menu.addSeparator()
+        self.about_action = action("&About MetaLab", None, self.show_about, help_menu)
 
     def _make_status_bar(self) -> None:
         self.db_label = QLabel(f"Database: {self.db_path}")
@@ -163,7 +182,56 @@ class MainWindow(QMainWindow):
             self._update_devices(self.info.devices)
 
     def _update_status(self) -> None:
-        self.engines_label.setText(describe(self.queue.jobs))
+        text = describe(self.queue.jobs)
+        workers = self.studies_page.running_workers()
+        if workers:
+            text += f", {workers} study worker{'s' if workers != 1 else ''} running"
+        self.engines_label.setText(text)
+
+    def _refresh_runs_if_shown(self) -> None:
+        if self.stack.currentWidget() is self.runs_page:
+            self.runs_page.refresh()
+
+    # --- help ---------------------------------------------------------------------------
+    def show_docs(self, name: str = "README.md") -> DocsViewer:
+        viewer = DocsViewer(docs_pages(repo_root()), self)
+        viewer.open_name(name)
+        viewer.show()
+        self.docs_viewer = viewer
+        return viewer
+
+    def show_shortcuts(self) -> ShortcutsDialog:
+        dialog = ShortcutsDialog(shortcut_rows(self.menuBar()), self)
+        dialog.show()
+        self.shortcuts_dialog = dialog
+        return dialog
+
+    def show_about(self) -> AboutDialog:
+        dialog = AboutDialog(about_text(self.db_path, self.studies_page.storage_url()), self)
+        dialog.show()
+        self.about_dialog = dialog
+        return dialog
+
+    # --- studies ------------------------------------------------------------------------
+    def _form_config(self) -> RunConfig | None:
+        try:
+            return self.new_page.build_config()
+        except UserError:
+            return None
+
+    def search_around_run(self, config: dict) -> None:
+        """Runs › Search around this run…: the study dialog with that run's config as its base."""
+        try:
+            base = RunConfig.from_dict(config)
+        except UserError as exc:
+            QMessageBox.warning(self, "Cannot search around this run", str(exc))
+            return
+        self.search(base, "Run")
+
+    def search(self, config: RunConfig, label: str = "New experiment form") -> None:
+        """New experiment › Search…: the study dialog with this config as its base."""
+        self.show_page(PAGES.index("Studies"))
+        self.studies_page.new_study(config, label)
 
     def _update_devices(self, devices: list[dict]) -> None:
         names = ", ".join(str(d.get("label") or d.get("name")) for d in devices) or "CPU"

@@ -19,15 +19,24 @@ class Check:
     message: str
 
 
+def plural(count: int, word: str) -> str:
+    """``1 class``, ``3 classes``, ``1 row``, ``2 studies``: counts people read."""
+    if count == 1:
+        return f"{count:,} {word}"
+    if word.endswith("y") and word[-2:-1] not in "aeiou":
+        return f"{count:,} {word[:-1]}ies"
+    return f"{count:,} {word}es" if word.endswith(("s", "x", "ch", "sh")) else f"{count:,} {word}s"
+
+
 def check_task(dataset: TextDataset, task: TaskConfig) -> list[Check]:
     counts = Counter(dataset.labels)
-    checks = [Check(len(counts) >= 2, f"{len(dataset)} rows in {len(counts)} classes" + ("" if len(counts) >= 2 else "; at least 2 classes are needed"))]
+    checks = [Check(len(counts) >= 2, f"{plural(len(dataset), 'row')} in {plural(len(counts), 'class')}" + ("" if len(counts) >= 2 else "; at least 2 classes are needed"))]
     if len(counts) < 2:
         return checks
     if task.mode == "supervised":
         rows = split_rows(dataset.labels, test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
         ok = len(rows.train) > 0 and len(rows.test) > 0
-        checks.append(Check(ok, f"{len(rows.train)} train, {len(rows.val)} val, {len(rows.test)} test rows" + ("" if ok else " — train and test must not be empty")))
+        checks.append(Check(ok, f"{len(rows.train)} train, {len(rows.val)} val, {plural(len(rows.test), 'test row')}" + ("" if ok else " — train and test must not be empty")))
         return checks
     split = split_classes(dataset.labels, test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
     need_rows = task.k_shot + task.query
@@ -37,18 +46,18 @@ def check_task(dataset: TextDataset, task: TaskConfig) -> list[Check]:
         ("meta-val", split.val, "for meta-validation"),
     ):
         if name == "meta-val" and len(classes) < task.n_way:
-            checks.append(Check(True, f"{len(classes)} classes {role}, fewer than {task.n_way}: val_accuracy uses meta-train classes"))
+            checks.append(Check(True, f"{plural(len(classes), 'class')} {role}, fewer than {task.n_way}: val_accuracy uses meta-train classes"))
             continue
         enough = len(classes) >= task.n_way
         verdict = "ok" if enough else "too few"
-        checks.append(Check(enough, f"{len(classes)} classes {role}; {task.n_way}-way needs {task.n_way} — {verdict}"))
+        checks.append(Check(enough, f"{plural(len(classes), 'class')} {role}; {task.n_way}-way needs {task.n_way} — {verdict}"))
     shots = f"{task.k_shot}-shot + {task.query} queries needs {need_rows}"
     for label, count in sorted(counts.items(), key=lambda kv: (kv[1], kv[0])):
         if count < need_rows:
-            checks.append(Check(False, f"class '{label}' has {count} rows, {shots}"))
+            checks.append(Check(False, f"class '{label}' has {plural(count, 'row')}, {shots}"))
             break
     else:
-        checks.append(Check(True, f"every class has at least {min(counts.values())} rows; {shots} — ok"))
+        checks.append(Check(True, f"every class has at least {plural(min(counts.values()), 'row')}; {shots} — ok"))
     return checks
 
 
@@ -62,18 +71,18 @@ def check_tagged_task(dataset: TaggedDataset, task: TaskConfig) -> list[Check]:
     counts = dataset.mention_counts()
     mentions = sum(counts.values())
     enough_types = len(counts) >= 2
-    checks = [Check(enough_types, f"{len(dataset)} sentences, {mentions} mentions of {len(counts)} entity types" + ("" if enough_types else "; at least 2 types are needed"))]
+    checks = [Check(enough_types, f"{plural(len(dataset), 'sentence')}, {plural(mentions, 'mention')} of {plural(len(counts), 'entity type')}" + ("" if enough_types else "; at least 2 types are needed"))]
     if not enough_types:
         return checks
     if task.mode == "supervised":
         rows = split_sentences(len(dataset), test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
         ok = len(rows.train) > 0 and len(rows.test) > 0
-        checks.append(Check(ok, f"{len(rows.train)} train, {len(rows.val)} val, {len(rows.test)} test sentences" + ("" if ok else " — train and test must not be empty")))
+        checks.append(Check(ok, f"{len(rows.train)} train, {len(rows.val)} val, {plural(len(rows.test), 'test sentence')}" + ("" if ok else " — train and test must not be empty")))
         return checks
     split = split_types(dataset.tags, test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
     for name, types, role in (("meta-test", split.test, "held out for meta-test"), ("meta-train", split.train, "for meta-training")):
         enough = len(types) >= task.n_way
-        checks.append(Check(enough, f"{len(types)} entity types {role}; {task.n_way}-way needs {task.n_way} — {'ok' if enough else 'too few'}"))
+        checks.append(Check(enough, f"{plural(len(types), 'entity type')} {role}; {task.n_way}-way needs {task.n_way} — {'ok' if enough else 'too few'}"))
         if not enough:
             continue
         rows = None if name == "meta-test" else rows_without(dataset.tags, split.test)

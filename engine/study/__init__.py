@@ -94,6 +94,10 @@ def run_study(
 
     spec, url, study = _prepare(path, db_path, storage, n_trials, timeout, overrides)
     study.sampler = make_sampler(spec, seed=effective_seed(spec, study, worker=False))
+    if spec.sampler == "pbt":
+        from engine.study._pbt import run_population_here
+
+        return spec, url, run_population_here(spec, study, url, db_path=db_path, stop=stop, report=report)
     outcome = run_trials(spec, study, db_path=db_path, stop=stop, report=report)
     return spec, url, outcome
 
@@ -121,6 +125,10 @@ def work(
     spec = spec.with_budget(n_trials, timeout)
     prepare(spec.base)
     study.sampler = make_sampler(spec, seed=effective_seed(spec, study, worker=True))
+    if spec.sampler == "pbt":
+        from engine.study._pbt import run_population
+
+        return spec, run_population(spec, study, db_path=db_path, stop=stop, report=report)
     return spec, run_trials(spec, study, db_path=db_path, stop=stop, report=report)
 
 
@@ -143,7 +151,10 @@ def list_studies(storages: list[str]) -> list[dict[str, Any]]:
             continue
         handle = open_storage(url)
         for summary in optuna.get_all_study_summaries(handle, include_best_trial=True):
-            rows.append(study_row(summary, redact(url)))
+            counts: dict[str, int] = {}
+            for trial in handle.get_all_trials(summary._study_id, deepcopy=False):
+                counts[trial.state.name.lower()] = counts.get(trial.state.name.lower(), 0) + 1
+            rows.append(study_row(summary, redact(url), counts))
     return rows
 
 

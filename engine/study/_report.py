@@ -15,8 +15,8 @@ def _number(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
 
-def study_row(summary: Any, storage_label: str) -> dict[str, Any]:
-    """One ``optuna.study.StudySummary`` as a ``study list`` row."""
+def study_row(summary: Any, storage_label: str, counts: dict[str, int] | None = None) -> dict[str, Any]:
+    """One ``optuna.study.StudySummary`` as a ``study list`` row; ``counts``: trials per state."""
     attr = summary.user_attrs.get(SPEC_ATTR, {})
     best = summary.best_trial
     return {
@@ -28,6 +28,7 @@ def study_row(summary: Any, storage_label: str) -> dict[str, Any]:
         "pruner": attr.get("pruner"),
         "budget": attr.get("n_trials"),
         "n_trials": summary.n_trials,
+        "counts": counts or {},
         "best_value": _number(best.value) if best is not None else None,
         "best_run_id": best.user_attrs.get("run_id") if best is not None else None,
         "started_at": summary.datetime_start.isoformat() if summary.datetime_start else None,
@@ -65,7 +66,16 @@ def study_details(study: optuna.Study, storage_label: str) -> dict[str, Any]:
     for t in trials:
         counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
     importances, evaluator, note = param_importances(study, len(complete))
-    return {
+    population = None
+    if attr.get("sampler") == "pbt":  # the best is the best member at the end, not the best generation
+        from engine.study._pbt import population_report
+
+        population = population_report(study)
+        if population["best_schedule"]:
+            best = next(t for t in complete if t.number == population["members"][str(population["best_member"])][-1]["trial"])
+        else:
+            best = None
+    details = {
         "name": study.study_name,
         "storage": storage_label,
         "direction": study.direction.name.lower(),
@@ -86,6 +96,9 @@ def study_details(study: optuna.Study, storage_label: str) -> dict[str, Any]:
         "importance_note": note,
         "trials": [trial_row(t) for t in trials],
     }
+    if population is not None:
+        details["population"] = population
+    return details
 
 
 def param_importances(study: optuna.Study, n_complete: int) -> tuple[dict[str, float], str | None, str | None]:

@@ -3,10 +3,16 @@
 ``RunsModel`` holds a snapshot of ``Store.list_runs()`` (plain dicts); ``RunsFilter`` is a
 ``QSortFilterProxyModel`` that sorts by ``SORT_ROLE`` (numbers as numbers) and keeps the rows
 matching a free text and exact status / method / dataset / tag choices.
+
+Columns are the fixed ``COLUMNS`` followed by any the user adds, as in W&B's run table:
+``config:KEY`` (a dotted config key such as ``config:method.params.lr``) and
+``metric:NAME`` (a final metric such as ``metric:test_loss``).
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt
@@ -22,6 +28,7 @@ ID_ROLE = Qt.ItemDataRole.UserRole
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("name", "Name"),
     ("status", "Status"),
+    ("progress", "Progress"),
     ("method", "Method"),
     ("model", "Model"),
     ("dataset", "Dataset"),
@@ -37,14 +44,70 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("id", "Id"),
 )
 KEYS = tuple(key for key, _ in COLUMNS)
+TITLES = dict(COLUMNS)
+CONFIG_PREFIX, METRIC_PREFIX = "config:", "metric:"
+PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2  # 0..1 or None, for the progress bar delegate
+NUMERIC = ("test_accuracy", "test_macro_f1", "val_accuracy", "duration", "progress")
 HIDDEN_BY_DEFAULT = ("device", "study", "val_accuracy")
 STATUS_COLORS = {"failed": QColor(200, 40, 40), "interrupted": QColor(190, 120, 0), "running": QColor(30, 120, 200)}
 
 
-def duration_seconds(run: dict[str, Any]) -> float | None:
+def duration_seconds(run: dict[str, Any], now: float | None = None) -> float | None:
+    """Started to finished; a running run's clock runs on to ``now`` (the page ticks it)."""
     start = parse_iso(run.get("started_at"))
-    end = parse_iso(run.get("finished_at") or (run.get("heartbeat_at") if run.get("status") == "running" else None))
+    if run.get("status") == "running" and not run.get("finished_at"):
+        end: float | None = time.time() if now is None else now
+    else:
+        end = parse_iso(run.get("finished_at"))
     return None if start is None or end is None else max(0.0, end - start)
+
+
+def column_title(key: str) -> str:
+    if key.startswith(CONFIG_PREFIX):
+        return key[len(CONFIG_PREFIX):].removeprefix("method.params.")
+    if key.startswith(METRIC_PREFIX):
+        return key[len(METRIC_PREFIX):]
+    return TITLES.get(key, key)
+
+
+def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``{"task": {"n_way": 5}}`` -> ``{"task.n_way": 5}`` (lists stay values)."""
+    out: dict[str, Any] = {}
+    for key, value in (config or {}).items():
+        if isinstance(value, dict):
+            out.update(flat_config(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def progress_fraction(run: dict[str, Any]) -> float | None:
+    """Share of the training steps done: 1 for a finished run, from the last step otherwise."""
+    if run.get("status") == "finished":
+        return 1.0
+    step, total = run.get("last_step"), run.get("total_steps")
+    if isinstance(step, (int, float)) and isinstance(total, (int, float)) and total > 0:
+        return max(0.0, min(1.0, (step + 1) / total))
+    return 0.0 if run.get("status") == "queued" else None
+
+
+def _value_text(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, list):
+        return ", ".join(map(str, value))
+    return str(value)
+
+
+def _value_key(value: Any) -> Any:
+    """Numbers sort as numbers, before text; missing values last in ascending order."""
+    if isinstance(value, bool):
+        return (1, float(value), "")
+    if isinstance(value, (int, float)) and math.isfinite(value):
+        return (1, float(value), "")
+    return (0, 0.0, "") if value is None else (2, 0.0, _value_text(value).lower())
 
 
 def _metric(run: dict[str, Any], key: str) -> float | None:
@@ -52,28 +115,13 @@ def _metric(run: dict[str, Any], key: str) -> float | None:
     return float(value) if isinstance(value, (int, float)) else None
 
 
-def _cells_and_keys(run: dict[str, Any]) -> tuple[list[str], list[Any]]:
+def _cells_and_keys(run: dict[str, Any], keys: tuple[str, ...] = KEYS) -> tuple[list[str], list[Any]]:
     """Every column's text and sort key in one pass: 10,000 runs on the worker in ~0.1 s."""
-    metrics = run.get("final_metrics") or {}
-    seconds = duration_seconds(run)
-    cells, keys = [], []
-    for key in KEYS:
-        if key in ("test_accuracy", "test_macro_f1", "val_accuracy"):
-            value, ci = metrics.get(key), metrics.get(f"{key}_ci95")
-            if isinstance(value, (int, float)):
-                cells.append(f"{value:.3f} ± {ci:.3f}" if isinstance(ci, (int, float)) else f"{value:.3f}")
-                keys.append(float(value))
-            else:
-                cells.append("")
-                keys.append(-1.0)
-        elif key == "duration":
-            cells.append("" if seconds is None else format_duration(seconds))
-            keys.append(-1.0 if seconds is None else seconds)
-        else:
-            text = cell(run, key)
-            cells.append(text)
-            keys.append((run.get("n_way") or 0) * 1000 + (run.get("k_shot") or 0) if key == "task" else text.lower())
-    return cells, keys
+    cells, sort_keys = [], []
+    for key in keys:
+        cells.append(cell(run, key))
+        sort_keys.append(sort_value(run, key))
+    return cells, sort_keys
 
 
 def sort_value(run: dict[str, Any], key: str) -> Any:
@@ -84,8 +132,15 @@ def sort_value(run: dict[str, Any], key: str) -> Any:
     if key == "duration":
         value = duration_seconds(run)
         return -1.0 if value is None else value
+    if key == "progress":
+        value = progress_fraction(run)
+        return -1.0 if value is None else value
     if key == "task":
         return (run.get("n_way") or 0) * 1000 + (run.get("k_shot") or 0)
+    if key.startswith(CONFIG_PREFIX):
+        return _value_key((run.get("_config") or {}).get(key[len(CONFIG_PREFIX):]))
+    if key.startswith(METRIC_PREFIX):
+        return _value_key((run.get("final_metrics") or {}).get(key[len(METRIC_PREFIX):]))
     return cell(run, key).lower()
 
 
@@ -103,24 +158,34 @@ def cell(run: dict[str, Any], key: str) -> str:
     if key == "duration":
         seconds = duration_seconds(run)
         return "" if seconds is None else format_duration(seconds)
+    if key == "progress":
+        fraction = progress_fraction(run)
+        return "" if fraction is None else f"{fraction:.0%}"
     if key == "created_at":
         return (run.get("created_at") or "").replace("T", " ")[:19]
     if key == "tags":
         return ", ".join(run.get("tags") or [])
+    if key.startswith(CONFIG_PREFIX):
+        return _value_text((run.get("_config") or {}).get(key[len(CONFIG_PREFIX):]))
+    if key.startswith(METRIC_PREFIX):
+        return _value_text((run.get("final_metrics") or {}).get(key[len(METRIC_PREFIX):]))
     value = run.get(key)
     return "" if value is None else str(value)
 
 
-def prepare(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Display texts and sort keys computed once, on the worker thread that loaded the runs."""
+def prepare(runs: list[dict[str, Any]], keys: tuple[str, ...] = KEYS) -> list[dict[str, Any]]:
+    """Display texts and sort keys computed once, on the worker thread that loaded the runs.
+    A run's config, when loaded, is kept flat (``_config``) for the config columns."""
     for run in runs:
-        run["_cells"], run["_sort"] = _cells_and_keys(run)
+        if "config" in run:
+            run["_config"] = flat_config(run.pop("config"))
+        run["_cells"], run["_sort"] = _cells_and_keys(run, keys)
     return runs
 
 
-def sort_runs(runs: list[dict[str, Any]], column: int, descending: bool) -> list[dict[str, Any]]:
-    if not runs or "_sort" not in runs[0]:
-        prepare(runs)
+def sort_runs(runs: list[dict[str, Any]], column: int, descending: bool, keys: tuple[str, ...] = KEYS) -> list[dict[str, Any]]:
+    if not runs or "_sort" not in runs[0] or len(runs[0]["_sort"]) != len(keys):
+        prepare(runs, keys)
     return sorted(runs, key=lambda r: r["_sort"][column], reverse=descending)
 
 
@@ -135,10 +200,29 @@ class RunsModel(QAbstractTableModel):
         super().__init__(parent)
         self._runs: list[dict[str, Any]] = []
         self._rows: dict[str, int] = {}
+        self.keys: tuple[str, ...] = KEYS
+
+    def set_columns(self, keys: tuple[str, ...] | list[str]) -> None:
+        """The fixed columns and then the added ones (``config:...``, ``metric:...``)."""
+        self.beginResetModel()
+        self.keys = tuple(keys)
+        prepare(self._runs, self.keys)
+        self.endResetModel()
+
+    def tick(self) -> None:
+        """A running run's duration goes on between reloads."""
+        if "duration" not in self.keys:
+            return
+        column = self.keys.index("duration")
+        for row, run in enumerate(self._runs):
+            if run.get("status") == "running":
+                run["_cells"][column], run["_sort"][column] = cell(run, "duration"), sort_value(run, "duration")
+                index = self.index(row, column)
+                self.dataChanged.emit(index, index, [Qt.ItemDataRole.DisplayRole])
 
     def set_runs(self, runs: list[dict[str, Any]]) -> None:
-        if runs and "_cells" not in runs[0]:
-            prepare(runs)
+        if runs and len(runs[0].get("_cells", ())) != len(self.keys):
+            prepare(runs, self.keys)
         self.beginResetModel()
         self._runs = list(runs)
         self._rows = {r["id"]: i for i, r in enumerate(self._runs)}
@@ -159,8 +243,8 @@ class RunsModel(QAbstractTableModel):
         if row is None:
             return
         self._runs[row].update(values)
-        prepare([self._runs[row]])
-        self.dataChanged.emit(self.index(row, 0), self.index(row, len(COLUMNS) - 1))
+        prepare([self._runs[row]], self.keys)
+        self.dataChanged.emit(self.index(row, 0), self.index(row, len(self.keys) - 1))
 
     def remove_run(self, run_id: str) -> None:
         row = self._rows.get(run_id)
@@ -172,11 +256,11 @@ class RunsModel(QAbstractTableModel):
         self.endRemoveRows()
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
-        if not 0 <= column < len(KEYS):
+        if not 0 <= column < len(self.keys):
             return
         self.layoutAboutToBeChanged.emit()
         old = {id(r): i for i, r in enumerate(self._runs)}
-        self._runs = sort_runs(self._runs, column, order == Qt.SortOrder.DescendingOrder)
+        self._runs = sort_runs(self._runs, column, order == Qt.SortOrder.DescendingOrder, self.keys)
         self._rows = {r["id"]: i for i, r in enumerate(self._runs)}
         new_row = {old[id(r)]: i for i, r in enumerate(self._runs)}
         persistent = self.persistentIndexList()
@@ -187,7 +271,7 @@ class RunsModel(QAbstractTableModel):
         return 0 if parent.isValid() else len(self._runs)
 
     def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(COLUMNS)
+        return 0 if parent.isValid() else len(self.keys)
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid():
@@ -195,9 +279,11 @@ class RunsModel(QAbstractTableModel):
         run = self._runs[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
             return run["_cells"][index.column()]
-        key = KEYS[index.column()]
+        key = self.keys[index.column()]
         if role == SORT_ROLE:
             return run["_sort"][index.column()]
+        if role == PROGRESS_ROLE and key == "progress":
+            return progress_fraction(run)
         if role == Qt.ItemDataRole.ForegroundRole and key == "status" and run.get("status") in STATUS_COLORS:
             return QBrush(STATUS_COLORS[run["status"]])
         if role == Qt.ItemDataRole.ToolTipRole:
@@ -207,15 +293,21 @@ class RunsModel(QAbstractTableModel):
                 return run["notes"]
             if key in ("model", "dataset"):
                 return run.get(key)
-        if role == Qt.ItemDataRole.TextAlignmentRole and key in ("test_accuracy", "test_macro_f1", "val_accuracy", "duration"):
+            if key == "progress" and run.get("total_steps"):
+                return f"step {(run.get('last_step') or 0) + 1} of {run['total_steps']}"
+        right = key in NUMERIC or isinstance(run["_sort"][index.column()], tuple) and run["_sort"][index.column()][0] == 1
+        if role == Qt.ItemDataRole.TextAlignmentRole and right:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         if role == ID_ROLE:
             return run["id"]
         return None
 
     def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if role == Qt.ItemDataRole.DisplayRole and orientation == Qt.Orientation.Horizontal:
-            return COLUMNS[section][1]
+        if orientation == Qt.Orientation.Horizontal and 0 <= section < len(self.keys):
+            if role == Qt.ItemDataRole.DisplayRole:
+                return column_title(self.keys[section])
+            if role == Qt.ItemDataRole.ToolTipRole:
+                return self.keys[section]
         return None
 
 

@@ -8,6 +8,7 @@ trip, and Save writes the same TOML the CLI reads.
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -52,8 +53,18 @@ RUN_KEYS = ["train.episodes", "train.eval_every", "train.seed", "model.max_lengt
             "model.trust_remote_code"]
 
 
+def renamed_for_method(name: str, old: str, new: str) -> str:
+    """A run name after the method changes: ``protonet-intents`` -> ``maml-intents``;
+    a name without the old method's name gets the new one appended (``baseline-maml``)."""
+    parts = re.split(r"([-_ .]+)", name)
+    if old in parts:
+        return "".join(new if part == old else part for part in parts)
+    return f"{name}-{new}" if name else new
+
+
 class NewExperimentPage(QWidget):
     launch_requested = Signal(object)  # a validated RunConfig
+    search_requested = Signal(object)  # a validated RunConfig: the base of a new study
     validity_changed = Signal(bool, str)  # can launch, the reason (or a summary when ready)
 
     def __init__(self, info: EngineInfo, parent: QWidget | None = None):
@@ -65,7 +76,7 @@ class NewExperimentPage(QWidget):
         self.config: RunConfig | None = None
 
         self.dataset_panel = DatasetPanel()
-        self.task_form = ParamForm(config_params(TASK_KEYS), reset_button=False)
+        self.task_form = ParamForm(config_params(TASK_KEYS), reset_button=False, help_line=False)
         self.model_panel = ModelPanel(info)
 
         self.method = QComboBox()
@@ -75,15 +86,26 @@ class NewExperimentPage(QWidget):
         self.method_description = QLabel("")
         self.method_description.setWordWrap(True)
         self.method_description.setObjectName("methodDescription")
-        self.param_form = ParamForm()
+        self.param_form = ParamForm(key_prefix="method.params.", help_line=False)
         self._fill_methods()
 
         self.name = QLineEdit(self.base.name)
-        self.name.setToolTip("name: shown in run lists")
+        self.name.setToolTip("name: shown in run lists; follows the method until you edit it")
+        self._name_edited = False  # typed by hand: a method change leaves it alone
+        self.name.textEdited.connect(lambda _t: setattr(self, "_name_edited", True))
         self.tags = QLineEdit("")
         self.tags.setPlaceholderText("comma-separated, e.g. baseline, minilm")
         self.tags.setToolTip("tags: free-form labels to find runs later")
-        self.run_form = ParamForm(config_params(RUN_KEYS), reset_button=False)
+        self.run_form = ParamForm(config_params(RUN_KEYS), reset_button=False, help_line=False)
+        # One help pane under the settings, outside their scroll area: always in view.
+        self.help_pane = QLabel("Click or point at a field to see what it does.")
+        self.help_pane.setObjectName("paramHelp")
+        self.help_pane.setWordWrap(True)
+        self.help_pane.setStyleSheet("color: #333; background: #f3f3f3; padding: 4px; border-radius: 3px;")
+        self.help_pane.setMinimumHeight(3 * self.help_pane.fontMetrics().height())
+        self.help_pane.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+        for form in (self.task_form, self.param_form, self.run_form):
+            form.help_changed.connect(self.help_pane.setText)
 
         self.reason = QLabel("")
         self.reason.setObjectName("launchReason")
@@ -95,6 +117,10 @@ class NewExperimentPage(QWidget):
         self.launch_button.setDefault(True)
         self.launch_button.setMinimumWidth(120)
         self.launch_button.clicked.connect(self.request_launch)
+        self.search_button = QPushButton("Search…")
+        self.search_button.setObjectName("searchButton")
+        self.search_button.setToolTip("Start a hyper-parameter study (Studies page) with this form as its base config")
+        self.search_button.clicked.connect(self.request_search)
 
         self._build_layout()
 
@@ -126,14 +152,17 @@ class NewExperimentPage(QWidget):
         method_box = QGroupBox("Method")
         method_layout = QVBoxLayout(method_box)
         method_row = QFormLayout()
-        method_row.addRow("method.name", self.method)
+        method_choice = QHBoxLayout()
+        method_choice.addWidget(self.method, 1)
+        method_choice.addWidget(self.search_button)  # a search over this method's parameters
+        method_row.addRow("Method", method_choice)
         method_layout.addLayout(method_row)
         method_layout.addWidget(self.method_description)
         method_layout.addWidget(self.param_form)
         run_box = QGroupBox("Run")
         run_layout = QFormLayout(run_box)
-        run_layout.addRow("name", self.name)
-        run_layout.addRow("tags", self.tags)
+        run_layout.addRow("Run name", self.name)
+        run_layout.addRow("Tags", self.tags)
         run_layout.addRow(self.run_form)
 
         right = QWidget()
@@ -145,11 +174,25 @@ class NewExperimentPage(QWidget):
         scroll.setWidgetResizable(True)
         scroll.setWidget(right)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setMinimumWidth(420)
 
+        # Each side scrolls on its own, so neither a tall class chart nor MAML's long form
+        # raises the window's minimum size (it must fit 1024 x 700).
+        left = QScrollArea()
+        left.setWidgetResizable(True)
+        left.setWidget(dataset_box)
+        left.setMinimumWidth(300)
+        dataset_box.setMinimumHeight(560)  # below this the preview and chart scroll rather than squash
+        scroll.setMinimumWidth(360)
+        self.settings_scroll = scroll
+        settings = QWidget()
+        settings_layout = QVBoxLayout(settings)
+        settings_layout.setContentsMargins(0, 0, 0, 0)
+        settings_layout.addWidget(scroll, 1)
+        settings_layout.addWidget(self.help_pane)
         splitter = QSplitter()
-        splitter.addWidget(dataset_box)
-        splitter.addWidget(scroll)
+        splitter.addWidget(left)
+        splitter.addWidget(settings)
+        splitter.setChildrenCollapsible(False)
         splitter.setStretchFactor(0, 1)
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([700, 560])
@@ -198,6 +241,8 @@ class NewExperimentPage(QWidget):
             self._method_values[previous] = self.param_form.values()
         name = self.method_name()
         self._shown_method = name
+        if previous and previous != name and not self._name_edited:
+            self.name.setText(renamed_for_method(self.name.text(), previous, name))
         spec = self.specs.get(name)
         self.param_form.set_params(spec.params if spec else ())
         self.method_description.setText(spec.description if spec else "")
@@ -231,6 +276,7 @@ class NewExperimentPage(QWidget):
         """Fills every field from ``config`` (kept as the base for keys the form lacks)."""
         self.base = config
         self.name.setText(config.name)
+        self._name_edited = False
         self.tags.setText(", ".join(config.tags))
         self.task_form.set_values({k: config.get(k) for k in TASK_KEYS})
         self._fill_methods_for_mode()
@@ -268,6 +314,7 @@ class NewExperimentPage(QWidget):
         problem = self._find_problem()
         self.problem = problem or ""
         self.launch_button.setEnabled(problem is None)
+        self.search_button.setEnabled(problem is None)
         if problem is None and self.config is not None:
             c = self.config
             text = f"Ready: {c.method.name} on {c.dataset.path}, {c.task.n_way}-way {c.task.k_shot}-shot, {c.train.episodes} episodes"
@@ -320,3 +367,7 @@ class NewExperimentPage(QWidget):
         if self.validate() is None and self.config is not None:
             self.model_panel.remember_choice()
             self.launch_requested.emit(self.config)
+
+    def request_search(self) -> None:
+        if self.validate() is None and self.config is not None:
+            self.search_requested.emit(self.config)

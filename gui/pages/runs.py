@@ -11,10 +11,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import json
+
 from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
-from PySide6.QtGui import QAction
+from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QDialog,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -25,6 +28,10 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionProgressBar,
+    QStyleOptionViewItem,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -36,19 +43,68 @@ from engine.exports import export_run
 from engine.fileio import atomic_write_text
 from engine.store import Store
 from gui.background import Worker
-from gui.models.runs_model import COLUMNS, HIDDEN_BY_DEFAULT, KEYS, RunsFilter, RunsModel, prepare, sort_runs
+from gui.formatting import plural
+from gui.models.runs_model import (
+    COLUMNS,
+    CONFIG_PREFIX,
+    HIDDEN_BY_DEFAULT,
+    KEYS,
+    METRIC_PREFIX,
+    PROGRESS_ROLE,
+    RunsFilter,
+    RunsModel,
+    flat_config,
+    prepare,
+    sort_runs,
+)
 from gui.resume import can_resume
 from gui.settings import app_settings
+from gui.widgets.column_chooser import ColumnChooser
 
 LIVE_REFRESH_MS = 3000  # while runs are going and the page is visible
+TICK_MS = 1000  # a running run's duration between reloads
 ALL = "(all)"
 EXPORT_FILTERS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "toml": "TOML config (*.toml)"}
+
+
+class ProgressDelegate(QStyledItemDelegate):
+    """The progress column as a bar with its percentage."""
+
+    def paint(self, painter, option: QStyleOptionViewItem, index: QModelIndex) -> None:  # noqa: ANN001
+        fraction = index.data(PROGRESS_ROLE)
+        if fraction is None:
+            super().paint(painter, option, index)
+            return
+        if option.state & QStyle.StateFlag.State_Selected:
+            painter.fillRect(option.rect, option.palette.highlight())
+        bar = QStyleOptionProgressBar()
+        bar.rect = option.rect.adjusted(2, 3, -2, -3)
+        bar.minimum, bar.maximum, bar.progress = 0, 1000, int(round(fraction * 1000))
+        bar.text, bar.textVisible = f"{fraction:.0%}", True
+        bar.state = option.state | QStyle.StateFlag.State_Horizontal
+        style = option.widget.style() if option.widget is not None else None
+        if style is not None:
+            style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
+
+
+def add_progress(store: Store, runs: list[dict]) -> None:
+    """``last_step`` and ``total_steps`` for runs not finished (one indexed query each)."""
+    for run in runs:
+        if run.get("status") in ("finished", None):
+            continue
+        row = store.conn.execute(
+            "SELECT MAX(step), (SELECT json_extract(config, '$.train.episodes') FROM runs WHERE id = ?) "
+            "FROM metrics WHERE run_id = ? AND name = 'train_loss'",
+            (run["id"], run["id"]),
+        ).fetchone()
+        run["last_step"], run["total_steps"] = (row[0], row[1]) if row else (None, None)
 
 
 class RunsPage(QWidget):
     open_requested = Signal(str)  # run id: its curves and log
     compare_requested = Signal(list)  # run ids
     clone_requested = Signal(dict)  # a run's config, for New experiment
+    search_requested = Signal(dict)  # a run's config, the base of a new study
     resume_requested = Signal(str)  # run id: continue an interrupted or failed run from its checkpoint
     runs_changed = Signal()  # after a reload
 
@@ -61,6 +117,7 @@ class RunsPage(QWidget):
         self.proxy = RunsFilter(self)
         self.proxy.setSourceModel(self.model)
         self.loaded = False
+        self.extra_columns: list[str] = []  # config:KEY and metric:NAME columns the user added
 
         self.table = QTableView()
         self.table.setModel(self.proxy)
@@ -78,13 +135,19 @@ class RunsPage(QWidget):
         header.setSectionsMovable(True)
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._header_menu)
-        for key, width in (("name", 180), ("status", 80), ("method", 80), ("model", 170), ("dataset", 170), ("task", 90),
+        for key, width in (("name", 180), ("status", 80), ("progress", 80), ("method", 80), ("model", 170), ("dataset", 170), ("task", 90),
                            ("test_accuracy", 110), ("test_macro_f1", 110), ("val_accuracy", 100), ("duration", 90),
                            ("created_at", 140), ("tags", 120)):
             self.table.setColumnWidth(KEYS.index(key), width)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._row_menu)
         self.table.doubleClicked.connect(self._open_index)
+        self.table.setItemDelegateForColumn(KEYS.index("progress"), ProgressDelegate(self.table))
+        self.enter_action = QAction("Open", self.table)
+        self.enter_action.setShortcuts([QKeySequence(Qt.Key.Key_Return), QKeySequence(Qt.Key.Key_Enter)])
+        self.enter_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.enter_action.triggered.connect(self.open_selected)
+        self.table.addAction(self.enter_action)
         self.table.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
 
         self.search = QLineEdit(placeholderText="Filter: name, id, model, dataset, tag, notes…")
@@ -95,8 +158,9 @@ class RunsPage(QWidget):
         filter_row.addWidget(self.search, 2)
         for key, label in (("status", "Status"), ("method", "Method"), ("dataset", "Dataset"), ("tag", "Tag")):
             combo = QComboBox()
-            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-            combo.setMinimumContentsLength(8)
+            # a long dataset path must not push the row past the window (1024 px must do)
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+            combo.setMinimumContentsLength(5)
             combo.addItem(ALL)
             combo.currentTextChanged.connect(lambda text, k=key: self.proxy.set_field(k, "" if text == ALL else text))
             self.filters[key] = combo
@@ -111,6 +175,8 @@ class RunsPage(QWidget):
             act.setCheckable(True)
             act.toggled.connect(lambda on, i=index: self.set_column_visible(i, on))
             self.column_actions[key] = act
+        self.columns_menu.addSeparator()
+        self.columns_menu.addAction("Config and metric columns…", self.choose_columns)
         self.columns_button.setMenu(self.columns_menu)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
@@ -159,6 +225,8 @@ class RunsPage(QWidget):
 
         self.live_timer = QTimer(self, interval=LIVE_REFRESH_MS)
         self.live_timer.timeout.connect(self._live_refresh)
+        self.tick_timer = QTimer(self, interval=TICK_MS)
+        self.tick_timer.timeout.connect(lambda: self.model.tick() if self.isVisible() else None)
         self.proxy.rowsInserted.connect(self._update_count)
         self.proxy.rowsRemoved.connect(self._update_count)
         self.proxy.modelReset.connect(self._update_count)
@@ -168,23 +236,33 @@ class RunsPage(QWidget):
 
     # --- loading ----------------------------------------------------------------------------
     def load_runs(self, store: Store) -> list[dict]:
-        return store.list_runs(limit=self.limit, config=False)
+        """The rows; configs only when a config column is shown (they double the load time)."""
+        with_config = any(k.startswith(CONFIG_PREFIX) for k in self.extra_columns)
+        runs = store.list_runs(limit=self.limit, config=with_config)
+        add_progress(store, runs)
+        return runs
+
+    def all_columns(self) -> tuple[str, ...]:
+        return (*KEYS, *self.extra_columns)
 
     def refresh(self) -> None:
         """Reloads on a worker thread; the table keeps its rows until the new ones arrive."""
         db_path = self.db_path
         header = self.table.horizontalHeader()
         column, descending = header.sortIndicatorSection(), header.sortIndicatorOrder() == Qt.SortOrder.DescendingOrder
+        keys = self.all_columns()
 
         def load() -> list[dict]:
             with Store(db_path, readonly=db_path.exists()) as store:
-                runs = self.load_runs(store)
-            return sort_runs(prepare(runs), column, descending) if 0 <= column < len(KEYS) else prepare(runs)
+                runs = prepare(self.load_runs(store), keys)
+            return sort_runs(runs, column, descending, keys) if 0 <= column < len(keys) else runs
 
         self.worker.submit(load, self._loaded, self._failed)
 
     def _loaded(self, runs: list[dict]) -> None:
         selected = set(self.selected_ids())
+        if runs and len(runs[0]["_cells"]) != len(self.model.keys):
+            prepare(runs, self.model.keys)  # the columns changed while this load ran
         self.model.set_runs(runs)
         self.loaded = True
         self._fill_filters(runs)
@@ -194,8 +272,10 @@ class RunsPage(QWidget):
         self._update_buttons()
         if any(r.get("status") in ("running", "queued") for r in runs):
             self.live_timer.start()
+            self.tick_timer.start()
         else:
             self.live_timer.stop()
+            self.tick_timer.stop()
         self.runs_changed.emit()
 
     def _failed(self, exc: BaseException) -> None:
@@ -224,7 +304,7 @@ class RunsPage(QWidget):
 
     def _update_count(self, *_: Any) -> None:
         total, shown = self.model.rowCount(), self.proxy.rowCount()
-        self.message.setText(f"{total} runs" if total == shown else f"{shown} of {total} runs shown")
+        self.message.setText(plural(total, "run") if total == shown else f"{shown} of {plural(total, 'run')} shown")
 
     # --- columns ------------------------------------------------------------------------------
     def set_column_visible(self, column: int, visible: bool) -> None:
@@ -232,7 +312,46 @@ class RunsPage(QWidget):
         hidden = [KEYS[i] for i in range(len(KEYS)) if self.table.isColumnHidden(i)]
         app_settings().setValue("runs/hidden_columns", ",".join(hidden))
 
+    def available_columns(self) -> list[str]:
+        """Every config key and final metric among the newest runs, for the column chooser."""
+        try:
+            with Store(self.db_path, readonly=self.db_path.exists()) as store:
+                runs = store.list_runs(limit=500, config=True)
+        except UserError:
+            runs = []
+        config_keys = sorted({k for r in runs for k in flat_config(r.get("config") or {})} - {"name", "tags", "notes"})
+        metric_keys = sorted({k for r in runs for k in (r.get("final_metrics") or {})})
+        return [f"{CONFIG_PREFIX}{k}" for k in config_keys] + [f"{METRIC_PREFIX}{k}" for k in metric_keys]
+
+    def ask_columns(self, available: list[str], chosen: list[str]) -> list[str] | None:
+        dialog = ColumnChooser(available, chosen, self)
+        return dialog.chosen() if dialog.exec() == QDialog.DialogCode.Accepted else None
+
+    def choose_columns(self) -> None:
+        available = self.available_columns()
+        options = available + [k for k in self.extra_columns if k not in available]
+        chosen = self.ask_columns(options, self.extra_columns)
+        if chosen is not None:
+            self.set_extra_columns(chosen)
+
+    def set_extra_columns(self, keys: list[str]) -> None:
+        """Config and metric columns after the fixed ones; saved, and loaded from the store."""
+        self.extra_columns = [k for k in keys if k.startswith((CONFIG_PREFIX, METRIC_PREFIX))]
+        app_settings().setValue("runs/extra_columns", json.dumps(self.extra_columns))
+        self.model.set_columns(self.all_columns())
+        for index in range(len(KEYS), len(self.all_columns())):
+            self.table.setColumnHidden(index, False)
+            self.table.setColumnWidth(index, 110)
+        self.refresh()
+
     def _restore_columns(self) -> None:
+        try:
+            extra = json.loads(str(app_settings().value("runs/extra_columns", "[]")))
+        except ValueError:
+            extra = []
+        self.extra_columns = [k for k in extra if isinstance(k, str) and k.startswith((CONFIG_PREFIX, METRIC_PREFIX))]
+        if self.extra_columns:
+            self.model.set_columns(self.all_columns())
         saved = app_settings().value("runs/hidden_columns")
         hidden = set(str(saved).split(",")) if saved is not None else set(HIDDEN_BY_DEFAULT)
         for index, key in enumerate(KEYS):
@@ -278,20 +397,24 @@ class RunsPage(QWidget):
         self.resume_button.setEnabled(bool(runs) and can_resume(runs[0]))
 
     def _row_menu(self, pos: QPoint) -> None:
-        if not self.table.indexAt(pos).isValid():
-            return
+        if self.table.indexAt(pos).isValid():
+            self.row_menu().exec(self.table.viewport().mapToGlobal(pos))
+
+    def row_menu(self) -> QMenu:
+        """The right-click menu: the action buttons, with their enabled states."""
         menu = QMenu(self)
         for button in (self.open_button, self.compare_button, self.clone_button, self.resume_button, self.rename_button,
                        self.tags_button, self.notes_button):
-            act = menu.addAction(button.text().replace("&&", "&"), button.click)
+            act = menu.addAction(button.text(), button.click)  # "&&" is a literal "&" in menus too
             act.setEnabled(button.isEnabled())
+        menu.addAction("Search around this run…", self.search_selected).setEnabled(self.clone_button.isEnabled())
         export = menu.addMenu("Export")
         export.setEnabled(self.export_button.isEnabled())
         for fmt, text in (("csv", "Metrics as CSV…"), ("json", "Everything as JSON…"), ("toml", "Config as TOML…")):
             export.addAction(text, lambda f=fmt: self.export_selected(f))
         menu.addSeparator()
         menu.addAction(self.delete_button.text(), self.delete_button.click).setEnabled(self.delete_button.isEnabled())
-        menu.exec(self.table.viewport().mapToGlobal(pos))
+        return menu
 
     # --- actions ------------------------------------------------------------------------------
     def _open_index(self, index: QModelIndex) -> None:
@@ -309,16 +432,27 @@ class RunsPage(QWidget):
             self.compare_requested.emit(ids)
 
     def clone_selected(self) -> None:
-        runs = self.selected_runs()
-        if runs:
-            try:  # the table's rows leave configs out (load time); read this one
-                with Store(self.db_path, readonly=True) as store:
-                    config = dict(store.get_run(runs[0]["id"])["config"])
-            except (UserError, KeyError) as exc:
-                self.message.setText(f"cannot read the run's config: {exc}")
-                return
+        config = self._selected_config()
+        if config is not None:
             config["name"] = f"{config.get('name', 'run')}-copy"
             self.clone_requested.emit(config)
+
+    def search_selected(self) -> None:
+        """A hyper-parameter study with the selected run's config as its base."""
+        config = self._selected_config()
+        if config is not None:
+            self.search_requested.emit(config)
+
+    def _selected_config(self) -> dict | None:
+        runs = self.selected_runs()
+        if not runs:
+            return None
+        try:  # the table's rows leave configs out (load time); read this one
+            with Store(self.db_path, readonly=True) as store:
+                return dict(store.get_run(runs[0]["id"])["config"])
+        except (UserError, KeyError) as exc:
+            self.message.setText(f"cannot read the run's config: {exc}")
+            return None
 
     def resume_selected(self) -> None:
         runs = self.selected_runs()

@@ -1,19 +1,21 @@
-"""Studies: each hyper-parameter study's trials, optimisation history, parameter importances
-and a slice view; open a trial's run, launch more trials.
+"""Studies: each hyper-parameter study's trials and views in the style of optuna-dashboard
+(optimisation history, parameter importances, slice, parallel coordinates, contour, Pareto
+front); create a study, open a trial's run, launch more trials.
 
 The GUI never imports Optuna: it asks the engine (``metalab-engine study list --json`` and
 ``study show NAME --json``, short subprocesses through ``EngineCall``) and shows the JSON.
-More trials run in a detached ``study worker`` process that raises the study's budget; the
-page refreshes while it has trials running.
+A new study (``StudyDialog``) and more trials run in detached engine processes
+(``study run FILE`` / ``study worker``); the page refreshes while any of them runs, and
+the status bar counts them (``workers_changed``).
 """
 
 from __future__ import annotations
 
 import math
 from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QProcess, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
@@ -29,15 +31,21 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine.config import RunConfig
+from engine.errors import UserError
+from engine.store import Store
 from gui.engine_info import EngineCall
 from gui.engine_process import engine_command, repo_root
-from gui.formatting import format_duration
+from gui.formatting import format_duration, plural
 from gui.models.records_model import SORT_ROLE, RecordsModel
 from gui.pages.compare import table_view
+from gui.widgets import population_plots, study_plots
+from gui.widgets.study_dialog import StudyDialog
 
 LIVE_REFRESH_MS = 5000
 STUDY_COLUMNS = ["Study", "Sampler", "Trials", "Best", "Metric", "Direction"]
-STATE_COLORS = {"complete": "#1f77b4", "pruned": "#ff7f0e", "fail": "#d62728", "running": "#2ca02c", "waiting": "#7f7f7f"}
+STATE_COLORS = study_plots.STATE_COLORS
+PAST_RUNS_AS_BASES = 30
 
 
 def _value(v: Any) -> str:
@@ -48,9 +56,30 @@ def _param(v: Any) -> str:
     return f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
+def trials_text(study: dict[str, Any]) -> str:
+    """Trials that count toward the budget (complete and pruned) of the budget, then the rest:
+    ``3 / 3``, ``2 / 3, 1 running``. Failed trials are retried, so they do not count."""
+    counts = study.get("counts") or {}
+    if not counts:  # an older engine: only the total is known
+        return f"{study.get('n_trials', 0)} / {study.get('budget') or '–'}"
+    done = counts.get("complete", 0) + counts.get("pruned", 0)
+    text = f"{done} / {study.get('budget') or '–'}"
+    extra = [f"{counts[s]} {s}" for s in ("running", "waiting", "fail") if counts.get(s)]
+    return text + (", " + ", ".join(extra) if extra else "")
+
+
+def _plot_widget() -> pg.PlotWidget:
+    widget = pg.PlotWidget(background="w")
+    study_plots.style(widget.getPlotItem())
+    widget.setMinimumSize(200, 150)
+    return widget
+
+
 class StudiesPage(QWidget):
     open_requested = Signal(str)  # a trial's run id
     study_shown = Signal(str)  # a study's details are on screen
+    workers_changed = Signal(int)  # study engine processes running from this page
+    compare_requested = Signal(list)  # run ids: the best PBT member's lineage
 
     def __init__(self, db_path: Path, parent: QWidget | None = None, *, command: list[str] | None = None):
         super().__init__(parent)
@@ -59,19 +88,27 @@ class StudiesPage(QWidget):
         self.studies: list[dict[str, Any]] = []
         self.details: dict[str, Any] | None = None
         self._calls: set[EngineCall] = set()
+        self._shown_request = 0  # the newest details request: an older answer arriving late is stale
+        self._wanted: str | None = None  # a study to select once it is listed (just created)
         self.workers: list[QProcess] = []
+        self.form_config: Callable[[], RunConfig | None] = lambda: None  # the New experiment form's config
+        self.dialog: StudyDialog | None = None
 
         self.storage = QLineEdit(placeholderText=f"default: studies.journal beside {self.db_path.name}")
         self.storage.setToolTip("Optuna storage URL: journal:PATH, sqlite:///PATH or postgresql://…")
         self.storage.returnPressed.connect(self.refresh)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
+        self.new_button = QPushButton("New study…")
+        self.new_button.setToolTip("Search hyper-parameters around the New experiment form's config or a past run's")
+        self.new_button.clicked.connect(lambda: self.new_study())
         self.message = QLabel("")
         self.message.setWordWrap(True)
         top = QHBoxLayout()
         top.addWidget(QLabel("Storage"))
         top.addWidget(self.storage, 2)
         top.addWidget(self.refresh_button)
+        top.addWidget(self.new_button)
         top.addWidget(self.message, 3)
 
         self.studies_model = RecordsModel(STUDY_COLUMNS)
@@ -89,36 +126,49 @@ class StudiesPage(QWidget):
         self.trials_view.doubleClicked.connect(lambda _i: self.open_selected_trial())
         self.trials_view.selectionModel().selectionChanged.connect(lambda *_: self._update_buttons())
 
-        self.history = pg.PlotWidget(background="w")
-        self.importances = pg.PlotWidget(background="w")
+        self.history = _plot_widget()
+        self.importances = _plot_widget()
+        self.importance_note = QLabel("")
         self.slice_param = QComboBox()
         self.slice_param.currentTextChanged.connect(lambda _t: self.draw_slice())
-        self.slice = pg.PlotWidget(background="w")
-        for plot in (self.history, self.importances, self.slice):
-            item = plot.getPlotItem()
-            for name in ("left", "bottom"):
-                item.getAxis(name).setPen(pg.mkPen("#444"))
-                item.getAxis(name).setTextPen(pg.mkPen("#222"))
-                item.getAxis(name).enableAutoSIPrefix(False)
-            item.showGrid(x=True, y=True, alpha=0.2)
-        slice_page = QWidget()
-        slice_layout = QVBoxLayout(slice_page)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Parameter"))
-        row.addWidget(self.slice_param, 1)
-        slice_layout.addLayout(row)
-        slice_layout.addWidget(self.slice, 1)
-        self.importance_note = QLabel("")
-        imp_page = QWidget()
-        imp_layout = QVBoxLayout(imp_page)
-        imp_layout.addWidget(self.importance_note)
-        imp_layout.addWidget(self.importances, 1)
+        self.slice = _plot_widget()
+        self.slice_color_bar: pg.ColorBarItem | None = None
+        self.parallel = _plot_widget()
+        self.contour_x, self.contour_y = QComboBox(), QComboBox()
+        for combo in (self.contour_x, self.contour_y):
+            combo.currentTextChanged.connect(lambda _t: self.draw_contour())
+        self.contour = _plot_widget()
+        self.contour_note = QLabel("")
+        self.pareto = _plot_widget()
+        self.pareto_note = QLabel("")
+        self.pareto_note.setWordWrap(True)
 
         self.tabs = QTabWidget()
+        self.tabs.setUsesScrollButtons(True)
         self.tabs.addTab(self.trials_view, "Trials")
-        self.tabs.addTab(self.history, "Optimisation history")
-        self.tabs.addTab(imp_page, "Parameter importances")
-        self.tabs.addTab(slice_page, "Slice")
+        self.tabs.addTab(self.history, "History")
+        self.tabs.addTab(_page(self.importance_note, self.importances), "Importances")
+        self.tabs.addTab(_page(_row(QLabel("Parameter"), self.slice_param), self.slice), "Slice")
+        self.tabs.addTab(self.parallel, "Parallel coordinates")
+        self.tabs.addTab(_page(_row(QLabel("x"), self.contour_x, QLabel("y"), self.contour_y), self.contour_note, self.contour),
+                         "Contour")
+        self.tabs.addTab(_page(self.pareto_note, self.pareto), "Pareto front")
+        # population-based training: the population over time and the best member's schedule
+        self.population = _plot_widget()
+        self.schedule = _plot_widget()
+        self.schedule_param = QComboBox()
+        self.schedule_param.currentTextChanged.connect(lambda _: self.draw_schedule())
+        self.population_note = QLabel()
+        self.population_note.setWordWrap(True)
+        self.schedule_note = QLabel()
+        self.schedule_note.setWordWrap(True)
+        self.compare_lineage_button = QPushButton("Compare the best lineage")
+        self.compare_lineage_button.setToolTip("Open the runs the best member's weights went through in Compare")
+        self.compare_lineage_button.clicked.connect(self.compare_lineage)
+        self.population_tab = _page(self.population_note, self.population,
+                                    _row(QLabel("Schedule of"), self.schedule_param, self.compare_lineage_button),
+                                    self.schedule_note, self.schedule)
+        self.tabs.addTab(self.population_tab, "Population")
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         right = QWidget()
@@ -129,7 +179,8 @@ class StudiesPage(QWidget):
         splitter = QSplitter()
         splitter.addWidget(self.studies_view)
         splitter.addWidget(right)
-        splitter.setSizes([380, 900])
+        splitter.setSizes([300, 700])
+        self.studies_view.setMinimumWidth(160)
 
         self.open_button = QPushButton("Open trial's run")
         self.open_button.clicked.connect(self.open_selected_trial)
@@ -174,35 +225,45 @@ class StudiesPage(QWidget):
             self.message.setText(f"Cannot read the studies: {error}")
             return
         self.studies = list(result or [])
-        current = self.current_study()
-        rows = [[s["name"], s.get("sampler") or "", f"{s['n_trials']} / {s.get('budget') or '–'}", _value(s.get("best_value")),
+        current = self._wanted or self.current_study()
+        rows = [[s["name"], s.get("sampler") or "", trials_text(s), _value(s.get("best_value")),
                  s.get("metric") or "", s.get("direction") or ""] for s in self.studies]
         self.studies_model.set_rows(rows)
-        self.message.setText(f"{len(rows)} studies in {self.storage_url()}" if rows else
-                             "No studies yet: start one with metalab-engine study run STUDY.toml (docs/STUDIES.md)")
+        self.message.setText(f"{plural(len(rows), 'study')} in {self.storage_url()}" if rows else
+                             "No studies yet: press New study… (or run metalab-engine study run STUDY.toml)")
         names = [s["name"] for s in self.studies]
         if names:
             row = names.index(current) if current in names else 0
+            if current in names:
+                self._wanted = None
+            self.studies_view.selectionModel().blockSignals(True)
             self.studies_view.selectRow(row)
-            self._study_selected(row)
+            self.studies_view.selectionModel().blockSignals(False)
+            self._study_selected(row)  # always re-read: the list changing says the trials changed
+        elif self.running_workers():
+            self.live_timer.start()  # a study just launched is not listed yet
 
     def current_study(self) -> str | None:
         return self.details["name"] if self.details else None
 
     def _study_selected(self, row: int) -> None:
         if 0 <= row < len(self.studies):
-            self._call(["study", "show", self.studies[row]["name"], "--json"], self._details_loaded)
+            self.show_study(self.studies[row]["name"])
 
     def show_study(self, name: str) -> None:
-        self._call(["study", "show", name, "--json"], self._details_loaded)
+        self._shown_request += 1
+        request = self._shown_request
+        self._call(["study", "show", name, "--json"], lambda result, error: self._details_loaded(result, error, request))
 
-    def _details_loaded(self, result: Any, error: str) -> None:
+    def _details_loaded(self, result: Any, error: str, request: int | None = None) -> None:
+        if request is not None and request != self._shown_request:
+            return  # a newer request is on its way: this answer may predate the latest trials
         if error:
             self.message.setText(f"Cannot read the study: {error}")
             return
         self.details = result
         self.show_details()
-        running = result.get("counts", {}).get("running", 0) or any(p.state() != QProcess.ProcessState.NotRunning for p in self.workers)
+        running = result.get("counts", {}).get("running", 0) or self.running_workers()
         if running:
             self.live_timer.start()
         else:
@@ -220,10 +281,17 @@ class StudiesPage(QWidget):
             params = ", ".join(f"{k.rsplit('.', 1)[-1]} = {_param(v)}" for k, v in d["best_params"].items())
             best = f" Best: trial {d['best_trial']}, {d.get('metric')} {d['best_value']:.4f} ({params})."
         self.summary.setText(f"<b>{d['name']}</b> — {d.get('sampler')} sampler, {d.get('pruner')} pruner, "
-                             f"{d.get('direction')} {d.get('metric')}. Trials: {counts or 'none'}.{best}")
+                             f"{d.get('direction')} {d.get('metric')}. Trials: {counts or 'none'}"
+                             f" (budget {d.get('budget') or '–'}).{best}")
+        for row, study in enumerate(self.studies):  # the list row follows the details just read
+            if study["name"] == d["name"]:
+                study.update(counts=d.get("counts", {}), budget=d.get("budget"), best_value=d.get("best_value"))
+                self.studies_model.rows[row][2] = trials_text(study)
+                self.studies_model.rows[row][3] = _value(d.get("best_value"))
+                self.studies_model.dataChanged.emit(self.studies_model.index(row, 2), self.studies_model.index(row, 3))
         trials = d.get("trials", [])
         keys = sorted({k for t in trials for k in t.get("params", {})})
-        header = ["#", "State", "Value", "Duration", "Run", *[k.removeprefix("method.params.") for k in keys]]
+        header = ["#", "State", "Value", "Duration", "Run", *[study_plots.short(k) for k in keys]]
         rows, sort_keys = [], []
         for t in trials:
             params = t.get("params", {})
@@ -233,87 +301,119 @@ class StudiesPage(QWidget):
                               t.get("duration_seconds") or 0.0, t.get("run_id") or "", *[params.get(k) for k in keys]])
         self.trials_model.set_rows(rows, columns=header, sort_keys=sort_keys)
         self.param_keys = keys
-        self.slice_param.blockSignals(True)
-        current = self.slice_param.currentText()
-        self.slice_param.clear()
-        self.slice_param.addItems(keys)
-        if current in keys:
-            self.slice_param.setCurrentText(current)
-        self.slice_param.blockSignals(False)
+        _refill(self.slice_param, keys)
+        _refill(self.contour_x, keys, 0)
+        _refill(self.contour_y, keys, 1)
         self.draw_history()
         self.draw_importances()
         self.draw_slice()
+        self.draw_parallel()
+        self.draw_contour()
+        self.draw_pareto()
+        _refill(self.schedule_param, keys)
+        self.draw_population()
         self._update_buttons()
 
     def _complete(self) -> list[dict[str, Any]]:
-        return [t for t in (self.details or {}).get("trials", []) if t.get("value") is not None and t["state"] == "complete"]
+        return study_plots.complete_trials(self.details or {})
 
     def draw_history(self) -> None:
-        plot = self.history.getPlotItem()
-        plot.clear()
-        d = self.details or {}
-        plot.setLabel("bottom", "trial", color="#222")
-        plot.setLabel("left", d.get("metric") or "value", color="#222")
-        if plot.legend is None:
-            plot.addLegend(offset=(-10, -10), labelTextColor="#222", brush=pg.mkBrush(255, 255, 255, 210))
-        for state, color in STATE_COLORS.items():
-            pts = [t for t in d.get("trials", []) if t["state"] == state and t.get("value") is not None]
-            if pts:
-                plot.plot([t["number"] for t in pts], [t["value"] for t in pts], pen=None, symbol="o", symbolSize=8,
-                          symbolBrush=pg.mkBrush(color), symbolPen=None, name=f"{state} trials")
-        complete = self._complete()
-        if complete:
-            x = np.array([t["number"] for t in complete], dtype=float)
-            y = np.array([t["value"] for t in complete], dtype=float)
-            best = np.maximum.accumulate(y) if d.get("direction") != "minimize" else np.minimum.accumulate(y)
-            plot.plot(x, best, pen=pg.mkPen("#d62728", width=2), stepMode=None, name="best so far")
+        study_plots.draw_history(self.history.getPlotItem(), self.details or {})
 
     def draw_importances(self) -> None:
-        plot = self.importances.getPlotItem()
-        plot.clear()
-        d = self.details or {}
-        values = d.get("importances") or {}
-        note = d.get("importance_note")
-        evaluator = d.get("importance_evaluator") or ""
-        self.importance_note.setText(f"Not available: {note}." if note else (f"Optuna's {evaluator}, sums to 1." if values else ""))
-        if not values:
-            return
-        names = list(values)[::-1]
-        heights = [values[n] for n in names]
-        bars = pg.BarGraphItem(x0=0, y=np.arange(len(names)), height=0.6, width=heights, brush="#1f77b4")
-        plot.addItem(bars)
-        axis = plot.getAxis("left")
-        axis.setTicks([[(i, n.removeprefix("method.params.")) for i, n in enumerate(names)]])
-        plot.setLabel("bottom", "importance", color="#222")
-        plot.setXRange(0, max(heights) * 1.1 if heights else 1)
+        self.importance_note.setText(study_plots.draw_importances(self.importances.getPlotItem(), self.details or {}))
 
     def draw_slice(self) -> None:
-        plot = self.slice.getPlotItem()
-        plot.clear()
-        key = self.slice_param.currentText()
-        complete = [t for t in self._complete() if key in t.get("params", {})]
+        self.slice_color_bar = study_plots.draw_slice(self.slice, self.details or {}, self.slice_param.currentText(),
+                                                      self.slice_color_bar)
+
+    def draw_parallel(self) -> None:
+        study_plots.draw_parallel(self.parallel.getPlotItem(), self.details or {})
+
+    def draw_contour(self) -> None:
+        self.contour_note.setText(study_plots.draw_contour(self.contour.getPlotItem(), self.details or {},
+                                                           self.contour_x.currentText(), self.contour_y.currentText()))
+
+    def draw_pareto(self) -> None:
         d = self.details or {}
-        plot.setLabel("left", d.get("metric") or "value", color="#222")
-        plot.setLabel("bottom", key.removeprefix("method.params."), color="#222")
-        if not complete:
+        front = study_plots.draw_pareto(self.pareto.getPlotItem(), d)
+        kind = "NSGA-II study: " if d.get("sampler") == "nsga2" else ""
+        self.pareto_note.setText(f"{kind}{d.get('metric') or 'objective'} against trial duration; red: trials no other "
+                                 f"trial beats on both (Pareto front: {', '.join(f'#{n}' for n in front) or 'none yet'}).")
+
+    def draw_population(self) -> None:
+        d = self.details or {}
+        if not d.get("population"):
+            self.population.getPlotItem().clear()
+            self.schedule.getPlotItem().clear()
+            self.population_note.setText('Population views are for population-based training studies (sampler = "pbt").')
+            self.schedule_note.setText("")
+            self.compare_lineage_button.setEnabled(False)
             return
-        raw = [t["params"][key] for t in complete]
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in raw)
-        space = (d.get("space") or {}).get(key, {})
-        log = bool(space.get("log")) and numeric and all(v > 0 for v in raw)
-        plot.setLogMode(x=log, y=False)
-        if numeric:
-            x = np.array(raw, dtype=float)
-            axis_ticks = None
-        else:
-            cats = sorted({str(v) for v in raw})
-            x = np.array([cats.index(str(v)) for v in raw], dtype=float)
-            axis_ticks = [[(i, c) for i, c in enumerate(cats)]]
-        plot.getAxis("bottom").setTicks(axis_ticks)
-        numbers = np.array([t["number"] for t in complete], dtype=float)
-        brushes = [pg.mkBrush(pg.intColor(int(n), hues=max(len(numbers), 2), minValue=120)) for n in numbers]
-        plot.plot(x, [t["value"] for t in complete], pen=None, symbol="o", symbolSize=9, symbolBrush=brushes, symbolPen=None)
-        plot.setTitle("colour: trial order", color="#555", size="9pt")
+        links = population_plots.draw_population(self.population.getPlotItem(), d)
+        population = d["population"]
+        self.population_note.setText(
+            f"{len(population.get('members', {}))} members, {len(population.get('events', []))} exploits: a dashed line "
+            f"in the donor's colour joins the donor's value to the member that continues from its weights ({links} drawn)."
+        )
+        self.draw_schedule()
+
+    def draw_schedule(self) -> None:
+        d = self.details or {}
+        if not d.get("population"):
+            return
+        self.schedule_note.setText(population_plots.draw_schedule(self.schedule.getPlotItem(), d, self.schedule_param.currentText()))
+        self.compare_lineage_button.setEnabled(bool(self.lineage_runs()))
+
+    def lineage_runs(self) -> list[str]:
+        """The best member's runs along its lineage, generation 0 first, each once."""
+        schedule = ((self.details or {}).get("population") or {}).get("best_schedule") or []
+        return list(dict.fromkeys(u["run_id"] for u in schedule if u.get("run_id")))
+
+    def compare_lineage(self) -> None:
+        runs = self.lineage_runs()
+        if runs:
+            self.compare_requested.emit(runs)
+
+    # --- creating a study --------------------------------------------------------------------------
+    def study_bases(self, first: tuple[str, RunConfig] | None = None) -> list[tuple[str, RunConfig]]:
+        """Where a study's base config can come from: the New experiment form, then past runs."""
+        bases: list[tuple[str, RunConfig]] = [first] if first else []
+        form = self.form_config()
+        if form is not None and first is None:
+            bases.append((f"New experiment form: {form.name} ({form.method.name})", form))
+        try:
+            with Store(self.db_path, readonly=self.db_path.exists()) as store:
+                runs = store.list_runs(limit=PAST_RUNS_AS_BASES)
+        except UserError:
+            runs = []
+        for run in runs:
+            if run.get("study"):
+                continue  # a trial's config is its study's base with sampled values
+            try:
+                bases.append((f"Run {run['name']} ({run.get('method')}, {run['id'][:8]})", RunConfig.from_dict(run["config"])))
+            except UserError:
+                continue  # a config from an older version
+        return bases
+
+    def new_study(self, base: RunConfig | None = None, label: str = "New experiment form") -> StudyDialog | None:
+        """Opens the study dialog; ``base``: a config to start from (New experiment › Search…,
+        Runs › Search around this run…), named ``label`` in its list of bases."""
+        bases = self.study_bases((f"{label}: {base.name} ({base.method.name})", base) if base else None)
+        if not bases:
+            self.message.setText("No base config: fill in New experiment (or run something) first.")
+            return None
+        self.dialog = StudyDialog(bases, self.db_path, self.storage_url(), self.command, self)
+        self.dialog.study_created.connect(self.launch_study)
+        self.dialog.open()
+        return self.dialog
+
+    def launch_study(self, name: str, path: str) -> None:
+        """Runs a created study's trials here, in a background engine process."""
+        self._wanted = name
+        self.start_worker(["study", "run", path, "--db", str(self.db_path), "--storage", self.storage_url()],
+                          f"Study {name} launched: its trials run in the background.")
+        self.refresh()
 
     # --- actions -----------------------------------------------------------------------------------
     def selected_trial(self) -> dict[str, Any] | None:
@@ -343,18 +443,33 @@ class StudiesPage(QWidget):
     def launch_more_trials(self) -> None:
         if self.details is None:
             return
+        self.start_worker(self.worker_arguments()[len(self.command) - 1:],
+                          f"Worker started for {self.details['name']}: {self.more_trials.value()} more trials.")
+
+    def start_worker(self, args: list[str], message: str) -> QProcess:
+        """A study engine process (``study run`` / ``study worker``) that outlives no window."""
         process = QProcess(self)
         process.setWorkingDirectory(str(repo_root()))
         process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
-        process.readyRead.connect(lambda: process.readAll())  # a worker prints a line per trial; not kept
-        process.finished.connect(lambda code, _s: self._worker_finished(process, code))
-        process.start(self.command[0], self.worker_arguments())
+        lines: list[str] = []
+        process.readyRead.connect(lambda: lines.extend(bytes(process.readAll().data()).decode("utf-8", "replace").splitlines()[-5:]))
+        process.finished.connect(lambda code, _s: self._worker_finished(process, code, lines))
+        process.start(self.command[0], [*self.command[1:], *args])
         self.workers.append(process)
-        self.message.setText(f"Worker started for {self.details['name']}: {self.more_trials.value()} more trials.")
+        self.message.setText(message)
         self.live_timer.start()
+        self.workers_changed.emit(self.running_workers())
+        return process
 
-    def _worker_finished(self, process: QProcess, code: int) -> None:
-        self.message.setText("Study worker finished." if code == 0 else f"Study worker stopped (exit code {code}).")
+    def running_workers(self) -> int:
+        return sum(1 for p in self.workers if p.state() != QProcess.ProcessState.NotRunning)
+
+    def _worker_finished(self, process: QProcess, code: int, lines: list[str]) -> None:
+        self.workers = [p for p in self.workers if p is not process]
+        error = next((l for l in reversed(lines) if l.startswith("error:")), "")
+        self.message.setText("Study worker finished." if code == 0 else
+                             f"Study worker stopped (exit code {code}){': ' + error.removeprefix('error:').strip() if error else ''}.")
+        self.workers_changed.emit(self.running_workers())
         self.refresh()
 
     def shutdown(self) -> None:
@@ -362,3 +477,35 @@ class StudiesPage(QWidget):
         trial is failed by the heartbeat check, and the next worker carries the study on)."""
         for call in list(self._calls):
             call.kill()
+
+
+def _refill(combo: QComboBox, items: list[str], default: int = 0) -> None:
+    current = combo.currentText()
+    combo.blockSignals(True)
+    combo.clear()
+    combo.addItems(items)
+    if current in items:
+        combo.setCurrentText(current)
+    elif items:
+        combo.setCurrentIndex(min(default, len(items) - 1))
+    combo.blockSignals(False)
+
+
+def _row(*widgets: QWidget) -> QHBoxLayout:
+    row = QHBoxLayout()
+    for widget in widgets:
+        row.addWidget(widget)
+    row.addStretch(1)
+    return row
+
+
+def _page(*parts: Any) -> QWidget:
+    page = QWidget()
+    layout = QVBoxLayout(page)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for part in parts:
+        if isinstance(part, QHBoxLayout):
+            layout.addLayout(part)
+        else:
+            layout.addWidget(part, 1 if isinstance(part, pg.PlotWidget) else 0)
+    return page

@@ -31,8 +31,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.data import TextDataset, bundled_datasets, guess_columns, load_dataset, load_table
+from engine.data.checks import Check, plural
 from engine.data.tagged import TaggedDataset, guess_tagged_columns, is_conll, load_tagged_dataset
-from engine.data.checks import Check
 from engine.errors import UserError
 from gui.background import Worker
 from gui.entity_html import preview_html
@@ -161,8 +161,8 @@ class DatasetPanel(QWidget):
         self.text_column.currentIndexChanged.connect(self._columns_changed)
         self.label_column.currentIndexChanged.connect(self._columns_changed)
         columns = QFormLayout()
-        columns.addRow("text_column", self.text_column)
-        columns.addRow("label_column", self.label_column)
+        columns.addRow("Text column", self.text_column)
+        columns.addRow("Label column", self.label_column)
         self.column_form = columns
 
         self.preview_model = TablePreviewModel(self)
@@ -173,6 +173,7 @@ class DatasetPanel(QWidget):
         self.preview.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         self.preview.horizontalHeader().setStretchLastSection(True)
         self.preview.setMinimumHeight(140)
+        self.preview.setTabKeyNavigation(False)  # Tab leaves the preview instead of walking its cells
         self.sentences = QTextBrowser()
         self.sentences.setObjectName("entityPreview")
         self.sentences.setMinimumHeight(140)
@@ -335,14 +336,14 @@ class DatasetPanel(QWidget):
             counts = dataset.mention_counts()
             columns = f" · columns: {', '.join(dataset.columns)}" if dataset.columns else ""
             self.status.setText(
-                f"{len(dataset):,} sentences, {sum(counts.values()):,} mentions of {len(counts)} entity types{columns}"
+                f"{plural(len(dataset), 'sentence')}, {plural(sum(counts.values()), 'mention')} of {plural(len(counts), 'entity type')}{columns}"
             )
             self.status.setStyleSheet("")
             self.chart.set_counts(counts, self.chart.need, unit="mentions")
             self.sentences.setHtml(preview_html(dataset.sentences[:PREVIEW_SENTENCES], dataset.tags[:PREVIEW_SENTENCES], counts))
         elif dataset is not None:
             counts = dataset.class_counts()
-            self.status.setText(f"{len(dataset):,} rows in {len(counts)} classes · columns: {', '.join(dataset.columns)}")
+            self.status.setText(f"{plural(len(dataset), 'row')} in {plural(len(counts), 'class')} · columns: {', '.join(dataset.columns)}")
             self.status.setStyleSheet("")
             self.chart.set_counts(counts, self.chart.need)
         else:

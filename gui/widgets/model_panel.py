@@ -59,9 +59,9 @@ class ModelPanel(QWidget):
         self.device.currentIndexChanged.connect(lambda _i: self.device_changed.emit(self.device_name()))
 
         form = QFormLayout(self)
-        form.addRow("model.name", model_row)
+        form.addRow("Base model", model_row)
         form.addRow("", self.details)
-        form.addRow("train.device", self.device)
+        form.addRow("Device", self.device)
 
         info.devices_changed.connect(self.set_devices)
         info.model_info_changed.connect(self._on_info)

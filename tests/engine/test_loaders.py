@@ -114,7 +114,7 @@ def test_a_single_class_is_reported_not_crashed_on(tmp_path):
     path = tmp_path / "one.csv"
     path.write_text("text,label\n" + "".join(f"row {i},only\n" for i in range(50)))
     problem = first_problem(check_task(load_dataset(str(path)), TaskConfig()))
-    assert problem == "50 rows in 1 classes; at least 2 classes are needed"
+    assert problem == "50 rows in 1 class; at least 2 classes are needed"
 
 
 def test_a_very_long_line_loads(tmp_path):
@@ -147,3 +147,11 @@ def test_a_million_rows_load_in_bounded_memory(tmp_path):
     assert rows == 1_000_000 and classes == 50
     # The text itself is ~60 MB as Python strings; the file's other columns are never kept.
     assert peak_mb < 400, f"{peak_mb} MB peak for a {size_mb:.0f} MB file"
+
+
+def test_counts_are_pluralised():
+    from engine.data.checks import plural
+
+    assert [plural(1, "class"), plural(2, "class"), plural(1, "row"), plural(1200, "row"), plural(2, "study"),
+            plural(1, "study"), plural(3, "day")] == ["1 class", "2 classes", "1 row", "1,200 rows", "2 studies", "1 study",
+                                                       "3 days"]

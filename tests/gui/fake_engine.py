@@ -6,6 +6,9 @@
 Behaviour comes from the environment (the GUI's QProcess passes its environment on):
 
     fake_engine.py resume ID --db DB --events
+    fake_engine.py study create|run FILE --db DB --storage URL   (checks FILE with engine.study.load_spec;
+                                                                  appends its argv to FAKE_STUDY_LOG)
+    fake_engine.py study list --json                             (no studies)
 
     FAKE_ENGINE_MODE  ok | crash | abort | garbage | slow | ignore_term | stream | bad_input | silent_exit | oom
     FAKE_CHILDREN     worker processes to start (like data-loader workers; they outlive the engine)  default 0
@@ -213,6 +216,31 @@ def _garbage(step: int) -> None:
     out.flush()
 
 
+def study(args: argparse.Namespace) -> int:
+    """Enough of ``study`` for the GUI's study dialog: the file is checked as the engine would."""
+    if args.action == "list":
+        print("[]")
+        return 0
+    if args.action == "show":
+        print(f"error: no study named {args.file!r}", file=sys.stderr)
+        return 2
+    from engine.errors import UserError
+    from engine.study import load_spec
+
+    try:
+        spec = load_spec(args.file)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    log = os.environ.get("FAKE_STUDY_LOG")
+    if log:
+        with open(log, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps({"argv": sys.argv[1:], "name": spec.name, "n_trials": spec.n_trials}) + "\n")
+    if args.action == "run":
+        time.sleep(float(os.environ.get("FAKE_STUDY_SECONDS", "0.5")))
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -230,7 +258,15 @@ def main() -> int:
     m.add_argument("name")
     m.add_argument("--json", action="store_true")
     sub.add_parser("methods").add_argument("--json", action="store_true")
+    st = sub.add_parser("study")
+    st.add_argument("action", choices=("create", "run", "list", "show"))
+    st.add_argument("file", nargs="?")
+    st.add_argument("--db")
+    st.add_argument("--storage")
+    st.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    if args.command == "study":
+        return study(args)
     if args.command in ("run", "resume"):
         return run(args)
     if args.command == "devices":

@@ -52,3 +52,23 @@ def fill(path: Path) -> dict[str, str]:
             "d": add_run(store, base_config("broken-d", k_shot=1), status="failed"),
         }
     return ids
+
+
+def fill_methods(path: Path) -> dict[str, str]:
+    """Runs of several methods with their own parameters: a finished MAML and ANIL, a
+    protonet, and a Reptile run still going (30 of its 100 steps logged)."""
+    with Store(path) as store:
+        maml = base_config("maml-a", method="maml")
+        maml["method"]["params"].update({"inner_lr": 0.02, "scope": "lora"})
+        anil = base_config("anil-b", method="anil")
+        anil["method"]["params"].update({"inner_steps": 5})
+        reptile = base_config("reptile-c", method="reptile")
+        reptile["method"]["params"].update({"inner_lr": 0.005})
+        ids = {
+            "maml": add_run(store, maml, accuracies=[0.62, 0.66, 0.70, 0.64]),
+            "anil": add_run(store, anil, accuracies=[0.58, 0.60, 0.61, 0.57]),
+            "proto": add_run(store, base_config("proto-d"), accuracies=[0.60, 0.70, 0.65, 0.75]),
+            "reptile": add_run(store, reptile, status="running", steps=30, finished=None),
+        }
+        store.update_run(ids["maml"], final_metrics={**store.get_run(ids["maml"])["final_metrics"], "test_loss": 0.9})
+    return ids

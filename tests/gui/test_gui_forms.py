@@ -80,3 +80,55 @@ def test_config_keys_become_params():
     assert params["task.n_way"].type == "int" and params["task.n_way"].low == 2 and params["task.n_way"].default == 5
     assert params["task.meta_test_fraction"].type == "float" and params["task.meta_test_fraction"].high == 1.0
     assert params["train.seed"].default == 0
+
+
+def maml_form(qtbot):
+    from engine.specs import get
+
+    form = ParamForm(get("maml").params, key_prefix="method.params.")
+    qtbot.addWidget(form)
+    form.resize(480, 900)
+    form.show()
+    return form
+
+
+def test_maml_parameters_sit_in_labelled_groups(qtbot):
+    form = maml_form(qtbot)
+    headings = [h.text() for h in form.findChildren(QLabel, "paramGroup")]
+    assert {"Optimizer", "Inner loop", "Adaptation scope", "Speed and memory"} <= set(headings)
+    labels = {form._labels[name].text() for name in ("lr", "inner_lr", "lora_rank")}
+    assert labels == {"Learning rate", "Inner learning rate (encoder)", "LoRA rank"}  # people's words, not keys
+
+
+def test_fields_that_do_not_apply_are_disabled_from_the_schema(qtbot):
+    form = maml_form(qtbot)
+    assert form.values()["scope"] == "lora"
+    assert form.applies("lora_rank") and form.applies("lora_alpha") and not form.applies("top_k")
+    form.set_values({"scope": "head"})
+    assert not any(form.applies(n) for n in ("top_k", "lora_rank", "lora_alpha", "inner_lr"))
+    assert form.applies("head_inner_lr")
+    form.set_values({"scope": "top_k_layers"})
+    assert form.applies("top_k") and not form.applies("lora_rank")
+    # a bad value in a field that does not apply cannot block a launch: it is not editable
+    form.set_values({"scope": "lora"})
+    form.editor("lora_alpha").setText("nonsense")
+    assert "lora_alpha" in form.problems()
+    form.set_values({"scope": "head"})
+    assert form.problems() == {} and form.values()["lora_alpha"] == 16.0
+
+
+def test_help_is_shown_without_hovering(qtbot):
+    form = maml_form(qtbot)
+    assert form.help_line.isVisible() and "Learning rate" in form.help_text()
+    form.editor("inner_steps_test").setFocus()
+    qtbot.waitUntil(lambda: "Inner-loop steps on each support set" in form.help_text(), timeout=3000)
+    assert "method.params.inner_steps_test" in form.help_text() and "Default: 3" in form.help_text()
+
+
+def test_supervised_mode_disables_episode_keys(qtbot):
+    form = ParamForm(config_params(["task.mode", "task.n_way", "task.k_shot", "train.seed"]))
+    qtbot.addWidget(form)
+    assert form.applies("task.n_way")
+    form.set_values({"task.mode": "supervised"})
+    assert not form.applies("task.n_way") and not form.applies("task.k_shot") and form.applies("train.seed")
+    assert form._labels["task.n_way"].text() == "Classes per episode (N)"

@@ -135,3 +135,84 @@ def test_ner_task_type_switches_preview_checks_and_methods(qtbot, page):
     qtbot.waitUntil(lambda: not panel.is_busy(), timeout=5000)
     assert "protonet" in [page.method.itemData(i) for i in range(page.method.count())]
     assert panel.dataset is None and "token_classification" in page.validate()
+
+
+def test_inline_errors_get_their_full_height(qtbot, page, intents_csv):
+    page.resize(1024, 650)
+    load(qtbot, page, intents_csv, **{"method.name": "maml"})
+    page.param_form.editor("lr").setText("123456")
+    error = page.param_form._errors["lr"]
+    qtbot.waitUntil(error.isVisible, timeout=3000)
+    qtbot.wait(100)
+    # a wrapped message in the field's cell used to get the editor's height: clipped top and bottom
+    assert error.height() >= error.heightForWidth(error.width())
+
+
+def test_a_clone_follows_the_method_until_the_name_is_typed(qtbot, page, intents_csv):
+    load(qtbot, page, intents_csv, name="protonet-intents")
+    page.method.setCurrentIndex(page.method.findData("maml"))
+    assert page.name.text() == "maml-intents"
+    page.set_config(RunConfig().with_values({"name": "baseline", "dataset.path": str(intents_csv)}))
+    page.method.setCurrentIndex(page.method.findData("anil"))
+    assert page.name.text() == "baseline-anil"
+    page.method.setCurrentIndex(page.method.findData("protonet"))
+    assert page.name.text() == "baseline-protonet"
+    qtbot.keyClicks(page.name, "-mine")  # typed by hand: left alone from now on
+    page.method.setCurrentIndex(page.method.findData("maml"))
+    assert page.name.text() == "baseline-protonet-mine"
+
+
+def test_one_class_is_singular(qtbot, page, tmp_path):
+    path = tmp_path / "one.csv"
+    path.write_text("text,label\n" + "".join(f"row {i},only\n" for i in range(6)), encoding="utf-8")
+    problem = load(qtbot, page, path)
+    assert page.dataset_panel.status.text().startswith("6 rows in 1 class ·")
+    assert problem == "6 rows in 1 class; at least 2 classes are needed"
+
+
+def test_tab_leaves_the_dataset_preview(qtbot, page, intents_csv):
+    from PySide6.QtCore import Qt
+
+    load(qtbot, page, intents_csv)
+    preview = page.dataset_panel.preview
+    preview.setFocus()
+    qtbot.waitUntil(preview.hasFocus, timeout=3000)
+    qtbot.keyClick(preview, Qt.Key.Key_Tab)
+    assert not preview.hasFocus()
+
+
+def test_search_hands_the_form_to_a_study(qtbot, page, intents_csv):
+    load(qtbot, page, intents_csv, **{"method.name": "maml"})
+    with qtbot.waitSignal(page.search_requested, timeout=3000) as signal:
+        page.search_button.click()
+    assert signal.args[0].method.name == "maml" and signal.args[0].dataset.path == str(intents_csv)
+
+
+def test_parameter_help_is_in_view_without_hovering(qtbot, page, intents_csv):
+    page.resize(1024, 650)
+    load(qtbot, page, intents_csv, **{"method.name": "maml"})
+    editor = page.param_form.editor("lora_rank")
+    page.settings_scroll.ensureWidgetVisible(editor)
+    editor.setFocus()
+    qtbot.waitUntil(lambda: "Rank of the LoRA adapters" in page.help_pane.text(), timeout=3000)
+    assert "method.params.lora_rank" in page.help_pane.text()
+    assert page.help_pane.isVisible() and not page.settings_scroll.isAncestorOf(page.help_pane)  # never scrolled away
+    page.task_form.editor("task.k_shot").setFocus()
+    qtbot.waitUntil(lambda: "Support examples per class" in page.help_pane.text(), timeout=3000)
+
+
+def test_no_label_is_a_raw_config_key(qtbot, page, intents_csv):
+    import re
+
+    from PySide6.QtWidgets import QFormLayout, QLabel
+
+    load(qtbot, page, intents_csv, **{"method.name": "maml"})
+    labels = []
+    for form in page.findChildren(QFormLayout):
+        for row in range(form.rowCount()):
+            item = form.itemAt(row, QFormLayout.ItemRole.LabelRole)
+            if item is not None and isinstance(item.widget(), QLabel) and item.widget().text():
+                labels.append(item.widget().text())
+    assert len(labels) > 30 and "Learning rate" in labels and "Text column" in labels and "Base model" in labels
+    raw = [text for text in labels if re.fullmatch(r"[a-z0-9_.]+", text)]
+    assert raw == [], f"labels that are config keys: {raw}"

@@ -142,3 +142,85 @@ def test_precomputed_cells_and_sort_keys_match_the_column_functions(page):
 
     for run in page.model._runs:
         assert _cells_and_keys(run) == ([cell(run, k) for k in KEYS], [sort_value(run, k) for k in KEYS])
+
+
+@pytest.fixture
+def methods_page(qtbot, tmp_path):
+    from tests.gui.store_fill import fill_methods
+
+    db = tmp_path / "methods.db"
+    ids = fill_methods(db)
+    page = RunsPage(db)
+    qtbot.addWidget(page)
+    page.resize(1000, 500)
+    page.show()
+    page.refresh()
+    qtbot.waitUntil(lambda: page.model.rowCount() == 4, timeout=5000)
+    page.ids = ids
+    return page
+
+
+def column_texts(page: RunsPage, key: str) -> dict[str, str]:
+    col = page.model.keys.index(key)
+    name_col = page.model.keys.index("name")
+    return {page.proxy.index(r, name_col).data(): page.proxy.index(r, col).data() for r in range(page.proxy.rowCount())}
+
+
+def test_any_config_key_or_final_metric_becomes_a_column_and_is_remembered(qtbot, methods_page, tmp_path):
+    page = methods_page
+    available = page.available_columns()
+    assert {"config:method.params.inner_lr", "config:task.k_shot", "metric:test_loss", "metric:test_macro_f1"} <= set(available)
+    page.ask_columns = lambda options, chosen: ["config:method.params.inner_lr", "metric:test_loss"]
+    page.choose_columns()
+    qtbot.waitUntil(lambda: column_texts(page, "config:method.params.inner_lr").get("maml-a") == "0.02", timeout=5000)
+    assert column_texts(page, "config:method.params.inner_lr")["reptile-c"] == "0.005"
+    assert column_texts(page, "config:method.params.inner_lr")["proto-d"] == ""
+    assert column_texts(page, "metric:test_loss")["maml-a"] == "0.9"
+    assert page.model.headerData(len(KEYS), Qt.Orientation.Horizontal) == "inner_lr"
+    page.table.sortByColumn(len(KEYS), Qt.SortOrder.DescendingOrder)  # numbers as numbers, blanks last
+    assert shown_names(page)[:2] == ["maml-a", "reptile-c"]
+    again = RunsPage(tmp_path / "methods.db")
+    qtbot.addWidget(again)
+    assert again.extra_columns == ["config:method.params.inner_lr", "metric:test_loss"]
+    assert again.model.columnCount() == len(KEYS) + 2
+
+
+def test_progress_column_and_a_running_runs_clock(methods_page, monkeypatch):
+    page = methods_page
+    progress = column_texts(page, "progress")
+    assert progress["maml-a"] == "100%" and progress["reptile-c"] == "30%"
+    from engine.store import parse_iso
+    from gui.models import runs_model
+
+    started = parse_iso("2026-11-20T10:00:00.000Z")
+    monkeypatch.setattr(runs_model.time, "time", lambda: started + 125)
+    page.model.tick()
+    assert column_texts(page, "duration")["reptile-c"] == "2 min 05 s"
+    monkeypatch.setattr(runs_model.time, "time", lambda: started + 190)
+    page.model.tick()  # the page's one-second timer calls this: no reload needed
+    assert column_texts(page, "duration")["reptile-c"] == "3 min 10 s"
+    assert column_texts(page, "duration")["maml-a"] == "5 min 00 s"
+
+
+def test_context_menu_reads_curves_and_log(page):
+    page.select_ids([page.ids["a"]])
+    texts = [a.text() for a in page.row_menu().actions()]
+    assert texts[0] == "Curves && log"  # a single "&" made "Curves _log"
+
+
+def test_enter_on_a_row_opens_it(qtbot, page):
+    page.select_ids([page.ids["b"]])
+    page.table.setFocus()
+    qtbot.waitUntil(page.table.hasFocus, timeout=3000)
+    with qtbot.waitSignal(page.open_requested, timeout=3000) as opened:
+        qtbot.keyClick(page.table, Qt.Key.Key_Return)
+    assert opened.args[0] == page.ids["b"]
+
+
+def test_one_run_is_singular(page):
+    page.search.setText("proto-a")
+    assert page.message.text() == "1 of 4 runs shown"
+    page.search.clear()
+    page.model.set_runs(page.model.runs()[:1])
+    page._update_count()
+    assert page.message.text() == "1 run"

@@ -86,3 +86,62 @@ def test_more_trials_raise_the_budget(page):
     args = page.worker_arguments()
     assert args[args.index("--n-trials") + 1] == "9"  # 4 trials so far (none failed) + 5
     assert args[args.index("--study") + 1] == "lr-search" and args[args.index("--storage") + 1].startswith("journal:")
+
+
+def test_best_so_far_is_a_step_line(page):
+    best = page.history.getPlotItem().listDataItems()[-1]
+    x, y = best.getData()
+    # values 0.61, 0.72, 0.68 at trials 0, 1, 2: flat, a jump at trial 1, flat again (no diagonal)
+    assert list(zip(x, y)) == [(0, 0.61), (1, 0.61), (1, 0.72), (2, 0.72), (2, 0.72)]
+
+
+def test_slice_has_a_colour_key_for_trial_order(page):
+    import pyqtgraph as pg
+
+    assert isinstance(page.slice_color_bar, pg.ColorBarItem)
+    assert page.slice_color_bar.scene() is page.slice.getPlotItem().scene()
+    assert tuple(page.slice_color_bar.levels()) == (0.0, 2.0)  # complete trials 0..2
+
+
+def test_dashboard_views_parallel_contour_pareto(page):
+    titles = [page.tabs.tabText(i) for i in range(page.tabs.count())]
+    assert {"History", "Importances", "Slice", "Parallel coordinates", "Contour", "Pareto front"} <= set(titles)
+    lines = page.parallel.getPlotItem().listDataItems()
+    assert len(lines) == 3  # one per complete trial
+    assert all(len(line.getData()[0]) == 3 for line in lines)  # lr, temperature, objective
+    assert {page.contour_x.currentText(), page.contour_y.currentText()} == {"method.params.lr", "method.params.temperature"}
+    assert "interpolated" in page.contour_note.text()
+    assert "Pareto front: #" in page.pareto_note.text()
+
+
+def test_trial_count_counts_what_the_budget_counts():
+    from gui.pages.studies import trials_text
+
+    # a failed trial and its retry: 4 trials in a 3-trial study
+    assert trials_text({"n_trials": 4, "budget": 3, "counts": {"complete": 3, "fail": 1}}) == "3 / 3, 1 fail"
+    assert trials_text({"n_trials": 3, "budget": 3, "counts": {"complete": 2, "running": 1}}) == "2 / 3, 1 running"
+
+
+def test_a_late_answer_does_not_overwrite_a_newer_one(page):
+    answers = []
+    page._call = lambda args, on_done: answers.append(on_done)
+    stale = dict(page.details, counts={"complete": 3, "running": 1})
+    fresh = dict(page.details, counts={"complete": 3, "pruned": 1})
+    page.show_study("lr-search")  # a live refresh, started while a trial was running
+    page.show_study("lr-search")  # Refresh pressed after it finished
+    answers[1](fresh, "")
+    answers[0](stale, "")  # the slower first call answers last
+    assert "running" not in page.summary.text()
+    assert page.details["counts"] == {"complete": 3, "pruned": 1}
+    assert not page.live_timer.isActive()
+
+
+def test_status_bar_counts_study_workers(qtbot, window):
+    page = window.studies_page
+    page.command = [sys.executable]
+    process = page.start_worker(["-c", "import time; time.sleep(60)"], "test worker")
+    try:
+        qtbot.waitUntil(lambda: "1 study worker" in window.engines_label.text(), timeout=10_000)
+    finally:
+        process.kill()
+    qtbot.waitUntil(lambda: "study worker" not in window.engines_label.text(), timeout=10_000)

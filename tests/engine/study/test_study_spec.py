@@ -196,3 +196,22 @@ def test_a_token_classification_study_scores_entity_f1_by_default(study_dir: Pat
     assert load_spec(write_study(study_dir, 'metric = "val_loss"'), ner).direction == "minimize"
     with pytest.raises(ConfigError, match="'study.metric' must be one of val_f1"):
         load_spec(write_study(study_dir, 'metric = "val_macro_f1"'), ner)  # a classification metric
+
+
+def test_list_counts_trials_per_state(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A failed trial and its retry make 4 trials in a 3-trial budget: the counts tell them apart."""
+    import optuna
+    from optuna.distributions import FloatDistribution
+    from optuna.trial import TrialState, create_trial
+
+    storage = f"sqlite:///{study_dir / 'optuna.sqlite3'}"
+    path = write_study(study_dir, 'storage = "sqlite:///optuna.sqlite3"\nn_trials = 3', name="counted")
+    assert main(["study", "create", str(path), "--db", str(study_dir / "metalab.db")]) == 0
+    study = optuna.load_study(study_name="counted", storage=storage)
+    dist = {"method.params.lr": FloatDistribution(1e-6, 1e-3, log=True)}
+    for state, value in ((TrialState.COMPLETE, 0.6), (TrialState.FAIL, None), (TrialState.COMPLETE, 0.7), (TrialState.PRUNED, None)):
+        study.add_trial(create_trial(params={"method.params.lr": 1e-4}, distributions=dist, value=value, state=state))
+    capsys.readouterr()
+    assert main(["study", "list", "--storage", storage, "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)
+    assert row["n_trials"] == 4 and row["counts"] == {"complete": 2, "fail": 1, "pruned": 1}
