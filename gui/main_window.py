@@ -113,6 +113,8 @@ class MainWindow(QMainWindow):
         self.monitor_page.resume_requested.connect(self.resume_run)
         self.runs_page.resume_requested.connect(self.resume_run)
         self.monitor_page.oom_panel.db_path = self.db_path
+        self.monitor_page.db_path = self.db_path  # the newest run offered after a restart; renames
+        self.monitor_page.open_requested.connect(self.open_run)
         self.monitor_page.oom_panel.relaunch_requested.connect(self.relaunch)
         self.info.devices_changed.connect(self._update_devices)
 
