@@ -36,7 +36,7 @@ def _help(text: str, **extra: Any) -> dict[str, Any]:
 class DatasetConfig:
     path: str = field(
         default="bundled:banking_support",
-        metadata=_help("CSV/TSV/JSONL/Parquet file, a folder saved by HF datasets, or bundled:NAME"),
+        metadata=_help("CSV/TSV/JSONL/Parquet file, a folder saved by HF datasets, a CoNLL file (.conll/.bio/.iob/.txt, token classification), or bundled:NAME"),
     )
     text_column: str = field(default="", metadata=_help("Column with the text (token classification: the list of tokens); empty = guess"))
     label_column: str = field(default="", metadata=_help("Column with the label (token classification: the list of BIO tags); empty = guess"))

@@ -23,7 +23,11 @@ from pathlib import Path
 
 import numpy as np
 
-OUT = Path(__file__).resolve().parents[1] / "resources" / "datasets" / "entities.conll"
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+from engine.data.markup import tokenize  # noqa: E402 (after the path is set)
+
+OUT = ROOT / "resources" / "datasets" / "entities.conll"
 SENTENCES = 960
 SEED = 14
 
@@ -294,12 +298,7 @@ LEAD_INS = [
 ]
 KEEP_CAPITAL = {"I", "I'd", "I'm"}
 NO_LEAD_IN = {"Please", "Take", "Do", "Can", "Have", "Is", "Should", "Does", "Did"}
-TOKEN = re.compile(r"\w+(?:['’\-.&]\w+)*|[^\w\s]")
 SLOT = re.compile(r"\{([A-Z]+)\}")
-
-
-def tokenize(text: str) -> list[str]:
-    return TOKEN.findall(text)
 
 
 def fill(shape: str, rng: np.random.Generator, lead_in: str | None) -> tuple[list[str], list[str]]:

@@ -83,18 +83,18 @@ def check_tagged_task(dataset: TaggedDataset, task: TaskConfig) -> list[Check]:
     counts = dataset.mention_counts()
     mentions = sum(counts.values())
     enough_types = len(counts) >= 2
-    checks = [Check(enough_types, f"{len(dataset)} sentences, {mentions} mentions of {len(counts)} entity types" + ("" if enough_types else "; at least 2 types are needed"))]
+    checks = [Check(enough_types, f"{plural(len(dataset), 'sentence')}, {plural(mentions, 'mention')} of {plural(len(counts), 'entity type')}" + ("" if enough_types else "; at least 2 types are needed"))]
     if not enough_types:
         return checks
     if task.mode == "supervised":
         rows = split_sentences(len(dataset), test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
         ok = len(rows.train) > 0 and len(rows.test) > 0
-        checks.append(Check(ok, f"{len(rows.train)} train, {len(rows.val)} val, {len(rows.test)} test sentences" + ("" if ok else " — train and test must not be empty")))
+        checks.append(Check(ok, f"{len(rows.train)} train, {len(rows.val)} val, {plural(len(rows.test), 'test sentence')}" + ("" if ok else " — train and test must not be empty")))
         return checks
     split = split_types(dataset.tags, test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
     for name, types, role in (("meta-test", split.test, "held out for meta-test"), ("meta-train", split.train, "for meta-training")):
         enough = len(types) >= task.n_way
-        checks.append(Check(enough, f"{len(types)} entity types {role}; {task.n_way}-way needs {task.n_way} — {'ok' if enough else 'too few'}"))
+        checks.append(Check(enough, f"{plural(len(types), 'entity type')} {role}; {task.n_way}-way needs {task.n_way} — {'ok' if enough else 'too few'}"))
         if not enough:
             continue
         rows = None if name == "meta-test" else rows_without(dataset.tags, split.test)

@@ -271,10 +271,7 @@ class MonitorPage(QWidget):
         elif s.status == "interrupted" and s.error:
             text += f" — {_escape(s.error)}"
         elif s.status == "finished" and s.final_metrics:
-            acc = s.final_metrics.get("test_accuracy")
-            if isinstance(acc, (int, float)):
-                ci = s.final_metrics.get("test_accuracy_ci95")
-                text += f" — test accuracy {acc:.3f}" + (f" ± {ci:.3f}" if isinstance(ci, (int, float)) else "")
+            text += headline_summary(s.final_metrics)
         self.status.setText(text)
         self.stop_button.setEnabled(s.status in ("queued", "starting", "running"))
         self.resume_button.setEnabled(s.status in ("interrupted", "failed"))
@@ -349,6 +346,17 @@ class MonitorPage(QWidget):
     def _resume_clicked(self) -> None:
         if self.session is not None:
             self.resume_requested.emit(self.session.run_id)
+
+
+def headline_summary(final: dict[str, Any]) -> str:
+    """' — test F1 0.280 ± 0.016': the task's headline metric (accuracy for older runs)."""
+    key = final.get("headline_metric") or "test_accuracy"
+    value = final.get(key)
+    if not isinstance(value, (int, float)):
+        return ""
+    ci = final.get(f"{key}_ci95")
+    name = key.replace("_", " ").replace(" f1", " F1")
+    return f" — {name} {value:.3f}" + (f" ± {ci:.3f}" if isinstance(ci, (int, float)) else "")
 
 
 def _escape(text: str) -> str:

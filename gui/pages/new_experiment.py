@@ -28,7 +28,8 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import RunConfig
-from engine.data import check_task, first_problem
+from engine import tasks
+from engine.data import first_problem
 from engine.errors import UserError
 from engine.specs import MethodSpec, all_specs
 from engine.tasks import requested_train_query
@@ -39,6 +40,7 @@ from gui.widgets.model_panel import ModelPanel
 from gui.widgets.param_form import ParamForm, config_params
 
 TASK_KEYS = [
+    "task.type",
     "task.mode",
     "task.n_way",
     "task.k_shot",
@@ -224,12 +226,13 @@ class NewExperimentPage(QWidget):
         layout.addLayout(bottom)
 
     # --- methods ------------------------------------------------------------------------
-    def _fill_methods(self, mode: str = "episodic") -> None:
+    def _fill_methods(self, mode: str = "episodic", task_type: str = tasks.DEFAULT_TASK_TYPE) -> None:
+        """The methods that serve this mode and task type (``methods --json``'s modes and tasks)."""
         current = self.method.currentData() or self.base.method.name
         self.method.blockSignals(True)
         self.method.clear()
         for spec in self.specs.values():
-            if mode in spec.modes:
+            if mode in spec.modes and task_type in spec.tasks:
                 self.method.addItem(f"{spec.name} — {spec.title}", spec.name)
                 self.method.setItemData(self.method.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
         index = self.method.findData(current)
@@ -239,10 +242,13 @@ class NewExperimentPage(QWidget):
             self._method_changed()
 
     def _fill_methods_for_mode(self) -> None:
-        mode = self.task_form.values().get("task.mode", "episodic")
-        if mode != getattr(self, "_mode", "episodic"):
-            self._mode = mode
-            self._fill_methods(mode)
+        values = self.task_form.values()
+        mode = values.get("task.mode", "episodic")
+        task_type = values.get("task.type", tasks.DEFAULT_TASK_TYPE)
+        self.dataset_panel.set_task_type(task_type)
+        if (mode, task_type) != getattr(self, "_mode", ("episodic", tasks.DEFAULT_TASK_TYPE)):
+            self._mode = (mode, task_type)
+            self._fill_methods(mode, task_type)
 
     def method_name(self) -> str:
         return self.method.currentData() or ""
@@ -363,7 +369,7 @@ class NewExperimentPage(QWidget):
             self._update_estimate()
             return str(exc)
         self.config = config
-        checks = check_task(panel.dataset, config.task, train_query=requested_train_query(config))  # the method's too
+        checks = tasks.get(config.task.type).check(panel.dataset, config.task, train_query=requested_train_query(config))
         panel.show_checks(checks, config.task.k_shot + config.task.query if config.task.mode == "episodic" else 0)
         self._update_estimate()
         return first_problem(checks)

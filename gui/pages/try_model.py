@@ -1,6 +1,7 @@
 """Try a trained model: a finished run's encoder labels query texts, adapted to a few
 labelled examples typed here. The work runs in the engine (``metalab-engine predict``),
-never in the GUI process; the answer shows as a table of labels with probabilities.
+never in the GUI process; the answer shows as a table of labels with probabilities, or,
+for an NER run, as the query sentences with their entities highlighted by type.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QPushButton,
     QSplitter,
+    QStackedWidget,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
@@ -28,6 +31,10 @@ from engine.store import Store
 from gui.background import Worker
 from gui.engine_info import EngineCall
 from gui.engine_process import engine_command
+from gui.entity_html import sentence_html, type_colors
+from gui.ner_examples import TOKEN_TASK, query_request, run_examples, support_request, task_type
+from gui.ner_examples import EXAMPLE_QUERY as NER_QUERY
+from gui.ner_examples import EXAMPLE_SUPPORT as NER_SUPPORT
 from gui.models.records_model import RecordsModel
 from gui.pages.compare import table_view
 
@@ -57,6 +64,7 @@ def parse_support(text: str) -> list[dict[str, str]]:
 
 class TryModelPage(QWidget):
     prediction_shown = Signal()
+    examples_shown = Signal()  # the run's own examples filled the inputs
     model_exported = Signal(str)  # the folder written
 
     def __init__(self, db_path: Path, parent: QWidget | None = None, *, command: list[str] | None = None):
@@ -67,6 +75,9 @@ class TryModelPage(QWidget):
         self.call: EngineCall | None = None
         self.run_combo = QComboBox()
         self.run_combo.setMinimumContentsLength(40)
+        self.run_combo.currentIndexChanged.connect(self._run_selected)
+        self.configs: dict[str, dict[str, Any]] = {}  # run id -> its config, for the task type
+        self.task_type = "classification"
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
         self.export_button = QPushButton("Export as Hugging Face folder…")
@@ -78,6 +89,14 @@ class TryModelPage(QWidget):
         self.support.setToolTip("One labelled example per line: label: text")
         self.query = QPlainTextEdit(EXAMPLE_QUERY)
         self.query.setToolTip("One text per line")
+        self.support_title = QLabel("<b>Support examples</b> — one per line, <i>label: text</i>")
+        self.query_title = QLabel("<b>Queries</b> — one text per line")
+        self.run_examples_button = QPushButton("Use the run's examples")
+        self.run_examples_button.setToolTip("The support and query sentences of the run's first meta-test episode")
+        self.run_examples_button.clicked.connect(self.use_run_examples)
+        self.run_examples_button.hide()
+        self.tagged = QTextBrowser()
+        self.tagged.setObjectName("taggedQueries")
         self.predict_button = QPushButton("Predict")
         self.predict_button.clicked.connect(self.predict)
         self.message = QLabel("")
@@ -91,23 +110,29 @@ class TryModelPage(QWidget):
         top.addWidget(self.export_button)
         inputs = QWidget()
         left = QVBoxLayout(inputs)
-        left.addWidget(QLabel("<b>Support examples</b> — one per line, <i>label: text</i>"))
+        left.addWidget(self.support_title)
         left.addWidget(self.support, 3)
-        left.addWidget(QLabel("<b>Queries</b> — one text per line"))
+        left.addWidget(self.query_title)
         left.addWidget(self.query, 2)
         row = QHBoxLayout()
         row.addWidget(self.predict_button)
+        row.addWidget(self.run_examples_button)
         row.addWidget(self.message, 1)
         left.addLayout(row)
         splitter = QSplitter()
         splitter.addWidget(inputs)
-        splitter.addWidget(table_view(self.results))
+        self.answer = QStackedWidget()
+        self.answer.addWidget(table_view(self.results))
+        self.answer.addWidget(self.tagged)
+        splitter.addWidget(self.answer)
         splitter.setSizes([500, 700])
         layout = QVBoxLayout(self)
         layout.addLayout(top)
-        layout.addWidget(QLabel("The run's trained encoder embeds the examples; each query gets the softmax of its "
-                                "cosine similarity to each label's mean (computed by the engine, not here)."))
+        self.explanation = QLabel("")
+        self.explanation.setWordWrap(True)
+        layout.addWidget(self.explanation)
         layout.addWidget(splitter, 1)
+        self._show_task_type("classification")
 
     def refresh(self) -> None:
         db_path = self.db_path
@@ -116,7 +141,7 @@ class TryModelPage(QWidget):
             if not db_path.exists():
                 return []
             with Store(db_path, readonly=True) as store:
-                runs = store.list_runs(status="finished", config=False)
+                runs = store.list_runs(status="finished")
             root = artifacts_dir(db_path)
             return [r for r in runs if (root / r["id"] / "weights" / "model.safetensors").exists()]
 
@@ -124,19 +149,72 @@ class TryModelPage(QWidget):
 
     def _runs_loaded(self, runs: list[dict[str, Any]]) -> None:
         current = self.run_combo.currentData()
+        self.configs = {run["id"]: run.get("config") or {} for run in runs}
+        self.run_combo.blockSignals(True)
         self.run_combo.clear()
         for run in runs:
-            acc = run["final_metrics"].get("test_accuracy")
-            acc_text = f", test accuracy {acc:.3f}" if isinstance(acc, (int, float)) else ""
-            self.run_combo.addItem(f"{run['name']} ({run['id']}, {run['method']}{acc_text})", run["id"])
+            metrics = run["final_metrics"]
+            score = ("test F1", metrics.get("test_f1")) if "test_f1" in metrics else ("test accuracy", metrics.get("test_accuracy"))
+            score_text = f", {score[0]} {score[1]:.3f}" if isinstance(score[1], (int, float)) else ""
+            self.run_combo.addItem(f"{run['name']} ({run['id']}, {run['method']}{score_text})", run["id"])
         if current:
             self.run_combo.setCurrentIndex(max(0, self.run_combo.findData(current)))
+        self.run_combo.blockSignals(False)
+        self._run_selected()
         self.predict_button.setEnabled(bool(runs))
         self.export_button.setEnabled(bool(runs))
         if not runs:
             self.message.setText("No finished run with saved weights yet.")
 
+    # --- task types -------------------------------------------------------------------------
+    def _run_selected(self, *_: Any) -> None:
+        config = self.configs.get(self.run_combo.currentData() or "", {})
+        self._show_task_type(task_type(config))
+
+    def _show_task_type(self, kind: str) -> None:
+        """Inputs, hints and answer view for the selected run's task type."""
+        previous, self.task_type = self.task_type, kind
+        tokens = kind == TOKEN_TASK
+        self.support_title.setText(
+            "<b>Labelled example sentences</b> — one per line, entities marked <i>[words](TYPE)</i>" if tokens
+            else "<b>Support examples</b> — one per line, <i>label: text</i>"
+        )
+        self.query_title.setText("<b>Sentences to tag</b> — plain text, one per line" if tokens else "<b>Queries</b> — one text per line")
+        self.support.setToolTip("One sentence per line with entities marked: [Ada Lovelace](PERSON) visited [Turin](CITY)."
+                                if tokens else "One labelled example per line: label: text")
+        self.explanation.setText(
+            "The run's trained encoder embeds every word; each word of a sentence to tag gets the type of the nearest "
+            "prototype (the mean of the example words of each type, and of O), computed by the engine, not here."
+            if tokens else
+            "The run's trained encoder embeds the examples; each query gets the softmax of its "
+            "cosine similarity to each label's mean (computed by the engine, not here)."
+        )
+        self.run_examples_button.setVisible(tokens)
+        self.answer.setCurrentIndex(1 if tokens else 0)
+        if kind != previous:  # swap the sample inputs, keeping anything typed by hand
+            defaults = {TOKEN_TASK: (NER_SUPPORT, NER_QUERY)}.get(previous, (EXAMPLE_SUPPORT, EXAMPLE_QUERY))
+            if (self.support.toPlainText(), self.query.toPlainText()) == defaults:
+                support, query = (NER_SUPPORT, NER_QUERY) if tokens else (EXAMPLE_SUPPORT, EXAMPLE_QUERY)
+                self.support.setPlainText(support)
+                self.query.setPlainText(query)
+
+    def use_run_examples(self) -> None:
+        """Fills the inputs with the run's first meta-test episode (loaded in the background)."""
+        config = self.configs.get(self.run_combo.currentData() or "", {})
+        if not config:
+            return
+        self.message.setText("Loading the run's dataset…")
+        self.worker.submit(lambda: run_examples(config), self._examples_loaded, lambda exc: self.message.setText(str(exc)))
+
+    def _examples_loaded(self, texts: tuple[str, str]) -> None:
+        self.support.setPlainText(texts[0])
+        self.query.setPlainText(texts[1])
+        self.message.setText("The support and queries of the run's first meta-test episode.")
+        self.examples_shown.emit()
+
     def request(self) -> dict[str, Any]:
+        if self.task_type == TOKEN_TASK:
+            return {"support": support_request(self.support.toPlainText()), "query": query_request(self.query.toPlainText())}
         queries = [q.strip() for q in self.query.toPlainText().splitlines() if q.strip()]
         return {"support": parse_support(self.support.toPlainText()), "query": queries}
 
@@ -163,12 +241,22 @@ class TryModelPage(QWidget):
         if error:
             self.message.setText(f"Cannot predict: {error}")
             return
+        if "tags" in (result["predictions"] or [{}])[0]:
+            self._show_tagged(result)
+            return
         rows = []
         for p in result["predictions"]:
             probs = ", ".join(f"{label} {value:.2f}" for label, value in p["probabilities"].items())
             rows.append([p["text"], f"{p['label']} ({p['probabilities'][p['label']]:.0%})", probs])
         self.results.set_rows(rows)
         self.message.setText(f"{len(rows)} queries labelled by run {result['run_id']}.")
+        self.prediction_shown.emit()
+
+    def _show_tagged(self, result: dict[str, Any]) -> None:
+        colors = type_colors(result.get("types") or result.get("classes") or [])
+        paragraphs = [f"<p>{sentence_html(p['tokens'], p['tags'], colors)}</p>" for p in result["predictions"]]
+        self.tagged.setHtml("\n".join(paragraphs))
+        self.message.setText(f"{len(paragraphs)} sentences tagged by run {result['run_id']}.")
         self.prediction_shown.emit()
 
     # --- export ---------------------------------------------------------------------------

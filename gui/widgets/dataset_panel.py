@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 
 from engine.data import TextDataset, bundled_datasets, guess_columns, load_dataset, load_table
 from engine.data.checks import Check, plural
+from engine.data.loaders import CONLL_SUFFIXES
 from engine.data.tagged import TaggedDataset, guess_tagged_columns, is_conll, load_tagged_dataset
 from engine.errors import UserError
 from gui.background import Worker
@@ -109,6 +110,21 @@ def read_dataset(task_type: str, path: str, text: str, label: str) -> TextDatase
     if task_type == TOKEN_TASK:
         return load_tagged_dataset(path, text, label)
     return load_dataset(path, text, label)
+
+
+def bundled_for(task_type: str, path: str) -> str:
+    """A bundled dataset of the task type in place of a bundled one of the other type; other paths as they are."""
+    if not path.startswith("bundled:"):
+        return path
+    try:
+        files = bundled_datasets()
+    except OSError:
+        return path
+    fits = {name: (file.suffix in CONLL_SUFFIXES) == (task_type == TOKEN_TASK) for name, file in files.items()}
+    name = path.removeprefix("bundled:")
+    if fits.get(name, True):
+        return path
+    return next((f"bundled:{other}" for other, ok in fits.items() if ok), path)
 
 
 def _short(name: str, limit: int = 18) -> str:
@@ -243,7 +259,11 @@ class DatasetPanel(QWidget):
         self.chart_title.setText("Mentions per entity type" if tokens else "Rows per class")
         self.preview_stack.setCurrentWidget(self.sentences if tokens else self.preview)
         if self._loaded_path:
-            self.load(self._loaded_path, self.text_column_name(), self.label_column_name())
+            path = bundled_for(task_type, self._loaded_path)  # bundled intents <-> bundled entities
+            if path == self._loaded_path:
+                self.load(path, self.text_column_name(), self.label_column_name())
+            else:
+                self.load(path)
 
     # --- loading ------------------------------------------------------------------------
     def load(self, path: str, text_column: str = "", label_column: str = "") -> None:
@@ -336,7 +356,7 @@ class DatasetPanel(QWidget):
             counts = dataset.mention_counts()
             columns = f" · columns: {', '.join(dataset.columns)}" if dataset.columns else ""
             self.status.setText(
-                f"{len(dataset):,} sentences, {sum(counts.values()):,} mentions of {len(counts)} entity types{columns}"
+                f"{plural(len(dataset), 'sentence')}, {plural(sum(counts.values()), 'mention')} of {plural(len(counts), 'entity type')}{columns}"
             )
             self.status.setStyleSheet("")
             self.chart.set_counts(counts, self.chart.need, unit="mentions")

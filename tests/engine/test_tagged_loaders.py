@@ -191,3 +191,26 @@ def test_bundled_ner_dataset_is_what_its_generator_writes():
     script = Path(__file__).resolve().parents[2] / "scripts" / "make_ner_dataset.py"
     result = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("Ada\tO\nLovelace\tI-PER\n", "line 2: tag 'I-PER' follows 'O' with no B-PER before it"),
+        ("Ada\tB-PER\nLovelace\n", "line 2 has a token but no tag (expected 'token<TAB>tag')"),
+    ],
+)
+def test_a_broken_ner_file_exits_2_on_the_cli_and_stores_nothing(tmp_path, capsys, content, message):
+    from engine.cli import main
+
+    data = tmp_path / "broken.conll"
+    data.write_text(content)
+    config = tmp_path / "ner.toml"
+    config.write_text(f'[dataset]\npath = "{data}"\n\n[task]\ntype = "token_classification"\n')
+    db = tmp_path / "runs.db"
+    for command in (["validate", str(config)], ["run", str(config), "--db", str(db)]):
+        code = main(command)
+        _, err = capsys.readouterr()
+        assert code == 2, command
+        assert err == f"error: {data}: {message}\n"
+    assert not db.exists()

@@ -32,3 +32,12 @@ def test_preview_has_a_legend_then_a_paragraph_per_sentence():
     paragraphs = text.split("\n")
     assert len(paragraphs) == 3
     assert "CITY 1" in paragraphs[0] and "Rome" in paragraphs[1] and paragraphs[2] == "<p>hi</p>"
+
+
+def test_monitor_summary_shows_the_tasks_headline():
+    from gui.pages.monitor import headline_summary
+
+    ner = {"headline_metric": "test_f1", "test_f1": 0.28, "test_f1_ci95": 0.0165, "test_accuracy": 0.8}
+    assert headline_summary(ner) == " — test F1 0.280 ± 0.017"
+    assert headline_summary({"test_accuracy": 0.71, "test_accuracy_ci95": 0.02}) == " — test accuracy 0.710 ± 0.020"
+    assert headline_summary({}) == ""

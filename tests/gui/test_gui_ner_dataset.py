@@ -24,16 +24,25 @@ def test_ner_preview_highlights_entities_and_counts_types(qtbot):
     assert not panel.text_column.isEnabled()  # CoNLL has no columns to choose
 
 
-def test_switching_back_to_classification_reloads_as_a_table(qtbot, tmp_path):
+def test_switching_task_type_swaps_bundled_data_and_rereads_files(qtbot, tmp_path):
     panel = DatasetPanel()
     qtbot.addWidget(panel)
-    panel.set_task_type("token_classification")
-    panel.load("bundled:entities")
+    panel.load("bundled:intents")
     wait_loaded(qtbot, panel)
+    panel.set_task_type("token_classification")  # the bundled NER set replaces the intents
+    wait_loaded(qtbot, panel)
+    assert panel.path() == "bundled:entities" and panel.dataset is not None
     panel.set_task_type("classification")
     wait_loaded(qtbot, panel)
+    assert panel.path() == "bundled:intents" and panel.preview_stack.currentWidget() is panel.preview
+    own = tmp_path / "mine.conll"
+    own.write_text("Ada\tB-PER\n")
+    panel.load(str(own))  # a file of one's own stays, with the engine's word on the mismatch
+    wait_loaded(qtbot, panel)
     assert panel.dataset is None and 'fits task.type = "token_classification"' in panel.status.text()
-    assert panel.preview_stack.currentWidget() is panel.preview
+    panel.set_task_type("token_classification")
+    wait_loaded(qtbot, panel)
+    assert panel.path() == str(own) and panel.counts() == {"PER": 1}
 
 
 def test_broken_ner_file_shows_one_line_and_jsonl_columns_are_guessed(qtbot, tmp_path):

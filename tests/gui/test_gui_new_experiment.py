@@ -116,6 +116,27 @@ def test_method_switch_keeps_each_methods_values(qtbot, page, intents_csv):
     assert page.method_description.text()
 
 
+def test_ner_task_type_switches_preview_checks_and_methods(qtbot, page):
+    from dataclasses import replace
+
+    assert load(qtbot, page, "bundled:entities", **{"task.type": "token_classification", "task.k_shot": 1, "task.query": 2}) is None
+    panel = page.dataset_panel
+    assert panel.task_type == "token_classification"
+    assert panel.preview_stack.currentWidget() is panel.sentences and len(panel.chart.counts) == 18
+    assert "entity types held out for meta-test; 5-way needs 5 — ok" in panel.checks.text()
+    assert page.config.task.type == "token_classification"
+    # a method that does not serve NER is not offered for it
+    page.specs["protonet"] = replace(page.specs["protonet"], tasks=("classification",))
+    page._mode = None
+    page._fill_methods_for_mode()
+    names = [page.method.itemData(i) for i in range(page.method.count())]
+    assert "protonet" not in names and names
+    page.task_form.set_values({"task.type": "classification"})
+    qtbot.waitUntil(lambda: not panel.is_busy(), timeout=5000)
+    assert "protonet" in [page.method.itemData(i) for i in range(page.method.count())]
+    assert panel.path() == "bundled:intents" and page.validate() is None  # the bundled data followed the type
+
+
 def test_inline_errors_get_their_full_height(qtbot, page, intents_csv):
     page.resize(1024, 650)
     load(qtbot, page, intents_csv, **{"method.name": "maml"})
