@@ -145,6 +145,7 @@ class DatasetPanel(QWidget):
         self.error = ""
         self.loading = False
         self._loaded_path = ""
+        self._bundled_by_type: dict[str, str] = {}  # the bundled set last used for each task type
         self._columns: list[str] = []
         self._worker = Worker(self)
 
@@ -251,6 +252,8 @@ class DatasetPanel(QWidget):
         The column choosers then pick the tokens and tags columns (of JSONL/Parquet/HF rows)."""
         if task_type == self.task_type:
             return
+        if self._loaded_path.startswith("bundled:"):
+            self._bundled_by_type[self.task_type] = self._loaded_path
         self.task_type = task_type
         tokens = task_type == TOKEN_TASK
         self.text_column.setToolTip("dataset.text_column: the column with " + ("the list of tokens" if tokens else "the text"))
@@ -260,6 +263,8 @@ class DatasetPanel(QWidget):
         self.preview_stack.setCurrentWidget(self.sentences if tokens else self.preview)
         if self._loaded_path:
             path = bundled_for(task_type, self._loaded_path)  # bundled intents <-> bundled entities
+            if path != self._loaded_path:  # back to the bundled set this type had, when there was one
+                path = self._bundled_by_type.get(task_type, path)
             if path == self._loaded_path:
                 self.load(path, self.text_column_name(), self.label_column_name())
             else:

@@ -134,7 +134,8 @@ def test_ner_task_type_switches_preview_checks_and_methods(qtbot, page):
     page.task_form.set_values({"task.type": "classification"})
     qtbot.waitUntil(lambda: not panel.is_busy(), timeout=5000)
     assert "protonet" in [page.method.itemData(i) for i in range(page.method.count())]
-    assert panel.path() == "bundled:intents" and page.validate() is None  # the bundled data followed the type
+    # the bundled data followed the type: back to the default classification set
+    assert panel.path() == RunConfig().dataset.path and page.validate() is None
 
 
 def test_inline_errors_get_their_full_height(qtbot, page, intents_csv):
