@@ -7,7 +7,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.cli._output import EXIT_OK, Parser, open_store, print_json, with_db
+from engine.cli._output import EXIT_OK, Parser, db_path, open_store, print_json, route_library_output_to_stderr, with_db
+from engine.errors import UserError
 from engine.store import RUN_STATUSES
 
 RUN_LIST_FIELDS = ("id", "name", "status", "method", "model", "dataset", "task_mode", "n_way", "k_shot", "created_at", "finished_at", "study")
@@ -57,10 +58,14 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_export(args: argparse.Namespace) -> int:
+    if args.to_mlflow or args.format == "tensorboard":
+        return _export_to_tools(args)
     from engine.exports import export_run
 
+    if len(args.ids) > 1:
+        raise UserError(f"--format {args.format} exports one run; several go to --format tensorboard or --to-mlflow")
     with open_store(args) as store:
-        text = export_run(store, args.id, args.format)
+        text = export_run(store, args.ids[0], args.format)
     if args.output:
         from engine.fileio import atomic_write_text
 
@@ -68,6 +73,45 @@ def cmd_runs_export(args: argparse.Namespace) -> int:
     else:
         sys.stdout.write(text)
     return EXIT_OK
+
+
+def _export_to_tools(args: argparse.Namespace) -> int:
+    """TensorBoard event folders (``-o DIR``) and/or MLflow runs (``--to-mlflow URI``)."""
+    from engine.export._runs import read_runs
+
+    if args.format == "tensorboard" and not args.output:
+        raise UserError("--format tensorboard writes a folder: give it with -o DIR")
+    with open_store(args) as store:
+        records = read_runs(store, args.ids)
+    if args.format == "tensorboard":
+        from engine.export._tensorboard import export_tensorboard
+
+        for folder in export_tensorboard(records, Path(args.output)):
+            print(folder)
+    if args.to_mlflow:
+        from engine.export._mlflow import export_mlflow
+
+        route_library_output_to_stderr()
+        done = export_mlflow(records, args.to_mlflow, experiment=args.experiment, model_folder=_model_folder_for(args))
+        for run_id, mlflow_id in done.items():
+            print(f"{run_id} -> mlflow run {mlflow_id}")
+    return EXIT_OK
+
+
+def _model_folder_for(args: argparse.Namespace) -> Any:
+    """The trained model, exported for MLflow when the run has weights (``--no-model``: never)."""
+    if args.no_model:
+        return None
+
+    def write(run_id: str, into: Path) -> Path | None:
+        from engine.export import export_model
+        from engine.paths import artifacts_dir
+
+        if not (artifacts_dir(db_path(args)) / run_id / "weights" / "model.safetensors").exists():
+            return None
+        return export_model(db_path(args), run_id, into)
+
+    return write
 
 
 def cmd_runs_delete(args: argparse.Namespace) -> int:
@@ -110,10 +154,15 @@ def add_commands(sub: Any) -> None:
     p.add_argument("id", help="run id (a unique prefix is enough)")
     p.add_argument("--json", action="store_true", help="a JSON object")
     p.set_defaults(func=cmd_runs_show)
-    p = with_db(runs.add_parser("export", help="a run's metrics (csv), everything (json) or its config (toml)"))
-    p.add_argument("id", help="run id (a unique prefix is enough)")
-    p.add_argument("--format", choices=("csv", "json", "toml"), default="csv", help="output format")
-    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p = with_db(runs.add_parser(
+        "export", help="a run's metrics (csv), everything (json) or its config (toml); runs to TensorBoard or MLflow"
+    ))
+    p.add_argument("ids", nargs="+", metavar="ID", help="run id (a unique prefix is enough); several for tensorboard and MLflow")
+    p.add_argument("--format", choices=("csv", "json", "toml", "tensorboard"), default="csv", help="output format")
+    p.add_argument("-o", "--output", help="write to this file instead of stdout (tensorboard: the folder, one sub-folder per run)")
+    p.add_argument("--to-mlflow", metavar="URI", help="log the runs to this MLflow tracking URI (sqlite:///mlflow.db, a server)")
+    p.add_argument("--experiment", default="metalab", help="the MLflow experiment (default: metalab)")
+    p.add_argument("--no-model", action="store_true", help="MLflow: leave out the trained model folder")
     p.set_defaults(func=cmd_runs_export)
     # argparse formats help with %: a literal percent sign is written %%.
     p = with_db(runs.add_parser("compare", help="runs against a reference: metrics with 95%% CI, paired differences"))
