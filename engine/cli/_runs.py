@@ -114,6 +114,29 @@ def _model_folder_for(args: argparse.Namespace) -> Any:
     return write
 
 
+def cmd_runs_import(args: argparse.Namespace) -> int:
+    """TensorBoard event folders (PATH...) and/or MLflow runs (--from-mlflow URI) as external runs."""
+    from engine.external import save_external_run
+
+    if not args.paths and not args.from_mlflow:
+        raise UserError("give TensorBoard folders (PATH...) or --from-mlflow URI")
+    found = []
+    if args.paths:
+        from engine.external._tensorboard import find_event_folders, read_folder
+
+        for path in map(Path, args.paths):
+            found += [read_folder(folder, root=path) for folder in find_event_folders(path)]
+    if args.from_mlflow:
+        from engine.external._mlflow import read_runs
+
+        route_library_output_to_stderr()
+        found += read_runs(args.from_mlflow, experiment=args.experiment, run_ids=args.mlflow_run)
+    with open_store(args) as store:
+        for external in found:
+            print(save_external_run(store, external), flush=True)
+    return EXIT_OK
+
+
 def cmd_runs_delete(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         result = store.delete_run(args.id)
@@ -138,13 +161,16 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
         print(f"{run['id']:12}  {run['name'][:24]:24}  {text:>18}")
     print(f"\nagainst {result['reference']} ({names[result['reference']]['name']}):")
     for c in result["comparisons"]:
+        if c.get("reason") == "no per-episode results":  # an imported run, or one without a meta-test
+            print(f"  {c['id']:12} no paired statistics without per-episode results")
+            continue
         kind = f"paired over {c['n']} episodes" if c["paired"] else f"NOT paired ({c.get('reason', '')}): Welch's t-test"
         print(f"  {c['id']:12} {c['mean_diff'] * 100:+6.2f} points ± {c['ci95'] * 100:.2f}, p = {c['p_value']:.3g}  [{kind}]")
     return EXIT_OK
 
 
 def add_commands(sub: Any) -> None:
-    runs = sub.add_parser("runs", help="list, show, export or delete runs").add_subparsers(dest="runs_command", required=True, parser_class=Parser)
+    runs = sub.add_parser("runs", help="list, show, export, import, compare or delete runs").add_subparsers(dest="runs_command", required=True, parser_class=Parser)
     p = with_db(runs.add_parser("list", help="runs, newest first"))
     p.add_argument("--json", action="store_true", help="a JSON array")
     p.add_argument("--status", choices=RUN_STATUSES, help="only runs with this status")
@@ -170,6 +196,12 @@ def add_commands(sub: Any) -> None:
     p.add_argument("ids", nargs="+", help="run ids to compare with the reference")
     p.add_argument("--json", action="store_true", help="a JSON object")
     p.set_defaults(func=cmd_runs_compare)
+    p = with_db(runs.add_parser("import", help="TensorBoard event folders or MLflow runs as external runs (status imported)"))
+    p.add_argument("paths", nargs="*", metavar="PATH", help="a TensorBoard log folder: each sub-folder with event files is one run")
+    p.add_argument("--from-mlflow", metavar="URI", help="import MLflow runs from this tracking URI")
+    p.add_argument("--experiment", help="MLflow: only this experiment (default: all)")
+    p.add_argument("--mlflow-run", action="append", metavar="RUN_ID", help="MLflow: only this run (repeatable)")
+    p.set_defaults(func=cmd_runs_import)
     p = with_db(runs.add_parser("delete", help="delete a run, its rows and its artifacts"))
     p.add_argument("id", help="run id (a unique prefix is enough)")
     p.set_defaults(func=cmd_runs_delete)

@@ -282,6 +282,7 @@ def _validate(
     else:
         assert data.val_sampler is not None
         episodes, results = evaluate_episodes(method, data.val_sampler, config.task.val_episodes)
+        recorder.store.add_episodes(recorder.run_id, results, split="val")  # the latest validation's, for exports
         metrics = {k: v for k, v in data.task.summarize(results, "val").items() if not k.endswith("_ci95")}
         metrics.update(method.inner_loop_report(episodes[: min(len(episodes), 10)]))
     recorder.metrics(metrics, step)

@@ -55,7 +55,13 @@ def test_end_to_end_run_into_a_temporary_db(tmp_path, tiny_config):
     header, *rows = exported.stdout.splitlines()
     assert header == "run_id,name,step,value,wall_time,time" and len(rows) >= 6
     as_json = json.loads(run_cli("runs", "export", run_id, "--format", "json", "--db", str(db)).stdout)
-    assert len(as_json["episodes"]) == 8
+    splits = [e["split"] for e in as_json["episodes"]]
+    assert splits.count("test") == 8 and splits.count("untrained") == 8 and splits.count("val") == 3
+    assert as_json["logs"] and {"time", "level", "message"} <= set(as_json["logs"][0])
+    import pandas as pd
+
+    episodes = pd.DataFrame(as_json["episodes"])  # the docs' one-line recipe
+    assert episodes.groupby("split")["accuracy"].count().to_dict() == {"test": 8, "untrained": 8, "val": 3}
 
 
 @pytest.mark.parametrize(
