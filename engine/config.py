@@ -20,6 +20,7 @@ from engine.errors import ConfigError
 
 TASK_MODES = ("episodic", "supervised")
 DEVICE_HINT = "auto | cpu | cuda | cuda:N | mps"
+REPORT_TO = ("tensorboard", "mlflow")  # train.report_to (engine.training.reporters)
 
 
 def _help(text: str, **extra: Any) -> dict[str, Any]:
@@ -92,6 +93,10 @@ class TrainConfig:
     )
     checkpoint_every: int = field(
         default=0, metadata=_help("Write a checkpoint every N episodes (0 = only at the end)", min=0)
+    )
+    report_to: list[str] = field(
+        default_factory=list,
+        metadata=_help('Also log live to these tools: "tensorboard", "mlflow" (a failing one is a warning, never stops the run)'),
     )
 
 
@@ -279,6 +284,9 @@ def validate(config: RunConfig, *, source: str | None = None) -> None:
     task_type = tasks.get(config.task.type, source=source)
     if config.task.mode not in task_type.modes:
         raise ConfigError(f"task.type {task_type.name!r} has no task.mode {config.task.mode!r}", source=source)
+    for tool in config.train.report_to:
+        if tool not in REPORT_TO:
+            raise ConfigError(f"'train.report_to' takes {', '.join(REPORT_TO)}, got {tool!r}", source=source)
     spec = specs.get(config.method.name, source=source)
     if task_type.name not in spec.tasks:
         raise ConfigError(

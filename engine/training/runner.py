@@ -35,6 +35,7 @@ from engine.training import devices
 from engine.training.checkpoints import KEEP_CHECKPOINTS, prune_checkpoints, save_checkpoint
 from engine.training.evaluation import evaluate_episodes, evaluate_rows
 from engine.training.recorder import Recorder, RecorderLogHandler, versions
+from engine.training.reporters import open_reporters
 
 log = logging.getLogger("engine.run")
 
@@ -135,6 +136,7 @@ def run_experiment(
     engine_log = logging.getLogger("engine")
     engine_log.addHandler(handler)
     engine_log.setLevel(logging.INFO)
+    events.listeners.extend(open_reporters(config, run_id, db_path))  # train.report_to: warnings go to the run's log
     try:
         return _train_and_test(
             config, data, device, encoder, method_cls, store, events, recorder, run_id, stop, progress_bar, on_validate, start
