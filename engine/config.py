@@ -35,6 +35,9 @@ class DatasetConfig:
     )
     text_column: str = field(default="", metadata=_help("Column with the text (token classification: the list of tokens); empty = guess"))
     label_column: str = field(default="", metadata=_help("Column with the label (token classification: the list of BIO tags); empty = guess"))
+    split: str = field(
+        default="train", metadata=_help('Split of an HF DatasetDict folder; "all" = every split, with a "split" column')
+    )
 
 
 @dataclass

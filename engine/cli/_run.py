@@ -92,7 +92,6 @@ def cmd_validate(args: argparse.Namespace) -> int:
     task = tasks.get(config.task.type)
     dataset = task.load_dataset(config)
     checks = task.check(dataset, config.task)
-
     resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
     for check in checks:
         print(("ok    " if check.ok else "ERROR ") + check.message)

@@ -121,11 +121,10 @@ def _write_head(folder: Path, config: Any, weights: dict[str, Any], encoder: Any
 
 
 def _supervised_labels(config: Any) -> list[str]:
-    """The head's classes: the dataset's labels, sorted, as the run ordered them (engine.training.task_data)."""
-    from engine.data import load_dataset
+    """The head's classes: the dataset's labels, sorted, as the run ordered them (engine.tasks)."""
+    from engine import tasks
 
-    dataset = load_dataset(config.dataset.path, config.dataset.text_column, config.dataset.label_column)
-    return sorted(set(dataset.labels))
+    return sorted(set(tasks.get(config.task.type).load_dataset(config).labels))
 
 
 def _base_model(config: Any) -> str:
