@@ -52,13 +52,13 @@ class EngineCall(QObject):
 
     done = Signal(object, str)  # parsed JSON or None, error message
 
-    def __init__(self, args: list[str], command: list[str], parent: QObject):
+    def __init__(self, args: list[str], command: list[str], parent: QObject, *, timeout_ms: int = CALL_TIMEOUT_MS):
         super().__init__(parent)
         self.process = QProcess(self)
         self.process.setWorkingDirectory(str(repo_root()))
         self.process.finished.connect(self._finished)
         self.process.errorOccurred.connect(self._error)
-        self._timer = QTimer(self, singleShot=True, interval=CALL_TIMEOUT_MS)
+        self._timer = QTimer(self, singleShot=True, interval=timeout_ms)
         self._timer.timeout.connect(self.process.kill)
         self._ended = False
         self.process.start(command[0], [*command[1:], *args])

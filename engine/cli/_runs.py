@@ -83,18 +83,23 @@ def _export_to_tools(args: argparse.Namespace) -> int:
         raise UserError("--format tensorboard writes a folder: give it with -o DIR")
     with open_store(args) as store:
         records = read_runs(store, args.ids)
+    answer: dict[str, Any] = {}
     if args.format == "tensorboard":
         from engine.export._tensorboard import export_tensorboard
 
-        for folder in export_tensorboard(records, Path(args.output)):
-            print(folder)
+        answer["tensorboard"] = [str(folder) for folder in export_tensorboard(records, Path(args.output))]
     if args.to_mlflow:
         from engine.export._mlflow import export_mlflow
 
         route_library_output_to_stderr()
-        done = export_mlflow(records, args.to_mlflow, experiment=args.experiment, model_folder=_model_folder_for(args))
-        for run_id, mlflow_id in done.items():
-            print(f"{run_id} -> mlflow run {mlflow_id}")
+        answer["mlflow"] = export_mlflow(records, args.to_mlflow, experiment=args.experiment, model_folder=_model_folder_for(args))
+    if args.json:
+        print_json(answer)
+        return EXIT_OK
+    for folder in answer.get("tensorboard", []):
+        print(folder)
+    for run_id, mlflow_id in answer.get("mlflow", {}).items():
+        print(f"{run_id} -> mlflow run {mlflow_id}")
     return EXIT_OK
 
 
@@ -132,8 +137,11 @@ def cmd_runs_import(args: argparse.Namespace) -> int:
         route_library_output_to_stderr()
         found += read_runs(args.from_mlflow, experiment=args.experiment, run_ids=args.mlflow_run)
     with open_store(args) as store:
-        for external in found:
-            print(save_external_run(store, external), flush=True)
+        ids = [save_external_run(store, external) for external in found]
+    if args.json:
+        print_json({"imported": ids})
+    else:
+        print("\n".join(ids))
     return EXIT_OK
 
 
@@ -189,6 +197,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--to-mlflow", metavar="URI", help="log the runs to this MLflow tracking URI (sqlite:///mlflow.db, a server)")
     p.add_argument("--experiment", default="metalab", help="the MLflow experiment (default: metalab)")
     p.add_argument("--no-model", action="store_true", help="MLflow: leave out the trained model folder")
+    p.add_argument("--json", action="store_true", help="tensorboard/MLflow: print {tensorboard: [folders], mlflow: {id: mlflow id}}")
     p.set_defaults(func=cmd_runs_export)
     # argparse formats help with %: a literal percent sign is written %%.
     p = with_db(runs.add_parser("compare", help="runs against a reference: metrics with 95%% CI, paired differences"))
@@ -201,6 +210,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--from-mlflow", metavar="URI", help="import MLflow runs from this tracking URI")
     p.add_argument("--experiment", help="MLflow: only this experiment (default: all)")
     p.add_argument("--mlflow-run", action="append", metavar="RUN_ID", help="MLflow: only this run (repeatable)")
+    p.add_argument("--json", action="store_true", help='print {"imported": [new run ids]}')
     p.set_defaults(func=cmd_runs_import)
     p = with_db(runs.add_parser("delete", help="delete a run, its rows and its artifacts"))
     p.add_argument("id", help="run id (a unique prefix is enough)")
