@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from engine.cli import main
@@ -111,3 +113,26 @@ def test_mlflow_export_reads_back_with_search_runs(tmp_path, tiny_model, capsys)
     artifacts = {a.path for a in client.list_artifacts(by_id[trained].info.run_id, "model")}
     assert {"model/modules.json", "model/model.safetensors", "model/README.md"} <= artifacts
     assert client.list_artifacts(by_id[ids[0]].info.run_id) == []  # no weights, no model
+
+
+@pytest.mark.slow
+def test_mlflow_export_to_a_local_mlruns_folder(tmp_path, capsys, monkeypatch):
+    """The file store MLflow 3 keeps in maintenance mode (opted into with MLFLOW_ALLOW_FILE_STORE)."""
+    mlflow = pytest.importorskip("mlflow")
+    monkeypatch.setenv("MLFLOW_ALLOW_FILE_STORE", "true")
+    db = tmp_path / "runs.db"
+    ids = make_runs(db)
+    uri = (tmp_path / "mlruns").as_uri()
+    assert main(["runs", "export", *ids, "--to-mlflow", uri, "--db", str(db), "--json"]) == 0
+    exported = json.loads(capsys.readouterr().out)["mlflow"]
+    assert set(exported) == set(ids)
+    before = mlflow.get_tracking_uri()
+    mlflow.set_tracking_uri(uri)
+    try:
+        found = mlflow.search_runs(experiment_names=["metalab"], output_format="list")
+    finally:
+        mlflow.set_tracking_uri(before)
+    assert {run.info.run_id for run in found} == set(exported.values())
+    for run in found:
+        names = {p["name"] for p in expected_points(db, run.data.tags["metalab.run_id"])}
+        assert names | {"final/test_accuracy"} <= set(run.data.metrics)
