@@ -9,7 +9,7 @@ The folder is at once:
 A LoRA run exports merged weights (``W + alpha/r * B A``); with ``adapter_only`` its
 adapter alone, as a PEFT folder. A supervised run adds its trained head
 (``head.safetensors``) and its class names (``id2label`` in ``config.json``).
-NER runs will add their token-classification head in ``_write_head`` (one place).
+Task types with a head register a writer in ``HEAD_WRITERS`` (NER: token classification).
 The folder is written beside the target and renamed into place: all or nothing.
 """
 
@@ -104,10 +104,18 @@ def _write_model(folder: Path, db_path: Path, run_id: str, source: Path, config:
 
 
 def _write_head(folder: Path, config: Any, weights: dict[str, Any], encoder: Any) -> list[str] | None:
-    """A supervised run's head and class names; episodic runs take their classes at use time."""
+    """The trained head of a task mode that has one, and its class names (None: classes at use time).
+
+    The hook for task types: a mode with a head adds its writer to ``HEAD_WRITERS``
+    (NER: a token-classification head, ``AutoModelForTokenClassification``-style ``id2label``).
+    """
+    writer = HEAD_WRITERS.get(config.task.mode)
     head = weights.get("head")
-    if config.task.mode != "supervised" or not head:
-        return None
+    return writer(folder, config, head, encoder) if writer and head else None
+
+
+def _write_sequence_head(folder: Path, config: Any, head: dict[str, Any], encoder: Any) -> list[str]:
+    """A linear head on the mean-pooled embedding: ``head.safetensors`` and ``id2label`` in config.json."""
     from safetensors.torch import save_file
 
     labels = _supervised_labels(config)
@@ -118,6 +126,9 @@ def _write_head(folder: Path, config: Any, weights: dict[str, Any], encoder: Any
     encoder.backbone.config.id2label = dict(enumerate(labels))
     encoder.backbone.config.label2id = {label: i for i, label in enumerate(labels)}
     return labels
+
+
+HEAD_WRITERS = {"supervised": _write_sequence_head}
 
 
 def _supervised_labels(config: Any) -> list[str]:
