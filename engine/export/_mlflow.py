@@ -29,8 +29,7 @@ def export_mlflow(
 ) -> dict[str, str]:
     """MetaLab run id -> MLflow run id. ``model_folder(run_id, into)`` writes the model, or returns None."""
     client = _client(uri)
-    found = client.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else client.create_experiment(experiment)
+    experiment_id = experiment_for(client, uri, experiment)
     done = {}
     for record in records:
         done[record.id] = log_run(client, experiment_id, record, model_folder)
@@ -64,6 +63,19 @@ def log_run(client: Any, experiment_id: str, record: RunRecord, model_folder: Ca
                 client.log_artifacts(mlflow_id, str(folder), artifact_path="model")
     client.set_terminated(mlflow_id, status=STATUSES.get(run["status"], "FINISHED"), end_time=end_ms)
     return mlflow_id
+
+
+def experiment_for(client: Any, uri: str, name: str) -> str:
+    """The experiment's id, created when missing. With a ``sqlite:///PATH`` store, artifacts go
+    to ``mlruns`` beside the database file, not to MLflow's default ``./mlruns`` under whatever
+    folder the engine was started in."""
+    found = client.get_experiment_by_name(name)
+    if found:
+        return found.experiment_id
+    location = None
+    if uri.startswith("sqlite:///") and not uri.endswith(":memory:"):
+        location = (Path(uri.removeprefix("sqlite:///")).expanduser().resolve().parent / "mlruns").as_uri()
+    return client.create_experiment(name, artifact_location=location)
 
 
 def _ms(stamp: str | None) -> int | None:

@@ -93,9 +93,10 @@ class MLflowReporter(Reporter):
 
         from engine.export._runs import param_text
 
+        from engine.export._mlflow import EXPERIMENT, experiment_for
+
         self.client = MlflowClient(tracking_uri=uri)
-        found = self.client.get_experiment_by_name("metalab")
-        experiment_id = found.experiment_id if found else self.client.create_experiment("metalab")
+        experiment_id = experiment_for(self.client, uri, EXPERIMENT)
         tags = {"metalab.run_id": run_id, "mlflow.source.name": "metalab"}
         self.mlflow_id = self.client.create_run(experiment_id, run_name=run_name, tags=tags).info.run_id
         items = [Param(k, param_text(v)[:6000]) for k, v in sorted(params.items())]

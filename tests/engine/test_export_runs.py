@@ -74,9 +74,13 @@ def test_tensorboard_needs_an_output_folder(tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_mlflow_export_reads_back_with_search_runs(tmp_path, tiny_model, capsys):
+def test_mlflow_export_reads_back_with_search_runs(tmp_path, tiny_model, capsys, monkeypatch):
     mlflow = pytest.importorskip("mlflow")
     from mlflow.tracking import MlflowClient
+
+    elsewhere = tmp_path / "cwd"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)  # artifacts go beside the MLflow database, not into the current folder
 
     db = tmp_path / "runs.db"
     ids = make_runs(db)
@@ -113,6 +117,7 @@ def test_mlflow_export_reads_back_with_search_runs(tmp_path, tiny_model, capsys)
     artifacts = {a.path for a in client.list_artifacts(by_id[trained].info.run_id, "model")}
     assert {"model/modules.json", "model/model.safetensors", "model/README.md"} <= artifacts
     assert client.list_artifacts(by_id[ids[0]].info.run_id) == []  # no weights, no model
+    assert list(elsewhere.iterdir()) == [] and (tmp_path / "mlruns").is_dir()
 
 
 @pytest.mark.slow
