@@ -21,6 +21,8 @@ def export_tensorboard(records: list[RunRecord], out_dir: Path) -> list[Path]:
     folders = []
     for record in records:
         folder = Path(out_dir) / record.id
+        for old in folder.glob("events.out.tfevents.*"):  # an earlier export of this run: replaced, not doubled
+            old.unlink()
         writer = writer_class(log_dir=str(folder))
         try:
             write_run(writer, record)

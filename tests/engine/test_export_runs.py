@@ -47,8 +47,10 @@ def test_tensorboard_export_reads_back_with_event_accumulator(tmp_path, capsys):
     db = tmp_path / "runs.db"
     ids = make_runs(db)
     out = tmp_path / "tb"
-    assert main(["runs", "export", *ids, "--format", "tensorboard", "-o", str(out), "--db", str(db)]) == 0
-    assert capsys.readouterr().out.split() == [str(out / i) for i in ids]
+    for _ in range(2):  # exporting again replaces the run's event file
+        assert main(["runs", "export", *ids, "--format", "tensorboard", "-o", str(out), "--db", str(db)]) == 0
+        assert capsys.readouterr().out.split() == [str(out / i) for i in ids]
+    assert [len(list((out / i).iterdir())) for i in ids] == [1, 1]
     for run_id in ids:
         events = EventAccumulator(str(out / run_id), size_guidance={"scalars": 0})
         events.Reload()
