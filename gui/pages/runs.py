@@ -229,13 +229,14 @@ class RunsPage(QWidget):
         import_menu.addAction("TensorBoard folder…", self.import_tensorboard)
         import_menu.addAction("MLflow runs…", self.import_mlflow)
         self.import_button.setMenu(import_menu)
+        filter_row.addWidget(self.import_button)  # beside Refresh: it adds rows, and needs no selection
         self.exchange = RunExchange(command or engine_command(), self)
         self.exchange.finished.connect(self._exchange_finished)
         self.delete_button = QPushButton("Delete…")
         self.delete_button.clicked.connect(self.delete_selected)
         actions = QHBoxLayout()
         for widget in (self.open_button, self.compare_button, self.clone_button, self.resume_button, self.rename_button,
-                       self.tags_button, self.notes_button, self.export_button, self.import_button, self.delete_button):
+                       self.tags_button, self.notes_button, self.export_button, self.delete_button):
             actions.addWidget(widget)
         actions.addStretch(1)
         self.message = QLabel("")
