@@ -47,6 +47,21 @@ The same folder is also a sentence-transformers model for the (normalised) embed
 '''
 
 
+TOKEN_USE = '''\
+A token-level run ({task_type}): each word is labelled by its first word piece's last
+hidden state. The entity types come from a few tagged example sentences at use time, as
+in MetaLab's meta-test (`metalab-engine predict` takes `{{"support": [{{"tokens", "tags"}}...]}}`):
+
+```python
+from transformers import AutoModel, AutoTokenizer
+
+tokenizer, encoder = AutoTokenizer.from_pretrained("{folder}"), AutoModel.from_pretrained("{folder}")
+batch = tokenizer([["Ada", "lives", "in", "Paris"]], is_split_into_words=True, return_tensors="pt")
+hidden = encoder(**batch).last_hidden_state  # one vector per word piece; batch.word_ids(0) maps them to words
+```
+'''
+
+
 PEFT_USE = '''\
 This folder holds the LoRA adapter alone. Open it on top of the base model:
 
@@ -67,10 +82,10 @@ def model_card(run: dict[str, Any], config: Any, *, supervised_labels: list[str]
     if task.mode == "supervised":
         task_text = f"supervised classification over {len(supervised_labels or [])} classes"
     else:
-        task_text = f"episodic {task.n_way}-way {task.k_shot}-shot ({task.query} queries per class)"
+        task_text = f"{task.type}, episodic {task.n_way}-way {task.k_shot}-shot ({task.query} queries per class)"
     lines = [
         "---",
-        "library_name: " + ("peft" if adapter_only else "sentence-transformers"),
+        "library_name: " + _library(config, adapter_only),
         "pipeline_tag: " + ("feature-extraction" if adapter_only else "sentence-similarity"),
         "tags:",
         "- metalab",
@@ -101,11 +116,19 @@ def model_card(run: dict[str, Any], config: Any, *, supervised_labels: list[str]
     ]
     if adapter_only:
         body = PEFT_USE.format(base=config.model.name, folder=folder)
+    elif config.task.type != "classification":
+        body = TOKEN_USE.format(task_type=config.task.type, folder=folder)
     elif supervised_labels:
         body = SUPERVISED_USE.format(n_labels=len(supervised_labels), folder=folder, max_length=config.model.max_length)
     else:
         body = EPISODIC_USE.format(folder=folder)
     return "\n".join(lines) + body
+
+
+def _library(config: Any, adapter_only: bool) -> str:
+    if adapter_only:
+        return "peft"
+    return "sentence-transformers" if config.task.type == "classification" else "transformers"
 
 
 def _result(final: dict[str, Any]) -> str:

@@ -25,6 +25,7 @@ from engine.errors import UserError
 from engine.fileio import usual_permissions
 
 CONFIG_FILE = "metalab_run.toml"
+SENTENCE_TASK = "classification"  # task.type whose runs embed whole texts (the sentence-transformers pipeline)
 
 
 def export_model(db_path: Path, run_id: str, out_dir: Path, *, step: int | None = None, adapter_only: bool = False) -> Path:
@@ -99,7 +100,8 @@ def _write_model(folder: Path, db_path: Path, run_id: str, source: Path, config:
     encoder.backbone.save_pretrained(folder, safe_serialization=True)
     encoder.tokenizer.model_max_length = config.model.max_length
     encoder.tokenizer.save_pretrained(folder)
-    write_pipeline(folder, hidden_size=encoder.hidden_size, max_length=config.model.max_length)
+    if config.task.type == SENTENCE_TASK:  # a token-level run (NER) has no sentence embedding to offer
+        write_pipeline(folder, hidden_size=encoder.hidden_size, max_length=config.model.max_length)
     return labels
 
 

@@ -180,3 +180,26 @@ def test_export_refuses_a_folder_with_other_files(runs, tmp_path, capsys):
     assert "not an empty folder" in capsys.readouterr().err and (target / "notes.txt").read_text() == "keep me"
     assert main(["export-model", ids["protonet"], str(tmp_path / "m"), "--db", str(db)]) == 0
     assert main(["export-model", ids["protonet"], str(tmp_path / "m"), "--db", str(db)]) == 0  # an earlier export is replaced
+
+
+@pytest.mark.slow
+def test_an_ner_run_exports_a_plain_token_model_without_a_sentence_pipeline(tmp_path, tiny_model):
+    from transformers import AutoModel
+
+    config = tmp_path / "ner.toml"
+    config.write_text(
+        f'name = "ner"\n[dataset]\npath = "bundled:entities"\n[task]\ntype = "token_classification"\nn_way = 2\nk_shot = 1\n'
+        f'query = 1\ntest_episodes = 2\nval_episodes = 1\n[model]\nname = "{tiny_model}"\nmax_length = 16\n'
+        '[method]\nname = "protonet"\n[train]\nepisodes = 1\neval_every = 1\ndevice = "cpu"\n'
+    )
+    db = tmp_path / "runs.db"
+    assert main(["run", str(config), "--db", str(db)]) == 0
+    from engine.store import Store
+
+    with Store(db) as store:
+        run_id = store.list_runs(limit=1)[0]["id"]
+    assert main(["export-model", run_id, str(tmp_path / "m"), "--db", str(db)]) == 0
+    files = {p.name for p in (tmp_path / "m").iterdir()}
+    assert "modules.json" not in files and {"config.json", "model.safetensors", "README.md"} <= files
+    assert AutoModel.from_pretrained(tmp_path / "m").config.hidden_size == 32
+    assert "is_split_into_words" in (tmp_path / "m" / "README.md").read_text()
