@@ -26,6 +26,7 @@ MAX_SEED = 2**31 - 1
 MAX_COUNT = 1_000_000
 MAX_STEPS = 100_000_000
 DEVICE_HINT = "auto | cpu | cuda | cuda:N | mps"
+REPORT_TO = ("tensorboard", "mlflow")  # train.report_to (engine.training.reporters)
 
 
 def _help(text: str, **extra: Any) -> dict[str, Any]:
@@ -40,6 +41,9 @@ class DatasetConfig:
     )
     text_column: str = field(default="", metadata=_help("Column with the text (token classification: the list of tokens); empty = guess"))
     label_column: str = field(default="", metadata=_help("Column with the label (token classification: the list of BIO tags); empty = guess"))
+    split: str = field(
+        default="train", metadata=_help('Split of an HF DatasetDict folder; "all" = every split, with a "split" column')
+    )
 
 
 @dataclass
@@ -104,6 +108,10 @@ class TrainConfig:
     devices: int = field(
         default=1,
         metadata=_help("Data-parallel processes for this run, launched with torchrun: gloo on CPU, one GPU each on CUDA", min=1, max=1024),
+    )
+    report_to: list[str] = field(
+        default_factory=list,
+        metadata=_help('Also log live to these tools: "tensorboard", "mlflow" (a failing one is a warning, never stops the run)'),
     )
 
 
@@ -309,6 +317,9 @@ def validate(config: RunConfig, *, source: str | None = None) -> None:
     task_type = tasks.get(config.task.type, source=source)
     if config.task.mode not in task_type.modes:
         raise ConfigError(f"task.type {task_type.name!r} has no task.mode {config.task.mode!r}", source=source)
+    for tool in config.train.report_to:
+        if tool not in REPORT_TO:
+            raise ConfigError(f"'train.report_to' takes {', '.join(REPORT_TO)}, got {tool!r}", source=source)
     spec = specs.get(config.method.name, source=source)
     if task_type.name not in spec.tasks:
         raise ConfigError(

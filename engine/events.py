@@ -13,6 +13,7 @@ import json
 import math
 import threading
 import time
+from collections.abc import Callable
 from typing import IO, Any
 
 PROTOCOL_VERSION = 1
@@ -50,6 +51,9 @@ class EventWriter:
         self.run_id = run_id
         self._seq = 0
         self._lock = threading.Lock()
+        # Called with each event after it is written, outside the lock (live reporters:
+        # engine.training.reporters); a listener handles its own failures.
+        self.listeners: list[Callable[[dict[str, Any]], None]] = []
 
     def emit(self, type: str, **fields: Any) -> dict[str, Any]:
         if type not in EVENT_FIELDS:
@@ -69,6 +73,8 @@ class EventWriter:
                     # The reader (a GUI) is gone. The run goes on and still writes the store:
                     # days of GPU time must not die with a window.
                     self.stream = None
+        for listener in self.listeners:
+            listener(event)
         return event
 
 

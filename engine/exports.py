@@ -1,4 +1,4 @@
-"""A run as text: its metrics (CSV), everything (JSON) or its config (TOML).
+"""A run as text: its metrics (CSV), everything (JSON: run, metrics, episodes of every split, logs) or its config (TOML).
 
 Torch-free: ``metalab-engine runs export`` and the GUI's Runs page both call ``export_run``.
 """
@@ -27,8 +27,11 @@ def export_run(store: Store, run_id: str, fmt: str) -> str:
         return tomli_w.dumps(_toml_safe(run["config"]))
     metrics = store.metrics(run["id"])
     if fmt == "json":
-        episodes = store.episodes(run["id"])
-        document = json_safe({"run": run, "metrics": metrics, "episodes": episodes})
+        episodes = list(store.db.query(
+            "SELECT split, episode, accuracy, loss, macro_f1, n_query, key FROM episodes WHERE run_id = ? ORDER BY split, episode",
+            [run["id"]],
+        ))
+        document = json_safe({"run": run, "metrics": metrics, "episodes": episodes, "logs": store.logs(run["id"])})
         return json.dumps(document, indent=2, default=str, allow_nan=False) + "\n"
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")

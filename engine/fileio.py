@@ -150,3 +150,14 @@ def read_json_request(path: str) -> dict:
     if not isinstance(data, dict):
         raise UserError("expected a JSON object", source=path)
     return data
+
+
+def usual_permissions(folder: Path) -> None:
+    """The mode a plain ``mkdir`` gives (0777 less the umask), for folders made by ``mkdtemp`` (0700).
+
+    Read from a probe folder: ``os.umask`` can only be read by setting it, which races other threads."""
+    probe = Path(folder) / ".mode-probe"
+    probe.mkdir()
+    mode = probe.stat().st_mode & 0o777
+    probe.rmdir()
+    os.chmod(folder, mode)

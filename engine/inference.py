@@ -32,14 +32,15 @@ def weights_dir(db_path: Path, run_id: str) -> Path:
     return folder
 
 
-def load_trained_encoder(db_path: Path, run_id: str, *, device: str = "cpu") -> Any:
-    """The run's encoder with its trained weights (adapters merged in), in eval mode."""
+def load_trained_encoder(db_path: Path, run_id: str, *, device: str = "cpu", folder: Path | None = None) -> Any:
+    """The run's encoder with its trained weights (adapters merged in), in eval mode; ``folder``: one of
+    its checkpoints instead of the final weights."""
     from engine.config import RunConfig
     from engine.methods import build_run_model
     from engine.models.adaptation import merge_adapters
     from engine.training.checkpoints import load_checkpoint
 
-    weights, meta, _ = load_checkpoint(weights_dir(db_path, run_id))
+    weights, meta, _ = load_checkpoint(folder or weights_dir(db_path, run_id))
     config = RunConfig.from_dict(meta["config"])
     encoder = build_run_model(config)
     if "encoder" not in weights:
@@ -174,14 +175,10 @@ def _embed(encoder: Any, texts: list[str], batch_size: int = 64) -> Any:
     return torch.cat(parts)
 
 
-def export_model(db_path: Path, run_id: str, out_dir: Path) -> Path:
-    """A Hugging Face folder (``save_pretrained``, safetensors) with the tokenizer: loads with AutoModel."""
+def export_model(db_path: Path, run_id: str, out_dir: Path, **options: Any) -> Path:
+    """The run as a model folder for other tools (``engine.export.export_model``)."""
+    from engine.export import export_model as export
     from engine.fileio import check_output_folder
 
-    out_dir = Path(out_dir)
-    check_output_folder(out_dir)  # a file in the way is one line, before the model loads
-    encoder = load_trained_encoder(db_path, run_id)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    encoder.backbone.save_pretrained(out_dir, safe_serialization=True)
-    encoder.tokenizer.save_pretrained(out_dir)
-    return out_dir
+    check_output_folder(Path(out_dir))  # a file in the way is one line, before the model loads
+    return export(db_path, run_id, out_dir, **options)

@@ -16,47 +16,48 @@ def mean_ci(values: Sequence[float], confidence: float = 0.95) -> tuple[float, f
     if arr.size == 0:
         return math.nan, math.nan
     mean = float(arr.mean())
-    if arr.size < 2:
+    if arr.size < 2 or np.all(arr == arr[0]):  # no spread: scipy's interval would be nan
         return mean, 0.0
     from scipy import stats
 
-    sem = float(arr.std(ddof=1) / math.sqrt(arr.size))
-    return mean, float(sem * stats.t.ppf(0.5 + confidence / 2, arr.size - 1))
+    return mean, _half_width(stats.ttest_1samp(arr, 0.0), confidence)
 
 
 def paired_difference(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> dict[str, Any]:
-    """b - a per episode: mean difference, its CI, and a paired t-test p-value."""
+    """b - a per episode: mean difference, its CI and the p-value of scipy's paired t-test (``ttest_rel``)."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     if x.shape != y.shape:
         raise ValueError("paired samples must have the same length")
     diff = y - x
-    mean, half = mean_ci(diff.tolist(), confidence)
-    p_value = math.nan
+    mean, half, p_value = (float(diff.mean()) if diff.size else math.nan), (0.0 if diff.size == 1 else math.nan), math.nan
     if diff.size >= 2:
-        from scipy import stats
-
-        if np.allclose(diff, diff[0]):
-            p_value = 1.0 if diff[0] == 0 else 0.0
+        if np.all(diff == diff[0]):  # every episode moved alike: certain, and scipy divides by zero
+            half, p_value = 0.0, (1.0 if diff[0] == 0 else 0.0)
         else:
-            p_value = float(stats.ttest_rel(y, x).pvalue)
+            from scipy import stats
+
+            result = stats.ttest_rel(y, x)
+            half, p_value = _half_width(result, confidence), float(result.pvalue)
     return {"paired": True, "n": int(diff.size), "mean_diff": mean, "ci95": half, "p_value": p_value}
 
 
 def unpaired_difference(a: Sequence[float], b: Sequence[float], confidence: float = 0.95) -> dict[str, Any]:
-    """Welch's t-test when the runs were not scored on the same episodes."""
-    from scipy import stats
-
+    """Welch's t-test (scipy's ``ttest_ind(equal_var=False)``) when the runs were not scored on the same episodes."""
     x, y = np.asarray(a, dtype=float), np.asarray(b, dtype=float)
     mean = float(y.mean() - x.mean()) if x.size and y.size else math.nan
     half = math.nan
     p_value = math.nan
     if x.size >= 2 and y.size >= 2:
-        vx, vy = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
-        se = math.sqrt(vx + vy)
-        if se > 0:
-            dof = (vx + vy) ** 2 / (vx**2 / (x.size - 1) + vy**2 / (y.size - 1))
-            half = float(se * stats.t.ppf(0.5 + confidence / 2, dof))
-            p_value = float(stats.ttest_ind(y, x, equal_var=False).pvalue)
-        else:
+        if x.var() == 0 and y.var() == 0:
             half, p_value = 0.0, (1.0 if mean == 0 else 0.0)
+        else:
+            from scipy import stats
+
+            result = stats.ttest_ind(y, x, equal_var=False)
+            half, p_value = _half_width(result, confidence), float(result.pvalue)
     return {"paired": False, "n_ref": int(x.size), "n": int(y.size), "mean_diff": mean, "ci95": half, "p_value": p_value}
+
+
+def _half_width(result: Any, confidence: float) -> float:
+    interval = result.confidence_interval(confidence_level=confidence)
+    return float(interval.high - interval.low) / 2

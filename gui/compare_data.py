@@ -248,8 +248,10 @@ def unpaired_note(comp: Comparison) -> str:
     for c in comp.stats["comparisons"]:
         if not c["paired"]:
             reason = c.get("reason") or "different episodes"
-            fallback = "" if reason == "no per-episode results" else " — unpaired statistics (Welch's t-test) shown instead"
-            notes.append(f"{c['name']} vs {ref}: not paired ({reason}){fallback}.")
+            if reason == "no per-episode results":  # an imported run, or one that never reached its meta-test
+                notes.append(f"{c['name']} vs {ref}: no paired statistics without per-episode results; curves are overlaid.")
+                continue
+            notes.append(f"{c['name']} vs {ref}: not paired ({reason}) — unpaired statistics (Welch's t-test) shown instead.")
     return "\n".join(notes)
 
 

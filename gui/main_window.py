@@ -102,6 +102,7 @@ class MainWindow(QMainWindow):
         self.studies_page.workers_changed.connect(lambda _n: self._update_status())
         self.new_page.search_requested.connect(self.search)
         self.runs_page.search_requested.connect(self.search_around_run)
+        self.runs_page.trial_requested.connect(self.open_trial)
         self.queue.queue_changed.connect(self._update_status)
         self.queue.queue_changed.connect(self._refresh_runs_if_shown)  # a new run's row and live clock
         self.queue.run_finished.connect(lambda _id, _status: self.runs_page.refresh())
@@ -252,6 +253,11 @@ class MainWindow(QMainWindow):
 
     def new_experiment(self) -> None:
         self.show_page(0)
+
+    def open_trial(self, study: str, number: int) -> None:
+        """From a study's run to its trial: the other way of the Studies page's Open run."""
+        self.studies_page.show_trial(study, number)
+        self.show_page(PAGES.index("Studies"))
 
     def compare_runs(self, ids: list) -> None:
         self.compare_page.set_runs(ids)

@@ -30,7 +30,7 @@ def cmd_export_model(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         run_id = store.resolve_id(args.id)
     route_library_output_to_stderr()
-    out = export_model(db_path(args), run_id, Path(args.out_dir))
+    out = export_model(db_path(args), run_id, Path(args.out_dir), step=args.step, adapter_only=args.adapter_only)
     if args.json:
         print_json({"run_id": run_id, "path": str(out.resolve()), "files": sorted(f.name for f in out.iterdir())})
     else:
@@ -56,9 +56,13 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--input", required=True, help='JSON file {"support": [{"text", "label"}...], "query": [texts]}, or - for stdin')
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
     p.set_defaults(func=cmd_predict)
-    p = with_db(sub.add_parser("export-model", help="a trained run's encoder as a Hugging Face folder (safetensors + tokenizer)"))
+    p = with_db(sub.add_parser(
+        "export-model", help="a trained run as a folder that AutoModel and sentence-transformers open, with a model card"
+    ))
     p.add_argument("id", help="run id (a unique prefix is enough)")
     p.add_argument("out_dir", help="folder to write")
+    p.add_argument("--step", type=int, help="export the run's checkpoint at this step instead of its final weights")
+    p.add_argument("--adapter-only", action="store_true", help="a LoRA run's adapter alone, as a PEFT folder (default: merged weights)")
     p.add_argument("--json", action="store_true", help="print {run_id, path, files} as JSON (the GUI reads it)")
     p.set_defaults(func=cmd_export_model)
     p = sub.add_parser("model-info", help="parameter count and size of a model, without loading it")

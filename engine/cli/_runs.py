@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from engine.cli._output import EXIT_OK, Parser, open_store, print_json, with_db
+from engine.cli._output import EXIT_OK, Parser, db_path, open_store, print_json, route_library_output_to_stderr, with_db
 from engine.errors import UserError
 from engine.store import RUN_STATUSES
 
@@ -58,19 +58,93 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
 
 
 def cmd_runs_export(args: argparse.Namespace) -> int:
+    if args.to_mlflow or args.format == "tensorboard":
+        return _export_to_tools(args)
     from engine.exports import export_run
     from engine.fileio import check_output_file
 
+    if len(args.ids) > 1:
+        raise UserError(f"--format {args.format} exports one run; several go to --format tensorboard or --to-mlflow")
     if args.output:
         check_output_file(Path(args.output))  # before reading anything
     with open_store(args) as store:
-        text = export_run(store, args.id, args.format)
+        text = export_run(store, args.ids[0], args.format)
     if args.output:
         from engine.fileio import atomic_write_text
 
         atomic_write_text(Path(args.output), text)  # a folder or a file in the way is one line, exit 2
     else:
         sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _export_to_tools(args: argparse.Namespace) -> int:
+    """TensorBoard event folders (``-o DIR``) and/or MLflow runs (``--to-mlflow URI``)."""
+    from engine.export._runs import read_runs
+
+    if args.format == "tensorboard" and not args.output:
+        raise UserError("--format tensorboard writes a folder: give it with -o DIR")
+    with open_store(args) as store:
+        records = read_runs(store, args.ids)
+    answer: dict[str, Any] = {}
+    if args.format == "tensorboard":
+        from engine.export._tensorboard import export_tensorboard
+
+        answer["tensorboard"] = [str(folder) for folder in export_tensorboard(records, Path(args.output))]
+    if args.to_mlflow:
+        from engine.export._mlflow import export_mlflow
+
+        route_library_output_to_stderr()
+        answer["mlflow"] = export_mlflow(records, args.to_mlflow, experiment=args.experiment, model_folder=_model_folder_for(args))
+    if args.json:
+        print_json(answer)
+        return EXIT_OK
+    for folder in answer.get("tensorboard", []):
+        print(folder)
+    for run_id, mlflow_id in answer.get("mlflow", {}).items():
+        print(f"{run_id} -> mlflow run {mlflow_id}")
+    return EXIT_OK
+
+
+def _model_folder_for(args: argparse.Namespace) -> Any:
+    """The trained model, exported for MLflow when the run has weights (``--no-model``: never)."""
+    if args.no_model:
+        return None
+
+    def write(run_id: str, into: Path) -> Path | None:
+        from engine.export import export_model
+        from engine.paths import artifacts_dir
+
+        if not (artifacts_dir(db_path(args)) / run_id / "weights" / "model.safetensors").exists():
+            return None
+        return export_model(db_path(args), run_id, into)
+
+    return write
+
+
+def cmd_runs_import(args: argparse.Namespace) -> int:
+    """TensorBoard event folders (PATH...) and/or MLflow runs (--from-mlflow URI) as external runs."""
+    from engine.external import save_external_run
+
+    if not args.paths and not args.from_mlflow:
+        raise UserError("give TensorBoard folders (PATH...) or --from-mlflow URI")
+    found = []
+    if args.paths:
+        from engine.external._tensorboard import find_event_folders, read_folder
+
+        for path in map(Path, args.paths):
+            found += [read_folder(folder, root=path) for folder in find_event_folders(path)]
+    if args.from_mlflow:
+        from engine.external._mlflow import read_runs
+
+        route_library_output_to_stderr()
+        found += read_runs(args.from_mlflow, experiment=args.experiment, run_ids=args.mlflow_run)
+    with open_store(args) as store:
+        ids = [save_external_run(store, external) for external in found]
+    if args.json:
+        print_json({"imported": ids})
+    else:
+        print("\n".join(ids))
     return EXIT_OK
 
 
@@ -120,13 +194,16 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
         print(f"{run['id']:12}  {run['name'][:24]:24}  {text:>18}")
     print(f"\nagainst {result['reference']} ({names[result['reference']]['name']}):")
     for c in result["comparisons"]:
+        if c.get("reason") == "no per-episode results":  # an imported run, or one without a meta-test
+            print(f"  {c['id']:12} no paired statistics without per-episode results")
+            continue
         kind = f"paired over {c['n']} episodes" if c["paired"] else f"NOT paired ({c.get('reason', '')}): Welch's t-test"
         print(f"  {c['id']:12} {c['mean_diff'] * 100:+6.2f} points ± {c['ci95'] * 100:.2f}, p = {c['p_value']:.3g}  [{kind}]")
     return EXIT_OK
 
 
 def add_commands(sub: Any) -> None:
-    runs = sub.add_parser("runs", help="list, show, export or delete runs").add_subparsers(dest="runs_command", required=True, parser_class=Parser)
+    runs = sub.add_parser("runs", help="list, show, export, import, compare or delete runs").add_subparsers(dest="runs_command", required=True, parser_class=Parser)
     p = with_db(runs.add_parser("list", help="runs, newest first"))
     p.add_argument("--json", action="store_true", help="a JSON array")
     p.add_argument("--status", choices=RUN_STATUSES, help="only runs with this status")
@@ -136,10 +213,16 @@ def add_commands(sub: Any) -> None:
     p.add_argument("id", help="run id (a unique prefix is enough)")
     p.add_argument("--json", action="store_true", help="a JSON object")
     p.set_defaults(func=cmd_runs_show)
-    p = with_db(runs.add_parser("export", help="a run's metrics (csv), everything (json) or its config (toml)"))
-    p.add_argument("id", help="run id (a unique prefix is enough)")
-    p.add_argument("--format", choices=("csv", "json", "toml"), default="csv", help="output format")
-    p.add_argument("-o", "--output", help="write to this file instead of stdout")
+    p = with_db(runs.add_parser(
+        "export", help="a run's metrics (csv), everything (json) or its config (toml); runs to TensorBoard or MLflow"
+    ))
+    p.add_argument("ids", nargs="+", metavar="ID", help="run id (a unique prefix is enough); several for tensorboard and MLflow")
+    p.add_argument("--format", choices=("csv", "json", "toml", "tensorboard"), default="csv", help="output format")
+    p.add_argument("-o", "--output", help="write to this file instead of stdout (tensorboard: the folder, one sub-folder per run)")
+    p.add_argument("--to-mlflow", metavar="URI", help="log the runs to this MLflow tracking URI (sqlite:///mlflow.db, a server)")
+    p.add_argument("--experiment", default="metalab", help="the MLflow experiment (default: metalab)")
+    p.add_argument("--no-model", action="store_true", help="MLflow: leave out the trained model folder")
+    p.add_argument("--json", action="store_true", help="tensorboard/MLflow: print {tensorboard: [folders], mlflow: {id: mlflow id}}")
     p.set_defaults(func=cmd_runs_export)
     # argparse formats help with %: a literal percent sign is written %%.
     p = with_db(runs.add_parser("compare", help="runs against a reference: metrics with 95%% CI, paired differences"))
@@ -147,6 +230,13 @@ def add_commands(sub: Any) -> None:
     p.add_argument("ids", nargs="+", help="run ids to compare with the reference")
     p.add_argument("--json", action="store_true", help="a JSON object")
     p.set_defaults(func=cmd_runs_compare)
+    p = with_db(runs.add_parser("import", help="TensorBoard event folders or MLflow runs as external runs (status imported)"))
+    p.add_argument("paths", nargs="*", metavar="PATH", help="a TensorBoard log folder: each sub-folder with event files is one run")
+    p.add_argument("--from-mlflow", metavar="URI", help="import MLflow runs from this tracking URI")
+    p.add_argument("--experiment", help="MLflow: only this experiment (default: all)")
+    p.add_argument("--mlflow-run", action="append", metavar="RUN_ID", help="MLflow: only this run (repeatable)")
+    p.add_argument("--json", action="store_true", help='print {"imported": [new run ids]}')
+    p.set_defaults(func=cmd_runs_import)
     p = with_db(runs.add_parser("delete", help="delete runs, their rows and their artifacts"))
     p.add_argument("ids", nargs="+", metavar="id", help="run id; several runs, or a prefix, are confirmed on a terminal or need --yes")
     p.add_argument("--yes", action="store_true", help="delete without asking (scripts)")

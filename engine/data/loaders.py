@@ -27,6 +27,8 @@ LABEL_NAMES = ("label", "labels", "intent", "category", "class", "target", "topi
 # Token/tag files (one token and its tag per line): only token classification reads them.
 CONLL_SUFFIXES = (".conll", ".bio", ".iob", ".txt")
 BUNDLED_PREFIX = "bundled:"
+DEFAULT_SPLIT = "train"  # of an HF DatasetDict folder (dataset.split)
+ALL_SPLITS = "all"
 _SNIFF_BYTES = 64 * 1024
 
 
@@ -82,9 +84,9 @@ def resolve_path(path: str) -> Path:
     return Path(path).expanduser()
 
 
-def load_table(path: str, *, limit: int | None = None) -> Table:
+def load_table(path: str, *, limit: int | None = None, split: str = DEFAULT_SPLIT) -> Table:
     """All rows (or the first ``limit``) of a supported file or folder, as dicts."""
-    source, columns, rows = open_rows(path)
+    source, columns, rows = open_rows(path, split=split)
     collected = []
     for row in rows:
         collected.append(row)
@@ -98,11 +100,14 @@ def load_table(path: str, *, limit: int | None = None) -> Table:
     return Table(source, columns, collected)
 
 
-def open_rows(path: str, columns: list[str] | None = None) -> tuple[str, list[str], Iterator[dict[str, Any]]]:
+def open_rows(
+    path: str, columns: list[str] | None = None, *, split: str = DEFAULT_SPLIT
+) -> tuple[str, list[str], Iterator[dict[str, Any]]]:
     """(source, column names, a lazy iterator of rows): big files stream in bounded memory.
 
     Header problems are raised here; problems further down the file as the iterator
-    reaches them. ``columns`` limits columnar formats to those columns.
+    reaches them. ``columns`` limits columnar formats to those columns; ``split`` picks
+    the split of an HF ``DatasetDict`` folder (``all``: every split, with a ``split`` column).
     """
     file = resolve_path(path)
     source = path if path.startswith(BUNDLED_PREFIX) else str(file)
@@ -112,7 +117,7 @@ def open_rows(path: str, columns: list[str] | None = None) -> tuple[str, list[st
     if problem:
         raise DatasetError(problem, source=source)
     if file.is_dir():
-        return _arrow_rows(_load_hf_folder(file, source), source, columns)
+        return _arrow_rows(_load_hf_folder(file, source, split), source, columns)
     fmt = FORMATS.get(file.suffix.lower())
     if fmt is None and file.suffix.lower() in CONLL_SUFFIXES and file.suffix.lower() != ".txt":
         raise DatasetError(
@@ -245,56 +250,50 @@ def _load_parquet(file: Path, source: str, columns: list[str] | None = None) -> 
         raise DatasetError(f"not a readable Parquet file ({_first_line(exc)})", source=source) from None
 
 
-def _load_hf_folder(folder: Path, source: str) -> Any:
-    """A folder written by ``datasets.Dataset.save_to_disk`` (or a DatasetDict: all splits)."""
+def _load_hf_folder(folder: Path, source: str, split: str) -> Any:
+    """A folder written by ``save_to_disk``, opened by ``datasets.load_from_disk``, as an Arrow table.
+
+    ``ClassLabel`` columns hold their names, not their numbers. A ``DatasetDict`` gives the
+    split asked for, or with ``all`` every split one after the other with a ``split`` column.
+    """
     import pyarrow as pa
 
-    if (folder / "dataset_dict.json").exists():
-        tables = [_read_arrow_files(folder / s, source) for s in _dict_splits(folder / "dataset_dict.json", source)]
-        tables = [t for t in tables if t is not None]
-        table = pa.concat_tables(tables) if tables else None
-    else:
-        table = _read_arrow_files(folder, source)
-    if table is None:
+    if not (folder / "dataset_dict.json").exists() and not (folder / "dataset_info.json").exists():
         raise DatasetError("folder has no data files (expected a folder saved by HF datasets)", source=source)
-    return table
-
-
-def _dict_splits(file: Path, source: str) -> list[str]:
-    """The split folder names a ``dataset_dict.json`` lists (each a plain name in the folder)."""
     try:
-        data = json.loads(file.read_text(encoding="utf-8-sig"))
-    except json.JSONDecodeError as exc:
-        raise DatasetError(f"dataset_dict.json is not valid JSON ({json_error(exc)})", source=source) from None
-    except (OSError, UnicodeDecodeError, ValueError) as exc:
-        raise DatasetError(f"cannot read dataset_dict.json ({_first_line(exc)})", source=source) from None
-    splits = data.get("splits") if isinstance(data, dict) else None
-    if not isinstance(splits, list) or not all(isinstance(s, str) and s and Path(s).name == s and s not in (".", "..") for s in splits):
-        raise DatasetError('dataset_dict.json must be an object with "splits": a list of split folder names', source=source)
-    return splits
+        from datasets import DatasetDict, load_from_disk
+
+        loaded = load_from_disk(str(folder))
+    except ImportError:
+        raise DatasetError("reading an HF datasets folder needs the datasets package (pip install datasets)", source=source) from None
+    except Exception as exc:  # datasets raises several types for a broken folder
+        raise DatasetError(f"not a readable HF datasets folder ({_first_line(exc)})", source=source) from None
+    if not isinstance(loaded, DatasetDict):
+        return _arrow_table(loaded)
+    names = list(loaded)
+    if split == ALL_SPLITS:
+        tables = [_arrow_table(loaded[name]) for name in names]
+        tables = [t.append_column("split", pa.array([name] * t.num_rows, pa.string())) for t, name in zip(tables, names)]
+        return pa.concat_tables(tables, promote_options="default")
+    if split not in loaded:
+        raise DatasetError(
+            f"no split '{split}' in this DatasetDict (splits: {', '.join(names)}; or 'all'): set dataset.split", source=source
+        )
+    return _arrow_table(loaded[split])
 
 
-def _read_arrow_files(folder: Path, source: str) -> Any:
+def _arrow_table(dataset: Any) -> Any:
+    """One split as a ``pyarrow.Table``, its ``ClassLabel`` columns as label names."""
     import pyarrow as pa
-    import pyarrow.parquet as pq
+    from datasets import ClassLabel
 
-    files = sorted(folder.glob("*.arrow")) or sorted(folder.glob("*.parquet"))
-    if not files:
-        return None
-    tables = []
-    for file in files:
-        try:
-            if file.suffix == ".parquet":
-                tables.append(pq.read_table(file))
-            else:
-                with pa.memory_map(str(file)) as mm:
-                    try:
-                        tables.append(pa.ipc.open_stream(mm).read_all())
-                    except pa.ArrowInvalid:
-                        tables.append(pa.ipc.open_file(mm).read_all())
-        except Exception as exc:
-            raise DatasetError(f"cannot read {file.name} ({_first_line(exc)})", source=source) from None
-    return pa.concat_tables(tables)
+    table = dataset.with_format("arrow")[:]
+    for name, feature in dataset.features.items():
+        if isinstance(feature, ClassLabel):
+            ids = table.column(name).to_pylist()
+            labels = [feature.names[i] if i is not None and 0 <= i < len(feature.names) else None for i in ids]
+            table = table.set_column(table.column_names.index(name), name, pa.array(labels, pa.string()))
+    return table
 
 
 def _first_line(exc: BaseException) -> str:
@@ -333,6 +332,9 @@ def _mean_len(rows: list[dict[str, Any]], column: str) -> float:
     return sum(values) / max(1, len(values))
 
 
+NOT_TEXT = (bytes, bytearray, dict, list, tuple)  # a repr of these is no text to learn from
+
+
 def _as_text(value: Any) -> str | None:
     if value is None:
         return None
@@ -345,13 +347,13 @@ def _as_text(value: Any) -> str | None:
     return text or None
 
 
-def load_dataset(path: str, text_column: str = "", label_column: str = "") -> TextDataset:
+def load_dataset(path: str, text_column: str = "", label_column: str = "", split: str = DEFAULT_SPLIT) -> TextDataset:
     """A dataset with its text and label columns chosen (guessed when not given).
 
     Only those two columns are kept, row by row, so a file of a million rows loads in
     memory proportional to its text, not to its width.
     """
-    preview = load_table(path, limit=500)
+    preview = load_table(path, limit=500, split=split)
     source = preview.source
     if not preview.rows:
         raise DatasetError("no rows", source=source)
@@ -371,8 +373,14 @@ def load_dataset(path: str, text_column: str = "", label_column: str = "") -> Te
     texts: list[str] = []
     labels: list[str] = []
     labels_seen: dict[str, str] = {}  # one string object per label
-    _, _, rows = open_rows(path, columns=[text_column, label_column])
+    _, _, rows = open_rows(path, columns=[text_column, label_column], split=split)
     for index, row in enumerate(rows):
+        for column in (text_column, label_column):
+            if isinstance(row.get(column), NOT_TEXT):
+                kind = type(row[column]).__name__
+                raise DatasetError(
+                    f"column '{column}' holds {kind} values (row {index + 1}), not text: choose a text column", source=source
+                )
         text, label = _as_text(row.get(text_column)), _as_text(row.get(label_column))
         if text is None or label is None:
             what = "text" if text is None else "label"

@@ -26,7 +26,7 @@ from engine.store._connection import connect, transaction
 from engine.store._identity import check_database_file, stamp
 from engine.store._migrations import MIGRATIONS, migrate, pending
 
-RUN_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "pruned")
+RUN_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "pruned", "imported")  # imported: made elsewhere
 TERMINAL_STATUSES = ("finished", "failed", "interrupted", "pruned")
 EPISODE_SCORES = ("accuracy", "loss", "macro_f1", "f1", "precision", "recall")  # columns of the episodes table
 JSON_COLUMNS = ("config", "tags", "versions", "final_metrics")

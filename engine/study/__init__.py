@@ -66,6 +66,8 @@ def _prepare(
         Path(db_path).expanduser().resolve().parent.mkdir(parents=True, exist_ok=True)
     handle = open_storage(url, db_path=db_path)
     study = create_or_load(spec, handle)
+    # The trials' run_id user attributes name rows of this run database (each worker's own: a trial's run_database).
+    study.set_user_attr("run_database", str(Path(db_path).expanduser().resolve()))
     return spec, url, study
 
 

@@ -106,6 +106,7 @@ def create_or_load(spec: StudySpec, storage: Any) -> optuna.Study:
     study = optuna.create_study(study_name=spec.name, storage=storage, direction=spec.direction, pruner=make_pruner(spec))
     study.set_user_attr(SPEC_ATTR, spec.to_attr())
     study.set_user_attr("metric", spec.metric)
+    study.set_metric_names([spec.metric])  # optuna-dashboard labels the objective with it
     return study
 
 
@@ -227,6 +228,8 @@ def _run_one(
         with Store(db_path) as store:
             run_id = store.create_run(config.to_dict(), study=spec.name, trial_number=number)
         trial.set_user_attr("run_id", run_id)
+        # Where that run lives: from the dashboard's trial view, `metalab-engine runs show RUN_ID --db RUN_DATABASE`.
+        trial.set_user_attr("run_database", str(Path(db_path).expanduser().resolve()))
         result = run_experiment(
             config, db_path=db_path, run_id=run_id, stop=stop, on_validate=on_validate,
             study=spec.name, trial_number=number,

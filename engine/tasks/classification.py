@@ -60,7 +60,7 @@ class ClassificationTask(Task):
     curve_metrics = ("accuracy", "macro_f1")
 
     def load_dataset(self, config: RunConfig) -> TextDataset:
-        return load_dataset(config.dataset.path, config.dataset.text_column, config.dataset.label_column)
+        return load_dataset(config.dataset.path, config.dataset.text_column, config.dataset.label_column, config.dataset.split)
 
     def check(self, dataset: TextDataset, task: TaskConfig, *, train_query: int | None = None) -> list[Check]:
         return check_task(dataset, task, train_query=train_query)

@@ -20,6 +20,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from engine.errors import UserError
+from engine.fileio import usual_permissions
 
 MANIFEST = "manifest.json"
 
@@ -59,6 +60,7 @@ def save_checkpoint(folder: Path, weights: dict[str, Any], *, step: int, config:
     folder.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
     try:
+        usual_permissions(tmp)  # not mkdtemp's 0700: the weights are for the user's other tools too
         save_file(_flatten(weights), str(tmp / "model.safetensors"), metadata={"step": str(step)})
         (tmp / "run_config.json").write_text(json.dumps({"step": step, "config": config}, indent=2))
         if extra is not None:

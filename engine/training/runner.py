@@ -6,6 +6,7 @@ the first row is written, so bad input leaves nothing half-written in the store.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import signal
@@ -34,8 +35,10 @@ from engine.tasks import TaskData, build_task_data
 from engine.training import devices, fingerprints
 from engine.training.checkpoints import KEEP_CHECKPOINTS, prune_checkpoints, save_checkpoint
 from engine.training.evaluation import evaluate_episodes, evaluate_rows
+from engine.training.phase_bar import PhaseBar
 from engine.training.recorder import Recorder, RecorderLogHandler, versions
 from engine.training.write_queue import StoreUnavailable
+from engine.training.reporters import open_reporters
 
 log = logging.getLogger("engine.run")
 
@@ -126,7 +129,8 @@ def run_experiment(
         raise UserError("a data-parallel run cannot resume or fork yet: resume it in one process (without --nproc)")
     if world.active and device.type == "cuda":
         device = torch.device("cuda", world.local_rank)
-    encoder = methods.build_run_model(config)
+    with _loading_status(config.model.name, progress_bar):
+        encoder = methods.build_run_model(config)
     if world.active and not world.is_main:
         return _follow(config, data, device, encoder, method_cls, world, stop)
 
@@ -147,6 +151,9 @@ def run_experiment(
     engine_log = logging.getLogger("engine")
     engine_log.addHandler(handler)
     engine_log.setLevel(logging.INFO)
+    events.listeners.extend(open_reporters(config, run_id, db_path))  # train.report_to: warnings go to the run's log
+    if progress_bar:
+        events.listeners.append(PhaseBar())  # the untrained baseline and the meta-test on the terminal
     try:
         return _train_and_test(
             config, data, device, encoder, method_cls, store, events, recorder, run_id, stop, progress_bar, on_validate, start,
@@ -269,7 +276,12 @@ def _train_and_test(
     untrained_results: list[dict[str, Any]] = store.episodes(run_id, split="untrained") if start else []
     if not untrained_results and config.train.eval_untrained and data.mode == "episodic" and start is None:
         assert data.test_sampler is not None
-        _, untrained_results = evaluate_episodes(method, data.test_sampler, config.task.test_episodes)
+        def untrained_progress(done: int, total: int) -> None:
+            recorder.progress(done, total, force=done == total, phase="untrained")
+
+        _, untrained_results = evaluate_episodes(
+            method, data.test_sampler, config.task.test_episodes, on_episode=untrained_progress
+        )
         recorder.write(lambda: store.add_episodes(run_id, untrained_results, split="untrained"), rows=len(untrained_results))
         untrained = task.summarize(untrained_results, "test")
         log.info("untrained model: %s %.4f ± %.4f", headline, untrained[headline], untrained[f"{headline}_ci95"])
@@ -356,6 +368,8 @@ def _validate(
     else:
         assert data.val_sampler is not None
         episodes, results = evaluate_episodes(method, data.val_sampler, config.task.val_episodes)
+        # the latest validation's episodes, for exports (through the lock-tolerant queue)
+        recorder.write(lambda: recorder.store.add_episodes(recorder.run_id, results, split="val"), rows=len(results))
         metrics = {k: v for k, v in data.task.summarize(results, "val").items() if not k.endswith("_ci95")}
         metrics.update(method.inner_loop_report(episodes[: min(len(episodes), 10)]))
     recorder.metrics(metrics, step)
@@ -439,6 +453,15 @@ def _restore(method: methods.Method, start: StartPoint) -> None:
         method.generator.set_state(state["generator"])
     if "torch_rng" in state:
         torch.set_rng_state(state["torch_rng"])
+
+
+def _loading_status(name: str, show: bool) -> Any:
+    """A spinner on stderr while the model loads (seconds to minutes for a big one), for the terminal."""
+    if not show:
+        return contextlib.nullcontext()
+    from rich.console import Console
+
+    return Console(stderr=True).status(f"loading model {name}…")
 
 
 class _progress_bar:

@@ -43,6 +43,7 @@ from engine.exports import export_run
 from engine.fileio import atomic_write_text
 from engine.store import Store
 from gui.background import Worker
+from gui.engine_process import engine_command
 from gui.formatting import plural
 from gui.models.runs_model import (
     COLUMNS,
@@ -58,6 +59,13 @@ from gui.models.runs_model import (
     sort_runs,
 )
 from gui.resume import can_resume
+from gui.run_exchange import (
+    RunExchange,
+    export_mlflow_args,
+    export_tensorboard_args,
+    import_mlflow_args,
+    import_tensorboard_args,
+)
 from gui.settings import app_settings
 from gui.widgets.column_chooser import ColumnChooser
 
@@ -106,9 +114,12 @@ class RunsPage(QWidget):
     clone_requested = Signal(dict)  # a run's config, for New experiment
     search_requested = Signal(dict)  # a run's config, the base of a new study
     resume_requested = Signal(str)  # run id: continue an interrupted or failed run from its checkpoint
+    trial_requested = Signal(str, int)  # study name, trial number: a study trial's run, shown on the Studies page
     runs_changed = Signal()  # after a reload
 
-    def __init__(self, db_path: Path, parent: QWidget | None = None, *, limit: int | None = None):
+    def __init__(
+        self, db_path: Path, parent: QWidget | None = None, *, limit: int | None = None, command: list[str] | None = None
+    ):
         super().__init__(parent)
         self.db_path = Path(db_path)
         self.limit = limit
@@ -207,7 +218,20 @@ class RunsPage(QWidget):
         export_menu.addAction("Metrics as CSV…", lambda: self.export_selected("csv"))
         export_menu.addAction("Everything as JSON…", lambda: self.export_selected("json"))
         export_menu.addAction("Config as TOML…", lambda: self.export_selected("toml"))
+        export_menu.addSeparator()
+        export_menu.addAction("To TensorBoard…", self.export_selected_to_tensorboard)
+        export_menu.addAction("To MLflow…", self.export_selected_to_mlflow)
         self.export_button.setMenu(export_menu)
+        self.import_button = QToolButton(text="Import")
+        self.import_button.setToolTip("Runs made elsewhere, as imported runs: their curves overlay MetaLab's in Compare")
+        self.import_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        import_menu = QMenu(self)
+        import_menu.addAction("TensorBoard folder…", self.import_tensorboard)
+        import_menu.addAction("MLflow runs…", self.import_mlflow)
+        self.import_button.setMenu(import_menu)
+        filter_row.addWidget(self.import_button)  # beside Refresh: it adds rows, and needs no selection
+        self.exchange = RunExchange(command or engine_command(), self)
+        self.exchange.finished.connect(self._exchange_finished)
         self.delete_button = QPushButton("Delete…")
         self.delete_button.clicked.connect(self.delete_selected)
         actions = QHBoxLayout()
@@ -408,6 +432,10 @@ class RunsPage(QWidget):
             act = menu.addAction(button.text(), button.click)  # "&&" is a literal "&" in menus too
             act.setEnabled(button.isEnabled())
         menu.addAction("Search around this run…", self.search_selected).setEnabled(self.clone_button.isEnabled())
+        run = (self.selected_runs() or [{}])[0]
+        if run.get("study") and run.get("trial_number") is not None:
+            menu.addAction(f"Open trial {run['trial_number']} of study {run['study']}",
+                           lambda: self.trial_requested.emit(run["study"], int(run["trial_number"])))
         export = menu.addMenu("Export")
         export.setEnabled(self.export_button.isEnabled())
         for fmt, text in (("csv", "Metrics as CSV…"), ("json", "Everything as JSON…"), ("toml", "Config as TOML…")):
@@ -542,7 +570,45 @@ class RunsPage(QWidget):
         self.message.setText(f"Exported {path.name}")
         return True
 
+    # --- TensorBoard and MLflow (engine calls: gui.run_exchange) --------------------------------
+    def export_selected_to_tensorboard(self) -> None:
+        ids = self.selected_ids()
+        folder = self.ask_folder("Export to TensorBoard: a log folder (one sub-folder per run)") if ids else None
+        if folder:
+            self._exchange(export_tensorboard_args(ids, Path(folder), self.db_path))
+
+    def export_selected_to_mlflow(self) -> None:
+        ids = self.selected_ids()
+        uri = self.ask_text("Export to MLflow", "Tracking URI (sqlite:///mlflow.db, http://host:5000):", "") if ids else None
+        if uri and uri.strip():
+            self._exchange(export_mlflow_args(ids, uri.strip(), self.db_path))
+
+    def import_tensorboard(self) -> None:
+        folder = self.ask_folder("Import TensorBoard runs: a log folder")
+        if folder:
+            self._exchange(import_tensorboard_args(Path(folder), self.db_path))
+
+    def import_mlflow(self) -> None:
+        uri = self.ask_text("Import from MLflow", "Tracking URI (sqlite:///mlflow.db, http://host:5000):", "")
+        if uri and uri.strip():
+            self._exchange(import_mlflow_args(uri.strip(), self.db_path))
+
+    def _exchange(self, args: list[str]) -> None:
+        if self.exchange.busy:
+            self.message.setText("An export or import is still going")
+            return
+        self.message.setText("Working…")
+        self.exchange.start(args)
+
+    def _exchange_finished(self, ok: bool, text: str) -> None:
+        self.message.setText(text if ok else f"Failed: {text}")
+        if ok:
+            self.refresh()
+
     # --- dialogs (tests replace these) ---------------------------------------------------------
+    def ask_folder(self, title: str) -> str | None:
+        return QFileDialog.getExistingDirectory(self, title, str(Path.home())) or None
+
     def ask_text(self, title: str, label: str, value: str) -> str | None:
         text, ok = QInputDialog.getText(self, title, label, QLineEdit.EchoMode.Normal, value)
         return text if ok else None

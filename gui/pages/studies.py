@@ -87,6 +87,7 @@ class StudiesPage(QWidget):
         self.command = command or engine_command()
         self.studies: list[dict[str, Any]] = []
         self.details: dict[str, Any] | None = None
+        self.pending_trial: int | None = None  # a trial to select once its study is read (show_trial)
         self._calls: set[EngineCall] = set()
         self._shown_request = 0  # the newest details request: an older answer arriving late is stale
         self._wanted: str | None = None  # a study to select once it is listed (just created)
@@ -255,6 +256,21 @@ class StudiesPage(QWidget):
         request = self._shown_request
         self._call(["study", "show", name, "--json"], lambda result, error: self._details_loaded(result, error, request))
 
+    def show_trial(self, name: str, number: int) -> None:
+        """A run's trial (Runs page: Open trial): the study, with that trial selected once it is read."""
+        self.pending_trial = number
+        self.show_study(name)
+
+    def _select_pending_trial(self) -> None:
+        number, self.pending_trial = self.pending_trial, None
+        if number is None:
+            return
+        for row in range(self.trials_proxy.rowCount()):
+            if self.trials_proxy.data(self.trials_proxy.index(row, 0), SORT_ROLE) == number:
+                self.trials_view.selectRow(row)
+                self._update_buttons()
+                return
+
     def _details_loaded(self, result: Any, error: str, request: int | None = None) -> None:
         if request is not None and request != self._shown_request:
             return  # a newer request is on its way: this answer may predate the latest trials
@@ -263,6 +279,7 @@ class StudiesPage(QWidget):
             return
         self.details = result
         self.show_details()
+        self._select_pending_trial()
         running = result.get("counts", {}).get("running", 0) or self.running_workers()
         if running:
             self.live_timer.start()

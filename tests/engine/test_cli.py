@@ -33,6 +33,8 @@ def test_end_to_end_run_into_a_temporary_db(tmp_path, tiny_config):
     types = [e["type"] for e in events]
     assert types[0] == "run_started" and types[-1] == "run_finished"
     assert {"progress", "metric", "log", "checkpoint"} <= set(types)
+    phases = {e["phase"] for e in events if e["type"] == "progress"}
+    assert phases == {"train", "untrained", "test"}  # the long phases after training show progress too
     assert [e["seq"] for e in events] == list(range(len(events)))
     assert all(e["run_id"] == run_id for e in events)
 
@@ -55,7 +57,13 @@ def test_end_to_end_run_into_a_temporary_db(tmp_path, tiny_config):
     header, *rows = exported.stdout.splitlines()
     assert header == "run_id,name,step,value,wall_time,time" and len(rows) >= 6
     as_json = json.loads(run_cli("runs", "export", run_id, "--format", "json", "--db", str(db)).stdout)
-    assert len(as_json["episodes"]) == 8
+    splits = [e["split"] for e in as_json["episodes"]]
+    assert splits.count("test") == 8 and splits.count("untrained") == 8 and splits.count("val") == 3
+    assert as_json["logs"] and {"time", "level", "message"} <= set(as_json["logs"][0])
+    import pandas as pd
+
+    episodes = pd.DataFrame(as_json["episodes"])  # the docs' one-line recipe
+    assert episodes.groupby("split")["accuracy"].count().to_dict() == {"test": 8, "untrained": 8, "val": 3}
 
 
 @pytest.mark.parametrize(
@@ -224,3 +232,20 @@ def test_validate_takes_set_as_run_does(tmp_path, capsys, tiny_model, keyword_cs
     assert code == 2 and "30-way needs 30" in err
     code, out, _ = cli(capsys, "validate", str(config), "--set", "task.n_way=2")
     assert code == 0 and "ERROR" not in out
+
+
+def test_the_phase_bar_draws_the_meta_test_on_the_terminal():
+    import io
+
+    from rich.console import Console
+
+    from engine.training.phase_bar import PhaseBar
+
+    out = io.StringIO()
+    bar = PhaseBar(Console(file=out, force_terminal=True, width=100))
+    bar({"type": "progress", "phase": "train", "done": 1, "total": 4})
+    assert bar.progress is None  # training has its own bar
+    bar({"type": "progress", "phase": "test", "done": 3, "total": 8})
+    assert bar.phase == "test" and bar.progress.tasks[0].completed == 3
+    bar({"type": "progress", "phase": "test", "done": 8, "total": 8})
+    assert bar.progress is None and "meta-test" in out.getvalue()

@@ -44,6 +44,36 @@ def test_unpaired_is_welch():
     assert result["p_value"] == pytest.approx(stats.ttest_ind(b, a, equal_var=False).pvalue)
 
 
+def test_library_intervals_pin_the_textbook_numbers():
+    """scipy's confidence_interval() gives the hand formulas' numbers (t quantile x standard error,
+    Welch-Satterthwaite degrees of freedom) to 1e-15, and these pinned values."""
+    from scipy import stats
+
+    a = [0.6, 0.7, 0.8, 0.5, 0.9, 0.65]
+    b = [0.7, 0.75, 0.8, 0.6, 0.95, 0.6]
+    c = [0.55, 0.9, 0.7, 0.8]
+
+    def by_hand(values):
+        n = len(values)
+        mean = sum(values) / n
+        sem = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1) / n)
+        return mean, stats.t.ppf(0.975, n - 1) * sem
+
+    mean, half = mean_ci(a)
+    assert abs(half - by_hand(a)[1]) < 1e-15 and half == pytest.approx(0.14995060707878505, abs=1e-15)
+    paired = paired_difference(a, b)
+    assert abs(paired["ci95"] - by_hand([y - x for x, y in zip(a, b)])[1]) < 1e-15
+    assert paired["ci95"] == pytest.approx(0.06134188458524871, abs=1e-15)
+    assert paired["p_value"] == pytest.approx(0.1412347731762618, abs=1e-15)
+    welch = unpaired_difference(a, c)
+    va, vc = (by_hand(a)[1] / stats.t.ppf(0.975, 5)) ** 2, (by_hand(c)[1] / stats.t.ppf(0.975, 3)) ** 2
+    dof = (va + vc) ** 2 / (va**2 / 5 + vc**2 / 3)
+    assert abs(welch["ci95"] - stats.t.ppf(0.975, dof) * math.sqrt(va + vc)) < 1e-15
+    assert welch["ci95"] == pytest.approx(0.2286813024514034, abs=1e-15)
+    assert welch["p_value"] == pytest.approx(0.6447519878142617, abs=1e-15)
+    assert paired_difference([0.5, 0.5], [0.7, 0.7])["ci95"] == 0.0  # no spread: a certain difference
+
+
 def _run(store, key, accuracies):
     run_id = store.create_run(CONFIG)
     store.add_episodes(run_id, [{"episode": i, "accuracy": a, "key": f"e{i}"} for i, a in enumerate(accuracies)])

@@ -30,15 +30,12 @@ def test_every_format_loads_the_same_rows(tmp_path, fmt):
         if fmt == "parquet":
             path = tmp_path / "d.parquet"
             pq.write_table(table, path)
-        else:  # the layout datasets.save_to_disk writes: arrow stream files (+ dataset_dict.json for splits)
+        else:  # a folder written by datasets' save_to_disk: one Dataset, or a DatasetDict
+            from datasets import Dataset, DatasetDict
+
+            dataset = Dataset(table)
             path = tmp_path / "hf"
-            folder = path / "train" if fmt == "hf_dict" else path
-            folder.mkdir(parents=True)
-            with pa.OSFile(str(folder / "data-00000-of-00001.arrow"), "wb") as sink:
-                with pa.ipc.new_stream(sink, table.schema) as writer:
-                    writer.write_table(table)
-            if fmt == "hf_dict":
-                (path / "dataset_dict.json").write_text('{"splits": ["train"]}')
+            (DatasetDict({"train": dataset}) if fmt == "hf_dict" else dataset).save_to_disk(str(path))
     data = load_dataset(str(path))
     assert data.texts == [t for t, _ in ROWS]
     assert data.labels == [l for _, l in ROWS]
@@ -177,3 +174,49 @@ def test_counts_are_pluralised():
     assert [plural(1, "class"), plural(2, "class"), plural(1, "row"), plural(1200, "row"), plural(2, "study"),
             plural(1, "study"), plural(3, "day")] == ["1 class", "2 classes", "1 row", "1,200 rows", "2 studies", "1 study",
                                                        "3 days"]
+
+
+def hf_folder(tmp_path, splits):
+    """A DatasetDict folder whose label column is a ClassLabel, as most hub datasets have it."""
+    from datasets import ClassLabel, Dataset, DatasetDict, Features, Value
+
+    features = Features({"text": Value("string"), "label": ClassLabel(names=["reserve", "track", "cancel"])})
+    data = DatasetDict({
+        name: Dataset.from_dict({"text": [f"{name} {t}" for t, _ in ROWS], "label": [0, 1, 2]}, features=features)
+        for name in splits
+    })
+    data.save_to_disk(str(tmp_path / "hf"))
+    return str(tmp_path / "hf")
+
+
+def test_an_hf_folder_keeps_class_label_names_and_takes_the_split_asked_for(tmp_path):
+    path = hf_folder(tmp_path, ["train", "test"])
+    data = load_dataset(path)
+    assert data.labels == ["reserve", "track", "cancel"]  # names, not "0".."2"
+    assert data.texts == [f"train {t}" for t, _ in ROWS]  # train only: the splits are not mixed
+    assert load_dataset(path, split="test").texts == [f"test {t}" for t, _ in ROWS]
+    every = load_table(path, split="all")
+    assert [r["split"] for r in every.rows] == ["train"] * 3 + ["test"] * 3 and "split" in every.columns
+    with pytest.raises(DatasetError, match=r"no split 'validation' in this DatasetDict \(splits: train, test; or 'all'\)"):
+        load_dataset(path, split="validation")
+
+
+def test_a_datasetdict_without_train_asks_for_a_split(tmp_path):
+    with pytest.raises(DatasetError, match="set dataset.split"):
+        load_dataset(hf_folder(tmp_path, ["test"]))
+
+
+@pytest.mark.parametrize("value, kind", [(b"raw bytes", "bytes"), ({"a": 1}, "dict"), (["a", "b"], "list")])
+def test_non_text_columns_are_refused_in_one_line(tmp_path, value, kind):
+    from datasets import Dataset
+
+    rows = {"text": [value] * 3, "label": ["a", "b", "c"]}
+    Dataset.from_dict(rows).save_to_disk(str(tmp_path / "hf"))
+    with pytest.raises(DatasetError, match=f"column 'text' holds {kind} values \\(row 1\\), not text") as info:
+        load_dataset(str(tmp_path / "hf"), "text", "label")
+    assert "\n" not in str(info.value)
+    if kind != "bytes":  # JSON has no bytes
+        path = tmp_path / "d.jsonl"
+        path.write_text("".join(json.dumps({"text": value, "label": l}) + "\n" for l in "abc"))
+        with pytest.raises(DatasetError, match=f"holds {kind} values"):
+            load_dataset(str(path), "text", "label")

@@ -50,6 +50,14 @@ def test_study_run_with_every_sampler(study_dir: Path, sampler: str, capsys: pyt
             # the objective is the run's last val_accuracy, as stored with its curve
             last = [m for m in store.metrics(run["id"], "val_accuracy")][-1]
             assert last["step"] == 4 and last["value"] == pytest.approx(trial["value"])
+    import optuna
+
+    from engine.study import default_storage, open_storage
+
+    study = optuna.load_study(study_name=f"s-{sampler}", storage=open_storage(default_storage(db)))
+    assert study.metric_names == ["val_accuracy"]  # optuna-dashboard labels the objective
+    assert study.user_attrs["run_database"] == str(db.resolve())
+    assert {t.user_attrs["run_database"] for t in study.trials} == {str(db.resolve())}
     if sampler == "grid":  # two different grid points
         assert len({tuple(t["params"].values()) for t in shown["trials"]}) == 2
 

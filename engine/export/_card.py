@@ -1,0 +1,142 @@
+"""The model card (``README.md``) of an exported run: what it is, how well it did, how to use it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import engine
+
+EPISODIC_USE = '''\
+The classes are not fixed: they come from a few labelled examples (the support set)
+given at use time, as in MetaLab's meta-test. Embed them, average per class, and give
+each text the class whose mean is nearest (cosine), as `metalab-engine predict` does:
+
+```python
+from sentence_transformers import SentenceTransformer
+
+model = SentenceTransformer("{folder}")
+support = {{"fruit": ["apple pie", "a ripe pear"], "water": ["the river bank", "rain on the lake"]}}
+queries = ["apple juice", "a flooded field"]
+means = {{label: model.encode(texts).mean(0) for label, texts in support.items()}}
+scores = model.similarity(model.encode(queries), list(means.values()))  # cosine, one row per query
+print([list(means)[i] for i in scores.argmax(1)])
+```
+'''
+
+SUPERVISED_USE = '''\
+The run trained a classification head over {n_labels} classes: `head.safetensors`
+(`weight`, `bias`) on the mean-pooled embeddings before normalisation, with the class
+names in `config.json` (`id2label`). Predictions as MetaLab makes them:
+
+```python
+import torch
+from safetensors.torch import load_file
+from transformers import AutoModel, AutoTokenizer
+
+tokenizer, encoder = AutoTokenizer.from_pretrained("{folder}"), AutoModel.from_pretrained("{folder}")
+head = load_file("{folder}/head.safetensors")
+batch = tokenizer(["a text to label"], truncation=True, max_length={max_length}, padding=True, return_tensors="pt")
+with torch.no_grad():
+    hidden = encoder(**batch).last_hidden_state
+mask = batch["attention_mask"].unsqueeze(-1).float()
+logits = ((hidden * mask).sum(1) / mask.sum(1)) @ head["weight"].T + head["bias"]
+print([encoder.config.id2label[i] for i in logits.argmax(1).tolist()])
+```
+
+The same folder is also a sentence-transformers model for the (normalised) embeddings.
+'''
+
+
+TOKEN_USE = '''\
+A token-level run ({task_type}): each word is labelled by its first word piece's last
+hidden state. The entity types come from a few tagged example sentences at use time, as
+in MetaLab's meta-test (`metalab-engine predict` takes `{{"support": [{{"tokens", "tags"}}...]}}`):
+
+```python
+from transformers import AutoModel, AutoTokenizer
+
+tokenizer, encoder = AutoTokenizer.from_pretrained("{folder}"), AutoModel.from_pretrained("{folder}")
+batch = tokenizer([["Ada", "lives", "in", "Paris"]], is_split_into_words=True, return_tensors="pt")
+hidden = encoder(**batch).last_hidden_state  # one vector per word piece; batch.word_ids(0) maps them to words
+```
+'''
+
+
+PEFT_USE = '''\
+This folder holds the LoRA adapter alone. Open it on top of the base model:
+
+```python
+from peft import PeftModel
+from transformers import AutoModel
+
+model = PeftModel.from_pretrained(AutoModel.from_pretrained("{base}"), "{folder}")
+```
+
+Embeddings are the mean of the last hidden states over the attention mask.
+'''
+
+
+def model_card(run: dict[str, Any], config: Any, *, supervised_labels: list[str] | None, adapter_only: bool, folder: str = ".") -> str:
+    final = run.get("final_metrics") or {}
+    task = config.task
+    if task.mode == "supervised":
+        task_text = f"supervised classification over {len(supervised_labels or [])} classes"
+    else:
+        task_text = f"{task.type}, episodic {task.n_way}-way {task.k_shot}-shot ({task.query} queries per class)"
+    lines = [
+        "---",
+        "library_name: " + _library(config, adapter_only),
+        "pipeline_tag: " + ("feature-extraction" if adapter_only else "sentence-similarity"),
+        "tags:",
+        "- metalab",
+        f"- {config.method.name}",
+        "---",
+        "",
+        f"# {run.get('name') or 'MetaLab run'}",
+        "",
+        f"Trained with MetaLab {engine.__version__}.",
+        "",
+        "| | |",
+        "|---|---|",
+        f"| base model | `{config.model.name}` |",
+        f"| method | {config.method.name} |",
+        f"| data | `{config.dataset.path}` |",
+        f"| task | {task_text} |",
+        f"| N / K | {task.n_way} / {task.k_shot} |" if task.mode != "supervised" else "| N / K | - (supervised) |",
+        f"| meta-test result | {_result(final)} |",
+        f"| max length | {config.model.max_length} tokens |",
+        f"| run id | `{run['id']}` |",
+        f"| MetaLab version | {engine.__version__} |",
+        "",
+        "The run's full configuration is `metalab_run.toml` (`metalab-engine run metalab_run.toml` repeats it).",
+        "",
+        "## Use",
+        "",
+        "",
+    ]
+    if adapter_only:
+        body = PEFT_USE.format(base=config.model.name, folder=folder)
+    elif config.task.type != "classification":
+        body = TOKEN_USE.format(task_type=config.task.type, folder=folder)
+    elif supervised_labels:
+        body = SUPERVISED_USE.format(n_labels=len(supervised_labels), folder=folder, max_length=config.model.max_length)
+    else:
+        body = EPISODIC_USE.format(folder=folder)
+    return "\n".join(lines) + body
+
+
+def _library(config: Any, adapter_only: bool) -> str:
+    if adapter_only:
+        return "peft"
+    return "sentence-transformers" if config.task.type == "classification" else "transformers"
+
+
+def _result(final: dict[str, Any]) -> str:
+    acc = final.get("test_accuracy")
+    if acc is None:
+        return "not measured"
+    ci = final.get("test_accuracy_ci95")
+    ci_text = f" ± {ci * 100:.2f} (95% CI)" if ci is not None else ""
+    episodes = final.get("test_episodes")
+    over = f", {episodes} episodes" if episodes else ""
+    return f"accuracy {acc * 100:.2f}%{ci_text}{over}"
