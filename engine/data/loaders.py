@@ -260,6 +260,8 @@ def _load_hf_folder(folder: Path, source: str, split: str) -> Any:
 
     if not (folder / "dataset_dict.json").exists() and not (folder / "dataset_info.json").exists():
         raise DatasetError("folder has no data files (expected a folder saved by HF datasets)", source=source)
+    if (folder / "dataset_dict.json").exists():
+        _dict_splits(folder / "dataset_dict.json", source)  # a broken file is one clear line, before datasets reads it
     try:
         from datasets import DatasetDict, load_from_disk
 
@@ -280,6 +282,21 @@ def _load_hf_folder(folder: Path, source: str, split: str) -> Any:
             f"no split '{split}' in this DatasetDict (splits: {', '.join(names)}; or 'all'): set dataset.split", source=source
         )
     return _arrow_table(loaded[split])
+
+
+def _dict_splits(file: Path, source: str) -> list[str]:
+    """The split folder names a ``dataset_dict.json`` lists (each a plain name in the folder)."""
+    try:
+        data = json.loads(file.read_text(encoding="utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise DatasetError(f"dataset_dict.json is not valid JSON ({json_error(exc)})", source=source) from None
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise DatasetError(f"cannot read dataset_dict.json ({_first_line(exc)})", source=source) from None
+    splits = data.get("splits") if isinstance(data, dict) else None
+    if not isinstance(splits, list) or not all(isinstance(s, str) and s and Path(s).name == s and s not in (".", "..") for s in splits):
+        raise DatasetError('dataset_dict.json must be an object with "splits": a list of split folder names', source=source)
+    return splits
+
 
 
 def _arrow_table(dataset: Any) -> Any:
