@@ -12,7 +12,7 @@ from engine import methods
 from engine.config import RunConfig
 from engine.models.encoder import load_encoder
 from engine.specs import get
-from engine.training.task_data import build_task_data
+from engine.tasks import build_task_data
 
 DEVICE = os.environ.get("METALAB_BENCH_DEVICE", "cpu")
 
@@ -32,11 +32,11 @@ def config(method: str, params: dict | None = None, *, k_shot: int = 5, query: i
 
 def build(method: str, params: dict | None = None, *, attn: str | None = "eager", **kw):
     cfg = config(method, params, **kw)
-    spec = get(method)
-    values = spec.validate_params(dict(cfg.method.params))
-    data = build_task_data(cfg, train_query=int(values.get("train_query", 0)) or None)
+    cls = methods.load(method)
+    values = get(method).validate_params(dict(cfg.method.params))
+    data = build_task_data(cfg, train_query=cls.train_query(cls.bind(values)))
     encoder = load_encoder(cfg.model.name, max_length=cfg.model.max_length, attn_implementation=attn)
-    m = methods.load(method)(encoder, values, data, device=torch.device(DEVICE), seed=0, total_steps=100)
+    m = cls(encoder, values, data, device=torch.device(DEVICE), seed=0, total_steps=100)
     m.setup()
     return m, data
 

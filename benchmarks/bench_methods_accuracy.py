@@ -48,7 +48,7 @@ def frozen_references(k_shot: int, test_episodes: int) -> dict[str, list[float]]
     import torch
 
     from benchmarks._common import build
-    from engine.methods._base import class_means, episode_tensors
+    from engine.methods._base import class_means
     from engine.methods.finetune import fit_logreg
     from engine.methods.protonet import prototype_logits
 
@@ -58,7 +58,7 @@ def frozen_references(k_shot: int, test_episodes: int) -> dict[str, list[float]]
     ncm, logreg = [], []
     with torch.no_grad():
         for ep in episodes:
-            y_s, y_q = episode_tensors(ep, method.device)
+            y_s, y_q = method.targets(ep)
             s, q = method.cached_embeddings(ep.support), method.cached_embeddings(ep.query)
             logits = prototype_logits(q, class_means(s, y_s, 5), distance="cosine", temperature=10.0)
             ncm.append(float((logits.argmax(1) == y_q).float().mean()))
@@ -75,7 +75,7 @@ def setfit(k_shot: int, test_episodes: int) -> list[float]:
 
     from benchmarks._common import config
     from engine.models.loading import bundled_model_dir
-    from engine.training.task_data import build_task_data
+    from engine.tasks import build_task_data
 
     data = build_task_data(config("protonet", k_shot=k_shot))
     texts = data.dataset.texts

@@ -24,7 +24,6 @@ import torch.nn.functional as F  # noqa: E402
 from torch import nn  # noqa: E402
 
 from benchmarks._common import build  # noqa: E402
-from engine.methods._base import episode_tensors  # noqa: E402
 
 PARAMS = {"scope": "all", "head_init": "zeros", "inner_steps": 1, "meta_batch_size": 1, "train_query": 15, "inner_lr": 1e-3}
 
@@ -45,8 +44,8 @@ def higher_step(method, model, episode, first_order: bool) -> None:
     """One MAML episode with `higher`: innerloop_ctx over a copy-free functional model."""
     import higher
 
-    y_s, y_q = episode_tensors(episode, method.device)
-    s, q = method.tokens(list(episode.support)), method.tokens(list(episode.query))
+    y_s, y_q = method.targets(episode)
+    s, q = method.batch(list(episode.support)), method.batch(list(episode.query))
     inner = torch.optim.SGD(model.parameters(), lr=1e-3)
     model.zero_grad(set_to_none=True)
     with higher.innerloop_ctx(model, inner, copy_initial_weights=False, track_higher_grads=not first_order) as (fmodel, diffopt):

@@ -1,5 +1,9 @@
 """The built-in methods' schemas, registered once. Torch-free (see ``engine.specs``).
 
+A default is written here and only here: methods read their parameters through the typed
+object ``MethodSpec.bind`` builds from these schemas. ``tasks`` lists the task types a
+method serves (``engine.tasks``).
+
 Parameters shared by several methods are defined once below so a name means the same
 thing everywhere (``lr`` is always the outer/optimizer learning rate, and so on).
 """
@@ -18,6 +22,8 @@ HEAD = "Head"
 EPISODES = "Episodes"
 TEST_HEAD = "Test head"
 SPEED = "Speed and memory"
+
+BOTH_TASKS = ("classification", "token_classification")
 
 OPTIMIZER_PARAMS = (
     Param("lr", "float", 3e-5, "Learning rate of the encoder optimizer (AdamW)", low=1e-7, high=1.0, log=True,
@@ -46,6 +52,7 @@ register(
         description="Cross-entropy training on meta-train classes; at test time a nearest-class-mean or fitted head per episode",
         impl="engine.methods.finetune:FineTune",
         modes=("episodic", "supervised"),
+        tasks=BOTH_TASKS,
         family="baseline",
         params=OPTIMIZER_PARAMS
         + (
@@ -65,30 +72,44 @@ register(
     )
 )
 
+METRIC_PARAMS = OPTIMIZER_PARAMS + (
+    Param("distance", "choice", "cosine", "Distance between a query and a prototype", choices=("cosine", "euclidean"),
+          group=HEAD),
+    Param("temperature", "float", 10.0, "Logit scale for cosine distance (higher = sharper)", low=0.01, high=1000.0, log=True,
+          group=HEAD, when=("distance", ("cosine",))),
+    Param(
+        "train_query",
+        "int",
+        0,
+        "Queries per class in training episodes (0 = task.query); fewer make training faster",
+        low=0,
+        high=1000,
+        label="Training queries per class",
+        group=EPISODES,
+    ),
+)
+
 register(
     MethodSpec(
         name="protonet",
         title="Prototypical networks",
-        description="Episodic training of the encoder; classes are the mean embedding of their support examples",
+        description="Episodic training of the encoder; classes (entity types and O for NER) are the mean embedding of their support items",
         impl="engine.methods.protonet:ProtoNet",
+        tasks=BOTH_TASKS,
         family="metric",
-        params=OPTIMIZER_PARAMS
-        + (
-            Param("distance", "choice", "cosine", "Distance between a query and a prototype", choices=("cosine", "euclidean"),
-                  group=HEAD),
-            Param("temperature", "float", 10.0, "Logit scale for cosine distance (higher = sharper)", low=0.01, high=1000.0, log=True,
-                  group=HEAD, when=("distance", ("cosine",))),
-            Param(
-                "train_query",
-                "int",
-                0,
-                "Queries per class in training episodes (0 = task.query); fewer make training faster",
-                low=0,
-                high=1000,
-                label="Training queries per class",
-                group=EPISODES,
-            ),
-        ),
+        params=METRIC_PARAMS,
+    )
+)
+
+register(
+    MethodSpec(
+        name="nnshot",
+        title="NNShot",
+        description="Episodic training of the encoder; a query item takes the class of its nearest support item (token)",
+        impl="engine.methods.nnshot:NNShot",
+        tasks=BOTH_TASKS,
+        family="metric",
+        params=METRIC_PARAMS,
     )
 )
 
@@ -160,6 +181,7 @@ register(
         title="MAML",
         description="Model-agnostic meta-learning: second-order meta-gradient through the inner loop",
         impl="engine.methods.maml:MAML",
+        tasks=BOTH_TASKS,
         family="gradient",
         params=_gradient_params(drop=("vmap_tasks",)),
     )
@@ -171,6 +193,7 @@ register(
         title="First-order MAML",
         description="MAML without the second-order term: the query gradient at the adapted weights",
         impl="engine.methods.maml:FOMAML",
+        tasks=BOTH_TASKS,
         family="gradient",
         params=_gradient_params(drop=("first_order", "vmap_tasks")),
     )
@@ -182,6 +205,7 @@ register(
         title="ANIL",
         description="Almost no inner loop: only the head adapts; the encoder learns in the outer loop",
         impl="engine.methods.anil:ANIL",
+        tasks=BOTH_TASKS,
         family="gradient",
         params=_gradient_params(
             drop=("scope", "top_k", "lora_rank", "lora_alpha", "inner_lr", "gradient_checkpointing"), inner_steps=3, inner_steps_test=5
@@ -195,6 +219,7 @@ register(
         title="Meta-SGD",
         description="MAML with a learned inner learning rate per parameter",
         impl="engine.methods.metasgd:MetaSGD",
+        tasks=BOTH_TASKS,
         family="gradient",
         params=_gradient_params(drop=("vmap_tasks",)),
     )
@@ -206,6 +231,7 @@ register(
         title="Reptile",
         description="SGD on each task, then an outer step toward the adapted weights (lr: share of the way, plain SGD)",
         impl="engine.methods.reptile:Reptile",
+        tasks=BOTH_TASKS,
         family="gradient",
         params=tuple(
             replace(p, choices=("top_k_layers", "lora", "all")) if p.name == "scope" else p

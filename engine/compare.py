@@ -6,17 +6,27 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from engine import tasks
 from engine.stats import mean_ci, paired_difference, unpaired_difference
 from engine.store import Store
 
-EPISODE_METRICS = ("accuracy", "macro_f1", "loss")
+
+def run_task(run: dict[str, Any]) -> tasks.Task:
+    """The task type a run learned (runs from before ``task.type`` existed: classification)."""
+    return tasks.get(((run.get("config") or {}).get("task") or {}).get("type", tasks.DEFAULT_TASK_TYPE))
+
+
+def headline(run: dict[str, Any]) -> tuple[str, bool]:
+    """(per-episode metric name, higher is better) that Compare and pairing use for a run."""
+    metric = run_task(run).headline_metric
+    return metric.name, metric.higher_is_better
 
 
 def run_summary(store: Store, run: dict[str, Any]) -> dict[str, Any]:
     """Final metrics of one run; per-episode means get a 95% CI from the stored episodes."""
     episodes = store.episodes(run["id"], "test")
     metrics: dict[str, Any] = {}
-    for name in EPISODE_METRICS:
+    for name in (m.name for m in run_task(run).metrics):
         values = [e[name] for e in episodes if e[name] is not None]
         if values:
             mean, half = mean_ci(values)
@@ -29,9 +39,11 @@ def run_summary(store: Store, run: dict[str, Any]) -> dict[str, Any]:
 
 
 def compare_runs(store: Store, ref_id: str, other_ids: list[str]) -> dict[str, Any]:
-    """Each run against the reference on test accuracy: paired when the episodes are the same."""
+    """Each run against the reference on its task's headline metric (test accuracy, entity F1):
+    paired when the episodes are the same."""
     ref = store.get_run(ref_id)
     others = [store.get_run(i) for i in other_ids]
+    name, _ = headline(ref)
     ref_eps = store.episodes(ref["id"], "test")
     comparisons = []
     for run in others:
@@ -40,14 +52,14 @@ def compare_runs(store: Store, ref_id: str, other_ids: list[str]) -> dict[str, A
         if not ref_eps or not eps:
             result.update(paired=False, reason="no per-episode results", n=0, mean_diff=math.nan, ci95=math.nan, p_value=math.nan)
         elif _same_episodes(ref, run, ref_eps, eps):
-            result.update(paired_difference([e["accuracy"] for e in ref_eps], [e["accuracy"] for e in eps]))
+            result.update(paired_difference([e[name] for e in ref_eps], [e[name] for e in eps]))
         else:
-            result.update(unpaired_difference([e["accuracy"] for e in ref_eps], [e["accuracy"] for e in eps]))
+            result.update(unpaired_difference([e[name] for e in ref_eps], [e[name] for e in eps]))
             result["reason"] = "the runs were scored on different episodes"
         comparisons.append(result)
     return {
         "reference": ref["id"],
-        "metric": "test_accuracy",
+        "metric": f"test_{name}",
         "runs": [run_summary(store, r) for r in [ref, *others]],
         "comparisons": comparisons,
     }

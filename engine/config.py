@@ -32,12 +32,16 @@ class DatasetConfig:
         default="bundled:intents",
         metadata=_help("CSV/TSV/JSONL/Parquet file, a folder saved by HF datasets, or bundled:NAME"),
     )
-    text_column: str = field(default="", metadata=_help("Column with the text; empty = guess"))
-    label_column: str = field(default="", metadata=_help("Column with the label; empty = guess"))
+    text_column: str = field(default="", metadata=_help("Column with the text (token classification: the list of tokens); empty = guess"))
+    label_column: str = field(default="", metadata=_help("Column with the label (token classification: the list of BIO tags); empty = guess"))
 
 
 @dataclass
 class TaskConfig:
+    type: str = field(
+        default="classification",
+        metadata=_help("What is learned: classification (a label per text) or token_classification (a BIO tag per word, NER)"),
+    )
     mode: str = field(default="episodic", metadata=_help("episodic (N-way K-shot on held-out classes) or supervised"))
     n_way: int = field(default=5, metadata=_help("Classes per episode", min=2))
     k_shot: int = field(default=5, metadata=_help("Support examples per class", min=1))
@@ -256,7 +260,7 @@ def _check_ranges(obj: Any, prefix: str, source: str | None) -> None:
 
 def validate(config: RunConfig, *, source: str | None = None) -> None:
     """Checks that need no data or model: ranges, choices, method parameters."""
-    from engine import specs
+    from engine import specs, tasks
 
     _check_ranges(config, "", source)
     if config.task.mode not in TASK_MODES:
@@ -272,7 +276,15 @@ def validate(config: RunConfig, *, source: str | None = None) -> None:
     if config.task.meta_val_fraction >= 1.0:
         raise ConfigError("'task.meta_val_fraction' must be below 1", source=source)
     check_device_name(config.train.device, source=source)
+    task_type = tasks.get(config.task.type, source=source)
+    if config.task.mode not in task_type.modes:
+        raise ConfigError(f"task.type {task_type.name!r} has no task.mode {config.task.mode!r}", source=source)
     spec = specs.get(config.method.name, source=source)
+    if task_type.name not in spec.tasks:
+        raise ConfigError(
+            f"method '{spec.name}' does not serve task.type = {task_type.name!r} (serves {', '.join(spec.tasks)})",
+            source=source,
+        )
     if config.task.mode not in spec.modes:
         raise ConfigError(
             f"method '{spec.name}' does not support task.mode = {config.task.mode!r} (supports {', '.join(spec.modes)})",

@@ -9,12 +9,15 @@ only when a run starts (``engine.methods.load``).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, make_dataclass
+from functools import cache
 from typing import Any
 
 from engine.errors import ConfigError
 
 PARAM_TYPES = ("int", "float", "bool", "choice", "str")
+PYTHON_TYPES: dict[str, Any] = {"int": int, "float": float, "bool": bool, "choice": Any, "str": str}
 
 
 @dataclass(frozen=True)
@@ -100,6 +103,7 @@ class MethodSpec:
     impl: str  # "module:Class" of the torch implementation
     params: tuple[Param, ...] = ()
     modes: tuple[str, ...] = ("episodic",)
+    tasks: tuple[str, ...] = ("classification",)  # the task.type values the method serves
     family: str = "metric"
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -123,6 +127,18 @@ class MethodSpec:
             out[name] = known[name].check(value, key=f"method.params.{name}", source=source)
         return out
 
+    def bind(self, params: Mapping[str, Any], *, fixed: Mapping[str, Any] | None = None) -> Any:
+        """The method's typed hyper-parameters: a frozen ``<Name>Params`` dataclass with every
+        parameter of the schema (defaults filled in, values checked) plus ``fixed`` ones, the
+        values an implementation uses for parameters its schema leaves out (ANIL's scope)."""
+        fixed = dict(fixed or {})
+        values = self.validate_params(dict(params))
+        clash = set(fixed) & set(values)
+        if clash:
+            raise ValueError(f"method {self.name!r}: {sorted(clash)} are parameters, not fixed values")
+        fields = tuple((p.name, PYTHON_TYPES[p.type]) for p in self.params) + tuple((k, type(v)) for k, v in fixed.items())
+        return _params_class(self.name, fields)(**values, **fixed)
+
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
@@ -130,8 +146,15 @@ class MethodSpec:
             "description": self.description,
             "family": self.family,
             "modes": list(self.modes),
+            "tasks": list(self.tasks),
             "params": [p.to_json() for p in self.params],
         }
+
+
+@cache
+def _params_class(method: str, fields: tuple[tuple[str, type], ...]) -> type:
+    title = "".join(part.capitalize() for part in method.split("_"))
+    return make_dataclass(f"{title}Params", list(fields), frozen=True)
 
 
 _REGISTRY: dict[str, MethodSpec] = {}

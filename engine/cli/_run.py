@@ -63,13 +63,16 @@ def _print_summary(final: dict[str, Any], status: str) -> None:
     if status != "finished":
         print(f"run {status}", file=sys.stderr)
         return
-    acc, ci = final.get("test_accuracy"), final.get("test_accuracy_ci95")
-    if acc is not None:
+    # The task's headline metric: test_accuracy for classification, test_f1 (entity F1) for NER.
+    key = final.get("headline_metric", "test_accuracy")
+    title = key.removeprefix("test_").replace("_", " ")
+    value, ci = final.get(key), final.get(f"{key}_ci95")
+    if value is not None:
         ci_text = f" ± {ci * 100:.2f}" if ci is not None else ""
-        print(f"meta-test accuracy: {acc * 100:.2f}%{ci_text} (95% CI, {final.get('test_episodes', '?')} episodes)")
-    if final.get("untrained_test_accuracy") is not None:
+        print(f"meta-test {title}: {value * 100:.2f}%{ci_text} (95% CI, {final.get('test_episodes', '?')} episodes)")
+    if final.get(f"untrained_{key}") is not None:
         print(
-            f"untrained baseline: {final['untrained_test_accuracy'] * 100:.2f}% ± {final['untrained_test_accuracy_ci95'] * 100:.2f}"
+            f"untrained baseline: {final[f'untrained_{key}'] * 100:.2f}% ± {final[f'untrained_{key}_ci95'] * 100:.2f}"
             " (same model before training, same episodes)"
         )
     if final.get("gain_over_untrained") is not None:
@@ -82,12 +85,13 @@ def _print_summary(final: dict[str, Any], status: str) -> None:
 
 
 def cmd_validate(args: argparse.Namespace) -> int:
-    from engine.data import check_task, load_dataset
+    from engine import tasks
+    from engine.models.loading import resolve_model
 
     config = load_config(args)
-    dataset = load_dataset(config.dataset.path, config.dataset.text_column, config.dataset.label_column)
-    checks = check_task(dataset, config.task)
-    from engine.models.loading import resolve_model
+    task = tasks.get(config.task.type)
+    dataset = task.load_dataset(config)
+    checks = task.check(dataset, config.task)
 
     resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
     for check in checks:

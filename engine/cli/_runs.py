@@ -20,6 +20,9 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     for run in runs:
         row = {k: run.get(k) for k in RUN_LIST_FIELDS}
         row["test_accuracy"] = run["final_metrics"].get("test_accuracy")
+        # The run's task headline (test_accuracy, or test_f1 for NER) and its value.
+        row["headline_metric"] = run["final_metrics"].get("headline_metric", "test_accuracy")
+        row["headline"] = run["final_metrics"].get(row["headline_metric"])
         row["tags"] = run["tags"]
         rows.append(row)
     if args.json:
@@ -28,9 +31,10 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     if not rows:
         print("no runs yet (start one with: metalab-engine run examples/quickstart.toml)")
         return EXIT_OK
-    print(f"{'ID':12}  {'STATUS':11}  {'METHOD':9}  {'TEST ACC':>8}  {'CREATED':19}  NAME")
+    print(f"{'ID':12}  {'STATUS':11}  {'METHOD':9}  {'TEST':>13}  {'CREATED':19}  NAME")
     for row in rows:
-        acc = f"{row['test_accuracy'] * 100:7.2f}%" if row["test_accuracy"] is not None else "       -"
+        short = row["headline_metric"].removeprefix("test_")[:4]
+        acc = f"{short:>4} {row['headline'] * 100:7.2f}%" if isinstance(row["headline"], (int, float)) else f"{'-':>13}"
         print(f"{row['id']:12}  {row['status']:11}  {row['method'] or '-':9}  {acc}  {row['created_at'][:19]:19}  {row['name']}")
     return EXIT_OK
 
@@ -82,9 +86,10 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
         print_json(result)
         return EXIT_OK
     names = {r["id"]: r for r in result["runs"]}
-    print(f"{'RUN':12}  {'NAME':24}  {'TEST ACCURACY':>18}")
+    metric = result["metric"]  # the reference's task headline: test_accuracy, test_f1 (NER)
+    print(f"{'RUN':12}  {'NAME':24}  {metric.replace('_', ' ').upper():>18}")
     for run in result["runs"]:
-        acc = run["metrics"].get("test_accuracy")
+        acc = run["metrics"].get(metric)
         text = f"{acc['mean'] * 100:6.2f}% ± {acc['ci95'] * 100:5.2f}" if acc else "-"
         print(f"{run['id']:12}  {run['name'][:24]:24}  {text:>18}")
     print(f"\nagainst {result['reference']} ({names[result['reference']]['name']}):")

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from engine.config import TaskConfig
 from engine.data.loaders import TextDataset
+from engine.data.entity_episodes import EntityEpisodeSampler, rows_without, split_sentences, split_types
 from engine.data.splits import split_classes, split_rows
+from engine.data.tagged import TaggedDataset
 
 
 @dataclass(frozen=True)
@@ -61,3 +63,32 @@ def check_task(dataset: TextDataset, task: TaskConfig) -> list[Check]:
 
 def first_problem(checks: list[Check]) -> str | None:
     return next((c.message for c in checks if not c.ok), None)
+
+
+def check_tagged_task(dataset: TaggedDataset, task: TaskConfig) -> list[Check]:
+    """The same checks for token classification: entity types instead of classes, and a trial
+    draw of the first meta-train and meta-test episodes (greedy sampling can fail on sparse types)."""
+    counts = dataset.mention_counts()
+    mentions = sum(counts.values())
+    enough_types = len(counts) >= 2
+    checks = [Check(enough_types, f"{len(dataset)} sentences, {mentions} mentions of {len(counts)} entity types" + ("" if enough_types else "; at least 2 types are needed"))]
+    if not enough_types:
+        return checks
+    if task.mode == "supervised":
+        rows = split_sentences(len(dataset), test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
+        ok = len(rows.train) > 0 and len(rows.test) > 0
+        checks.append(Check(ok, f"{len(rows.train)} train, {len(rows.val)} val, {len(rows.test)} test sentences" + ("" if ok else " — train and test must not be empty")))
+        return checks
+    split = split_types(dataset.tags, test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
+    for name, types, role in (("meta-test", split.test, "held out for meta-test"), ("meta-train", split.train, "for meta-training")):
+        enough = len(types) >= task.n_way
+        checks.append(Check(enough, f"{len(types)} entity types {role}; {task.n_way}-way needs {task.n_way} — {'ok' if enough else 'too few'}"))
+        if not enough:
+            continue
+        rows = None if name == "meta-test" else rows_without(dataset.tags, split.test)
+        stream = "test" if name == "meta-test" else "train"
+        try:
+            EntityEpisodeSampler(dataset.tags, types, n_way=task.n_way, k_shot=task.k_shot, query=task.query, seed=task.split_seed, stream=stream, rows=rows).episode(0)
+        except ValueError as exc:
+            checks.append(Check(False, f"{name}: {exc}"))
+    return checks

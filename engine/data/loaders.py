@@ -23,6 +23,8 @@ from engine.paths import resources_dir
 FORMATS = {".csv": "csv", ".tsv": "tsv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "jsonl", ".parquet": "parquet"}
 TEXT_NAMES = ("text", "sentence", "utterance", "query", "question", "content", "input", "document", "review")
 LABEL_NAMES = ("label", "labels", "intent", "category", "class", "target", "topic", "y")
+# Token/tag files (one token and its tag per line): only token classification reads them.
+CONLL_SUFFIXES = (".conll", ".bio", ".iob", ".txt")
 BUNDLED_PREFIX = "bundled:"
 _SNIFF_BYTES = 64 * 1024
 
@@ -66,7 +68,7 @@ class TextDataset:
 def bundled_datasets() -> dict[str, Path]:
     """Name -> file of the datasets shipped in resources/datasets."""
     folder = resources_dir() / "datasets"
-    return {p.stem: p for p in sorted(folder.glob("*")) if p.suffix in FORMATS}
+    return {p.stem: p for p in sorted(folder.glob("*")) if p.suffix in FORMATS or p.suffix in CONLL_SUFFIXES}
 
 
 def resolve_path(path: str) -> Path:
@@ -108,6 +110,10 @@ def open_rows(path: str, columns: list[str] | None = None) -> tuple[str, list[st
     if file.is_dir():
         return _arrow_rows(_load_hf_folder(file, source), source, columns)
     fmt = FORMATS.get(file.suffix.lower())
+    if fmt is None and file.suffix.lower() in CONLL_SUFFIXES and file.suffix.lower() != ".txt":
+        raise DatasetError(
+            f"a '{file.suffix}' file holds tokens and tags: it fits task.type = \"token_classification\"", source=source
+        )
     if fmt is None:
         raise DatasetError(
             f"unsupported file type '{file.suffix or '(none)'}' (use .csv, .tsv, .jsonl, .parquet or an HF datasets folder)",
@@ -193,6 +199,11 @@ def _check_header(header: list[str], source: str) -> None:
 
 
 def _jsonl_rows(file: Path, source: str) -> Iterator[dict[str, Any]]:
+    return (row for _, row in numbered_jsonl_rows(file, source))
+
+
+def numbered_jsonl_rows(file: Path, source: str) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, row) for each JSON object line, so later checks can name the line."""
     try:
         with _open_text(file, source) as handle:
             for line_no, line in enumerate(handle, start=1):
@@ -204,7 +215,7 @@ def _jsonl_rows(file: Path, source: str) -> Iterator[dict[str, Any]]:
                     raise DatasetError(f"line {line_no} is not valid JSON ({exc.msg})", source=source) from None
                 if not isinstance(obj, dict):
                     raise DatasetError(f"line {line_no} is not a JSON object", source=source)
-                yield {str(k): v for k, v in obj.items()}
+                yield line_no, {str(k): v for k, v in obj.items()}
     except UnicodeDecodeError as exc:
         raise DatasetError(f"not UTF-8 text ({exc.reason})", source=source) from None
 

@@ -11,9 +11,20 @@ Call order, driven by ``engine.training.runner``::
             and method.inner_loop_report(episode) for methods that adapt (optional)
     checkpoints: method.state_dict() / method.load_state_dict(state)
 
-``predict`` returns logits over the episode's classes for its query rows, after whatever
+``predict`` returns logits over the episode's classes for its query *items*, after whatever
 adaptation the method does on the support rows (prototypes, a fitted head, inner steps).
 Hooks have no-op defaults; only ``train_step`` and ``predict`` are required.
+
+What is learned belongs to the task (``self.task``, from ``engine.tasks``): the batch of
+rows (``self.batch``), the targets of an episode (``self.targets``), the loss and the
+metrics. An item is what the model outputs one vector for: a text (classification) or a
+word (token classification); methods work on ``[items, hidden]`` matrices and never on texts.
+
+Hyper-parameters are ``self.hp``, a frozen dataclass bound from the method's schema in
+``engine.catalog`` (a default is written there only); ``fixed_params`` holds the values an
+implementation uses for parameters its schema leaves out. A method declares the data it
+needs (``train_query``) and the model it adapts (``adaptation``) as class methods, so the
+runner and ``predict`` build both without running the method.
 """
 
 from __future__ import annotations
@@ -21,18 +32,21 @@ from __future__ import annotations
 import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
 from engine.data import Episode
+from engine.models.adaptation import Adaptation
 from engine.models.encoder import TextEncoder
-from engine.training.task_data import TaskData
+from engine.specs import get as get_spec
+from engine.tasks import TaskData
 
 
 class Method(ABC):
     name: str = ""
+    fixed_params: ClassVar[dict[str, Any]] = {}
 
     def __init__(
         self,
@@ -45,26 +59,46 @@ class Method(ABC):
         total_steps: int,
     ):
         self.encoder = encoder
-        self.params = params
+        self.hp = self.bind(params)
         self.data = data
+        self.task = data.task
+        self.batcher = self.task.batcher(encoder, data.dataset)
         self.device = device
         self.seed = seed
         self.total_steps = max(1, total_steps)
         self.generator = torch.Generator().manual_seed(seed)
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler: torch.optim.lr_scheduler.LRScheduler | None = None
-        self._token_cache: dict[int, list[int]] = {}
+
+    # --- what a method declares ---------------------------------------------------------
+    @classmethod
+    def bind(cls, params: dict[str, Any]) -> Any:
+        """The typed hyper-parameters of ``params`` (defaults from the schema)."""
+        return get_spec(cls.name).bind(params, fixed=cls.fixed_params)
+
+    @classmethod
+    def train_query(cls, hp: Any) -> int | None:
+        """Queries per class in training episodes (None: ``task.query``)."""
+        return None
+
+    @classmethod
+    def adaptation(cls, hp: Any) -> Adaptation:
+        """What of the model a task adapts (``engine.models.adaptation``); LoRA changes the model."""
+        return Adaptation()
 
     # --- lifecycle ----------------------------------------------------------------
     def setup(self) -> None:
         """Builds the optimizer over ``trainable_parameters`` with linear warm-up."""
-        self.encoder.set_trainable_layers(int(self.params.get("trainable_layers", -1)))
+        self.encoder.set_trainable_layers(self.hp.trainable_layers)
         params = [p for p in self.trainable_parameters() if p.requires_grad]
         if not params:
             return
-        self.optimizer, self.scheduler = adamw_with_warmup(
-            params, lr=float(self.params.get("lr", 3e-5)), weight_decay=float(self.params.get("weight_decay", 0.0)),
-            warmup_steps=max(1, int(float(self.params.get("warmup_fraction", 0.0)) * self.total_steps)),
+        self.optimizer, self.scheduler = self.adamw(params)
+
+    def adamw(self, params: list[torch.Tensor]) -> tuple[torch.optim.AdamW, torch.optim.lr_scheduler.LambdaLR]:
+        return adamw_with_warmup(
+            params, lr=self.hp.lr, weight_decay=self.hp.weight_decay,
+            warmup_steps=max(1, int(self.hp.warmup_fraction * self.total_steps)),
         )
 
     def trainable_parameters(self) -> list[nn.Parameter]:
@@ -79,7 +113,7 @@ class Method(ABC):
         """Logits [n_query, n_way] for the episode's query rows."""
 
     def predict_rows(self, rows: Sequence[int]) -> torch.Tensor:
-        """Supervised mode: logits [len(rows), n_labels]."""
+        """Supervised mode: logits [items of rows, n_labels]."""
         raise NotImplementedError(f"{self.name} has no supervised mode")
 
     def begin_eval(self, rows: Sequence[int]) -> None:
@@ -99,18 +133,29 @@ class Method(ABC):
         self.encoder.load_state_dict(state["encoder"])
 
     # --- helpers shared by methods ---------------------------------------------------
-    def tokens(self, rows: Sequence[int]) -> dict[str, torch.Tensor]:
-        """A padded batch for dataset rows, tokenizing each text once per run."""
-        missing = [r for r in rows if r not in self._token_cache]
-        if missing:
-            ids = self.encoder.tokenize([self.data.dataset.texts[r] for r in missing])
-            self._token_cache.update(zip(missing, ids))
-        return self.encoder.collate([self._token_cache[r] for r in rows])
+    def batch(self, rows: Sequence[int]) -> dict[str, torch.Tensor]:
+        """Model inputs for dataset rows (the task collates; each row is tokenized once per run)."""
+        return self.batcher(rows)
+
+    def targets(self, episode: Episode) -> tuple[torch.Tensor, torch.Tensor]:
+        """(support, query) targets of an episode's items, in its label space."""
+        return self.task.episode_targets(self.batcher, episode)
+
+    def n_classes(self, episode: Episode) -> int:
+        """Outputs of the episode's classifier (its classes, plus ``O`` for token classification)."""
+        return self.task.n_classes(len(episode.classes))
 
     def embed(self, rows: Sequence[int], *, batch_size: int = 128) -> torch.Tensor:
-        """Embeddings for rows, in chunks (gradients flow when enabled)."""
-        chunks = [self.encoder.encode_batch(self.tokens(rows[i : i + batch_size])) for i in range(0, len(rows), batch_size)]
+        """Item embeddings for rows, in chunks (gradients flow when enabled)."""
+        chunks = [self.encoder.encode_batch(self.batch(rows[i : i + batch_size])) for i in range(0, len(rows), batch_size)]
         return torch.cat(chunks) if chunks else torch.empty(0, self.encoder.hidden_size, device=self.device)
+
+    def embed_by_row(self, rows: Sequence[int], *, batch_size: int = 128) -> dict[int, torch.Tensor]:
+        """Row -> its items' embeddings [items, hidden], without gradients (evaluation caches)."""
+        rows = sorted(set(rows))
+        with torch.no_grad():
+            embeddings = self.embed(rows, batch_size=batch_size)
+        return dict(zip(rows, torch.split(embeddings, self.batcher.item_counts(rows))))
 
     def optimizer_step(self, loss: torch.Tensor) -> None:
         if self.optimizer is None:
@@ -122,7 +167,7 @@ class Method(ABC):
     def clip_and_step(self) -> None:
         """Clips the gradient norm (``grad_clip``), steps the optimizer and the schedule."""
         assert self.optimizer is not None
-        clip = float(self.params.get("grad_clip", 0.0))
+        clip = self.hp.grad_clip
         if clip > 0:
             torch.nn.utils.clip_grad_norm_([p for g in self.optimizer.param_groups for p in g["params"]], clip)
         self.optimizer.step()
@@ -146,26 +191,17 @@ class EmbeddingMethod(Method):
 
     def begin_eval(self, rows: Sequence[int]) -> None:
         self.encoder.eval()
-        rows = sorted(set(rows))
-        with torch.no_grad():
-            embeddings = self.embed(rows)
-        self._eval_cache = dict(zip(rows, embeddings))
+        self._eval_cache = self.embed_by_row(rows)
 
     def end_eval(self) -> None:
         self._eval_cache = {}
 
     def cached_embeddings(self, rows: Sequence[int]) -> torch.Tensor:
+        """Item embeddings of rows, from the evaluation cache when every row is in it."""
         if all(r in self._eval_cache for r in rows):
-            return torch.stack([self._eval_cache[r] for r in rows])
+            return torch.cat([self._eval_cache[r] for r in rows])
         with torch.no_grad():
             return self.embed(list(rows))
-
-
-def episode_tensors(episode: Episode, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    return (
-        torch.tensor(episode.support_labels, device=device),
-        torch.tensor(episode.query_labels, device=device),
-    )
 
 
 def class_means(embeddings: torch.Tensor, labels: torch.Tensor, n_classes: int) -> torch.Tensor:

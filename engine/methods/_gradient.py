@@ -10,8 +10,12 @@ learns from the first episode; zero init needs an inner step before it predicts 
 The inner loop adapts the *scope*: the head alone (``head``), the head plus the top
 ``top_k`` transformer layers (``top_k_layers``), the head plus LoRA adapters injected with
 ``peft`` (``lora``; the base weights never move, in either loop) or everything (``all``).
-The outer loop trains every encoder parameter that requires grad (``trainable_layers``),
-or only the adapters under ``lora``.
+The scope lives with the model (``engine.models.adaptation``): the run builds its model
+with it, and so do ``predict`` and ``export-model``. The outer loop trains every encoder
+parameter that requires grad (``trainable_layers``), or only the adapters under ``lora``.
+
+Items and targets come from the task (``engine.tasks``): for token classification the
+head classifies words over ``O`` plus the episode's types, the same inner loop.
 
 The head is a variable of its own in the inner loop: its gradient step does not flow
 into the encoder through the prototype init. The outer gradient does reach the encoder
@@ -32,7 +36,9 @@ from torch import nn
 
 from engine.data import Episode
 from engine.methods import _functional as fn
-from engine.methods._base import Method, adamw_with_warmup, episode_tensors
+from engine.methods._base import Method
+from engine.models.adaptation import Adaptation
+from engine.tasks._torch import accuracy
 
 log = logging.getLogger("engine.methods")
 
@@ -47,59 +53,65 @@ def one_hot_means(z: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Te
 
 
 class GradientMethod(Method):
-    """Base of the MAML family. Subclasses fix a few class attributes:
-
-    ``first_order`` (None: from params), ``scope`` (None: from params),
+    """Base of the MAML family. Subclasses fix parameters their schema leaves out in
+    ``fixed_params`` (first-order MAML: ``first_order``; ANIL: ``scope``), and
     ``learned_lr`` (Meta-SGD). Reptile overrides ``train_step``.
     """
 
-    first_order: bool | None = None
-    scope: str | None = None
     learned_lr: bool = False
     # On CPU the batched path measured 0.8x of task by task (it holds every task's activations
     # at once): there ``vmap_tasks`` applies only when this is set (tests, benchmarks).
     vmap_on_cpu: bool = False
 
+    @classmethod
+    def train_query(cls, hp: Any) -> int | None:
+        return hp.train_query or None
+
+    @classmethod
+    def adaptation(cls, hp: Any) -> Adaptation:
+        if hp.scope == "head":
+            return Adaptation()
+        return Adaptation(hp.scope, top_k=hp.top_k, lora_rank=hp.lora_rank, lora_alpha=hp.lora_alpha)
+
     # --- set-up ---------------------------------------------------------------------
     def setup(self) -> None:
-        p = self.params
-        self.scope_name = self.scope or str(p.get("scope", "head"))
-        self.is_first_order = self.first_order if self.first_order is not None else bool(p.get("first_order", False))
-        self.inner_steps = int(p.get("inner_steps", 1))
-        self.inner_steps_test = int(p.get("inner_steps_test", self.inner_steps))
-        self.temperature = float(p.get("temperature", 10.0))
-        self.head_init = str(p.get("head_init", "proto"))
-        self.meta_batch_size = int(p.get("meta_batch_size", 1))
-        self.use_vmap = bool(p.get("vmap_tasks", True))
+        hp = self.hp
+        self.scope_name = hp.scope
+        self.is_first_order = hp.first_order
+        self.inner_steps = hp.inner_steps
+        self.inner_steps_test = hp.inner_steps_test
+        self.temperature = hp.temperature
+        self.head_init = hp.head_init
+        self.meta_batch_size = hp.meta_batch_size
+        self.use_vmap = hp.vmap_tasks
         encoder = self.encoder
-        if self.scope_name == "lora":
-            self._inject_lora()
+        adaptation = self.adaptation(hp)
+        if adaptation.scope == "lora":
+            adaptation.apply(encoder, seed=self.seed)  # built with the model already; a bare encoder gets it here
+            encoder.to(self.device)
         else:
-            encoder.set_trainable_layers(int(p.get("trainable_layers", -1)))
-        self.adapted = self._adapted_names()
+            encoder.set_trainable_layers(hp.trainable_layers)
+        self.adapted = adaptation.adapted_names(encoder)
         self._named = dict(encoder.named_parameters())
-        self.bf16 = bool(p.get("bf16", False)) and self.device.type == "cuda"
-        if p.get("bf16") and not self.bf16:
+        self.bf16 = hp.bf16 and self.device.type == "cuda"
+        if hp.bf16 and not self.bf16:
             log.info("bf16 autocast is for CUDA; running in fp32 on %s", self.device.type)
-        if p.get("gradient_checkpointing"):
+        if hp.gradient_checkpointing:
             encoder.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
             log.info("gradient checkpointing on")
         self.inner_lrs: dict[str, torch.Tensor] = {}
         if self.learned_lr:
             dtype = next(encoder.parameters()).dtype
             shapes = {name: self._named[name].shape for name in self.adapted}
-            shapes[HEAD_W] = torch.Size((self.data.n_way, encoder.hidden_size))
-            shapes[HEAD_B] = torch.Size((self.data.n_way,))
+            shapes[HEAD_W] = torch.Size((self.data.n_classes, encoder.hidden_size))
+            shapes[HEAD_B] = torch.Size((self.data.n_classes,))
             self.inner_lrs = {
                 name: nn.Parameter(torch.full(shape, self._scalar_lr(name), device=self.device, dtype=dtype))
                 for name, shape in shapes.items()
             }
         outer = self.trainable_parameters()
         if outer:
-            self.optimizer, self.scheduler = adamw_with_warmup(
-                outer, lr=float(p.get("lr", 1e-4)), weight_decay=float(p.get("weight_decay", 0.0)),
-                warmup_steps=max(1, int(float(p.get("warmup_fraction", 0.0)) * self.total_steps)),
-            )
+            self.optimizer, self.scheduler = self.adamw(outer)
         attn = getattr(encoder.backbone.config, "_attn_implementation", None)
         second_order = not self.is_first_order and bool(self.adapted)
         log.info(
@@ -109,47 +121,13 @@ class GradientMethod(Method):
             " (eager: fused SDPA has no double backward on CPU)" if second_order and attn == "eager" else "",
         )
 
-    def _inject_lora(self) -> None:
-        from peft import LoraConfig, inject_adapter_in_model
-        from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as TARGETS
-
-        backbone = self.encoder.backbone
-        targets = TARGETS.get(getattr(backbone.config, "model_type", ""), None) or "all-linear"
-        config = LoraConfig(
-            r=int(self.params.get("lora_rank", 8)),
-            lora_alpha=float(self.params.get("lora_alpha", 16.0)),
-            lora_dropout=0.0,
-            target_modules=targets,
-        )
-        # Seeded so the adapters' random init is the same for the same run seed.
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(self.seed)
-            self.encoder.backbone = inject_adapter_in_model(config, backbone)
-        for name, param in self.encoder.named_parameters():
-            param.requires_grad_("lora_" in name)
-        self.encoder.to(self.device)
-
-    def _adapted_names(self) -> list[str]:
-        named = dict(self.encoder.named_parameters())
-        if self.scope_name == "head":
-            return []
-        if self.scope_name == "lora":
-            return [n for n in named if "lora_" in n]
-        if self.scope_name == "all":
-            return list(named)
-        layers = self.encoder.layers()
-        if layers is None:
-            raise ValueError("scope 'top_k_layers' needs a model with a stack of transformer layers")
-        ids = {id(p) for layer in list(layers)[-int(self.params.get("top_k", 1)) :] for p in layer.parameters()}
-        return [n for n, p in named.items() if id(p) in ids]
-
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [p for p in self.encoder.parameters() if p.requires_grad] + list(self.inner_lrs.values())
 
     def _scalar_lr(self, name: str) -> float:
         if name in HEAD:
-            return float(self.params.get("head_inner_lr", 0.5))
-        return float(self.params.get("inner_lr", 1e-3))
+            return self.hp.head_inner_lr
+        return self.hp.inner_lr
 
     def _lrs(self) -> dict[str, Any]:
         if self.inner_lrs:
@@ -166,9 +144,9 @@ class GradientMethod(Method):
         with self._autocast():
             encoder_fast = {k: v for k, v in fast.items() if k not in HEAD}
             if encoder_fast:
-                hidden = fn.call(self.encoder, encoder_fast, batch["input_ids"], batch["attention_mask"])
+                hidden = fn.call(self.encoder, encoder_fast, **batch)
             else:
-                hidden = self.encoder(batch["input_ids"], batch["attention_mask"])
+                hidden = self.encoder(**batch)
         if hidden.dtype in (torch.bfloat16, torch.float16):
             hidden = hidden.float()
         return F.normalize(hidden, dim=-1)
@@ -197,19 +175,19 @@ class GradientMethod(Method):
         precomputed (support, query) embeddings when only the head adapts. ``trace``
         receives the support loss before each step and after the last.
         """
-        y_s, _ = episode_tensors(episode, self.device)
-        n_way = len(episode.classes)
+        y_s, _ = self.targets(episode)
+        n_way = self.n_classes(episode)
         support_batch = query_batch = None
         if self.adapted:
             fast = fn.clone(self._adapted_params()) if meta else fn.detached(self._adapted_params())
-            support_batch, query_batch = self.tokens(list(episode.support)), self.tokens(list(episode.query))
+            support_batch, query_batch = self.batch(list(episode.support)), self.batch(list(episode.query))
             z_s = self._features(fast, support_batch)
             z_q = None
         else:
             fast = {}
             if features is None:
-                z = self._features({}, self.tokens(list(episode.support) + list(episode.query)))
-                features = (z[: len(episode.support)], z[len(episode.support) :])
+                z = self._features({}, self.batch(list(episode.support) + list(episode.query)))
+                features = (z[: len(y_s)], z[len(y_s) :])
             z_s, z_q = features
         w0 = self._head_init(z_s, y_s, n_way)
         w_leaf = w0.detach().requires_grad_(True)
@@ -220,7 +198,7 @@ class GradientMethod(Method):
         for step in range(steps):
             if step > 0 and self.adapted:
                 z_s = self._features(fast, support_batch)
-            loss = F.cross_entropy(self._logits(z_s, fast), y_s)
+            loss = self.task.loss(self._logits(z_s, fast), y_s)
             if trace is not None:
                 trace.append(float(loss.detach()))
             fast = fn.inner_update(loss, fast, lrs, first_order=first_order, retain_graph=meta)
@@ -228,7 +206,7 @@ class GradientMethod(Method):
                 fast = {k: v.detach().requires_grad_(True) for k, v in fast.items()}
         if trace is not None:
             z_after = self._features(fast, support_batch) if self.adapted and steps else z_s
-            trace.append(float(F.cross_entropy(self._logits(z_after, fast), y_s).detach()))
+            trace.append(float(self.task.loss(self._logits(z_after, fast), y_s).detach()))
         if self.adapted:
             z_q = self._features(fast, query_batch)
         assert z_q is not None
@@ -263,18 +241,18 @@ class GradientMethod(Method):
 
     def meta_gradient(self, episodes: Sequence[Episode]) -> tuple[float, float]:
         """Accumulates the outer gradient of the mean query loss over ``episodes`` in ``.grad``."""
-        batched = self.use_vmap and (self.device.type == "cuda" or self.vmap_on_cpu)
+        batched = self.use_vmap and (self.device.type == "cuda" or self.vmap_on_cpu) and self.task.fixed_size_episodes
         if not self.adapted and batched and not self.is_first_order and len(episodes) > 1:
             return self._meta_gradient_vmap(episodes)
         total_loss = total_acc = 0.0
         for episode in episodes:
-            _, y_q = episode_tensors(episode, self.device)
+            _, y_q = self.targets(episode)
             logits, init = self.run_task(episode, self.inner_steps, meta=True)
-            loss = F.cross_entropy(logits, y_q) / len(episodes)
+            loss = self.task.loss(logits, y_q) / len(episodes)
             loss.backward(retain_graph=init is not None)
             self._backward_head_init([init])
             total_loss += float(loss.detach())
-            total_acc += float((logits.argmax(1) == y_q).float().mean()) / len(episodes)
+            total_acc += accuracy(logits, y_q) / len(episodes)
         return total_loss, total_acc
 
     def _meta_gradient_vmap(self, episodes: Sequence[Episode]) -> tuple[float, float]:
@@ -283,12 +261,12 @@ class GradientMethod(Method):
         from torch.func import grad, vmap
 
         rows = [r for ep in episodes for r in (*ep.support, *ep.query)]
-        z = self._features({}, self.tokens(rows)).reshape(len(episodes), -1, self.encoder.hidden_size)
+        z = self._features({}, self.batch(rows)).reshape(len(episodes), -1, self.encoder.hidden_size)
         n_s = len(episodes[0].support)
         z_s, z_q = z[:, :n_s], z[:, n_s:]
-        y_s = torch.stack([episode_tensors(ep, self.device)[0] for ep in episodes])
-        y_q = torch.stack([episode_tensors(ep, self.device)[1] for ep in episodes])
-        n_way = len(episodes[0].classes)
+        y_s = torch.stack([self.targets(ep)[0] for ep in episodes])
+        y_q = torch.stack([self.targets(ep)[1] for ep in episodes])
+        n_way = self.n_classes(episodes[0])
         w0 = torch.stack([self._head_init(z_s[i], y_s[i], n_way) for i in range(len(episodes))])
         w_leaf = w0.detach().requires_grad_(True)
         lrs = self._lrs()
@@ -321,7 +299,8 @@ class GradientMethod(Method):
             with torch.no_grad():
                 for i in range(0, len(rows), 128):
                     chunk = rows[i : i + 128]
-                    self._eval_cache.update(zip(chunk, self._features({}, self.tokens(chunk))))
+                    z = self._features({}, self.batch(chunk))
+                    self._eval_cache.update(zip(chunk, torch.split(z, self.batcher.item_counts(chunk))))
 
     def end_eval(self) -> None:
         self._eval_cache = {}
@@ -330,7 +309,7 @@ class GradientMethod(Method):
         cache = getattr(self, "_eval_cache", {})
         if self.adapted or not all(r in cache for r in (*episode.support, *episode.query)):
             return None
-        return torch.stack([cache[r] for r in episode.support]), torch.stack([cache[r] for r in episode.query])
+        return torch.cat([cache[r] for r in episode.support]), torch.cat([cache[r] for r in episode.query])
 
     def predict(self, episode: Episode) -> torch.Tensor:
         self.encoder.eval()
@@ -345,16 +324,16 @@ class GradientMethod(Method):
         self.encoder.eval()
         sums: dict[str, float] = {}
         for episode in episodes:
-            _, y_q = episode_tensors(episode, self.device)
+            _, y_q = self.targets(episode)
             trace: list[float] = []
             with torch.enable_grad():
                 before, _ = self.run_task(episode, 0, meta=False)
                 after, _ = self.run_task(episode, self.inner_steps_test, meta=False, trace=trace)
             values = {
-                "inner_query_loss_before": float(F.cross_entropy(before.detach(), y_q)),
-                "inner_query_loss_after": float(F.cross_entropy(after.detach(), y_q)),
-                "inner_query_accuracy_before": float((before.argmax(1) == y_q).float().mean()),
-                "inner_query_accuracy_after": float((after.argmax(1) == y_q).float().mean()),
+                "inner_query_loss_before": float(self.task.loss(before.detach(), y_q)),
+                "inner_query_loss_after": float(self.task.loss(after.detach(), y_q)),
+                "inner_query_accuracy_before": accuracy(before, y_q),
+                "inner_query_accuracy_after": accuracy(after, y_q),
             }
             values.update({f"inner_support_loss_step_{i}": v for i, v in enumerate(trace)})
             for k, v in values.items():

@@ -11,4 +11,4 @@ from engine.methods._gradient import GradientMethod
 
 class ANIL(GradientMethod):
     name = "anil"
-    scope = "head"
+    fixed_params = {"scope": "head", "gradient_checkpointing": False}

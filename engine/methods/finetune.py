@@ -1,6 +1,9 @@
 """The fine-tuning baseline: cross-entropy training of encoder + linear head on the
 training classes. At episodic test time the head is dropped and each episode gets a
-nearest-class-mean classifier or a logistic-regression head fitted on its support set."""
+nearest-class-mean classifier or a logistic-regression head fitted on its support set.
+
+For token classification the head is a supervised token head over ``O`` and the training
+entity types (a BIO tag's type per word); episodes then work on word embeddings."""
 
 from __future__ import annotations
 
@@ -11,8 +14,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from engine.data import Episode
-from engine.methods._base import EmbeddingMethod, class_means, episode_tensors
+from engine.methods._base import EmbeddingMethod, class_means
 from engine.methods.protonet import prototype_logits
+from engine.tasks._torch import accuracy
 
 NCM_TEMPERATURE = 10.0
 
@@ -23,9 +27,6 @@ class FineTune(EmbeddingMethod):
     def setup(self) -> None:
         self.head = nn.Linear(self.encoder.hidden_size, len(self.data.label_names)).to(self.device)
         super().setup()
-        self._labels = torch.tensor(
-            [self.data.label_index()[label] if label in self.data.label_index() else -1 for label in self.data.dataset.labels]
-        )
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return list(self.encoder.parameters()) + list(self.head.parameters())
@@ -33,24 +34,23 @@ class FineTune(EmbeddingMethod):
     def train_step(self, step: int) -> dict[str, float]:
         self.encoder.train()
         rows = self.data.train_rows
-        size = min(int(self.params["batch_size"]), len(rows))
+        size = min(self.hp.batch_size, len(rows))
         picked = torch.randperm(len(rows), generator=self.generator)[:size].tolist()
         batch = [rows[i] for i in picked]
-        labels = self._labels[batch].to(self.device)
+        targets = self.task.row_targets(self.batcher, batch, self.data.label_names)
         logits = self.head(self.embed(batch))
-        loss = F.cross_entropy(logits, labels)
+        loss = self.task.loss(logits, targets)
         self.optimizer_step(loss)
-        accuracy = (logits.argmax(1) == labels).float().mean()
-        return {"train_loss": float(loss.detach()), "train_accuracy": float(accuracy)}
+        return {"train_loss": float(loss.detach()), "train_accuracy": accuracy(logits, targets)}
 
     def predict(self, episode: Episode) -> torch.Tensor:
-        support_labels, _ = episode_tensors(episode, self.device)
+        support_targets, _ = self.targets(episode)
         support = self.cached_embeddings(episode.support)
         query = self.cached_embeddings(episode.query)
-        n_way = len(episode.classes)
-        if self.params["test_head"] == "logreg":
-            return fit_logreg(support, support_labels, query, n_way, steps=int(self.params["head_steps"]))
-        return prototype_logits(query, class_means(support, support_labels, n_way), distance="cosine", temperature=NCM_TEMPERATURE)
+        n_classes = self.n_classes(episode)
+        if self.hp.test_head == "logreg":
+            return fit_logreg(support, support_targets, query, n_classes, steps=self.hp.head_steps)
+        return prototype_logits(query, class_means(support, support_targets, n_classes), distance="cosine", temperature=NCM_TEMPERATURE)
 
     def predict_rows(self, rows: Sequence[int]) -> torch.Tensor:
         with torch.no_grad():

@@ -14,8 +14,9 @@ from engine.methods._gradient import GradientMethod
 class MAML(GradientMethod):
     name = "maml"
     attn_implementation = "eager"
+    fixed_params = {"vmap_tasks": True}
 
 
 class FOMAML(GradientMethod):
     name = "fomaml"
-    first_order = True
+    fixed_params = {"first_order": True, "vmap_tasks": False}

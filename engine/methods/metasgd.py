@@ -13,3 +13,4 @@ class MetaSGD(GradientMethod):
     name = "metasgd"
     attn_implementation = "eager"
     learned_lr = True
+    fixed_params = {"vmap_tasks": True}

@@ -11,17 +11,16 @@ the head alone. Test-time adaptation is the MAML family's: inner steps on the su
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from engine.methods import _functional as fn
-from engine.methods._base import episode_tensors
 from engine.methods._gradient import HEAD_B, HEAD_W, GradientMethod
+from engine.tasks._torch import accuracy
 
 
 class Reptile(GradientMethod):
     name = "reptile"
-    first_order = True
+    fixed_params = {"first_order": True, "head_init": "proto", "vmap_tasks": False}
 
     def trainable_parameters(self) -> list[nn.Parameter]:
         return [self._named[n] for n in self.adapted if self._named[n].requires_grad]
@@ -30,8 +29,8 @@ class Reptile(GradientMethod):
         super().setup()
         if not self.adapted:
             raise ValueError("reptile meta-learns the adapted weights: scope must not be 'head'")
-        self.optimizer = torch.optim.SGD(self.trainable_parameters(), lr=float(self.params.get("lr", 0.5)))
-        warmup = max(1, int(float(self.params.get("warmup_fraction", 0.0)) * self.total_steps))
+        self.optimizer = torch.optim.SGD(self.trainable_parameters(), lr=self.hp.lr)
+        warmup = max(1, int(self.hp.warmup_fraction * self.total_steps))
         self.scheduler = torch.optim.lr_scheduler.LambdaLR(self.optimizer, lambda s: min(1.0, (s + 1) / warmup))
 
     def train_step(self, step: int) -> dict[str, float]:
@@ -42,9 +41,9 @@ class Reptile(GradientMethod):
         lrs = self._lrs()
         total_loss = total_acc = 0.0
         for episode in episodes:
-            y_s, y_q = episode_tensors(episode, self.device)
-            n_way = len(episode.classes)
-            batch = self.tokens(list(episode.support) + list(episode.query))
+            y_s, y_q = self.targets(episode)
+            n_way = self.n_classes(episode)
+            batch = self.batch(list(episode.support) + list(episode.query))
             labels = torch.cat([y_s, y_q])
             fast = fn.detached(params)
             for i in range(self.inner_steps):
@@ -53,11 +52,11 @@ class Reptile(GradientMethod):
                     fast[HEAD_W] = self._head_init(z[: len(y_s)].detach(), y_s, n_way).requires_grad_(True)
                     fast[HEAD_B] = z.new_zeros(n_way).requires_grad_(True)
                 logits = self._logits(z, fast)
-                loss = F.cross_entropy(logits, labels)
+                loss = self.task.loss(logits, labels)
                 fast = {k: v.detach().requires_grad_(True) for k, v in fn.inner_update(loss, fast, lrs, first_order=True).items()}
                 if i == 0:
                     total_loss += float(loss.detach()) / len(episodes)
-                    total_acc += float((logits.argmax(1) == labels).float().mean()) / len(episodes)
+                    total_acc += accuracy(logits, labels) / len(episodes)
             for name in deltas:
                 deltas[name] += (params[name].detach() - fast[name].detach()) / len(episodes)
         assert self.optimizer is not None
@@ -67,6 +66,3 @@ class Reptile(GradientMethod):
                 p.grad = deltas[name]
         self.clip_and_step()
         return {"train_loss": total_loss, "train_accuracy": total_acc}
-
-
-

@@ -1,4 +1,5 @@
-"""A text encoder: a transformers backbone with mean pooling over the attention mask."""
+"""A text encoder: a transformers backbone with mean pooling over the attention mask, or
+one vector per word when the batch names the words' first sub-token ``positions``."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 
 
 class TextEncoder(nn.Module):
-    """Texts in, one embedding per text out. ``backbone`` is any ``AutoModel``."""
+    """Texts in, one embedding per text (or per word) out. ``backbone`` is any ``AutoModel``."""
 
     def __init__(self, backbone: nn.Module, tokenizer: Any, *, max_length: int, source: str = ""):
         super().__init__()
@@ -54,12 +55,18 @@ class TextEncoder(nn.Module):
         device = self.device
         return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device)}
 
-    def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """[batch, hidden] mean-pooled; with ``positions`` ([items, 2]: row, token) the hidden
+        state at each position instead, [items, hidden] (token classification)."""
         out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
+        if positions is not None:
+            return out.last_hidden_state[positions[:, 0], positions[:, 1]]
         return mean_pool(out.last_hidden_state, attention_mask)
 
     def encode_batch(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        return self(batch["input_ids"], batch["attention_mask"])
+        return self(**batch)
 
     def layers(self) -> nn.ModuleList | None:
         return find_layers(self.backbone)

@@ -91,6 +91,16 @@ def m001_initial(db: sqlite_utils.Database) -> None:
     db["artifacts"].create_index(["run_id"])
 
 
+@migration
+def m002_episode_task_metrics(db: sqlite_utils.Database) -> None:
+    """Per-episode scores of any task type: entity-level F1, precision and recall as columns
+    (token classification), every metric of the episode as JSON in ``metrics``. Old rows
+    keep their values and get NULLs; readers of accuracy/loss/macro_f1 see no change."""
+    for column in ("f1", "precision", "recall"):
+        db["episodes"].add_column(column, float)
+    db["episodes"].add_column("metrics", str)
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

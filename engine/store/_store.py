@@ -27,6 +27,7 @@ from engine.store._migrations import migrate, pending
 
 RUN_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "pruned")
 TERMINAL_STATUSES = ("finished", "failed", "interrupted", "pruned")
+EPISODE_SCORES = ("accuracy", "loss", "macro_f1", "f1", "precision", "recall")  # columns of the episodes table
 JSON_COLUMNS = ("config", "tags", "versions", "final_metrics")
 # A running run whose heartbeat is older than this is taken to be dead.
 STALE_AFTER_SECONDS = 30.0
@@ -264,14 +265,19 @@ class Store:
             self.conn.executemany("INSERT INTO logs (run_id, time, level, message) VALUES (?, ?, ?, ?)", data)
 
     def add_episodes(self, run_id: str, rows: Iterable[dict[str, Any]], *, split: str = "test") -> None:
-        data = [
-            (run_id, split, r["episode"], r["accuracy"], r.get("loss"), r.get("macro_f1"), r.get("n_query"), r.get("key"))
-            for r in rows
-        ]
+        """One row per episode: the columns a task type has, and all of its metrics as JSON."""
+        data = []
+        for r in rows:
+            scores = {k: v for k, v in r.items() if k not in ("episode", "key", "n_query") and isinstance(v, (int, float))}
+            data.append((
+                run_id, split, r["episode"], *(r.get(c) for c in EPISODE_SCORES),
+                json.dumps(scores), r.get("n_query"), r.get("key"),
+            ))
+        columns = ", ".join(EPISODE_SCORES)
         with transaction(self.conn):
             self.conn.executemany(
-                "INSERT OR REPLACE INTO episodes (run_id, split, episode, accuracy, loss, macro_f1, n_query, key)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT OR REPLACE INTO episodes (run_id, split, episode, {columns}, metrics, n_query, key)"
+                f" VALUES (?, ?, ?, {', '.join('?' for _ in EPISODE_SCORES)}, ?, ?, ?)",
                 data,
             )
 
@@ -328,13 +334,16 @@ class Store:
         return rows, (rows[-1]["rowid"] if rows else after_rowid)
 
     def episodes(self, run_id: str, split: str = "test") -> list[dict[str, Any]]:
-        return list(
-            self.db.query(
-                "SELECT episode, accuracy, loss, macro_f1, n_query, key FROM episodes"
-                " WHERE run_id = ? AND split = ? ORDER BY episode",
-                [run_id, split],
-            )
-        )
+        """Per-episode rows: the score columns, plus any other metric kept in the JSON ``metrics``."""
+        out = []
+        for row in self.db.query(
+            f"SELECT episode, {', '.join(EPISODE_SCORES)}, metrics, n_query, key FROM episodes"
+            " WHERE run_id = ? AND split = ? ORDER BY episode",
+            [run_id, split],
+        ):
+            extra = json.loads(row.pop("metrics") or "{}")
+            out.append({**{k: v for k, v in extra.items() if k not in row}, **row})
+        return out
 
     def logs(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         sql = "SELECT time, level, message FROM logs WHERE run_id = ? ORDER BY time, rowid"

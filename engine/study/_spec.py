@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from engine import tasks
 from engine.config import RunConfig, resolve_relative
 from engine.errors import ConfigError
 from engine.study._space import Dimension, grid_search_space, grid_size, parse_space
@@ -34,6 +35,7 @@ SAMPLERS = ("random", "grid", "tpe", "gp", "cmaes", "nsga2")
 PRUNERS = ("none", "median", "sha", "hyperband")
 DIRECTIONS = ("maximize", "minimize")
 # What the runner reports at each validation (episodic and supervised alike).
+# Classification's metrics; a study accepts the metrics of its base config's task type.
 METRICS = ("val_accuracy", "val_loss", "val_macro_f1", "val_precision", "val_recall")
 STUDY_KEYS = (
     "name", "base", "sampler", "pruner", "n_trials", "timeout", "metric", "direction", "storage", "seed",
@@ -164,8 +166,11 @@ def _build(name: str, base: RunConfig, data: dict[str, Any], *, storage: Any, so
         raise ConfigError("'study.storage' must be a string such as journal:studies.log", source=source)
     sampler = _choice(data, "sampler", "tpe", SAMPLERS, source)
     pruner = _choice(data, "pruner", "median", PRUNERS, source)
-    metric = _choice(data, "metric", "val_accuracy", METRICS, source)
-    direction = _choice(data, "direction", "minimize" if metric == "val_loss" else "maximize", DIRECTIONS, source)
+    # The base config's task type says which metrics exist and which one is the headline.
+    task = tasks.get(base.task.type)
+    metric = _choice(data, "metric", f"val_{task.headline}", tuple(f"val_{m.name}" for m in task.metrics), source)
+    better = task.metric(metric[len("val_") :]).higher_is_better
+    direction = _choice(data, "direction", "maximize" if better else "minimize", DIRECTIONS, source)
     n_trials = data.get("n_trials", 20)
     if n_trials is not None and (isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1):
         raise ConfigError(f"'study.n_trials' must be a positive integer, got {n_trials!r}", source=source)

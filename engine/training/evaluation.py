@@ -1,4 +1,4 @@
-"""Scoring a method on episodes (episodic) or rows (supervised)."""
+"""Scoring a method on episodes (episodic) or rows (supervised), with the task's metrics."""
 
 from __future__ import annotations
 
@@ -9,10 +9,6 @@ import torch
 
 from engine.data import Episode, EpisodeSampler
 from engine.methods._base import Method
-from engine.stats import mean_ci
-from engine.training.metrics import classification_metrics
-
-METRIC_NAMES = ("accuracy", "loss", "macro_f1", "precision", "recall")
 
 
 def evaluate_episodes(
@@ -30,8 +26,8 @@ def evaluate_episodes(
     try:
         for done, episode in enumerate(episodes, start=1):
             logits = method.predict(episode)
-            labels = torch.tensor(episode.query_labels, device=logits.device)
-            metrics = classification_metrics(logits, labels, len(episode.classes))
+            _, targets = method.targets(episode)
+            metrics = method.task.episode_metrics(method.batcher, episode, logits, targets.to(logits.device))
             results.append({"episode": episode.index, "key": episode.key, "n_query": len(episode.query), **metrics})
             if on_episode:
                 on_episode(done, count)
@@ -40,22 +36,13 @@ def evaluate_episodes(
     return episodes, results
 
 
-def evaluate_rows(method: Method, rows: Sequence[int], labels: Sequence[int], n_classes: int, *, batch: int = 256) -> dict[str, float]:
-    """Supervised: one set of metrics over ``rows``."""
+def evaluate_rows(method: Method, rows: Sequence[int], label_names: Sequence[str], *, batch: int = 256) -> dict[str, float]:
+    """Supervised: one set of metrics over ``rows`` against a head over ``label_names``."""
+    rows = list(rows)
     method.begin_eval(rows)
     try:
         logits = torch.cat([method.predict_rows(rows[i : i + batch]) for i in range(0, len(rows), batch)])
     finally:
         method.end_eval()
-    return classification_metrics(logits, torch.tensor(list(labels), device=logits.device), n_classes)
-
-
-def summarize(results: list[dict[str, Any]], prefix: str) -> dict[str, float]:
-    """``{prefix}_accuracy`` with ``{prefix}_accuracy_ci95`` and the other means."""
-    out: dict[str, float] = {}
-    for name in METRIC_NAMES:
-        mean, half = mean_ci([r[name] for r in results])
-        out[f"{prefix}_{name}"] = mean
-        if name == "accuracy":
-            out[f"{prefix}_{name}_ci95"] = half
-    return out
+    targets = method.task.row_targets(method.batcher, rows, label_names).to(logits.device)
+    return method.task.rows_metrics(method.batcher, rows, label_names, logits, targets)

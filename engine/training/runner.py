@@ -24,17 +24,17 @@ from engine.config import RunConfig
 from engine.data import episodes_key
 from engine.errors import OutOfMemory, UserError
 from engine.events import EventWriter
-from engine.models.encoder import TextEncoder, load_encoder
+from engine.models.encoder import TextEncoder
 from engine.models.loading import resolve_model
 from engine.paths import artifacts_dir
 from engine.specs import get as get_spec
 from engine.stats import paired_difference
 from engine.store import Store
+from engine.tasks import TaskData, build_task_data
 from engine.training import devices
 from engine.training.checkpoints import KEEP_CHECKPOINTS, prune_checkpoints, save_checkpoint
-from engine.training.evaluation import evaluate_episodes, evaluate_rows, summarize
+from engine.training.evaluation import evaluate_episodes, evaluate_rows
 from engine.training.recorder import Recorder, RecorderLogHandler, versions
-from engine.training.task_data import TaskData, build_task_data
 
 log = logging.getLogger("engine.run")
 
@@ -94,8 +94,8 @@ def seed_everything(seed: int) -> None:
 
 def prepare(config: RunConfig) -> tuple[TaskData, torch.device]:
     """All checks that need data or torch, before anything is written."""
-    params = config.method.params
-    data = build_task_data(config, train_query=int(params.get("train_query", 0)) or None)
+    method_cls = methods.load(config.method.name)
+    data = build_task_data(config, train_query=method_cls.train_query(method_cls.bind(config.method.params)))
     resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
     device = devices.resolve_device(config.train.device)
     return data, device
@@ -118,14 +118,7 @@ def run_experiment(
     data, device = prepare(config)
     spec = get_spec(config.method.name)
     method_cls = methods.load(spec.name)
-    attn = getattr(method_cls, "attn_implementation", None)
-    encoder = load_encoder(
-        config.model.name,
-        max_length=config.model.max_length,
-        allow_pickle=config.model.allow_pickle,
-        trust_remote_code=config.model.trust_remote_code,
-        attn_implementation=attn,
-    )
+    encoder = methods.build_run_model(config)
 
     store = Store(db_path)
     if run_id is None:
@@ -195,9 +188,9 @@ def _train_and_test(
     store.start_run(run_id, device=devices.describe(device), versions=versions(), pid=os.getpid(), host=socket.gethostname())
     events.emit("run_started", name=config.name, method=config.method.name, config=config.to_dict(), device=devices.describe(device))
     log.info(
-        "model %s: %.1fM parameters on %s; dataset %s: %d rows, %d classes",
+        "model %s: %.1fM parameters on %s; dataset %s: %s",
         config.model.name, encoder.parameter_count() / 1e6, devices.describe(device),
-        data.dataset.source, len(data.dataset), len(set(data.dataset.labels)),
+        data.dataset.source, data.task.dataset_summary(data.dataset),
     )
     total = config.train.episodes
     method = method_cls(encoder, dict(config.method.params), data, device=device, seed=config.train.seed, total_steps=total)
@@ -208,19 +201,19 @@ def _train_and_test(
         first_step = start.step + 1
         log.info("continuing from the checkpoint at step %d", start.step)
     final: dict[str, Any] = {}
+    task = data.task
+    headline = f"test_{task.headline}"
     untrained_results: list[dict[str, Any]] = store.episodes(run_id, split="untrained") if start else []
-    if untrained_results:
-        untrained = summarize(untrained_results, "test")
-        final["untrained_test_accuracy"] = untrained["test_accuracy"]
-        final["untrained_test_accuracy_ci95"] = untrained["test_accuracy_ci95"]
-    elif config.train.eval_untrained and data.mode == "episodic" and start is None:
+    if not untrained_results and config.train.eval_untrained and data.mode == "episodic" and start is None:
         assert data.test_sampler is not None
         _, untrained_results = evaluate_episodes(method, data.test_sampler, config.task.test_episodes)
         store.add_episodes(run_id, untrained_results, split="untrained")
-        untrained = summarize(untrained_results, "test")
-        final["untrained_test_accuracy"] = untrained["test_accuracy"]
-        final["untrained_test_accuracy_ci95"] = untrained["test_accuracy_ci95"]
-        log.info("untrained model: test accuracy %.4f ± %.4f", untrained["test_accuracy"], untrained["test_accuracy_ci95"])
+        untrained = task.summarize(untrained_results, "test")
+        log.info("untrained model: %s %.4f ± %.4f", headline, untrained[headline], untrained[f"{headline}_ci95"])
+    if untrained_results:
+        untrained = task.summarize(untrained_results, "test")
+        final[f"untrained_{headline}"] = untrained[headline]
+        final[f"untrained_{headline}_ci95"] = untrained[f"{headline}_ci95"]
 
     bar = _progress_bar(total) if progress_bar else None
     started = time.time()
@@ -258,11 +251,13 @@ def _train_and_test(
     final.update(_test(config, data, method, recorder, store, run_id, record=True))
     if untrained_results:
         # Same episodes before and after training: a paired difference is the honest gain.
-        trained = [r["accuracy"] for r in store.episodes(run_id, split="test")]
-        gain = paired_difference([r["accuracy"] for r in untrained_results], trained)
+        trained = [r[task.headline] for r in store.episodes(run_id, split="test")]
+        gain = paired_difference([r[task.headline] for r in untrained_results], trained)
         final["gain_over_untrained"] = gain["mean_diff"]
         final["gain_over_untrained_ci95"] = gain["ci95"]
         final["gain_over_untrained_p_value"] = gain["p_value"]
+    final["headline_metric"] = headline
+    final["headline_direction"] = "maximize" if task.headline_metric.higher_is_better else "minimize"
     final["train_seconds"] = train_seconds
     final["train_episodes"] = total
     final["episodes_per_second"] = total / train_seconds if train_seconds > 0 else None
@@ -282,12 +277,11 @@ def _validate(
     on_validate: ValidateCallback | None,
 ) -> None:
     if data.mode == "supervised":
-        labels = [data.label_index()[data.dataset.labels[r]] for r in data.val_rows or []]
-        metrics = {f"val_{k}": v for k, v in evaluate_rows(method, data.val_rows or [], labels, len(data.label_names)).items()}
+        metrics = {f"val_{k}": v for k, v in evaluate_rows(method, data.val_rows or [], data.label_names).items()}
     else:
         assert data.val_sampler is not None
         episodes, results = evaluate_episodes(method, data.val_sampler, config.task.val_episodes)
-        metrics = {k: v for k, v in summarize(results, "val").items() if not k.endswith("_ci95")}
+        metrics = {k: v for k, v in data.task.summarize(results, "val").items() if not k.endswith("_ci95")}
         metrics.update(method.inner_loop_report(episodes[: min(len(episodes), 10)]))
     recorder.metrics(metrics, step)
     if on_validate is not None:
@@ -299,10 +293,8 @@ def _test(
     config: RunConfig, data: TaskData, method: methods.Method, recorder: Recorder, store: Store, run_id: str, *, record: bool
 ) -> dict[str, Any]:
     if data.mode == "supervised":
-        rows = data.test_rows or []
-        labels = [data.label_index()[data.dataset.labels[r]] for r in rows]
-        metrics = evaluate_rows(method, rows, labels, len(data.label_names))
-        return {f"test_{k}": v for k, v in metrics.items()} | {"test_accuracy_ci95": None}
+        metrics = evaluate_rows(method, data.test_rows or [], data.label_names)
+        return {f"test_{k}": v for k, v in metrics.items()} | {f"test_{data.task.headline}_ci95": None}
     assert data.test_sampler is not None
     count = config.task.test_episodes
 
@@ -310,14 +302,16 @@ def _test(
         recorder.progress(done, total, force=done == total, phase="test")
 
     episodes, results = evaluate_episodes(method, data.test_sampler, count, on_episode=progress if record else None)
-    summary = summarize(results, "test")
+    summary = data.task.summarize(results, "test")
+    headline = f"test_{data.task.headline}"
     if record:
         store.add_episodes(run_id, results, split="test")
         key = episodes_key(data.dataset.fingerprint(), episodes)
         store.update_run(run_id, episodes_key=key)
         summary["test_episodes"] = len(results)
-        recorder.metrics({k: v for k, v in summary.items() if k in ("test_accuracy", "test_macro_f1")}, config.train.episodes)
-        log.info("meta-test: accuracy %.4f ± %.4f over %d episodes", summary["test_accuracy"], summary["test_accuracy_ci95"], len(results))
+        curves = {f"test_{name}" for name in data.task.curve_metrics}
+        recorder.metrics({k: v for k, v in summary.items() if k in curves}, config.train.episodes)
+        log.info("meta-test: %s %.4f ± %.4f over %d episodes", headline, summary[headline], summary[f"{headline}_ci95"], len(results))
     return summary
 
 

@@ -1,4 +1,6 @@
 """Dataset choice: bundled or a file/folder, a preview table, column choosers, class counts.
+For token classification (``set_task_type``) the preview shows tagged sentences with their
+entities highlighted by type, and the chart counts mentions per entity type.
 
 Files load in the background (``gui.background.Worker``) with the engine's own loaders,
 so what the preview shows is what a run will read. Errors are the engine's one-line
@@ -21,20 +23,26 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QPushButton,
+    QStackedWidget,
     QTableView,
+    QTextBrowser,
     QVBoxLayout,
     QWidget,
 )
 
 from engine.data import TextDataset, bundled_datasets, guess_columns, load_dataset, load_table
 from engine.data.checks import Check, plural
+from engine.data.tagged import TaggedDataset, guess_tagged_columns, is_conll, load_tagged_dataset
 from engine.errors import UserError
 from gui.background import Worker
+from gui.entity_html import preview_html
 from gui.models.table_model import TablePreviewModel
 from gui.settings import recent, remember
 
 PREVIEW_ROWS = 200
-FILE_FILTER = "Datasets (*.csv *.tsv *.jsonl *.ndjson *.json *.parquet);;All files (*)"
+FILE_FILTER = "Datasets (*.csv *.tsv *.jsonl *.ndjson *.json *.parquet *.conll *.bio *.iob *.txt);;All files (*)"
+TOKEN_TASK = "token_classification"
+PREVIEW_SENTENCES = 60
 
 
 class ClassChart(pg.PlotWidget):
@@ -42,6 +50,7 @@ class ClassChart(pg.PlotWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self.unit = "rows"
         self.counts: dict[str, int] = {}
         self.need = 0
         self.setMenuEnabled(False)
@@ -50,8 +59,11 @@ class ClassChart(pg.PlotWidget):
         self.setLabel("bottom", "rows")
         self.setMinimumHeight(160)
 
-    def set_counts(self, counts: dict[str, int], need: int = 0) -> None:
+    def set_counts(self, counts: dict[str, int], need: int = 0, unit: str = "rows") -> None:
         self.counts, self.need = dict(counts), need
+        if unit != self.unit:
+            self.unit = unit
+            self.setLabel("bottom", unit)
         self.redraw()
 
     def redraw(self) -> None:
@@ -92,19 +104,28 @@ class ClassChart(pg.PlotWidget):
         self._label_ticks()
 
 
+def read_dataset(task_type: str, path: str, text: str, label: str) -> TextDataset | TaggedDataset:
+    """The engine's loader for the task type: what the preview shows is what a run reads."""
+    if task_type == TOKEN_TASK:
+        return load_tagged_dataset(path, text, label)
+    return load_dataset(path, text, label)
+
+
 def _short(name: str, limit: int = 18) -> str:
     return name if len(name) <= limit else name[: limit - 1] + "…"
 
 
 class DatasetPanel(QWidget):
-    """``dataset`` is the loaded ``TextDataset`` (None while loading or broken)."""
+    """``dataset`` is the loaded ``TextDataset``, or ``TaggedDataset`` for token classification
+    (None while loading or broken)."""
 
     dataset_changed = Signal()  # a dataset loaded, failed to load, or its columns changed
     source_changed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
-        self.dataset: TextDataset | None = None
+        self.dataset: TextDataset | TaggedDataset | None = None
+        self.task_type = "classification"
         self.error = ""
         self.loading = False
         self._loaded_path = ""
@@ -142,6 +163,7 @@ class DatasetPanel(QWidget):
         columns = QFormLayout()
         columns.addRow("Text column", self.text_column)
         columns.addRow("Label column", self.label_column)
+        self.column_form = columns
 
         self.preview_model = TablePreviewModel(self)
         self.preview = QTableView()
@@ -152,6 +174,12 @@ class DatasetPanel(QWidget):
         self.preview.horizontalHeader().setStretchLastSection(True)
         self.preview.setMinimumHeight(140)
         self.preview.setTabKeyNavigation(False)  # Tab leaves the preview instead of walking its cells
+        self.sentences = QTextBrowser()
+        self.sentences.setObjectName("entityPreview")
+        self.sentences.setMinimumHeight(140)
+        self.preview_stack = QStackedWidget()
+        self.preview_stack.addWidget(self.preview)
+        self.preview_stack.addWidget(self.sentences)
 
         self.chart = ClassChart()
         self.checks = QLabel("")
@@ -163,9 +191,11 @@ class DatasetPanel(QWidget):
         layout.addLayout(source_row)
         layout.addWidget(self.status)
         layout.addLayout(columns)
-        layout.addWidget(QLabel("Preview (first rows)"))
-        layout.addWidget(self.preview, 3)
-        layout.addWidget(QLabel("Rows per class"))
+        self.preview_title = QLabel("Preview (first rows)")
+        self.chart_title = QLabel("Rows per class")
+        layout.addWidget(self.preview_title)
+        layout.addWidget(self.preview_stack, 3)
+        layout.addWidget(self.chart_title)
         layout.addWidget(self.chart, 2)
         layout.addWidget(self.checks)
 
@@ -200,6 +230,21 @@ class DatasetPanel(QWidget):
     def path(self) -> str:
         return self._loaded_path
 
+    def set_task_type(self, task_type: str) -> None:
+        """Classification reads text/label tables; token classification reads tagged sentences.
+        The column choosers then pick the tokens and tags columns (of JSONL/Parquet/HF rows)."""
+        if task_type == self.task_type:
+            return
+        self.task_type = task_type
+        tokens = task_type == TOKEN_TASK
+        self.text_column.setToolTip("dataset.text_column: the column with " + ("the list of tokens" if tokens else "the text"))
+        self.label_column.setToolTip("dataset.label_column: the column with " + ("the list of BIO tags" if tokens else "the class label"))
+        self.preview_title.setText("Preview (first sentences, entities by type)" if tokens else "Preview (first rows)")
+        self.chart_title.setText("Mentions per entity type" if tokens else "Rows per class")
+        self.preview_stack.setCurrentWidget(self.sentences if tokens else self.preview)
+        if self._loaded_path:
+            self.load(self._loaded_path, self.text_column_name(), self.label_column_name())
+
     # --- loading ------------------------------------------------------------------------
     def load(self, path: str, text_column: str = "", label_column: str = "") -> None:
         """Loads ``path`` in the background; ``dataset_changed`` follows."""
@@ -211,13 +256,20 @@ class DatasetPanel(QWidget):
         self.status.setText(f"Loading {path} …")
         self.dataset_changed.emit()
 
-        def work() -> tuple[Any, str, str, TextDataset | None, str]:
-            table = load_table(path)
-            guessed = guess_columns(table)
+        task_type = self.task_type  # read here: the worker thread must not see a later switch
+        tokens = task_type == TOKEN_TASK
+
+        def work() -> tuple[Any, str, str, TextDataset | TaggedDataset | None, str]:
+            if tokens and is_conll(path):
+                table = None  # one token per line: no columns to choose
+                guessed: tuple[str | None, str | None] = ("", "")
+            else:
+                table = load_table(path)
+                guessed = guess_tagged_columns(table.columns) if tokens else guess_columns(table)
             text = text_column or guessed[0] or ""
             label = label_column or guessed[1] or ""
             try:
-                dataset = load_dataset(path, text, label)
+                dataset = read_dataset(task_type, path, text, label)
                 problem = ""
             except UserError as exc:
                 dataset, problem = None, str(exc)
@@ -225,16 +277,18 @@ class DatasetPanel(QWidget):
 
         self._worker.submit(work, self._on_loaded, self._on_failed)
 
-    def _on_loaded(self, result: tuple[Any, str, str, TextDataset | None, str]) -> None:
+    def _on_loaded(self, result: tuple[Any, str, str, TextDataset | TaggedDataset | None, str]) -> None:
         table, text, label, dataset, problem = result
         self.loading = False
-        self._columns = list(table.columns)
-        self.preview_model.set_table(table.columns, table.rows[:PREVIEW_ROWS])
+        self._columns = list(table.columns) if table is not None else []
+        self.preview_model.set_table(self._columns, table.rows[:PREVIEW_ROWS] if table is not None else [])
+        self.text_column.setEnabled(table is not None)
+        self.label_column.setEnabled(table is not None)
         for combo, chosen in ((self.text_column, text), (self.label_column, label)):
             combo.blockSignals(True)
             combo.clear()
             combo.addItem("(choose)", "")
-            for column in table.columns:
+            for column in self._columns:
                 combo.addItem(column, column)
             combo.setCurrentIndex(max(0, combo.findData(chosen)))
             combo.blockSignals(False)
@@ -260,25 +314,34 @@ class DatasetPanel(QWidget):
         self.preview_model.set_marked({text, label} - {""})
         if not self._columns:
             return
-        path = self.path()
+        path, task_type = self.path(), self.task_type
         self.dataset, self.loading = None, True
         self.dataset_changed.emit()
 
-        def work() -> tuple[TextDataset | None, str]:
+        def work() -> tuple[TextDataset | TaggedDataset | None, str]:
             try:
-                return load_dataset(path, text, label), ""
+                return read_dataset(task_type, path, text, label), ""
             except UserError as exc:
                 return None, str(exc)
 
         self._worker.submit(work, lambda r: self._set_loaded(*r), self._on_failed)
 
-    def _set_loaded(self, dataset: TextDataset | None, problem: str) -> None:
+    def _set_loaded(self, dataset: TextDataset | TaggedDataset | None, problem: str) -> None:
         self.loading = False
         self._set_dataset(dataset, problem)
 
-    def _set_dataset(self, dataset: TextDataset | None, problem: str) -> None:
+    def _set_dataset(self, dataset: TextDataset | TaggedDataset | None, problem: str) -> None:
         self.dataset, self.error = dataset, problem
-        if dataset is not None:
+        if isinstance(dataset, TaggedDataset):
+            counts = dataset.mention_counts()
+            columns = f" · columns: {', '.join(dataset.columns)}" if dataset.columns else ""
+            self.status.setText(
+                f"{len(dataset):,} sentences, {sum(counts.values()):,} mentions of {len(counts)} entity types{columns}"
+            )
+            self.status.setStyleSheet("")
+            self.chart.set_counts(counts, self.chart.need, unit="mentions")
+            self.sentences.setHtml(preview_html(dataset.sentences[:PREVIEW_SENTENCES], dataset.tags[:PREVIEW_SENTENCES], counts))
+        elif dataset is not None:
             counts = dataset.class_counts()
             self.status.setText(f"{plural(len(dataset), 'row')} in {plural(len(counts), 'class')} · columns: {', '.join(dataset.columns)}")
             self.status.setStyleSheet("")
@@ -287,7 +350,14 @@ class DatasetPanel(QWidget):
             self.status.setText(problem)
             self.status.setStyleSheet("color: #c62828;")
             self.chart.set_counts({})
+            self.sentences.clear()
         self.dataset_changed.emit()
+
+    def counts(self) -> dict[str, int]:
+        """Rows per class, or mentions per entity type; empty while nothing is loaded."""
+        if isinstance(self.dataset, TaggedDataset):
+            return self.dataset.mention_counts()
+        return self.dataset.class_counts() if self.dataset is not None else {}
 
     # --- values for the config ----------------------------------------------------------
     def text_column_name(self) -> str:
@@ -297,9 +367,9 @@ class DatasetPanel(QWidget):
         return self.label_column.currentData() or ""
 
     def show_checks(self, checks: list[Check], need_rows: int) -> None:
-        """The task checks as ✓/✗ lines; the chart marks classes short of ``need_rows``."""
+        """The task checks as ✓/✗ lines; the chart marks classes (types) short of ``need_rows`` rows (mentions)."""
         if self.chart.need != need_rows and self.dataset is not None:
-            self.chart.set_counts(self.dataset.class_counts(), need_rows)
+            self.chart.set_counts(self.counts(), need_rows, unit=self.chart.unit)
         lines = []
         for check in checks:
             mark, color = ("✓", "#2e7d32") if check.ok else ("✗", "#c62828")

@@ -33,13 +33,15 @@ from PySide6.QtWidgets import (
 from engine.config import TASK_MODES, schema
 from engine.errors import ConfigError
 from engine.specs import Param
+from engine.tasks import TASK_TYPES
 
 INT_LIMIT = 2_000_000_000
 _CONFIG_TYPES = {"an integer": "int", "a number": "float", "true or false": "bool", "a string": "str"}
-_CONFIG_CHOICES: dict[str, tuple[Any, ...]] = {"task.mode": TASK_MODES}
+_CONFIG_CHOICES: dict[str, tuple[Any, ...]] = {"task.mode": TASK_MODES, "task.type": tuple(TASK_TYPES)}
 # What the New experiment form calls the config keys it shows (the key itself is in the help line).
 CONFIG_LABELS = {
     "task.mode": "Mode",
+    "task.type": "Task type",
     "task.n_way": "Classes per episode (N)",
     "task.k_shot": "Support examples per class (K)",
     "task.query": "Queries per class",

@@ -71,30 +71,27 @@ def test_export_model_json_names_the_folder_and_its_files(trained, tmp_path):
     assert {"model.safetensors", "config.json", "tokenizer.json"} <= set(answer["files"])
 
 
-def test_lora_merge_gives_the_adapted_encoders_embeddings(tiny_model):
-    """Merged weights in a plain encoder embed exactly as the peft-injected encoder did."""
+def test_merged_adapters_give_the_adapted_encoders_embeddings(tiny_model):
+    """An encoder built with LoRA (as a run builds it), adapters merged: same embeddings, plain keys."""
     import torch
-    from peft import LoraConfig, inject_adapter_in_model
 
+    from engine.models.adaptation import Adaptation, merge_adapters
     from engine.models.encoder import load_encoder
-    from engine.models.lora_merge import has_lora, merge_lora_state
 
     adapted = load_encoder(str(tiny_model), max_length=16)
-    config = LoraConfig(r=4, lora_alpha=8.0, lora_dropout=0.0, target_modules=["query", "value"])
-    adapted.backbone = inject_adapter_in_model(config, adapted.backbone)
+    Adaptation("lora", lora_rank=4, lora_alpha=8.0).apply(adapted, seed=0)
     with torch.no_grad():  # lora_B starts at zero: make the adapters matter
         for name, param in adapted.named_parameters():
             if "lora_B" in name:
                 param.normal_(0, 0.5)
-    state = adapted.state_dict()
-    assert has_lora(state)
-    plain = load_encoder(str(tiny_model), max_length=16)
-    plain.load_state_dict(merge_lora_state(state, rank=4, alpha=8.0))
-    batch = plain.collate(plain.tokenize(["apple pie", "a river flows past the mill"]))
+    batch = adapted.collate(adapted.tokenize(["apple pie", "a river flows past the mill"]))
     with torch.no_grad():
-        expected, merged = adapted.eval()(**batch), plain.eval()(**batch)
+        expected = adapted.eval()(**batch)
+        merged = merge_adapters(adapted).eval()(**batch)
     assert torch.allclose(expected, merged, atol=1e-5)
-    assert not torch.allclose(expected, load_encoder(str(tiny_model), max_length=16).eval()(**batch), atol=1e-3)
+    plain = load_encoder(str(tiny_model), max_length=16)
+    assert set(adapted.state_dict()) == set(plain.state_dict())
+    assert not torch.allclose(expected, plain.eval()(**batch), atol=1e-3)
 
 
 def test_a_default_maml_run_predicts_and_exports(tmp_path, tiny_model):

@@ -90,3 +90,55 @@ def run_config(model_dir: Path, data: Path, method: str, params: dict | None = N
         "train": {"episodes": 2, "eval_every": 1, "device": "cpu", "seed": 0} | train,
     }
     return RunConfig.from_dict(raw)
+
+
+# A synthetic NER task: each entity type owns four words; an entity is one or two of its
+# type's words among filler words shared by every sentence. Held-out types' words are new
+# to the model, so what transfers is telling entity words from filler and one type's
+# words from another's.
+ENTITY_WORDS = {
+    "fruit": "apple banana cherry grape", "water": "river lake ocean stream", "music": "violin piano guitar drum",
+    "animal": "tiger lion zebra horse", "city": "paris london berlin tokyo", "colour": "red blue green yellow",
+    "job": "doctor nurse teacher lawyer", "day": "monday tuesday friday sunday", "metal": "copper iron silver gold",
+    "sport": "soccer tennis golf hockey", "flower": "rose tulip lily daisy", "tool": "hammer wrench drill saw",
+}
+FILLER = "the of and to in for with on at by from we saw some very near".split()
+
+
+def write_ner_jsonl(path: Path, *, sentences: int = 480, seed: int = 0) -> Path:
+    import json
+
+    rng = random.Random(seed)
+    types = sorted(ENTITY_WORDS)
+    with path.open("w") as handle:
+        for _ in range(sentences):
+            tokens = [rng.choice(FILLER) for _ in range(rng.randint(4, 7))]
+            tags = ["O"] * len(tokens)
+            for kind in rng.sample(types, rng.randint(1, 2)):
+                words = rng.sample(ENTITY_WORDS[kind].split(), rng.choice((1, 1, 2)))
+                # Never inside another entity: before a B- or an O, or at the end.
+                at = rng.choice([i for i in range(len(tokens) + 1) if i == len(tokens) or not tags[i].startswith("I-")])
+                tokens[at:at] = words
+                tags[at:at] = [f"B-{kind}"] + [f"I-{kind}"] * (len(words) - 1)
+            handle.write(json.dumps({"tokens": tokens, "tags": tags}) + "\n")
+    return path
+
+
+@pytest.fixture(scope="session")
+def ner_jsonl(tmp_path_factory) -> Path:
+    return write_ner_jsonl(tmp_path_factory.mktemp("ner") / "entities.jsonl")
+
+
+def ner_run_config(model_dir: Path, data: Path, method: str, params: dict | None = None, **train) -> "RunConfig":
+    from engine.config import RunConfig
+
+    raw = {
+        "name": f"test-ner-{method}",
+        "dataset": {"path": str(data)},
+        "task": {"type": "token_classification", "mode": "episodic", "n_way": 3, "k_shot": 2, "query": 3,
+                 "test_episodes": 10, "val_episodes": 3, "meta_test_fraction": 0.4},
+        "model": {"name": str(model_dir), "max_length": 32},
+        "method": {"name": method, "params": params or {}},
+        "train": {"episodes": 2, "eval_every": 1, "device": "cpu", "seed": 0} | train,
+    }
+    return RunConfig.from_dict(raw)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 
 from engine import methods
 from engine.specs import get
-from engine.training.task_data import build_task_data
+from engine.tasks import build_task_data
 
 from .conftest import run_config
 
@@ -48,7 +48,7 @@ def reference_meta_grad(method, episode, *, steps, first_order, learned_lr=False
     n_way = len(episode.classes)
     y_s = torch.tensor(episode.support_labels)
     y_q = torch.tensor(episode.query_labels)
-    s_batch, q_batch = method.tokens(list(episode.support)), method.tokens(list(episode.query))
+    s_batch, q_batch = method.batch(list(episode.support)), method.batch(list(episode.query))
     dtype = next(encoder.parameters()).dtype
     weight = torch.zeros(n_way, encoder.hidden_size, dtype=dtype, requires_grad=True)
     bias = torch.zeros(n_way, dtype=dtype, requires_grad=True)

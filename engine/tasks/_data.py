@@ -1,0 +1,51 @@
+"""The data side of a run: the dataset, its split and the episode samplers, built once by
+the run's task type (``Task.build_data``). Torch-free: it is data, and methods read it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from engine.data import EpisodeSampler
+    from engine.tasks._base import Task
+
+
+@dataclass
+class TaskData:
+    task: Task
+    dataset: Any  # the task type's dataset (a TextDataset for classification)
+    mode: str
+    n_way: int
+    k_shot: int
+    query: int
+    train_rows: list[int]
+    label_names: list[str]  # the classes a supervised head predicts (train classes in episodic mode)
+    train_sampler: EpisodeSampler | None = None
+    val_sampler: EpisodeSampler | None = None
+    test_sampler: EpisodeSampler | None = None
+    val_rows: list[int] | None = None  # supervised
+    test_rows: list[int] | None = None  # supervised
+
+    def label_index(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.label_names)}
+
+    @property
+    def n_classes(self) -> int:
+        """Outputs of an episode's classifier (the task decides: N, or N + 1 with ``O``)."""
+        return self.task.n_classes(self.n_way)
+
+
+def build_task_data(config: Any, *, train_query: int | None = None) -> TaskData:
+    """Loads and checks the dataset for ``config.task.type``, then splits it and builds samplers.
+    A dataset that does not fit the task is a DatasetError naming the first problem."""
+    from engine.data import first_problem
+    from engine.errors import DatasetError
+    from engine.tasks import get
+
+    task = get(config.task.type)
+    dataset = task.load_dataset(config)
+    problem = first_problem(task.check(dataset, config.task))
+    if problem:
+        raise DatasetError(problem, source=dataset.source)
+    return task.build_data(config, dataset, train_query=train_query)
