@@ -89,6 +89,41 @@ class TextEncoder(nn.Module):
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.backbone.parameters())
 
+    kind = "encoder"
+
+
+class DecoderEncoder(TextEncoder):
+    """A causal LM (``AutoModelForCausalLM``) seen as an encoder: the same hidden states per
+    text or per position, from its base model, plus its own output layer (``output_weight``)
+    that scores the next token. Batches are right-padded for training (the causal mask and
+    the attention mask keep pads out); ``left_padded`` batches are for generation and scoring."""
+
+    kind = "decoder"
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        out = self.backbone.base_model(input_ids=input_ids, attention_mask=attention_mask)
+        if positions is not None:
+            return out.last_hidden_state[positions[:, 0], positions[:, 1]]
+        return mean_pool(out.last_hidden_state, attention_mask)
+
+    def output_weight(self) -> torch.Tensor:
+        """[vocab, hidden]: next-token logits are ``hidden @ output_weight().T`` (tied or not)."""
+        return self.backbone.get_output_embeddings().weight
+
+    def left_padded(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        """Pads on the left so that every row's last token sits in the last column."""
+        pad = self.tokenizer.pad_token_id or 0
+        width = max(len(x) for x in ids)
+        input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for row, seq in enumerate(ids):
+            if seq:
+                input_ids[row, width - len(seq) :] = torch.as_tensor(seq, dtype=torch.long)
+                mask[row, width - len(seq) :] = 1
+        return {"input_ids": input_ids.to(self.device), "attention_mask": mask.to(self.device)}
+
 
 def find_layers(model: nn.Module) -> nn.ModuleList | None:
     """The stack of transformer blocks: the longest ModuleList of same-typed modules."""
@@ -107,9 +142,11 @@ def load_encoder(
     allow_pickle: bool = False,
     trust_remote_code: bool = False,
     attn_implementation: str | None = None,
+    causal_lm: bool = False,
 ) -> TextEncoder:
-    """Loads tokenizer and backbone from a resolved source, offline for local ones."""
-    from transformers import AutoModel, AutoTokenizer
+    """Loads tokenizer and backbone from a resolved source, offline for local ones.
+    ``causal_lm``: the model with its language-modelling head (``AutoModelForCausalLM``)."""
+    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -123,7 +160,7 @@ def load_encoder(
         model_kwargs = dict(kwargs, use_safetensors=not allow_pickle)
         if attn_implementation:
             model_kwargs["attn_implementation"] = attn_implementation
-        backbone = AutoModel.from_pretrained(source.path, **model_kwargs)
+        backbone = (AutoModelForCausalLM if causal_lm else AutoModel).from_pretrained(source.path, **model_kwargs)
     except OSError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if not source.local:
@@ -135,7 +172,7 @@ def load_encoder(
     if tokenizer.pad_token_id is None:
         # Decoders often have no pad token; the mask makes the choice harmless.
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    return TextEncoder(backbone, tokenizer, max_length=max_length, source=name)
+    return (DecoderEncoder if causal_lm else TextEncoder)(backbone, tokenizer, max_length=max_length, source=name)
 
 
 def build_encoder_from_config(config: Any, tokenizer: Any, *, max_length: int) -> TextEncoder:
