@@ -146,7 +146,7 @@ def load_encoder(
 ) -> TextEncoder:
     """Loads tokenizer and backbone from a resolved source, offline for local ones.
     ``causal_lm``: the model with its language-modelling head (``AutoModelForCausalLM``)."""
-    from transformers import AutoModel, AutoModelForCausalLM, AutoTokenizer
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -160,7 +160,11 @@ def load_encoder(
         model_kwargs = dict(kwargs, use_safetensors=not allow_pickle)
         if attn_implementation:
             model_kwargs["attn_implementation"] = attn_implementation
+        if causal_lm:
+            require_decoder(AutoConfig.from_pretrained(source.path, **kwargs), name)
         backbone = (AutoModelForCausalLM if causal_lm else AutoModel).from_pretrained(source.path, **model_kwargs)
+    except ModelError:
+        raise
     except OSError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if not source.local:
@@ -173,6 +177,18 @@ def load_encoder(
         # Decoders often have no pad token; the mask makes the choice harmless.
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
     return (DecoderEncoder if causal_lm else TextEncoder)(backbone, tokenizer, max_length=max_length, source=name)
+
+
+def is_decoder_config(config: Any) -> bool:
+    """A causal LM by its saved architecture (``...ForCausalLM``, ``...LMHeadModel``) or flag."""
+    architectures = getattr(config, "architectures", None) or []
+    return bool(getattr(config, "is_decoder", False)) or any("CausalLM" in a or "LMHead" in a for a in architectures)
+
+
+def require_decoder(config: Any, name: str) -> None:
+    if not is_decoder_config(config):
+        kind = getattr(config, "model_type", "") or "an"
+        raise ModelError(f"this task needs a decoder (a causal language model); this is {kind} encoder", source=name)
 
 
 def build_encoder_from_config(config: Any, tokenizer: Any, *, max_length: int) -> TextEncoder:

@@ -79,7 +79,7 @@ def model_info(name: str, *, allow_pickle: bool = False) -> dict[str, Any]:
     config = read_model_config(source) if source.local else {}
     size = sum(p.stat().st_size for p in Path(source.path).glob("*.safetensors")) if source.local else None
     parameters = _count_safetensors(Path(source.path)) if source.local else None
-    is_decoder = bool(config.get("is_decoder")) or any("CausalLM" in a for a in config.get("architectures", []) or [])
+    is_decoder = bool(config.get("is_decoder")) or any("CausalLM" in a or "LMHead" in a for a in config.get("architectures", []) or [])
     return {
         "name": name,
         "path": source.path,
