@@ -130,7 +130,7 @@ LEARNING = {
     "maml": {"lr": 3e-3, "scope": "lora", "inner_lr": 0.05, "head_inner_lr": 0.5},
     "fomaml": {"lr": 3e-3, "scope": "top_k_layers", "inner_lr": 0.05, "head_inner_lr": 0.5},
     "anil": {"lr": 3e-3, "head_inner_lr": 0.5},
-    "reptile": {"lr": 0.5, "scope": "all", "inner_lr": 0.05, "head_inner_lr": 0.05, "inner_steps": 3},
+    "reptile": {"lr": 0.5, "scope": "top_k_layers", "top_k": 2, "inner_lr": 0.1, "head_inner_lr": 0.5, "inner_steps": 3},
 }
 
 
