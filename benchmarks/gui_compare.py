@@ -1,6 +1,11 @@
 """Compare page: 20 runs with 10,000 points per metric (2 metrics) and 200 test episodes each.
 
     QT_QPA_PLATFORM=offscreen python benchmarks/gui_compare.py
+    QT_QPA_PLATFORM=offscreen python benchmarks/gui_compare.py --maml   # 20 MAML runs, their 20 metrics each
+
+``--maml``: each run logs what MAML logs (tests/gui/metric_runs.py): train loss, accuracy and
+learning rate at each of 10,000 steps, validation, inner-loop and per-inner-step metrics
+every 50 steps, the final test values; the page charts its default picks, then every metric.
 
 "cold" is a Compare right after the page is created (scipy still importing on its thread,
 first queries); "settled" a new page after its imports finished, as in an app open for a
@@ -47,18 +52,41 @@ def fill(db: Path, runs: int, points: int) -> list[str]:
     return ids
 
 
+def fill_maml(db: Path, runs: int, steps: int) -> list[str]:
+    from engine.store import Store
+    from tests.gui.metric_runs import MAML_METRICS, add_method_run, metric_rows
+
+    ids = []
+    with Store(db) as store:
+        for r in range(runs):
+            run_id = add_method_run(store, f"maml-{r:02d}", "maml", steps=1, seed=r)  # (its rows replaced below)
+            store.conn.execute("DELETE FROM metrics WHERE run_id = ?", (run_id,))
+            store.add_metrics(run_id, metric_rows(MAML_METRICS, steps, eval_every=50, seed=r))
+            ids.append(run_id)
+    return ids
+
+
 def main() -> None:
+    import argparse
+
     from _gui_probe import StallProbe, wait_for_paint
     from PySide6.QtCore import QEventLoop
     from PySide6.QtWidgets import QApplication
 
     from gui.pages.compare import ComparePage
 
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--maml", action="store_true", help="20 MAML runs with their 20 metrics each")
+    args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
     db = Path(tempfile.mkdtemp()) / "runs.db"
+    from PySide6.QtCore import QSettings
+
+    # Settings of its own: the page remembers metric picks (this script picks every metric).
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(db.parent / "settings"))
     t = time.perf_counter()
-    ids = fill(db, 20, 10_000)
-    print(f"filled 20 runs x 2 metrics x 10,000 points in {time.perf_counter() - t:.1f} s")
+    ids = fill_maml(db, 20, 10_000) if args.maml else fill(db, 20, 10_000)
+    print(f"filled 20 runs ({'MAML, 20 metrics' if args.maml else '2 metrics'}, 10,000 steps) in {time.perf_counter() - t:.1f} s")
     def new_page() -> ComparePage:
         page = ComparePage(db)
         page.resize(1400, 850)
@@ -81,12 +109,12 @@ def main() -> None:
         loop = QEventLoop()
         page.loaded.connect(loop.quit)
         loop.exec()
-        first = wait_for_paint(page.plots.viewport(), time.perf_counter()) - t0
+        first = wait_for_paint(page.plots.grid.view.viewport(), time.perf_counter()) - t0
         drawn = sum(len(c.values) for per in page.comparison.curves.values() for c in per.values())
         loop = QEventLoop()
         page.details_loaded.connect(loop.quit)
         loop.exec()
-        full = wait_for_paint(page.plots.viewport(), time.perf_counter()) - t0
+        full = wait_for_paint(page.plots.grid.view.viewport(), time.perf_counter()) - t0
         stalls = probe.stop()
         page.loaded.disconnect()
         page.details_loaded.disconnect()
@@ -100,10 +128,27 @@ def main() -> None:
     s = time.perf_counter()
     page.smoothing.setValue(0.9)
     loop.exec()
-    wait_for_paint(page.plots.viewport(), time.perf_counter())
+    wait_for_paint(page.plots.grid.view.viewport(), time.perf_counter())
     stalls = probe.stop()
-    print(f"smoothing on (40 smoothed + 40 raw curves): {(time.perf_counter() - s) * 1000:.0f} ms, "
+    curves = sum(len(p.listDataItems()) for p in page.plot_items.values())
+    print(f"smoothing on ({curves} curves, smoothed and raw): {(time.perf_counter() - s) * 1000:.0f} ms, "
           f"worst UI stall {stalls['worst_ms']:.0f} ms")
+    if args.maml:  # every metric charted: 18 plots of 20 runs
+        loop = QEventLoop()
+        page.curves_drawn.connect(loop.quit)
+        page.smoothing.setValue(0.0)
+        loop.exec()
+        loop = QEventLoop()
+        page.curves_drawn.connect(loop.quit)
+        probe = StallProbe()
+        probe.start()
+        s = time.perf_counter()
+        page.plots.picker.set_picked(page.plots.picker.names)
+        loop.exec()
+        wait_for_paint(page.plots.grid.view.viewport(), time.perf_counter())
+        stalls = probe.stop()
+        print(f"every metric picked ({len(page.plot_items)} plots): {(time.perf_counter() - s) * 1000:.0f} ms, "
+              f"worst UI stall {stalls['worst_ms']:.0f} ms, p99 {stalls['p99_ms']:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 
 ``load_comparison`` reads the runs, their curves and per-episode results through the store
 and the engine's one statistics module (``engine.compare``); nothing here does statistics
-of its own. ``smooth`` is a vectorised debiased EMA; ``report_html`` writes a
+of its own. ``report_html`` writes a
 self-contained report (plots inlined as a base64 PNG).
 """
 
@@ -22,6 +22,7 @@ import numpy as np
 
 from engine.compare import compare_runs, config_diff
 from engine.store import Store
+from gui.metric_kinds import default_picks, final_partner
 
 
 @dataclass
@@ -47,17 +48,21 @@ class Comparison:
     episodes: dict[str, list[float]]  # run id -> per-episode test accuracy
     stats: dict[str, Any]  # engine.compare.compare_runs
     diff: list[tuple[str, list[Any]]] = field(default_factory=list)
+    names: list[str] = field(default_factory=list)  # every metric the runs logged, read or not yet
+    partial: bool = False  # only the charted metrics' curves are read so far
 
     @property
     def overview(self) -> bool:
-        """Some curves are min/max overviews; the full ones are still to be read."""
-        return any(c.overview for per in self.curves.values() for c in per.values())
+        """Some curves are min/max overviews or not read yet; the full ones are still to come."""
+        return self.partial or any(c.overview for per in self.curves.values() for c in per.values())
 
     @property
     def reference(self) -> str:
         return self.stats["reference"]
 
     def metric_names(self) -> list[str]:
+        if self.names:
+            return list(self.names)
         names: set[str] = set()
         for per_run in self.curves.values():
             names.update(per_run)
@@ -108,11 +113,11 @@ def read_curve(conn: Any, run_id: str, name: str, *, max_points: int | None = No
     return Curve(block[:, 0], block[:, 1], block[:, 2])
 
 
-def _curves(store: Store, ids: list[str], max_points: int | None) -> dict[str, dict[str, Curve]]:
-    return {
-        run_id: {name: read_curve(store.conn, run_id, name, max_points=max_points) for name in store.metric_names(run_id)}
-        for run_id in ids
-    }
+def _curves(store: Store, ids: list[str], max_points: int | None,
+            names: dict[str, list[str]] | None = None) -> dict[str, dict[str, Curve]]:
+    names = names or {run_id: store.metric_names(run_id) for run_id in ids}
+    return {run_id: {name: read_curve(store.conn, run_id, name, max_points=max_points) for name in names[run_id]}
+            for run_id in ids}
 
 
 def load_curves(db_path: Path, ids: list[str], *, max_points: int | None = None) -> dict[str, dict[str, Curve]]:
@@ -121,13 +126,27 @@ def load_curves(db_path: Path, ids: list[str], *, max_points: int | None = None)
         return _curves(store, ids, max_points)
 
 
+def charted(names: set[str], picks: set[str] | None) -> set[str]:
+    """The metrics a first paint needs: the picks (``None``: the defaults for these names)
+    and the final values drawn on their plots."""
+    wanted = set(default_picks(names)) if picks is None else set(picks)
+    return wanted | {n for n in names if final_partner(n) in wanted}
+
+
 def load_runs_data(
-    db_path: Path, ids: list[str], *, max_points: int | None = None
-) -> tuple[list[dict], dict[str, dict[str, Curve]], dict[str, list[float]]]:
+    db_path: Path, ids: list[str], *, max_points: int | None = None, picks: set[str] | None | bool = False
+) -> tuple[list[dict], dict[str, dict[str, Curve]], dict[str, list[float]], list[str]]:
+    """Runs, curves, per-episode accuracies and every metric name. ``picks``: read only the
+    curves charted with these picks (``None``: the default picks); ``False``: every curve."""
     with Store(db_path, readonly=True) as store:  # one connection for runs, episodes and curves
         runs = [store.get_run(i) for i in ids]
         episodes = {run["id"]: [e["accuracy"] for e in store.episodes(run["id"], "test")] for run in runs}
-        return runs, _curves(store, [r["id"] for r in runs], max_points), episodes
+        names = {run["id"]: store.metric_names(run["id"]) for run in runs}
+        every = sorted({n for per in names.values() for n in per})
+        if picks is not False:
+            wanted = charted(set(every), picks)
+            names = {run_id: [n for n in per if n in wanted] for run_id, per in names.items()}
+        return runs, _curves(store, [r["id"] for r in runs], max_points, names), episodes, every
 
 
 def load_stats(db_path: Path, ref_id: str, ids: list[str]) -> dict[str, Any]:
@@ -135,28 +154,16 @@ def load_stats(db_path: Path, ref_id: str, ids: list[str]) -> dict[str, Any]:
         return compare_runs(store, ref_id, [i for i in ids if i != ref_id])
 
 
-def load_comparison(db_path: Path, ids: list[str], ref_id: str | None = None, *, max_points: int | None = None) -> Comparison:
-    runs, curves, episodes = load_runs_data(db_path, ids, max_points=max_points)
+def load_comparison(db_path: Path, ids: list[str], ref_id: str | None = None, *, max_points: int | None = None,
+                    picks: set[str] | None | bool = False) -> Comparison:
+    """``picks`` as in ``load_runs_data``: a first paint reads only what it charts (a MAML run
+    logs 20 metrics; five are charted by default), the rest comes with ``load_curves``."""
+    runs, curves, episodes, names = load_runs_data(db_path, ids, max_points=max_points, picks=picks)
     ids = [r["id"] for r in runs]
     ref_id = ref_id if ref_id in ids else ids[0]
     stats = load_stats(db_path, ref_id, ids)
-    return Comparison(runs, curves, episodes, stats, config_diff([r["config"] for r in runs]))
-
-
-def smooth(values: np.ndarray, weight: float) -> np.ndarray:
-    """Debiased exponential moving average (as TensorBoard's); NaNs carry the last value."""
-    if weight <= 0 or len(values) == 0:
-        return values
-    from scipy.signal import lfilter
-
-    x = np.asarray(values, dtype=np.float64)
-    finite = np.isfinite(x)
-    if not finite.all():
-        index = np.maximum.accumulate(np.where(finite, np.arange(len(x)), 0))
-        x = x[index]
-        x = np.where(np.isfinite(x), x, 0.0)
-    ema = lfilter([1 - weight], [1, -weight], x)
-    return ema / (1 - weight ** np.arange(1, len(x) + 1))
+    return Comparison(runs, curves, episodes, stats, config_diff([r["config"] for r in runs]), names=names,
+                      partial=picks is not False)
 
 
 def fmt(value: Any, digits: int = 3) -> str:
@@ -277,7 +284,12 @@ def _report_tables(comp: Comparison) -> tuple[list[str], list[list[str]], list[l
     return results_header, results_rows, diff_rows, runs_rows
 
 
-def report_html(comp: Comparison, png: bytes | None = None, *, title: str = "MetaLab comparison") -> str:
+def _metrics_caption(metrics: list[str] | None) -> str:
+    return f"Metrics charted: {', '.join(metrics)}." if metrics else ""
+
+
+def report_html(comp: Comparison, png: bytes | None = None, *, title: str = "MetaLab comparison",
+                metrics: list[str] | None = None) -> str:
     """One HTML file, nothing external: tables, the paired statistics and the plots inlined."""
     results_header, results_rows, diff_rows, runs_rows = _report_tables(comp)
     names = [r["name"] for r in comp.runs]
@@ -298,7 +310,7 @@ def report_html(comp: Comparison, png: bytes | None = None, *, title: str = "Met
         f"<p class='note'>{html.escape(note).replace(chr(10), '<br>')}</p>" if note else "",
         "<h2>Config differences</h2>",
         _html_table(["Key", *names], diff_rows) if diff_rows else "<p>The configs are identical.</p>",
-        "<h2>Curves</h2>", image, "</body></html>",
+        "<h2>Curves</h2>", f"<p>{html.escape(_metrics_caption(metrics))}</p>" if metrics else "", image, "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
 
@@ -312,7 +324,8 @@ def _md_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def report_markdown(comp: Comparison, image_name: str | None = None, *, title: str = "MetaLab comparison") -> str:
+def report_markdown(comp: Comparison, image_name: str | None = None, *, title: str = "MetaLab comparison",
+                    metrics: list[str] | None = None) -> str:
     """The HTML report's content as Markdown; the plots are a PNG file beside it (``image_name``)."""
     results_header, results_rows, diff_rows, runs_rows = _report_tables(comp)
     note = unpaired_note(comp)
@@ -326,6 +339,6 @@ def report_markdown(comp: Comparison, image_name: str | None = None, *, title: s
         *([f"> {line}" for line in note.splitlines()] if note else []),
         "## Config differences",
         _md_table(["Key", *[r["name"] for r in comp.runs]], diff_rows) if diff_rows else "The configs are identical.",
-        *(["## Curves", f"![curves]({image_name})"] if image_name else []),
+        *(["## Curves", *([_metrics_caption(metrics)] if metrics else []), f"![curves]({image_name})"] if image_name else []),
     ]
     return "\n\n".join(parts) + "\n"

@@ -96,6 +96,7 @@ class MainWindow(QMainWindow):
         self.runs_page.open_requested.connect(self.open_run)
         self.runs_page.clone_requested.connect(self.clone_config)
         self.runs_page.compare_requested.connect(self.compare_runs)
+        self.studies_page.compare_requested.connect(self.compare_runs)
         self.studies_page.open_requested.connect(self.open_run)
         self.studies_page.form_config = self._form_config
         self.studies_page.workers_changed.connect(lambda _n: self._update_status())
@@ -112,6 +113,8 @@ class MainWindow(QMainWindow):
         self.monitor_page.resume_requested.connect(self.resume_run)
         self.runs_page.resume_requested.connect(self.resume_run)
         self.monitor_page.oom_panel.db_path = self.db_path
+        self.monitor_page.db_path = self.db_path  # the newest run offered after a restart; renames
+        self.monitor_page.open_requested.connect(self.open_run)
         self.monitor_page.oom_panel.relaunch_requested.connect(self.relaunch)
         self.info.devices_changed.connect(self._update_devices)
 

@@ -123,13 +123,32 @@ def main() -> int:
     window.stop_current()
     wait(app, lambda: not window.queue.jobs)
 
+    # A MAML run: its 20 metrics, the default picks charted (loss, accuracy, inner loop before/after).
+    os.environ.update(FAKE_ENGINE_MODE="slow", FAKE_STEPS="400", FAKE_STEP_SECONDS="0.02", FAKE_METRICS="maml")
+    maml = config.to_dict()
+    maml["name"], maml["method"] = "maml-inner-loop", {"name": "maml", "params": {}}
+    page.set_config(RunConfig.from_dict(maml))
+    wait(app, lambda: not page.dataset_panel.is_busy())
+    page.validate()
+    launch(window)
+    session = window.monitor_page.session
+    wait(app, lambda: session.progress.get("done", 0) >= 250)
+    window.monitor_page.smoothing.setValue(0)
+    settle(app, 0.5)
+    window.monitor_page.plot.show_readout(200.0, "inner_query_accuracy")
+    settle(app, 0.3)
+    window.grab().save(str(out / "monitor_maml.png"))
+    window.stop_current()
+    wait(app, lambda: not window.queue.jobs)
+    os.environ["FAKE_METRICS"] = "basic"
+
     window.show_page(2)
     settle(app, 0.5)  # (runs.png comes from screenshots_browse.py, over a fuller database)
     window.open_run(window.runs_page.model.run(1)["id"])  # the failed run, from the store
     settle(app, 0.5)
     window.grab().save(str(out / "monitor_failed.png"))
     window.close()
-    for name in ("new_experiment", "monitor", "monitor_failed"):
+    for name in ("new_experiment", "monitor", "monitor_maml", "monitor_failed"):
         print(out / f"{name}.png")
     return 0
 

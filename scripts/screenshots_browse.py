@@ -34,6 +34,7 @@ def main() -> None:
     from PySide6.QtWidgets import QApplication
 
     from gui.main_window import MainWindow
+    from tests.gui.metric_runs import add_method_run
     from tests.gui.store_fill import add_run, base_config
     from tests.gui.test_gui_studies import make_study
 
@@ -68,6 +69,7 @@ def main() -> None:
             store.add_metrics(run_id, [("val_accuracy", s, 0.72 + shift - 0.3 * math.exp(-s / rate) + rng.gauss(0, 0.012), s * 1.7,
                                         1e9 + s) for s in range(0, 300, 10)])
             ids.append(run_id)
+        ids.append(add_method_run(store, "maml-5-inner-steps", "maml", steps=300, seed=7))  # its 20 metrics
     win = MainWindow(db_path=db, restore=False)
     win.resize(1400, 860)
     win.show()
@@ -81,7 +83,7 @@ def main() -> None:
 
     loaded = []
     win.compare_page.loaded.connect(lambda: loaded.append(1))
-    win.compare_runs(ids[:3])
+    win.compare_runs([ids[0], ids[1], ids[-1]])  # two protonets and a MAML
     wait(app, lambda: bool(loaded))
     drawn = []
     win.compare_page.curves_drawn.connect(lambda: drawn.append(1))

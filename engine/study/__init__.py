@@ -94,6 +94,10 @@ def run_study(
 
     spec, url, study = _prepare(path, db_path, storage, n_trials, timeout, overrides)
     study.sampler = make_sampler(spec, seed=effective_seed(spec, study, worker=False))
+    if spec.sampler == "pbt":
+        from engine.study._pbt import run_population_here
+
+        return spec, url, run_population_here(spec, study, url, db_path=db_path, stop=stop, report=report)
     outcome = run_trials(spec, study, db_path=db_path, stop=stop, report=report)
     return spec, url, outcome
 
@@ -121,6 +125,10 @@ def work(
     spec = spec.with_budget(n_trials, timeout)
     prepare(spec.base)
     study.sampler = make_sampler(spec, seed=effective_seed(spec, study, worker=True))
+    if spec.sampler == "pbt":
+        from engine.study._pbt import run_population
+
+        return spec, run_population(spec, study, db_path=db_path, stop=stop, report=report)
     return spec, run_trials(spec, study, db_path=db_path, stop=stop, report=report)
 
 

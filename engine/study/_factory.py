@@ -30,6 +30,7 @@ def _sampler_class(name: str) -> Any:
         "gp": s.GPSampler,
         "cmaes": s.CmaEsSampler,
         "nsga2": s.NSGAIISampler,
+        "pbt": s.RandomSampler,  # never asked: every population unit is enqueued with its parameters
     }[name]
 
 
@@ -67,8 +68,12 @@ def pruner_defaults(spec: StudySpec) -> dict[str, Any]:
 
 def check_options(spec: StudySpec) -> None:
     """Options that name no keyword of the Optuna class are errors (before anything runs)."""
+    if spec.sampler == "pbt":
+        from engine.study._pbt import options_of
+
+        options_of(spec)
     for kind, name, options, make in (
-        ("sampler", spec.sampler, spec.sampler_options, _sampler_class),
+        ("sampler", spec.sampler, {} if spec.sampler == "pbt" else spec.sampler_options, _sampler_class),
         ("pruner", spec.pruner, spec.pruner_options, _pruner_class),
     ):
         allowed = set(inspect.signature(make(name)).parameters) - {"self", "search_space", "seed"}
@@ -84,7 +89,7 @@ def check_options(spec: StudySpec) -> None:
 def make_sampler(spec: StudySpec, *, seed: int | None) -> optuna.samplers.BaseSampler:
     from engine.study._space import grid_search_space
 
-    options = sampler_defaults(spec) | spec.sampler_options
+    options = {} if spec.sampler == "pbt" else sampler_defaults(spec) | spec.sampler_options
     cls = _sampler_class(spec.sampler)
     try:
         if spec.sampler == "grid":

@@ -66,7 +66,16 @@ def study_details(study: optuna.Study, storage_label: str) -> dict[str, Any]:
     for t in trials:
         counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
     importances, evaluator, note = param_importances(study, len(complete))
-    return {
+    population = None
+    if attr.get("sampler") == "pbt":  # the best is the best member at the end, not the best generation
+        from engine.study._pbt import population_report
+
+        population = population_report(study)
+        if population["best_schedule"]:
+            best = next(t for t in complete if t.number == population["members"][str(population["best_member"])][-1]["trial"])
+        else:
+            best = None
+    details = {
         "name": study.study_name,
         "storage": storage_label,
         "direction": study.direction.name.lower(),
@@ -87,6 +96,9 @@ def study_details(study: optuna.Study, storage_label: str) -> dict[str, Any]:
         "importance_note": note,
         "trials": [trial_row(t) for t in trials],
     }
+    if population is not None:
+        details["population"] = population
+    return details
 
 
 def param_importances(study: optuna.Study, n_complete: int) -> tuple[dict[str, float], str | None, str | None]:

@@ -31,7 +31,7 @@ from engine.config import RunConfig, resolve_relative
 from engine.errors import ConfigError
 from engine.study._space import Dimension, grid_search_space, grid_size, parse_space
 
-SAMPLERS = ("random", "grid", "tpe", "gp", "cmaes", "nsga2")
+SAMPLERS = ("random", "grid", "tpe", "gp", "cmaes", "nsga2", "pbt")
 PRUNERS = ("none", "median", "sha", "hyperband")
 DIRECTIONS = ("maximize", "minimize")
 # What the runner reports at each validation (episodic and supervised alike).
@@ -197,6 +197,12 @@ def _build(name: str, base: RunConfig, data: dict[str, Any], *, storage: Any, so
         grid_search_space(space, source=source)
         if n_trials is not None and n_trials > grid_size(space):
             n_trials = grid_size(space)  # a grid has no more points to try
+    if sampler == "pbt":  # the budget is the population's: members x generations
+        from engine.study._pbt import PBTOptions
+
+        pbt = PBTOptions.from_spec(options["sampler_options"], eval_every=base.train.eval_every,
+                                   episodes=base.train.episodes, source=source)
+        n_trials = pbt.population * -(-base.train.episodes // pbt.ready_every)
     spec = StudySpec(
         name=name, base=base, space=space, sampler=sampler, pruner=pruner, n_trials=n_trials,
         timeout=float(timeout) if timeout is not None else None, metric=metric, direction=direction,

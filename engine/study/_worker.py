@@ -270,13 +270,20 @@ def _tell(study: optuna.Study, trial: optuna.Trial, state: str, value: float | N
                 study._storage.set_trial_system_attr(trial._trial_id, FAIL_REASON_ATTR, "interrupted")
             study.tell(trial, state=TrialState.FAIL)
             if state == "interrupted":
-                _enqueue_retry(study, trial.number, params)
+                _enqueue_retry(study, trial.number, params, _carried(trial))
     except Exception as exc:  # e.g. another worker failed this trial as stale meanwhile
         log.warning("could not record trial %d as %s: %s", trial.number, state, exc)
 
 
-def _enqueue_retry(study: optuna.Study, number: int, params: dict[str, Any]) -> None:
-    study.enqueue_trial(params, user_attrs={RETRY_OF_ATTR: number})
+def _enqueue_retry(study: optuna.Study, number: int, params: dict[str, Any], carried: dict[str, Any] | None = None) -> None:
+    study.enqueue_trial(params, user_attrs={RETRY_OF_ATTR: number, **(carried or {})})
+
+
+def _carried(trial: Any) -> dict[str, Any]:
+    """What a retry keeps of its trial beyond the parameters: a population unit's plan."""
+    from engine.study._pbt import retry_attrs
+
+    return retry_attrs(trial)
 
 
 def _fail_queued_run(db_path: Path, run_id: str | None, error: str) -> None:
@@ -319,7 +326,7 @@ def recover_stale_trials(
                 continue
         except Exception:  # another worker recovered it first
             continue
-        _enqueue_retry(study, t.number, dict(t.params))
+        _enqueue_retry(study, t.number, dict(t.params), _carried(t))
         recovered.append(t.number)
         if db_path is not None and t.user_attrs.get("run_id"):
             _interrupt_run(db_path, t.user_attrs["run_id"], t.number)

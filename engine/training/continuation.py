@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from collections.abc import Callable
 from typing import IO, Any
 
 from engine.config import RunConfig
@@ -54,17 +55,41 @@ def fork_run(
     step: int | None = None,
     events_stream: IO[str] | None = None,
     stop: StopFlag | None = None,
+    with_state: bool = False,
+    study: str | None = None,
+    trial_number: int | None = None,
+    on_created: Callable[[str], None] | None = None,
     **kwargs: Any,
 ) -> RunOutcome:
-    """A new run starting from a checkpoint of ``run_id`` with changed settings."""
+    """A new run starting from a checkpoint of ``run_id`` with changed settings.
+
+    ``with_state`` carries the optimizer and scheduler state over too (population-based
+    training's exploit), with the learning rate rescaled to the new ``method.params.lr``.
+    """
     with Store(db_path) as store:
         parent = store.get_run(run_id)
         ckpt_step, folder = _checkpoint_at(db_path, parent["id"], step)
-        config = RunConfig.from_dict(parent["config"]).with_values({"name": f"{parent['name']} (fork @{ckpt_step})", **overrides})
+        parent_config = RunConfig.from_dict(parent["config"])
+        config = parent_config.with_values({"name": f"{parent['name']} (fork @{ckpt_step})", **overrides})
         prepare(config)  # check everything before writing anything
-        weights, _, _ = load_checkpoint(folder)
-        # Weights only: changed settings (a learning rate, a method) get a fresh optimizer.
+        weights, _, state = load_checkpoint(folder)
+        # Weights only by default: changed settings (a learning rate, a method) get a fresh optimizer.
         start = StartPoint(ckpt_step, weights, None)
-        new_id = store.create_run(config.to_dict(), parent_id=parent["id"])
+        if with_state and state is not None and config.method.name == parent_config.method.name:
+            kept = {k: state[k] for k in ("optimizer", "scheduler") if k in state}
+            start = StartPoint(ckpt_step, weights, kept, lr_scale=_lr_ratio(parent_config, config))
+        new_id = store.create_run(config.to_dict(), parent_id=parent["id"], study=study, trial_number=trial_number)
         store.copy_metrics(parent["id"], new_id, up_to_step=ckpt_step)
-    return run_experiment(config, db_path=db_path, events_stream=events_stream, run_id=new_id, stop=stop, start=start, **kwargs)
+    if on_created is not None:
+        on_created(new_id)
+    return run_experiment(
+        config, db_path=db_path, events_stream=events_stream, run_id=new_id, stop=stop, start=start,
+        study=study, trial_number=trial_number, **kwargs,
+    )
+
+
+def _lr_ratio(before: RunConfig, after: RunConfig) -> float:
+    old, new = before.method.params.get("lr"), after.method.params.get("lr")
+    if not old or not new:
+        return 1.0
+    return float(new) / float(old)

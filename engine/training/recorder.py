@@ -27,6 +27,7 @@ class Recorder:
         self._logs: list[tuple[float, str, str]] = []
         self._last_flush = 0.0
         self._last_progress = 0.0
+        self._phase: tuple[str, float, int] | None = None  # (phase, its first event's time, done then)
 
     def wall_time(self) -> float:
         return time.time() - self.started
@@ -52,8 +53,13 @@ class Recorder:
         if not force and now - self._last_progress < PROGRESS_SECONDS:
             return
         self._last_progress = now
-        elapsed = now - self.started
-        rate = done / elapsed if elapsed > 0 and done else 0.0
+        # Each phase has its own clock (model loading, a resumed run's earlier steps and the
+        # training before the meta-test are not part of the meta-test's speed).
+        if self._phase is None or self._phase[0] != phase or done < self._phase[2]:
+            self._phase = (phase, now, done)
+        _, phase_start, phase_done = self._phase
+        elapsed = now - phase_start
+        rate = (done - phase_done) / elapsed if elapsed > 0 and done > phase_done else 0.0
         eta = (total - done) / rate if rate > 0 else None
         self.events.emit("progress", done=done, total=total, eta_seconds=eta, rate=rate, phase=phase)
 

@@ -64,6 +64,7 @@ class StartPoint:
     step: int
     weights: dict[str, Any]
     state: dict[str, Any] | None = None  # optimizer, scheduler, generator (resume only)
+    lr_scale: float = 1.0  # a fork that keeps the optimizer state under a new learning rate
 
 
 @dataclass
@@ -352,6 +353,13 @@ def _restore(method: methods.Method, start: StartPoint) -> None:
         method.optimizer.load_state_dict(state["optimizer"])
     if method.scheduler is not None and "scheduler" in state:
         method.scheduler.load_state_dict(state["scheduler"])
+    if start.lr_scale != 1.0 and method.optimizer is not None:
+        for group in method.optimizer.param_groups:
+            group["lr"] *= start.lr_scale
+            if "initial_lr" in group:
+                group["initial_lr"] *= start.lr_scale
+        if method.scheduler is not None:
+            method.scheduler.base_lrs = [lr * start.lr_scale for lr in method.scheduler.base_lrs]
     if "generator" in state:
         method.generator.set_state(state["generator"])
     if "torch_rng" in state:

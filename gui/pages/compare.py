@@ -14,10 +14,11 @@ from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QIODevice, Qt, QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QColor
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFileDialog,
@@ -36,6 +37,7 @@ from PySide6.QtWidgets import (
 
 from engine.fileio import atomic_write_bytes, atomic_write_text
 from gui.background import Worker
+from gui.chart_colors import run_colors
 from gui.compare_data import (
     PAIRED_HEADER,
     Comparison,
@@ -55,9 +57,6 @@ from gui.widgets.comparison_plots import ComparisonPlots, style_plot
 
 MAX_RUNS = 20
 OVERVIEW_POINTS = 3000  # per curve on the first paint; the full curves replace them when read
-# 20 distinguishable colours (Tableau 10, then its lighter half).
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf",
-           "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94", "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5"]
 
 
 def table_view(model: RecordsModel) -> QTableView:
@@ -94,7 +93,8 @@ class ComparePage(QWidget):
         # One line that never changes height: a wrapping title re-laid out (and re-downsampled) every plot.
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
         self.reference = QComboBox()
-        self.reference.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        # (not AdjustToContents: a long run name would widen the window)
+        self.reference.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.reference.setMinimumContentsLength(18)
         self.reference.setToolTip("The run every other run is compared with")
         self.reference.currentIndexChanged.connect(self._reference_changed)
@@ -104,12 +104,15 @@ class ComparePage(QWidget):
         self.smoothing = QDoubleSpinBox(minimum=0.0, maximum=0.999, singleStep=0.1, decimals=3, value=0.0)
         self.smoothing.setToolTip("Exponential moving average weight (0 = raw curves)")
         self.smoothing.valueChanged.connect(lambda _v: self.draw_curves())
+        self.log_y = QCheckBox("Log y")
+        self.log_y.setToolTip("Log scale on every plot (non-positive values are left out); right-click a plot for one")
         self.export_button = QToolButton(text="Export")
         self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
         menu = QMenu(self)
         menu.addAction("Results as CSV…", lambda: self._export_dialog("csv"))
         menu.addAction("Plots as PNG…", lambda: self._export_dialog("png"))
         menu.addAction("Plots as SVG…", lambda: self._export_dialog("svg"))
+        # (one chart: right-click it)
         menu.addAction("Report as HTML…", lambda: self._export_dialog("html"))
         menu.addAction("Report as Markdown (+ PNG beside it)…", lambda: self._export_dialog("md"))
         self.export_button.setMenu(menu)
@@ -119,11 +122,15 @@ class ComparePage(QWidget):
         for label, widget in (("Reference", self.reference), ("x axis", self.align), ("Smoothing", self.smoothing)):
             top.addWidget(QLabel(label))
             top.addWidget(widget)
-        top.addWidget(self.export_button)
 
         # curves
         self.plots = ComparisonPlots()
         self.plots.drawn.connect(self._curves_drawn)
+        self.plots.picker.picks_changed.connect(self.draw_curves)
+        self.log_y.toggled.connect(self.plots.grid.set_log_all)
+        top.addWidget(self.plots.picker)
+        top.addWidget(self.log_y)
+        top.addWidget(self.export_button)
         self._announce_loaded = False
         self._announce_details = False
 
@@ -137,13 +144,13 @@ class ComparePage(QWidget):
         self.scatter_run = QComboBox()
         self.scatter_run.currentIndexChanged.connect(lambda _i: self.draw_scatter())
         self.scatter = pg.PlotWidget(background="w")
-        self.scatter.setMinimumWidth(320)
+        self.scatter.setMinimumWidth(240)
         style_plot(self.scatter.getPlotItem())
         stats = QWidget()
         left = QVBoxLayout()
-        left.addWidget(QLabel("<b>Results</b> — every final metric as mean ± 95% CI over the meta-test episodes"))
+        left.addWidget(_wrapping("<b>Results</b> — every final metric as mean ± 95% CI over the meta-test episodes"))
         left.addWidget(table_view(self.results_model), 1)
-        left.addWidget(QLabel("<b>Against the reference</b> — per-episode difference in test accuracy (run − reference)"))
+        left.addWidget(_wrapping("<b>Against the reference</b> — per-episode difference in test accuracy (run − reference)"))
         left.addWidget(table_view(self.paired_model), 1)
         left.addWidget(self.note)
         right = QVBoxLayout()
@@ -181,8 +188,11 @@ class ComparePage(QWidget):
         self.ids = list(ids)
         self.title.setText(f"Loading {len(ids)} runs…")
         db_path = self.db_path
+        picker = self.plots.picker  # the first paint reads only the curves it charts
+        picks = set(picker.picked) if picker.customised else None
         self.worker.submit(
-            lambda: load_comparison(db_path, list(ids), reference, max_points=OVERVIEW_POINTS), self._loaded, self._failed
+            lambda: load_comparison(db_path, list(ids), reference, max_points=OVERVIEW_POINTS, picks=picks),
+            self._loaded, self._failed
         )
 
     def _failed(self, exc: BaseException) -> None:
@@ -218,6 +228,7 @@ class ComparePage(QWidget):
         if comp is None or [r["id"] for r in comp.runs] != ids:  # another comparison took over
             return
         comp.curves = curves
+        comp.partial = False
         self._announce_details = True
         self.draw_curves(keep_view=True)
 
@@ -237,15 +248,16 @@ class ComparePage(QWidget):
 
     # --- curves -------------------------------------------------------------------------------
     def color(self, run_id: str) -> QColor:
+        """The run's colour: from its id, the same in every plot, export and comparison."""
         ids = [r["id"] for r in self.comparison.runs] if self.comparison else []
-        return QColor(PALETTE[ids.index(run_id) % len(PALETTE)] if run_id in ids else "#000000")
+        return QColor(run_colors(ids).get(run_id, "#000000"))
 
     def draw_curves(self, *, keep_view: bool = False) -> None:
         """The curves of the comparison, in batches (``curves_drawn`` when the last is on)."""
         comp = self.comparison
         if comp is None:
             return
-        colors = {r["id"]: self.color(r["id"]) for r in comp.runs}
+        colors = {run_id: QColor(c) for run_id, c in run_colors([r["id"] for r in comp.runs]).items()}
         self.plots.draw(comp, colors, wall_time=self.align.currentText() == "wall time",
                         smoothing=self.smoothing.value(), keep_view=keep_view)
 
@@ -334,28 +346,15 @@ class ComparePage(QWidget):
 
     # --- exports ------------------------------------------------------------------------------
     def plots_png(self) -> bytes:
-        image = self.plots.grab()
-        buffer = QBuffer()
-        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-        image.save(buffer, "PNG")
-        return bytes(buffer.data().data())
+        """Every picked chart (the whole grid, not only the scrolled-to part), legend on top."""
+        return self.plots.export("png")
 
     def plots_svg(self) -> bytes:
-        """Vector output through QtSvg (pyqtgraph's own SVG exporter fails on Qt 6.11's paths)."""
-        from PySide6.QtGui import QPainter
-        from PySide6.QtSvg import QSvgGenerator
+        """The same as SVG that other tools render alike (``gui.svg_bake``)."""
+        return self.plots.export("svg")
 
-        buffer = QBuffer()
-        buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-        generator = QSvgGenerator()
-        generator.setOutputDevice(buffer)
-        generator.setSize(self.plots.size())
-        generator.setViewBox(self.plots.rect())
-        generator.setTitle("MetaLab comparison")
-        painter = QPainter(generator)
-        self.plots.render(painter)
-        painter.end()
-        return bytes(buffer.data().data())
+    def picked_metrics(self) -> list[str]:
+        return sorted(self.plots.picker.picked)
 
     def export(self, fmt: str, path: Path) -> bool:
         comp = self.comparison
@@ -370,11 +369,11 @@ class ComparePage(QWidget):
             elif fmt == "svg":
                 atomic_write_bytes(path, self.plots_svg())
             elif fmt == "html":
-                atomic_write_text(path, report_html(comp, self.plots_png()))
+                atomic_write_text(path, report_html(comp, self.plots_png(), metrics=self.picked_metrics()))
             elif fmt == "md":
                 image = path.with_suffix(".png")
                 atomic_write_bytes(image, self.plots_png())
-                atomic_write_text(path, report_markdown(comp, image.name))
+                atomic_write_text(path, report_markdown(comp, image.name, metrics=self.picked_metrics()))
             else:
                 raise ValueError(fmt)
         except OSError as exc:
@@ -388,6 +387,14 @@ class ComparePage(QWidget):
         path, _ = QFileDialog.getSaveFileName(self, "Export the comparison", str(Path.home() / f"comparison.{fmt}"), filters[fmt])
         if path:
             self.export(fmt, Path(path))
+
+
+def _wrapping(text: str) -> QLabel:
+    """A heading that wraps rather than widening the window."""
+    label = QLabel(text)
+    label.setWordWrap(True)
+    label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+    return label
 
 
 def _import_scipy() -> None:

@@ -2,31 +2,44 @@
 
 The page observes one ``RunSession`` at a time (the picker lists this session's runs);
 switching runs re-points the views, the sessions keep collecting in the background.
+Speed and ETA are measured here, per phase, from each run's progress events
+(``gui.progress_rate``). With no run open (a fresh start), the page offers the newest run
+of the store; names are re-read from the store when the page shows (a rename elsewhere).
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
+    QFileDialog,
     QLineEdit,
     QListView,
+    QMenu,
     QProgressBar,
     QPushButton,
+    QSizePolicy,
     QSlider,
     QSplitter,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from engine.errors import UserError
+from engine.fileio import atomic_write_bytes
+from engine.store import Store
 from gui.engine_info import format_bytes
 from gui.formatting import format_duration
 from gui.models.log_model import LogFilterModel
 from gui.oom_relaunch import OomPanel
+from gui.progress_rate import PhaseRate, format_rate
 from gui.run_session import RunSession
 from gui.widgets.live_plot import LivePlot
 
@@ -34,18 +47,28 @@ from gui.widgets.live_plot import LivePlot
 class MonitorPage(QWidget):
     stop_requested = Signal(str)  # run id
     resume_requested = Signal(str)  # run id: continue from its newest checkpoint
+    open_requested = Signal(str)  # run id: open a stored run (the newest, offered after a restart)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.session: RunSession | None = None
         self.sessions: list[RunSession] = []
+        self.rates: dict[str, PhaseRate] = {}  # run id -> measured speed of its current phase
+        self.db_path: Path | None = None  # set by the window: the newest run and renames come from it
+        self._latest: str | None = None
 
         self.picker = QComboBox()
-        self.picker.setMinimumContentsLength(30)
+        self.picker.setMinimumContentsLength(24)
+        # (not AdjustToContents: a long run name would widen the window)
+        self.picker.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.picker.currentIndexChanged.connect(self._picked)
         self.status = QLabel("No run yet: launch one from New experiment.")
         self.status.setObjectName("runStatus")
         self.status.setWordWrap(True)
+        self.status.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.latest_button = QPushButton("Open the latest run")
+        self.latest_button.setVisible(False)
+        self.latest_button.clicked.connect(lambda: self._latest and self.open_requested.emit(self._latest))
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Graceful stop: the engine finishes the step, writes a checkpoint, then exits")
         self.stop_button.setEnabled(False)
@@ -54,6 +77,7 @@ class MonitorPage(QWidget):
         top.addWidget(QLabel("Run"))
         top.addWidget(self.picker)
         top.addWidget(self.status, 1)
+        top.addWidget(self.latest_button)
         top.addWidget(self.stop_button)
         self.resume_button = QPushButton("Resume")
         self.resume_button.setToolTip("Continue this interrupted or failed run from its newest checkpoint")
@@ -65,11 +89,12 @@ class MonitorPage(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setValue(0)
-        self.progress.setFormat("%v / %m")
+        self.progress.setFormat("")
         self._progress_timer = QTimer(self, singleShot=True, interval=100)
         self._progress_timer.timeout.connect(self._show_latest_progress)
         self.progress_text = QLabel("")
         self.progress_text.setObjectName("progressText")
+        self.progress_text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         progress_row = QHBoxLayout()
         progress_row.addWidget(self.progress, 2)
         progress_row.addWidget(self.progress_text, 3)
@@ -83,7 +108,8 @@ class MonitorPage(QWidget):
         self.smoothing.setRange(0, 99)
         self.smoothing.setValue(0)
         self.smoothing.setMaximumWidth(200)
-        self.smoothing.setToolTip("Exponential moving average; the raw curve stays visible, faint")
+        self.smoothing.setToolTip("Exponential moving average; the raw curve stays visible, faint "
+                                  "(not applied to the learning rate, system figures or final metrics)")
         self.smoothing_label = QLabel("0.00")
         self.smoothing.valueChanged.connect(self._smoothing_changed)
         controls = QHBoxLayout()
@@ -93,8 +119,24 @@ class MonitorPage(QWidget):
         controls.addWidget(QLabel("Smoothing"))
         controls.addWidget(self.smoothing)
         controls.addWidget(self.smoothing_label)
+        controls.addSpacing(16)
+        self.log_y = QCheckBox("Log y")
+        self.log_y.setToolTip("Log scale on every plot (non-positive values are left out); right-click a plot for one")
+        self.log_y.toggled.connect(self.plot.set_log)
+        controls.addWidget(self.plot.picker)
+        controls.addWidget(self.log_y)
+        self.export_button = QToolButton(text="Export")
+        self.export_button.setToolTip("Every chart as one image (one chart: right-click it)")
+        self.export_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        export_menu = QMenu(self)
+        export_menu.addAction("Charts as PNG…", lambda: self._export_dialog("png"))
+        export_menu.addAction("Charts as SVG…", lambda: self._export_dialog("svg"))
+        self.export_button.setMenu(export_menu)
+        controls.addWidget(self.export_button)
         controls.addStretch(1)
-        controls.addWidget(QLabel("Drag to pan, wheel to zoom, right-click for options"))
+        hint = QLabel("Drag to pan, wheel to zoom, right-click for options")
+        hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        controls.addWidget(hint, 1)
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search the log")
@@ -137,6 +179,11 @@ class MonitorPage(QWidget):
         self.sessions.append(session)
         self.picker.addItem(self._picker_text(session), session.run_id)
         session.status_changed.connect(lambda _s, s=session: self._session_status(s))
+        rate = self.rates.setdefault(session.run_id, PhaseRate())
+        session.progress_changed.connect(rate.update)
+        if session.progress:
+            rate.update(session.progress)
+        self.latest_button.setVisible(False)
         if show:
             self.picker.setCurrentIndex(self.picker.count() - 1)
 
@@ -148,6 +195,40 @@ class MonitorPage(QWidget):
 
     def _picker_text(self, session: RunSession) -> str:
         return f"{session.name} ({session.run_id}) — {session.status}"
+
+    def showEvent(self, event) -> None:  # noqa: ANN001
+        super().showEvent(event)
+        self.refresh_from_store()
+
+    def refresh_from_store(self) -> None:
+        """Names as the store has them now (a rename on the Runs page or the CLI), and, with
+        no run open, the newest run offered."""
+        if self.db_path is None or not Path(self.db_path).exists():
+            return
+        try:
+            with Store(self.db_path, readonly=True) as store:
+                names = {}
+                for session in self.sessions:
+                    try:
+                        names[session.run_id] = store.get_run(session.run_id)["name"]
+                    except UserError:  # deleted since: it keeps the name it had
+                        pass
+                latest = store.list_runs(config=False, limit=1) if not self.sessions else []
+        except (UserError, OSError, ValueError):
+            return
+        for index, session in enumerate(self.sessions):
+            name = names.get(session.run_id)
+            if name and name != session.name:
+                session.name = name
+                self.picker.setItemText(index, self._picker_text(session))
+        if latest:
+            run = latest[0]
+            self._latest = run["id"]
+            short = run["name"] if len(run["name"]) <= 32 else run["name"][:31] + "…"  # a button never widens the window
+            self.latest_button.setText(f"Open the latest run: {short}")
+            self.latest_button.setVisible(True)
+            self.latest_button.setToolTip(f"{run['name']} ({run['id']}), {run['status']}")
+            self.status.setText("No run open yet.")
 
     def _picked(self, index: int) -> None:
         if self.session is not None:
@@ -209,31 +290,57 @@ class MonitorPage(QWidget):
             self._show_progress(self.session.progress)
 
     def _show_progress(self, event: dict[str, Any]) -> None:
-        if not event:
-            self.progress.setRange(0, 1)
-            self.progress.setValue(0)
-            self.progress_text.setText("")
-            return
+        s = self.session
+        status = s.status if s is not None else ""
         done, total = int(event.get("done") or 0), int(event.get("total") or 0)
-        self.progress.setRange(0, max(total, 1))
-        self.progress.setValue(min(done, max(total, 1)))
-        over = self.session is not None and self.session.is_over
-        parts = [] if over else [f"ETA {format_duration(event.get('eta_seconds'))}"]
-        rate = event.get("rate")
-        if isinstance(rate, (int, float)):
-            parts.append(f"{rate:.1f} episodes/s")
+        if status == "finished":  # full, whatever the last event said (or none: a reopened run)
+            self.progress.setRange(0, max(total, 1))
+            self.progress.setValue(max(total, 1))
+            self.progress.setFormat("finished: %v / %m" if total else "finished")
+        elif not event or not total:
+            if status in ("queued", "starting", "running"):
+                self.progress.setRange(0, 0)  # busy: no count to show yet
+                self.progress.setFormat(status)
+            else:
+                self.progress.setRange(0, 1)
+                self.progress.setValue(0)
+                self.progress.setFormat(status)
+        else:
+            self.progress.setRange(0, total)
+            self.progress.setValue(min(done, total))
+            phase = str(event.get("phase") or "train")
+            self.progress.setFormat(f"{phase} %v / %m" if status != "interrupted" else "interrupted at %v / %m")
+        parts = []
+        rate = self.rates.get(s.run_id) if s is not None else None
+        if event and s is not None and not s.is_over and rate is not None:
+            eta = rate.eta()
+            parts.append(f"ETA {format_duration(eta)}" if eta is not None else "ETA: measuring…")
+            speed = format_rate(rate.rate())
+            if speed:
+                parts.append(speed)
         memory = event.get("memory_allocated", event.get("memory"))
         if isinstance(memory, (int, float)):
             parts.append(f"device memory {format_bytes(memory)}")
-        phase = event.get("phase")
-        if phase:
-            parts.insert(0, str(phase))
         self.progress_text.setText(" · ".join(parts))
 
     def _smoothing_changed(self, value: int) -> None:
         weight = value / 100
         self.smoothing_label.setText(f"{weight:.2f}")
         self.plot.set_smoothing(weight)
+
+    def export_charts(self, fmt: str, path: Path) -> None:
+        """Every chart of the run on show, as PNG or SVG."""
+        atomic_write_bytes(Path(path), self.plot.grid.export(fmt))
+
+    def _export_dialog(self, fmt: str) -> None:
+        name = self.session.name if self.session is not None else "charts"
+        path, _ = QFileDialog.getSaveFileName(self, "Export the charts", str(Path.home() / f"{name}.{fmt}"),
+                                              "PNG image (*.png)" if fmt == "png" else "SVG image (*.svg)")
+        if path:
+            try:
+                self.export_charts(fmt, Path(path))
+            except OSError as exc:
+                self.status.setText(f"Cannot export: {_escape(str(exc))}")
 
     def _stop_clicked(self) -> None:
         if self.session is not None:

@@ -39,7 +39,7 @@ from gui.engine_process import engine_command, repo_root
 from gui.formatting import format_duration, plural
 from gui.models.records_model import SORT_ROLE, RecordsModel
 from gui.pages.compare import table_view
-from gui.widgets import study_plots
+from gui.widgets import population_plots, study_plots
 from gui.widgets.study_dialog import StudyDialog
 
 LIVE_REFRESH_MS = 5000
@@ -79,6 +79,7 @@ class StudiesPage(QWidget):
     open_requested = Signal(str)  # a trial's run id
     study_shown = Signal(str)  # a study's details are on screen
     workers_changed = Signal(int)  # study engine processes running from this page
+    compare_requested = Signal(list)  # run ids: the best PBT member's lineage
 
     def __init__(self, db_path: Path, parent: QWidget | None = None, *, command: list[str] | None = None):
         super().__init__(parent)
@@ -152,6 +153,22 @@ class StudiesPage(QWidget):
         self.tabs.addTab(_page(_row(QLabel("x"), self.contour_x, QLabel("y"), self.contour_y), self.contour_note, self.contour),
                          "Contour")
         self.tabs.addTab(_page(self.pareto_note, self.pareto), "Pareto front")
+        # population-based training: the population over time and the best member's schedule
+        self.population = _plot_widget()
+        self.schedule = _plot_widget()
+        self.schedule_param = QComboBox()
+        self.schedule_param.currentTextChanged.connect(lambda _: self.draw_schedule())
+        self.population_note = QLabel()
+        self.population_note.setWordWrap(True)
+        self.schedule_note = QLabel()
+        self.schedule_note.setWordWrap(True)
+        self.compare_lineage_button = QPushButton("Compare the best lineage")
+        self.compare_lineage_button.setToolTip("Open the runs the best member's weights went through in Compare")
+        self.compare_lineage_button.clicked.connect(self.compare_lineage)
+        self.population_tab = _page(self.population_note, self.population,
+                                    _row(QLabel("Schedule of"), self.schedule_param, self.compare_lineage_button),
+                                    self.schedule_note, self.schedule)
+        self.tabs.addTab(self.population_tab, "Population")
         self.summary = QLabel("")
         self.summary.setWordWrap(True)
         right = QWidget()
@@ -293,6 +310,8 @@ class StudiesPage(QWidget):
         self.draw_parallel()
         self.draw_contour()
         self.draw_pareto()
+        _refill(self.schedule_param, keys)
+        self.draw_population()
         self._update_buttons()
 
     def _complete(self) -> list[dict[str, Any]]:
@@ -321,6 +340,40 @@ class StudiesPage(QWidget):
         kind = "NSGA-II study: " if d.get("sampler") == "nsga2" else ""
         self.pareto_note.setText(f"{kind}{d.get('metric') or 'objective'} against trial duration; red: trials no other "
                                  f"trial beats on both (Pareto front: {', '.join(f'#{n}' for n in front) or 'none yet'}).")
+
+    def draw_population(self) -> None:
+        d = self.details or {}
+        if not d.get("population"):
+            self.population.getPlotItem().clear()
+            self.schedule.getPlotItem().clear()
+            self.population_note.setText('Population views are for population-based training studies (sampler = "pbt").')
+            self.schedule_note.setText("")
+            self.compare_lineage_button.setEnabled(False)
+            return
+        links = population_plots.draw_population(self.population.getPlotItem(), d)
+        population = d["population"]
+        self.population_note.setText(
+            f"{len(population.get('members', {}))} members, {len(population.get('events', []))} exploits: a dashed line "
+            f"in the donor's colour joins the donor's value to the member that continues from its weights ({links} drawn)."
+        )
+        self.draw_schedule()
+
+    def draw_schedule(self) -> None:
+        d = self.details or {}
+        if not d.get("population"):
+            return
+        self.schedule_note.setText(population_plots.draw_schedule(self.schedule.getPlotItem(), d, self.schedule_param.currentText()))
+        self.compare_lineage_button.setEnabled(bool(self.lineage_runs()))
+
+    def lineage_runs(self) -> list[str]:
+        """The best member's runs along its lineage, generation 0 first, each once."""
+        schedule = ((self.details or {}).get("population") or {}).get("best_schedule") or []
+        return list(dict.fromkeys(u["run_id"] for u in schedule if u.get("run_id")))
+
+    def compare_lineage(self) -> None:
+        runs = self.lineage_runs()
+        if runs:
+            self.compare_requested.emit(runs)
 
     # --- creating a study --------------------------------------------------------------------------
     def study_bases(self, first: tuple[str, RunConfig] | None = None) -> list[tuple[str, RunConfig]]:

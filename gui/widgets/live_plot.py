@@ -1,4 +1,4 @@
-"""Live metric plots: one plot per metric group, redrawn at most ~20 times a second.
+"""Live metric plots: one plot per metric family, redrawn at most ~20 times a second.
 
 The plot observes a ``RunSession``: when series grow it only marks them dirty; a
 single-shot timer coalesces bursts and redraws the dirty curves with views of the
@@ -6,104 +6,99 @@ session's arrays (no copies). Curves clip to the view and downsample with pyqtgr
 ``peak`` method, which keeps each bucket's min and max, so a spike is never hidden. The
 full-resolution data stays in the session and the store.
 
+Only the picked metrics are drawn (``MetricPicker``; by default the train loss, the
+headline validation metric with its final test value, and the inner-loop before/after
+pair), one plot per family (``gui.metric_kinds``) in a scrolling ``PlotGrid``. A series
+keeps its colour by its role (train, val, before, step 2, ...), never by arrival order,
+so a live, stored and resumed view of a run look the same; the legend is the plot's
+title, outside the data. Sparse series (validation, inner loop) carry markers, so a
+single point shows; final test metrics are labelled stars.
+
 Ranges follow the data in steps (the x range grows by a quarter at a time, the y range
 only when a point falls outside or the data shrinks well inside it) instead of
 pyqtgraph's auto-range on every frame: axes then keep their cached pictures and most
-frames only repaint the curves. Zooming or panning by hand stops following; the "A"
-button in a plot's corner resumes it.
+frames only repaint the curves. The x range spans every drawn series of the run (the
+plots share it) and is never narrower than one step. Zooming or panning by hand stops
+following; the "A" button in a plot's corner resumes it. In log scale the ranges are
+taken over the positive values.
 
-Smoothing is an exponential moving average (debiased, as TensorBoard's), drawn over a
-faint raw curve; it is updated incrementally as points arrive.
+Smoothing (``gui.smoothing.Ema``) is drawn over a faint raw curve and updated
+incrementally; schedules (learning rate), system figures and final metrics stay raw.
 """
 
 from __future__ import annotations
 
+import html
 import math
+import time
 from typing import Any
 
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QEvent, QTimer, Signal
 from PySide6.QtGui import QColor, QPalette
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QSizePolicy, QVBoxLayout, QWidget
 
+from gui.chart_colors import series_color
+from gui.metric_kinds import family, is_final, label, order, role_of, smoothable
 from gui.run_session import RunSession, Series
+from gui.smoothing import Ema
+from gui.widgets.metric_picker import MetricPicker
+from gui.widgets.plot_grid import PlotGrid, finite_bounds, log_y, padded_x, padded_y
 
 REDRAW_MS = 50  # at most 20 redraws a second
+# Curve updates per event-loop turn when the timer redraws (20 curves of thousands of points
+# are ~20 ms); the rest follow on the next turn, so the UI never waits on them all at once.
+REDRAW_BUDGET_S = 0.010
 X_HEADROOM = 1.25  # the x range grows to 125% of the data's extent when points pass its end
-Y_MARGIN = 0.08
-COLUMNS = 2
-_GROUPS = (("loss", "loss"), ("acc", "accuracy"), ("f1", "F1"), ("precision", "precision"), ("recall", "recall"))
+MARKER_MAX = 50  # series with at most this many points carry a marker on each
 
 
-_ORDER = ("loss", "accuracy", "F1", "precision", "recall", "learning rate")
-
-
-def group_order(group: str) -> tuple[int, str]:
-    """Loss first, then accuracy, F1, ...; other groups after them by name."""
-    return (_ORDER.index(group), "") if group in _ORDER else (len(_ORDER), group)
-
-
-def metric_group(name: str) -> str:
-    """Metrics that share a plot: train_loss and val_loss, val_accuracy and test_accuracy, ..."""
-    lower = name.lower()
-    for needle, group in _GROUPS:
-        if needle in lower:
-            return group
-    if lower in ("lr", "learning_rate") or lower.endswith("_lr") or "learning_rate" in lower:
-        return "learning rate"
-    return name
-
-
-class _Smoother:
-    """Incremental debiased EMA of one series (NaNs carry the last value forward)."""
-
-    def __init__(self, weight: float):
-        self.weight = weight
-        self.done = 0
-        self.state = 0.0
-        self.last = math.nan
-        self.out = np.empty(0)
-
-    def update(self, values: np.ndarray) -> np.ndarray:
-        n = len(values)
-        if n < self.done:  # series replaced: start again
-            self.__init__(self.weight)  # type: ignore[misc]
-        if n > self.done:
-            new = np.array(values[self.done : n], dtype=np.float64)
-            finite = np.isfinite(new)
-            if not finite.all():  # carry the last finite value over gaps
-                index = np.maximum.accumulate(np.where(finite, np.arange(len(new)), -1))
-                lead = self.last if math.isfinite(self.last) else 0.0
-                new = np.where(index >= 0, new[np.maximum(index, 0)], lead)
-            a = self.weight
-            from scipy.signal import lfilter  # only when smoothing is on
-
-            raw, zf = lfilter([1.0 - a], [1.0, -a], new, zi=[a * self.state])
-            self.state = float(zf[0]) / a if a else float(raw[-1])
-            index = np.arange(self.done + 1, n + 1, dtype=np.float64)
-            smoothed = raw / (1.0 - a**index) if a else raw
-            self.out = np.concatenate([self.out, smoothed]) if self.done else smoothed
-            self.done = n
-            self.last = float(new[-1])
-        return self.out
+def family_order(key: str, members: list[str]) -> tuple:
+    return min((order(n) for n in members), default=(99, 0, key))
 
 
 class _Curve:
     def __init__(self, plot: pg.PlotItem, name: str, color: QColor):
         self.name = name
+        self.final = is_final(name)
+        self.color = color
         faint = QColor(color)
         faint.setAlpha(70)
-        options = {"clipToView": True, "autoDownsample": True, "downsampleMethod": "peak", "skipFiniteCheck": True}
+        options = {"clipToView": True, "autoDownsample": True, "downsampleMethod": "peak"}
         self.faint = plot.plot(pen=pg.mkPen(faint, width=1), **options)
-        # Width 1: wider lines take Qt's slow path in software rendering (several ms a frame).
-        self.main = plot.plot(pen=pg.mkPen(color, width=1), name=name, **options)
         self.faint.setVisible(False)
-        self.smoother: _Smoother | None = None
+        if self.final:  # one point at the end of the run: a labelled star
+            self.main = plot.plot(pen=None, symbol="star", symbolSize=14, symbolBrush=color, symbolPen=pg.mkPen("#222"))
+            self.label = pg.TextItem(anchor=(1.1, 1.1), color=color)
+            plot.addItem(self.label, ignoreBounds=True)
+        else:
+            # Width 1: wider lines take Qt's slow path in software rendering (several ms a frame).
+            self.main = plot.plot(pen=pg.mkPen(color, width=1), **options)
+            self.label = None
+        self.marked = False
+        self.smoother: Ema | None = None
+
+    def set_markers(self, on: bool) -> None:
+        if self.final or on == self.marked:
+            return
+        self.marked = on
+        if on:
+            self.main.setSymbol("o")
+            self.main.setSymbolSize(5)
+            self.main.setSymbolBrush(self.color)
+            self.main.setSymbolPen(None)
+        else:
+            self.main.setSymbol(None)
+
+    def remove(self, plot: pg.PlotItem) -> None:
+        for item in (self.faint, self.main, self.label):
+            if item is not None:
+                plot.removeItem(item)
 
 
 class LivePlot(QWidget):
-    """Plots of one session's metrics, with smoothing, x by step or wall time and a crosshair."""
+    """Plots of one session's picked metrics, with smoothing, x by step or wall time, a crosshair."""
 
     redrawn = Signal()  # after each redraw (tests and benchmarks count them)
 
@@ -113,55 +108,96 @@ class LivePlot(QWidget):
         self.smoothing = 0.0
         self.x_mode = "step"  # or "wall"
         self.redraws = 0
-        self._plots: dict[str, pg.PlotItem] = {}
         self._follow: dict[str, bool] = {}
         self._curves: dict[str, _Curve] = {}
         self._dirty: set[str] = set()
+        self._stale: set[str] = set()
         self._wall_origin: float | None = None
-        self.view = pg.GraphicsLayoutWidget()
+        self.picker = MetricPicker("monitor")
+        self.picker.picks_changed.connect(self._picks_changed)
+        self.grid = PlotGrid()
+        self.grid.style_plot = self._style_plot
+        self.grid.log_changed.connect(self.follow)
+        self.grid.follow_requested.connect(self.follow)
+        self.view = self.grid.view
         self.readout = QLabel("Move the mouse over a plot to read values.")
         self.readout.setObjectName("plotReadout")
+        # A fixed area: a long readout (MAML logs 20 metrics) wraps inside it and never widens the window.
+        self.readout.setWordWrap(True)
+        self.readout.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.readout.setFixedHeight(self.readout.fontMetrics().lineSpacing() * 2 + 4)
         self.empty = QLabel("No metrics yet: they appear here as the engine reports them.")
+        self.empty.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.empty)
-        layout.addWidget(self.view, 1)
+        layout.addWidget(self.grid, 1)
         layout.addWidget(self.readout)
         self._timer = QTimer(self)
         self._timer.setSingleShot(True)
         self._timer.setInterval(REDRAW_MS)
-        self._timer.timeout.connect(self.redraw)
+        self._timer.timeout.connect(lambda: self.redraw(budget=REDRAW_BUDGET_S))
         self._mouse = pg.SignalProxy(self.view.scene().sigMouseMoved, rateLimit=30, slot=self._on_mouse)
         self._apply_palette()
 
     # --- the session --------------------------------------------------------------------
     def set_session(self, session: RunSession | None) -> None:
         if self.session is not None:
-            try:
-                self.session.metrics_changed.disconnect(self._on_metrics)
-            except (RuntimeError, TypeError):
-                pass
+            for signal, slot in ((self.session.metrics_changed, self._on_metrics),
+                                 (self.session.status_changed, self._on_status)):
+                try:
+                    signal.disconnect(slot)
+                except (RuntimeError, TypeError):
+                    pass
         self.session = session
         self._clear()
         if session is not None:
             session.metrics_changed.connect(self._on_metrics)
+            session.status_changed.connect(self._on_status)
+            self.picker.set_names(session.series)  # (a person's picks carry over to the next run)
             self._on_metrics(set(session.series))
             self.redraw()
 
     def _clear(self) -> None:
-        self.view.clear()
-        self._plots.clear()
-        self._follow.clear()
-        self._curves.clear()
+        for name in list(self._curves):
+            self._drop_curve(name)
+        self.grid.set_order([])
+        self._stale = set(self.grid.plots)  # plots kept from the last run: their ranges are its
         self._dirty.clear()
         self._wall_origin = None
         self.empty.setVisible(True)
         self.readout.setText("Move the mouse over a plot to read values.")
 
     def _on_metrics(self, names: set[str]) -> None:
+        if self.session is not None and names - set(self.picker.names):
+            if self.picker.set_names(self.session.series):  # the defaults moved (a headline metric arrived)
+                for name in [n for n in self._curves if n not in self.picker.picked]:
+                    self._drop_curve(name)
+                self._lay_out()
         self._dirty |= names
         if not self._timer.isActive():
             self._timer.start()
+
+    def _on_status(self, _status: str) -> None:
+        """A run that ended gets tight ranges: no headroom for points that will not come."""
+        if self.session is not None and self.session.is_over:
+            self.redraw()
+            for key in self.grid.order:
+                if self._follow.get(key):
+                    self._fit(key, force=True)
+
+    def _picks_changed(self) -> None:
+        for name in [n for n in self._curves if n not in self.picker.picked]:
+            self._drop_curve(name)
+        self._lay_out()
+        self._redraw_all()
+
+    def _drop_curve(self, name: str) -> None:
+        curve = self._curves.pop(name)
+        plot = self.grid.plots.get(family(name))
+        if plot is not None:
+            curve.remove(plot)
+            self._update_title(family(name))
 
     # --- settings -----------------------------------------------------------------------
     def set_smoothing(self, weight: float) -> None:
@@ -172,12 +208,16 @@ class LivePlot(QWidget):
 
     def set_x_mode(self, mode: str) -> None:
         self.x_mode = mode
-        label = "wall time (s)" if mode == "wall" else "step"
-        for plot in self._plots.values():
-            plot.setLabel("bottom", label)
+        label_text = "wall time (s)" if mode == "wall" else "step"
+        for plot in self.grid.plots.values():
+            plot.setLabel("bottom", label_text)
         self._redraw_all()
-        for group in self._plots:
-            self.follow(group)
+        for key in self.grid.plots:
+            self.follow(key)
+
+    def set_log(self, on: bool) -> None:
+        """Log scale on every plot (non-positive values are left out, not drawn at -inf)."""
+        self.grid.set_log_all(on)
 
     def _redraw_all(self) -> None:
         if self.session is not None:
@@ -185,52 +225,53 @@ class LivePlot(QWidget):
         self.redraw()
 
     # --- drawing ------------------------------------------------------------------------
-    def plot_for(self, group: str) -> pg.PlotItem:
-        plot = self._plots.get(group)
-        if plot is None:
-            plot = pg.PlotItem()
-            plot.setTitle(group)
-            plot.setLabel("left", group)
+    def plot_for(self, key: str) -> pg.PlotItem:
+        made = key in self.grid.plots
+        plot = self.grid.plot(key, label(key))
+        if not made:
             plot.setLabel("bottom", "wall time (s)" if self.x_mode == "wall" else "step")
             # No grid by default: alpha-blended grid lines cost ~7 ms a frame per axis in software
             # rendering (right-click > Grid turns it on).
-            # Rising curves (accuracy, F1, ...) end top-right: their legend goes bottom-right.
-            rising = group in ("accuracy", "F1", "precision", "recall")
-            plot.addLegend(offset=(-10, -10) if rising else (-10, 10))
-            plot.setClipToView(True)
-            plot.disableAutoRange()
-            self._follow[group] = True
-            plot.vb.sigRangeChangedManually.connect(lambda *_a, g=group: self._follow.__setitem__(g, False))
-            plot.autoBtn.clicked.connect(lambda *_a, g=group: self.follow(g))
-            plot.setDownsampling(auto=True, mode="peak")
-            if self._plots:
-                plot.setXLink(next(iter(self._plots.values())))
+            self._follow[key] = True
+            plot.vb.sigRangeChangedManually.connect(lambda *_a, k=key: self._follow.__setitem__(k, False))
+            others = [p for k, p in self.grid.plots.items() if k != key]
+            if others:
+                plot.setXLink(others[0])
             plot.crosshair = pg.InfiniteLine(angle=90, movable=False, pen=pg.mkPen((128, 128, 128), width=1))
             plot.crosshair.setVisible(False)  # until the mouse is over a plot
             plot.addItem(plot.crosshair, ignoreBounds=True)
-            for side in ("left", "bottom"):
-                plot.getAxis(side).enableAutoSIPrefix(False)  # "(x0.001)" on an accuracy axis reads badly
-            self._plots[group] = plot
-            self._style_plot(plot)
-            self._relayout()
-            self.empty.setVisible(False)
         return plot
 
-    def _relayout(self) -> None:
-        """Plots in a fixed order (loss, accuracy, ...) whatever order their metrics arrived in."""
-        layout = self.view.ci
-        for plot in self._plots.values():
-            if plot in layout.items:
-                layout.removeItem(plot)
-        for index, group in enumerate(sorted(self._plots, key=group_order)):
-            layout.addItem(self._plots[group], row=index // COLUMNS, col=index % COLUMNS)
+    def _lay_out(self) -> None:
+        """Plots of the picked metrics in a fixed order (loss, accuracy, inner loop, ...)."""
+        members: dict[str, list[str]] = {}
+        for name in self._curves:
+            members.setdefault(family(name), []).append(name)
+        keys = sorted(members, key=lambda k: family_order(k, members[k]))
+        self.grid.set_order(keys)
+        self.empty.setText("No metric picked: choose some under Metrics." if self.picker.names else
+                           "No metrics yet: they appear here as the engine reports them.")
+        self.empty.setVisible(not keys)
+
+    def _update_title(self, key: str) -> None:
+        plot = self.grid.plots.get(key)
+        if plot is None:
+            return
+        text = self.palette().color(QPalette.ColorRole.Text).name()
+        parts = [f"<span style='color:{text}'><b>{html.escape(label(key))}</b></span>"]
+        for name in sorted((n for n in self._curves if family(n) == key), key=order):
+            curve = self._curves[name]
+            mark = "★" if curve.final else "━"
+            parts.append(f"<span style='color:{curve.color.name()}'>{mark} {html.escape(role_of(name))}</span>")
+        plot.setTitle("&nbsp;&nbsp;".join(parts), size="9pt")
 
     def curve_for(self, name: str) -> _Curve:
         curve = self._curves.get(name)
         if curve is None:
-            plot = self.plot_for(metric_group(name))
-            color = pg.intColor(len(self._curves), hues=9, values=1, maxValue=220, minValue=150)
-            curve = self._curves[name] = _Curve(plot, name, color)
+            key = family(name)
+            plot = self.plot_for(key)
+            curve = self._curves[name] = _Curve(plot, name, QColor(series_color(name)))
+            self._update_title(key)
         return curve
 
     def x_values(self, series: Series) -> np.ndarray:
@@ -244,85 +285,125 @@ class LivePlot(QWidget):
             self._wall_origin = min(first, start) if first > 1e9 else 0.0
         return walls - (self._wall_origin or 0.0)
 
-    def redraw(self) -> None:
+    def redraw(self, budget: float | None = None) -> None:
+        """Curves of the dirty series get their data; ``budget`` (seconds) leaves the series
+        past it for the next event-loop turn (the timer's redraws; a direct call does all)."""
         self._timer.stop()
         if self.session is None:
             self._dirty.clear()
             return
         dirty, self._dirty = self._dirty, set()
-        groups = set()
+        picked = self.picker.picked
+        keys = set()
         new_plots = 0
-        for name in sorted(dirty):
-            series = self.session.series.get(name)
-            if series is None or series.size == 0:
+        laid_out = False
+        deadline = time.perf_counter() + budget if budget else math.inf
+        for name in sorted(dirty, key=order):  # plots made in the order they show: each new one goes last
+            if time.perf_counter() > deadline:
+                self._dirty.add(name)
                 continue
-            if metric_group(name) not in self._plots:
-                if new_plots:  # one new plot per redraw: each costs ~50-100 ms (axes, menus, layout)
-                    self._dirty.add(name)
-                    continue
-                new_plots += 1
+            series = self.session.series.get(name)
+            if series is None or series.size == 0 or name not in picked:
+                continue
+            if name not in self._curves:
+                if family(name) not in self.grid.plots:
+                    if new_plots:  # one new plot per redraw: each costs tens of ms (axes, menus, layout)
+                        self._dirty.add(name)
+                        continue
+                    new_plots += 1
+                laid_out = True
             curve = self.curve_for(name)
-            groups.add(metric_group(name))
-            x, y = self.x_values(series), series.values
-            if self.smoothing > 0:
-                if curve.smoother is None:
-                    curve.smoother = _Smoother(self.smoothing)
-                curve.faint.setData(x, y)
-                curve.faint.setVisible(True)
-                curve.main.setData(x, curve.smoother.update(y))
-            else:
-                curve.faint.setVisible(False)
-                curve.main.setData(x, y)
-        for group in groups:
-            if self._follow.get(group):
-                self._fit(group)
+            keys.add(family(name))
+            self._set_data(curve, series)
+        if laid_out:
+            self._lay_out()
+        if keys:  # the x range is the run's: a plot whose data did not grow may still need a wider one
+            for key in self.grid.order:
+                if self._follow.get(key) or key in self._stale:
+                    self._fit(key, force=key in self._stale)
         self.redraws += 1
-        if self._dirty:  # series held back for a plot of their own: next turn
-            QTimer.singleShot(0, self, self.redraw)
+        if self._dirty:  # series held back (a plot of their own, the budget): next turn
+            QTimer.singleShot(0, self, lambda: self.redraw(budget=budget))
         self.redrawn.emit()
 
+    def _set_data(self, curve: _Curve, series: Series) -> None:
+        x, y = self.x_values(series), series.values
+        if curve.final:
+            curve.main.setData(x[-1:], y[-1:])
+            value = float(y[-1])
+            curve.label.setText(f"{role_of(curve.name)} {value:.4g}")
+            plot = self.grid.plots[family(curve.name)]
+            shown = math.log10(value) if log_y(plot) and value > 0 else value
+            curve.label.setPos(float(x[-1]), shown)
+            return
+        curve.set_markers(series.size <= MARKER_MAX)
+        if self.smoothing > 0 and smoothable(curve.name):
+            if curve.smoother is None:
+                curve.smoother = Ema(self.smoothing)
+            curve.faint.setData(x, y)
+            curve.faint.setVisible(True)
+            curve.main.setData(x, curve.smoother.update(y))
+        else:
+            curve.faint.setVisible(False)
+            curve.main.setData(x, y)
+
     # --- ranges ---------------------------------------------------------------------------
-    def follow(self, group: str) -> None:
-        """Let ``group``'s plot follow its data again (after a zoom or pan by hand)."""
-        plot = self._plots.get(group)
+    def follow(self, key: str) -> None:
+        """Let ``key``'s plot follow its data again (after a zoom, a pan or a log toggle)."""
+        plot = self.grid.plots.get(key)
         if plot is None:
             return
         plot.disableAutoRange()
-        self._follow[group] = True
-        self._fit(group, force=True)
+        self._follow[key] = True
+        for name, curve in self._curves.items():  # labels sit at log10(value) in log scale
+            if curve.final and family(name) == key and self.session and name in self.session.series:
+                self._set_data(curve, self.session.series[name])
+        self._fit(key, force=True)
 
-    def _data_bounds(self, group: str) -> tuple[float, float, float, float] | None:
+    def _x_bounds(self) -> tuple[float, float] | None:
+        """Every drawn series of the run: the plots share one x axis, and a plot whose first
+        point came late (validation) must not narrow it."""
         if self.session is None:
             return None
         key = "wall" if self.x_mode == "wall" else "step"
-        x0 = y0 = math.inf
-        x1 = y1 = -math.inf
-        for name, series in self.session.series.items():
-            if metric_group(name) != group or not series.size:
-                continue
-            bx, by = series.bounds[key], series.bounds["value"]
-            x0, x1 = min(x0, bx[0]), max(x1, bx[1])
-            y0, y1 = min(y0, by[0]), max(y1, by[1])
-        if not (math.isfinite(x0) and math.isfinite(y0)):
+        spans = [self.session.series[n].bounds[key] for n in self._curves if n in self.session.series]
+        spans = [s for s in spans if math.isfinite(s[0])]
+        if not spans:
             return None
+        x0, x1 = min(s[0] for s in spans), max(s[1] for s in spans)
         if key == "wall":
             origin = self._wall_origin or 0.0
-            x0, x1 = x0 - origin, x1 - origin
-        return x0, x1, y0, y1
+            x0, x1 = min(x0 - origin, 0.0), x1 - origin  # from the run's start, not the first point
+        return x0, x1
 
-    def _fit(self, group: str, *, force: bool = False) -> None:
-        bounds = self._data_bounds(group)
-        if bounds is None:
+    def _y_bounds(self, key: str, log: bool) -> tuple[float, float] | None:
+        if self.session is None:
+            return None
+        names = [n for n in self._curves if family(n) == key and n in self.session.series]
+        if not log:
+            spans = [self.session.series[n].bounds["value"] for n in names]
+            spans = [s for s in spans if math.isfinite(s[0])]
+            return (min(s[0] for s in spans), max(s[1] for s in spans)) if spans else None
+        return finite_bounds([self.session.series[n].values for n in names], log=True)
+
+    def _fit(self, key: str, *, force: bool = False) -> None:
+        x_bounds, plot = self._x_bounds(), self.grid.plots[key]
+        y_bounds = self._y_bounds(key, log_y(plot))
+        if x_bounds is None:
             return
-        x0, x1, y0, y1 = bounds
-        plot = self._plots[group]
+        if key in self._stale and y_bounds is not None:
+            self._stale.discard(key)
+            self._follow[key] = True
         (v0, v1), (w0, w1) = plot.vb.viewRange()
-        span = max(x1 - x0, 1e-9)
-        if force or v0 > x0 or v1 < x1 or (v1 - v0) > 2 * X_HEADROOM * span:
-            plot.setXRange(x0, x0 + span * X_HEADROOM, padding=0)
-        yspan = y1 - y0 if y1 > y0 else max(abs(y0) * 0.1, 1e-9)
-        if force or w0 > y0 or w1 < y1 or (w1 - w0) > 3 * (yspan + 2 * Y_MARGIN * yspan):
-            plot.setYRange(y0 - Y_MARGIN * yspan, y1 + Y_MARGIN * yspan, padding=0)
+        x0, x1 = padded_x(x_bounds)
+        headroom = 1.0 if self.session is not None and self.session.is_over else X_HEADROOM  # no more points to come
+        if force or v0 > x0 or v1 < x1 or (v1 - v0) > 2 * headroom * (x1 - x0):
+            plot.setXRange(*padded_x(x_bounds, headroom), padding=0)
+        if y_bounds is None:
+            return
+        y0, y1 = padded_y(y_bounds)
+        if force or w0 > y_bounds[0] or w1 < y_bounds[1] or (w1 - w0) > 3 * (y1 - y0):
+            plot.setYRange(y0, y1, padding=0)
 
     def point_count(self) -> int:
         """Points currently held by the curves (tests check the plot is fed)."""
@@ -333,25 +414,36 @@ class LivePlot(QWidget):
         return total
 
     def plot_names(self) -> list[str]:
-        return list(self._plots)
+        return self.grid.order
+
+    @property
+    def _plots(self) -> dict[str, pg.PlotItem]:
+        return self.grid.plots
 
     # --- crosshair ----------------------------------------------------------------------
     def _on_mouse(self, args: tuple[Any, ...]) -> None:
         pos = args[0]
-        for plot in self._plots.values():
+        for key in self.grid.order:
+            plot = self.grid.plots[key]
             if plot.sceneBoundingRect().contains(pos):
                 x = plot.vb.mapSceneToView(pos).x()
-                self.show_readout(x)
+                self.show_readout(x, key)
                 return
 
-    def show_readout(self, x: float) -> None:
-        for plot in self._plots.values():
+    def show_readout(self, x: float, key: str | None = None) -> None:
+        """Values at ``x`` of the plot under the mouse (``key``), or of every drawn series."""
+        for k in self.grid.order:
+            plot = self.grid.plots[k]
             plot.crosshair.setPos(x)
             plot.crosshair.setVisible(True)
         if self.session is None:
             return
         parts = []
-        for name, series in sorted(self.session.series.items()):
+        names = [n for n in self._curves if key is None or family(n) == key] or list(self.session.series)
+        for name in sorted(names, key=order):
+            series = self.session.series.get(name)
+            if series is None:
+                continue
             xs = self.x_values(series)
             if not len(xs):
                 continue
@@ -370,8 +462,9 @@ class LivePlot(QWidget):
 
     def _apply_palette(self) -> None:
         self.view.setBackground(self.palette().color(QPalette.ColorRole.Base))
-        for plot in self._plots.values():
+        for key, plot in self.grid.plots.items():
             self._style_plot(plot)
+            self._update_title(key)
 
     def _style_plot(self, plot: pg.PlotItem) -> None:
         text = self.palette().color(QPalette.ColorRole.Text)
@@ -379,6 +472,3 @@ class LivePlot(QWidget):
             axis = plot.getAxis(side)
             axis.setPen(pg.mkPen(text))
             axis.setTextPen(pg.mkPen(text))
-        plot.titleLabel.setText(plot.titleLabel.text, color=text.name())
-        if plot.legend is not None:
-            plot.legend.setLabelTextColor(text)

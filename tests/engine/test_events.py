@@ -55,3 +55,28 @@ def test_a_vanished_reader_does_not_stop_the_writer():
     event = writer.emit("log", level="info", message="still running")
     assert event["seq"] == 0 and writer.stream is None
     assert writer.emit("log", level="info", message="and on")["seq"] == 1
+
+
+def test_progress_rate_and_eta_are_per_phase(tmp_path, monkeypatch):
+    """Training for 600 s, then a meta-test at 0.5 episodes/s: its ETA is its own, not the
+    whole run's (the GUI read "ETA 1 h 16 min" with 5 min left)."""
+    from engine.store import Store
+    from engine.training import recorder as recorder_module
+
+    clock = {"now": 1000.0}
+    monkeypatch.setattr(recorder_module.time, "time", lambda: clock["now"])
+    stream = io.StringIO()
+    with Store(tmp_path / "runs.db") as store:
+        run_id = store.create_run({"name": "r"})
+        rec = recorder_module.Recorder(store, EventWriter(stream, run_id), run_id)
+        clock["now"] += 30.0  # model loading
+        for step in range(0, 601, 100):  # 1 episode/s
+            rec.progress(step, 600, force=True)
+            clock["now"] += 100.0
+        for done in (0, 10, 20):  # 0.5 episodes/s
+            rec.progress(done, 100, force=True, phase="test")
+            clock["now"] += 20.0
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    train, test = events[6], events[-1]
+    assert train["phase"] == "train" and math.isclose(train["rate"], 1.0)
+    assert test["phase"] == "test" and math.isclose(test["rate"], 0.5) and math.isclose(test["eta_seconds"], 160.0)

@@ -17,6 +17,7 @@ Behaviour comes from the environment (the GUI's QProcess passes its environment 
     FAKE_STEP_SECONDS sleep per step                                    default 0.005
     FAKE_RATE         metric events per second (stream)                 default 2000
     FAKE_SECONDS      how long to stream (stream)                       default 3
+    FAKE_METRICS      basic (train_loss, val_accuracy, lr) | maml (MAML's 20)   default basic
 
 Like the real engine it writes its run's rows to the store (running, metrics in batches,
 logs, finished/failed/interrupted), marks SIGTERM/SIGINT as a graceful stop (exit 130),
@@ -39,6 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from engine.events import EventWriter  # noqa: E402
 from engine.store import Store  # noqa: E402
+from tests.gui.metric_runs import MAML_METRICS  # noqa: E402
+from tests.gui.metric_runs import value as metric_value  # noqa: E402
 
 STOP = False
 
@@ -47,6 +50,8 @@ def _on_term(_signum: int, _frame: object) -> None:
     global STOP
     STOP = True
 
+
+STREAMED = {"basic": ("train_loss", "val_accuracy", "lr"), "maml": MAML_METRICS}
 
 OOM_MESSAGE = (
     "out of memory on cuda:0: try a smaller task (fewer queries or n_way), task.k_shot, "
@@ -68,6 +73,7 @@ def _start_children() -> None:
 
 def run(args: argparse.Namespace) -> int:
     mode = os.environ.get("FAKE_ENGINE_MODE", "ok")
+    metric_set = os.environ.get("FAKE_METRICS", "basic")
     resume = args.command == "resume"
     if resume:
         args.run_id = args.id
@@ -122,14 +128,15 @@ def run(args: argparse.Namespace) -> int:
         seconds = float(os.environ.get("FAKE_SECONDS", "3"))
         sent, step, t0 = 0, 0, time.time()
         total = int(rate * seconds)
+        names = STREAMED[metric_set]
         while sent < total and not STOP:
             due = min(total, int((time.time() - t0) * rate) + 1)
             while sent < due:
-                name = ("train_loss", "val_accuracy", "lr")[sent % 3]
-                value = math.exp(-step / 2000) + 0.05 * math.sin(step) if name == "train_loss" else (
-                    0.2 + 0.7 * (1 - math.exp(-step / 3000)) if name == "val_accuracy" else 1e-4
-                )
-                if sent % 3 == 0:
+                name = names[sent % len(names)]
+                value = 1e-4 if name == "lr" else (
+                    0.2 + 0.7 * (1 - math.exp(-step / 3000)) if "accuracy" in name or "f1" in name else (
+                        math.exp(-step / 2000) + 0.05 * math.sin(step)))
+                if sent % len(names) == 0:
                     step += 1
                 metric(name, step, value)
                 sent += 1
@@ -155,11 +162,16 @@ def run(args: argparse.Namespace) -> int:
             events.emit("run_finished", status="interrupted", final_metrics={})
             return 130
         time.sleep(pause)
-        noise = 0.15 * math.sin(step * 12.9898) * math.exp(-step / (steps * 2))  # deterministic wiggle
-        metric("train_loss", step, 2.0 * math.exp(-step / max(steps / 3, 1)) + 0.1 + noise)
-        metric("lr", step, 3e-5 * min(1.0, step / 5))
-        if step % 10 == 0:
-            metric("val_accuracy", step, 0.2 + 0.6 * (1 - math.exp(-step / max(steps / 3, 1))))
+        if metric_set == "maml":  # MAML's series, validation and inner loop every 10 steps
+            for name in MAML_METRICS:
+                if name.startswith(("val_", "inner_")) and step % 10 == 0 or name in ("train_loss", "train_accuracy", "lr"):
+                    metric(name, step, metric_value(name, step, steps))
+        else:
+            noise = 0.15 * math.sin(step * 12.9898) * math.exp(-step / (steps * 2))  # deterministic wiggle
+            metric("train_loss", step, 2.0 * math.exp(-step / max(steps / 3, 1)) + 0.1 + noise)
+            metric("lr", step, 3e-5 * min(1.0, step / 5))
+            if step % 10 == 0:
+                metric("val_accuracy", step, 0.2 + 0.6 * (1 - math.exp(-step / max(steps / 3, 1))))
         events.emit("progress", done=step, total=steps, eta_seconds=(steps - step) * pause, rate=1 / max(pause, 1e-3))
         if mode == "garbage":
             _garbage(step)
@@ -189,6 +201,9 @@ def run(args: argparse.Namespace) -> int:
             store.add_artifact(run_id, "checkpoint", folder / f"step-{step}", step=step)
             events.emit("checkpoint", path=str(folder / f"step-{step}"), step=step, kind="checkpoint")
         flush()
+    if metric_set == "maml":
+        metric("test_accuracy", steps, 0.71)
+        metric("test_macro_f1", steps, 0.69)
     flush(force=True)
     final = {"test_accuracy": 0.71, "test_accuracy_ci95": 0.02, "train_seconds": time.time() - start}
     events.emit("log", level="info", message="meta-test accuracy 0.710 ± 0.020")

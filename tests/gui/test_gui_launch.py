@@ -31,8 +31,11 @@ def test_launch_to_finished_with_points_and_rows(qtbot, window):
     assert session.run_id == run_id
     qtbot.waitUntil(lambda: session.status == "finished", timeout=15_000)
     plot = window.monitor_page.plot
+    qtbot.waitUntil(lambda: plot.point_count() == 40 + 4, timeout=2000)  # the defaults: train loss, val accuracy
+    assert plot.plot_names() == ["loss", "accuracy"]
+    plot.picker.set_picked(plot.picker.names)
     qtbot.waitUntil(lambda: plot.point_count() == 40 + 40 + 4, timeout=2000)
-    assert set(plot.plot_names()) == {"loss", "accuracy", "learning rate"}
+    assert set(plot.plot_names()) == {"loss", "accuracy", "learning_rate"}
     assert "finished" in window.monitor_page.status.text()
     assert "0.710 ± 0.020" in window.monitor_page.status.text()
     assert window.monitor_page.progress.value() == 40

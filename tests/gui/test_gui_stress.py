@@ -13,7 +13,8 @@ import numpy as np
 from PySide6.QtCore import QPointF, QTimer
 
 from gui.run_session import RunSession
-from gui.widgets.live_plot import LivePlot, metric_group
+from gui.metric_kinds import family
+from gui.widgets.live_plot import LivePlot
 
 
 def test_streaming_engine_into_the_window(qtbot, window, monkeypatch):
@@ -36,6 +37,7 @@ def test_streaming_engine_into_the_window(qtbot, window, monkeypatch):
     assert session.points_received == 12_000  # no event lost
     assert page.plot.redraws >= 10
     assert len(grabs) >= 10
+    page.plot.picker.set_picked(page.plot.picker.names)  # lr is not charted by default
     page.plot.redraw()
     assert page.plot.point_count() == 12_000
     assert "train_loss" in page.plot.readout.text()
@@ -108,11 +110,11 @@ def test_smoothing_is_a_debiased_ema(qtbot):
     assert np.allclose(y, expected)
 
 
-def test_metric_groups():
-    assert metric_group("train_loss") == metric_group("val_loss") == "loss"
-    assert metric_group("val_accuracy") == metric_group("test_accuracy") == "accuracy"
-    assert metric_group("lr") == metric_group("learning_rate") == "learning rate"
-    assert metric_group("grad_norm") == "grad_norm"
+def test_metric_families():
+    assert family("train_loss") == family("val_loss") == "loss"
+    assert family("val_accuracy") == family("test_accuracy") == "accuracy"
+    assert family("lr") == family("learning_rate") == "learning_rate"
+    assert family("grad_norm") == "grad_norm"
 
 
 def test_crosshair_readout(qtbot):
