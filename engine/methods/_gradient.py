@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -340,6 +341,10 @@ class GradientMethod(Method):
                 "inner_query_accuracy_after": accuracy(after, y_q),
             }
             values.update({f"inner_support_loss_step_{i}": v for i, v in enumerate(trace)})
+            if self.task.model_head:  # a language model: what each adaptation step buys in perplexity
+                values["inner_query_perplexity_before"] = math.exp(min(values["inner_query_loss_before"], 700.0))
+                values["inner_query_perplexity_after"] = math.exp(min(values["inner_query_loss_after"], 700.0))
+                values.update({f"inner_support_perplexity_step_{i}": math.exp(min(v, 700.0)) for i, v in enumerate(trace)})
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v / len(episodes)
         return sums

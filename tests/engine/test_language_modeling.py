@@ -150,3 +150,19 @@ def test_meta_training_lowers_held_out_perplexity(method, tiny_decoder, domains_
     assert final["headline_metric"] == "test_perplexity" and final["headline_direction"] == "minimize"
     assert final["test_perplexity"] < 0.5 * final["untrained_test_perplexity"], final
     assert final["gain_over_untrained"] < 0 and final["gain_over_untrained_p_value"] < 0.05, final
+
+
+def test_the_inner_loop_reports_perplexity_per_step(tiny_decoder, domains_csv, tmp_path):
+    import math
+
+    from engine.store import Store
+
+    params = {"lr": 3e-3, "scope": "lora", "inner_steps_test": 2}
+    outcome = run_experiment(lm_config(tiny_decoder, domains_csv, "fomaml", params, episodes=2, eval_every=2), db_path=tmp_path / "r.db")
+    with Store(tmp_path / "r.db") as store:
+        names = set(store.metric_names(outcome.run_id))
+        steps = [store.metrics(outcome.run_id, f"inner_support_perplexity_step_{i}")[-1]["value"] for i in range(3)]
+        losses = [store.metrics(outcome.run_id, f"inner_support_loss_step_{i}")[-1]["value"] for i in range(3)]
+    assert {"val_perplexity", "inner_query_perplexity_before", "inner_query_perplexity_after"} <= names
+    assert steps == pytest.approx([math.exp(v) for v in losses], rel=1e-3)  # the store keeps float32
+    assert steps[-1] < steps[0]  # adapting on the support documents lowers their perplexity
