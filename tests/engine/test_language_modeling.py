@@ -166,3 +166,22 @@ def test_the_inner_loop_reports_perplexity_per_step(tiny_decoder, domains_csv, t
     assert {"val_perplexity", "inner_query_perplexity_before", "inner_query_perplexity_after"} <= names
     assert steps == pytest.approx([math.exp(v) for v in losses], rel=1e-3)  # the store keeps float32
     assert steps[-1] < steps[0]  # adapting on the support documents lowers their perplexity
+
+
+def test_the_lm_quickstart_validates_and_builds_its_tiny_decoder(capsys):
+    from engine.cli import main
+    from engine.models.loading import model_info
+
+    example = Path(__file__).resolve().parents[2] / "examples" / "lm_quickstart.toml"
+    assert main(["validate", str(example)]) == 0, capsys.readouterr().err
+    info = model_info("bundled:tiny-gpt2")  # built on first use into the (test's) data folder
+    assert info["kind"] == "decoder" and info["parameters"] > 0
+
+
+def test_the_cli_summary_prints_perplexity_as_a_number(capsys):
+    from engine.cli._run import _print_summary
+
+    final = {"headline_metric": "test_perplexity", "headline_direction": "minimize", "test_perplexity": 12.5,
+             "test_perplexity_ci95": 1.25, "test_episodes": 8}
+    _print_summary(final, "finished")
+    assert "meta-test perplexity: 12.50 ± 1.25 (95% CI, 8 episodes)" in capsys.readouterr().out
