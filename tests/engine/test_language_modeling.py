@@ -185,3 +185,29 @@ def test_the_cli_summary_prints_perplexity_as_a_number(capsys):
              "test_perplexity_ci95": 1.25, "test_episodes": 8}
     _print_summary(final, "finished")
     assert "meta-test perplexity: 12.50 ± 1.25 (95% CI, 8 episodes)" in capsys.readouterr().out
+
+
+def test_compare_reads_lower_perplexity_as_better(tmp_path, capsys):
+    from engine.cli import main
+    from engine.compare import compare_runs
+    from engine.store import Store
+
+    config = {"name": "lm", "method": {"name": "maml"}, "task": {"type": "language_modeling"}}
+    db = tmp_path / "runs.db"
+    with Store(db) as store:
+        ids = []
+        for name, values in (("ref", [40.0, 50.0, 60.0]), ("better", [30.0, 41.0, 49.0])):
+            run_id = store.create_run({**config, "name": name})
+            store.add_episodes(run_id, [{"episode": i, "perplexity": v, "key": f"e{i}"} for i, v in enumerate(values)])
+            store.update_run(run_id, episodes_key="same", status="finished",
+                             final_metrics={"headline_metric": "test_perplexity", "headline_direction": "minimize", "test_perplexity": sum(values) / 3})
+            ids.append(run_id)
+        result = compare_runs(store, ids[0], ids[1:])
+    assert result["metric"] == "test_perplexity" and result["higher_is_better"] is False
+    (comparison,) = result["comparisons"]
+    assert comparison["paired"] and comparison["mean_diff"] == pytest.approx(-10.0)
+    assert main(["runs", "compare", ids[0], ids[1], "--db", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert "(lower is better)" in out and "-10.00 ±" in out and "%" not in out.split("against")[0]
+    assert main(["runs", "list", "--db", str(db)]) == 0
+    assert "perp    50.00" in capsys.readouterr().out
