@@ -120,6 +120,7 @@ def model_info(name: str, *, allow_pickle: bool = False) -> dict[str, Any]:
         "hidden_size": config.get("hidden_size") or config.get("d_model") or config.get("n_embd"),
         "layers": config.get("num_hidden_layers") or config.get("n_layer"),
         "kind": "decoder" if is_decoder else "encoder",
+        "vocab_size": config.get("vocab_size"),
         "model_type": config.get("model_type"),
     }
 
