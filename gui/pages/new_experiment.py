@@ -27,8 +27,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from engine import tasks
 from engine.config import RunConfig
-from engine.data import check_task, first_problem
+from engine.data import first_problem
 from engine.errors import UserError
 from engine.specs import MethodSpec, all_specs
 from gui.config_warnings import config_warnings
@@ -345,7 +346,7 @@ class NewExperimentPage(QWidget):
             self._update_estimate()
             return str(exc)
         self.config = config
-        checks = check_task(panel.dataset, config.task)
+        checks = tasks.get(config.task.type).check(panel.dataset, config.task)  # what a run checks
         panel.show_checks(checks, config.task.k_shot + config.task.query if config.task.mode == "episodic" else 0)
         self._update_estimate()
         return first_problem(checks)
