@@ -14,6 +14,11 @@ from dataclasses import replace
 
 from engine.specs import MethodSpec, Param, register
 
+BOTH_TASKS = ("classification", "token_classification")
+# Methods that also adapt a causal LM to a domain (``language_modeling``): those whose
+# learning is a loss on items through a head, not a distance to prototypes.
+WITH_LM = (*BOTH_TASKS, "language_modeling")
+
 # Form sections (``Param.group``), in the order a form shows them.
 OPTIMIZER = "Optimizer"
 INNER = "Inner loop"
@@ -22,11 +27,6 @@ HEAD = "Head"
 EPISODES = "Episodes"
 TEST_HEAD = "Test head"
 SPEED = "Speed and memory"
-
-BOTH_TASKS = ("classification", "token_classification")
-# Methods that also adapt a causal LM to a domain (``language_modeling``): those whose
-# learning is a loss on items through a head, not a distance to prototypes.
-WITH_LM = (*BOTH_TASKS, "language_modeling")
 
 OPTIMIZER_PARAMS = (
     Param("lr", "float", 3e-5, "Learning rate of the encoder optimizer (AdamW)", low=1e-7, high=1.0, log=True,

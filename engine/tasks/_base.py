@@ -94,14 +94,14 @@ class Task(ABC):
         return self.metric(self.headline)
 
     def describe(self) -> dict[str, Any]:
-        """What ``methods --json`` and docs show about a task type."""
+        """A task type at a glance (torch-free): its metrics, headline and direction, for forms and plots."""
         head = self.headline_metric
         return {
             "name": self.name,
             "title": self.title,
             "output": self.output,
             "modes": list(self.modes),
-            "metrics": [{"name": m.name, "higher_is_better": m.higher_is_better} for m in self.metrics],
+            "metrics": [{"name": m.name, "title": m.title, "higher_is_better": m.higher_is_better} for m in self.metrics],
             "headline": head.name,
             "direction": "maximize" if head.higher_is_better else "minimize",
             "model_kind": self.model_kind,

@@ -40,6 +40,7 @@ _CONFIG_TYPES = {"an integer": "int", "a number": "float", "true or false": "boo
 _CONFIG_CHOICES: dict[str, tuple[Any, ...]] = {"task.mode": TASK_MODES, "task.type": tuple(TASK_TYPES)}
 # What the New experiment form calls the config keys it shows (the key itself is in the help line).
 CONFIG_LABELS = {
+    "task.type": "Task type",
     "task.mode": "Mode",
     "task.type": "Task type",
     "task.n_way": "Classes per episode (N)",

@@ -218,3 +218,17 @@ def test_compare_pairs_runs_on_their_tasks_headline(tmp_path):
     (comparison,) = result["comparisons"]
     assert comparison["paired"] and comparison["mean_diff"] == pytest.approx(0.4 / 3)
     assert result["runs"][0]["metrics"]["test_f1"]["mean"] == pytest.approx(1.1 / 3)
+
+
+def test_validate_checks_an_ner_config_with_the_tasks_own_checks(tmp_path, capsys):
+    from engine.cli import main
+
+    config = tmp_path / "ner.toml"
+    config.write_text('[dataset]\npath = "bundled:entities"\n[task]\ntype = "token_classification"\nn_way = 5\nk_shot = 1\nquery = 1\n')
+    assert main(["validate", str(config)]) == 0
+    out = capsys.readouterr().out
+    assert "entity types held out for meta-test" in out and "ERROR" not in out
+    config.write_text(config.read_text().replace("n_way = 5", "n_way = 40"))
+    assert main(["validate", str(config)]) == 2
+    captured = capsys.readouterr()
+    assert "40-way needs 40" in captured.err and len(captured.err.strip().splitlines()) == 1

@@ -189,6 +189,15 @@ def test_set_changes_the_base_config_and_study_keys_as_on_run(study_dir: Path, c
     assert "one at a time" in capsys.readouterr().err
 
 
+def test_a_token_classification_study_scores_entity_f1_by_default(study_dir: Path) -> None:
+    ner = {"task.type": "token_classification"}
+    spec = load_spec(write_study(study_dir, ""), ner)
+    assert spec.metric == "val_f1" and spec.direction == "maximize"
+    assert load_spec(write_study(study_dir, 'metric = "val_loss"'), ner).direction == "minimize"
+    with pytest.raises(ConfigError, match="'study.metric' must be one of val_f1"):
+        load_spec(write_study(study_dir, 'metric = "val_macro_f1"'), ner)  # a classification metric
+
+
 def test_list_counts_trials_per_state(study_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """A failed trial and its retry make 4 trials in a 3-trial budget: the counts tell them apart."""
     import optuna
@@ -206,12 +215,3 @@ def test_list_counts_trials_per_state(study_dir: Path, capsys: pytest.CaptureFix
     assert main(["study", "list", "--storage", storage, "--json"]) == 0
     (row,) = json.loads(capsys.readouterr().out)
     assert row["n_trials"] == 4 and row["counts"] == {"complete": 2, "fail": 1, "pruned": 1}
-
-
-def test_a_token_classification_study_scores_entity_f1_by_default(study_dir: Path) -> None:
-    ner = {"task.type": "token_classification"}
-    spec = load_spec(write_study(study_dir, ""), ner)
-    assert spec.metric == "val_f1" and spec.direction == "maximize"
-    assert load_spec(write_study(study_dir, 'metric = "val_loss"'), ner).direction == "minimize"
-    with pytest.raises(ConfigError, match="'study.metric' must be one of val_f1"):
-        load_spec(write_study(study_dir, 'metric = "val_macro_f1"'), ner)  # a classification metric
