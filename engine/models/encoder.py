@@ -24,6 +24,8 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class TextEncoder(nn.Module):
     """Texts in, one embedding per text (or per word) out. ``backbone`` is any ``AutoModel``."""
 
+    kind = "encoder"
+
     def __init__(self, backbone: nn.Module, tokenizer: Any, *, max_length: int, source: str = ""):
         super().__init__()
         self.backbone = backbone
@@ -89,14 +91,12 @@ class TextEncoder(nn.Module):
     def parameter_count(self) -> int:
         return sum(p.numel() for p in self.backbone.parameters())
 
-    kind = "encoder"
-
 
 class DecoderEncoder(TextEncoder):
     """A causal LM (``AutoModelForCausalLM``) seen as an encoder: the same hidden states per
     text or per position, from its base model, plus its own output layer (``output_weight``)
-    that scores the next token. Batches are right-padded for training (the causal mask and
-    the attention mask keep pads out); ``left_padded`` batches are for generation and scoring."""
+    that scores the next token. Batches are right-padded (the causal mask and the attention
+    mask keep pads out of every real token's context)."""
 
     kind = "decoder"
 
@@ -111,18 +111,6 @@ class DecoderEncoder(TextEncoder):
     def output_weight(self) -> torch.Tensor:
         """[vocab, hidden]: next-token logits are ``hidden @ output_weight().T`` (tied or not)."""
         return self.backbone.get_output_embeddings().weight
-
-    def left_padded(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
-        """Pads on the left so that every row's last token sits in the last column."""
-        pad = self.tokenizer.pad_token_id or 0
-        width = max(len(x) for x in ids)
-        input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for row, seq in enumerate(ids):
-            if seq:
-                input_ids[row, width - len(seq) :] = torch.as_tensor(seq, dtype=torch.long)
-                mask[row, width - len(seq) :] = 1
-        return {"input_ids": input_ids.to(self.device), "attention_mask": mask.to(self.device)}
 
 
 def find_layers(model: nn.Module) -> nn.ModuleList | None:
