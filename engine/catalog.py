@@ -15,6 +15,9 @@ from dataclasses import replace
 from engine.specs import MethodSpec, Param, register
 
 BOTH_TASKS = ("classification", "token_classification")
+# Methods that also adapt a causal LM to a domain (``language_modeling``): those whose
+# learning is a loss on items through a head, not a distance to prototypes.
+WITH_LM = (*BOTH_TASKS, "language_modeling")
 
 # Form sections (``Param.group``), in the order a form shows them.
 OPTIMIZER = "Optimizer"
@@ -52,7 +55,7 @@ register(
         description="Cross-entropy training on meta-train classes; at test time a nearest-class-mean or fitted head per episode",
         impl="engine.methods.finetune:FineTune",
         modes=("episodic", "supervised"),
-        tasks=BOTH_TASKS,
+        tasks=WITH_LM,
         family="baseline",
         params=OPTIMIZER_PARAMS
         + (
@@ -181,7 +184,7 @@ register(
         title="MAML",
         description="Model-agnostic meta-learning: second-order meta-gradient through the inner loop",
         impl="engine.methods.maml:MAML",
-        tasks=BOTH_TASKS,
+        tasks=WITH_LM,
         family="gradient",
         params=_gradient_params(drop=("vmap_tasks",)),
     )
@@ -193,7 +196,7 @@ register(
         title="First-order MAML",
         description="MAML without the second-order term: the query gradient at the adapted weights",
         impl="engine.methods.maml:FOMAML",
-        tasks=BOTH_TASKS,
+        tasks=WITH_LM,
         family="gradient",
         params=_gradient_params(drop=("first_order", "vmap_tasks")),
     )
@@ -205,7 +208,7 @@ register(
         title="ANIL",
         description="Almost no inner loop: only the head adapts; the encoder learns in the outer loop",
         impl="engine.methods.anil:ANIL",
-        tasks=BOTH_TASKS,
+        tasks=WITH_LM,
         family="gradient",
         params=_gradient_params(
             drop=("scope", "top_k", "lora_rank", "lora_alpha", "inner_lr", "gradient_checkpointing"), inner_steps=3, inner_steps_test=5
@@ -231,7 +234,7 @@ register(
         title="Reptile",
         description="SGD on each task, then an outer step toward the adapted weights (lr: share of the way, plain SGD)",
         impl="engine.methods.reptile:Reptile",
-        tasks=BOTH_TASKS,
+        tasks=WITH_LM,
         family="gradient",
         params=tuple(
             replace(p, choices=("top_k_layers", "lora", "all")) if p.name == "scope" else p

@@ -27,7 +27,7 @@ def run_summary(store: Store, run: dict[str, Any]) -> dict[str, Any]:
     episodes = store.episodes(run["id"], "test")
     metrics: dict[str, Any] = {}
     for name in (m.name for m in run_task(run).metrics):
-        values = [e[name] for e in episodes if e[name] is not None]
+        values = [e[name] for e in episodes if e.get(name) is not None]
         if values:
             mean, half = mean_ci(values)
             metrics[f"test_{name}"] = {"mean": mean, "ci95": half, "n": len(values)}
@@ -43,7 +43,7 @@ def compare_runs(store: Store, ref_id: str, other_ids: list[str]) -> dict[str, A
     paired when the episodes are the same."""
     ref = store.get_run(ref_id)
     others = [store.get_run(i) for i in other_ids]
-    name, _ = headline(ref)
+    name, higher_is_better = headline(ref)
     ref_eps = store.episodes(ref["id"], "test")
     comparisons = []
     for run in others:
@@ -60,6 +60,7 @@ def compare_runs(store: Store, ref_id: str, other_ids: list[str]) -> dict[str, A
     return {
         "reference": ref["id"],
         "metric": f"test_{name}",
+        "higher_is_better": higher_is_better,  # perplexity: lower is better (a negative mean_diff wins)
         "runs": [run_summary(store, r) for r in [ref, *others]],
         "comparisons": comparisons,
     }

@@ -50,7 +50,10 @@ class DatasetConfig:
 class TaskConfig:
     type: str = field(
         default="classification",
-        metadata=_help("What is learned: classification (a label per text) or token_classification (a BIO tag per word, NER)"),
+        metadata=_help(
+            "What is learned: classification (a label per text), token_classification (a BIO tag per word, NER) "
+            "or language_modeling (a decoder's next token in a new domain; label_column holds the domain)"
+        ),
     )
     mode: str = field(default="episodic", metadata=_help("episodic (N-way K-shot on held-out classes) or supervised"))
     n_way: int = field(default=5, metadata=_help("Classes per episode", min=2, max=MAX_COUNT))

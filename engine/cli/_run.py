@@ -83,22 +83,26 @@ def _print_summary(final: dict[str, Any], status: str) -> None:
     if status != "finished":
         print(f"run {status}", file=sys.stderr)
         return
-    # The task's headline metric: test_accuracy for classification, test_f1 (entity F1) for NER.
+    # The task's headline metric: test_accuracy for classification, test_f1 (entity F1) for NER,
+    # test_perplexity for language modelling (lower is better: a plain number, not a share).
     key = final.get("headline_metric", "test_accuracy")
     title = key.removeprefix("test_").replace("_", " ")
+    share = final.get("headline_direction", "maximize") == "maximize"
+    scale, unit, gain_unit = (100, "%", " points") if share else (1, "", "")
     value, ci = final.get(key), final.get(f"{key}_ci95")
     if value is not None:
-        ci_text = f" ± {ci * 100:.2f}" if ci is not None else ""
-        print(f"meta-test {title}: {value * 100:.2f}%{ci_text} (95% CI, {final.get('test_episodes', '?')} episodes)")
+        ci_text = f" ± {ci * scale:.2f}" if ci is not None else ""
+        print(f"meta-test {title}: {value * scale:.2f}{unit}{ci_text} (95% CI, {final.get('test_episodes', '?')} episodes)")
     if final.get(f"untrained_{key}") is not None:
         print(
-            f"untrained baseline: {final[f'untrained_{key}'] * 100:.2f}% ± {final[f'untrained_{key}_ci95'] * 100:.2f}"
+            f"untrained baseline: {final[f'untrained_{key}'] * scale:.2f}{unit} ± {final[f'untrained_{key}_ci95'] * scale:.2f}"
             " (same model before training, same episodes)"
         )
     if final.get("gain_over_untrained") is not None:
         print(
-            f"gain from training: {final['gain_over_untrained'] * 100:+.2f} points ± {final['gain_over_untrained_ci95'] * 100:.2f}"
-            f" (paired over the same episodes, p = {final['gain_over_untrained_p_value']:.2g})"
+            f"gain from training: {final['gain_over_untrained'] * scale:+.2f}{gain_unit} ± {final['gain_over_untrained_ci95'] * scale:.2f}"
+            f" (paired over the same episodes, p = {final['gain_over_untrained_p_value']:.2g}"
+            + ("" if share else "; lower is better") + ")"
         )
     if final.get("train_seconds") is not None:
         print(f"training: {final['train_episodes']} episodes in {final['train_seconds']:.1f} s")

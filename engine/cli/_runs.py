@@ -24,6 +24,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         # The run's task headline (test_accuracy, or test_f1 for NER) and its value.
         row["headline_metric"] = run["final_metrics"].get("headline_metric", "test_accuracy")
         row["headline"] = run["final_metrics"].get(row["headline_metric"])
+        row["headline_direction"] = run["final_metrics"].get("headline_direction", "maximize")
         row["tags"] = run["tags"]
         rows.append(row)
     if args.json:
@@ -35,7 +36,9 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     print(f"{'ID':12}  {'STATUS':11}  {'METHOD':9}  {'TEST':>13}  {'CREATED':19}  NAME")
     for row in rows:
         short = row["headline_metric"].removeprefix("test_")[:4]
-        acc = f"{short:>4} {row['headline'] * 100:7.2f}%" if isinstance(row["headline"], (int, float)) else f"{'-':>13}"
+        share = row["headline_direction"] == "maximize"  # accuracy and F1 are shares; perplexity is not
+        value = row["headline"]
+        acc = (f"{short:>4} {value * 100:7.2f}%" if share else f"{short:>4} {value:8.2f}") if isinstance(value, (int, float)) else f"{'-':>13}"
         print(f"{row['id']:12}  {row['status']:11}  {row['method'] or '-':9}  {acc}  {row['created_at'][:19]:19}  {row['name']}")
     return EXIT_OK
 
@@ -186,11 +189,13 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
         print_json(result)
         return EXIT_OK
     names = {r["id"]: r for r in result["runs"]}
-    metric = result["metric"]  # the reference's task headline: test_accuracy, test_f1 (NER)
-    print(f"{'RUN':12}  {'NAME':24}  {metric.replace('_', ' ').upper():>18}")
+    metric = result["metric"]  # the reference's task headline: test_accuracy, test_f1 (NER), test_perplexity
+    share = result.get("higher_is_better", True)  # accuracy and F1 in percent; perplexity as it is
+    scale, unit, points = (100, "%", " points") if share else (1, "", "")
+    print(f"{'RUN':12}  {'NAME':24}  {metric.replace('_', ' ').upper():>18}" + ("" if share else "  (lower is better)"))
     for run in result["runs"]:
         acc = run["metrics"].get(metric)
-        text = f"{acc['mean'] * 100:6.2f}% ± {acc['ci95'] * 100:5.2f}" if acc else "-"
+        text = f"{acc['mean'] * scale:6.2f}{unit} ± {(acc['ci95'] or 0) * scale:5.2f}" if acc else "-"
         print(f"{run['id']:12}  {run['name'][:24]:24}  {text:>18}")
     print(f"\nagainst {result['reference']} ({names[result['reference']]['name']}):")
     for c in result["comparisons"]:
@@ -198,7 +203,7 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
             print(f"  {c['id']:12} no paired statistics without per-episode results")
             continue
         kind = f"paired over {c['n']} episodes" if c["paired"] else f"NOT paired ({c.get('reason', '')}): Welch's t-test"
-        print(f"  {c['id']:12} {c['mean_diff'] * 100:+6.2f} points ± {c['ci95'] * 100:.2f}, p = {c['p_value']:.3g}  [{kind}]")
+        print(f"  {c['id']:12} {c['mean_diff'] * scale:+6.2f}{points} ± {c['ci95'] * scale:.2f}, p = {c['p_value']:.3g}  [{kind}]")
     return EXIT_OK
 
 

@@ -19,12 +19,14 @@ def build_run_model(config: Any) -> Any:
     """The model a run of ``config`` trains: its base model with the method's adaptation
     (LoRA adapters under ``scope = "lora"``). Training, resume, ``predict`` and
     ``export-model`` all build it here, so saved weights always meet the same modules."""
+    from engine import tasks
     from engine.models.adaptation import build_model
 
     cls = load(config.method.name)
     adaptation = cls.adaptation(cls.bind(config.method.params))
     return build_model(
-        config.model, adaptation, seed=config.train.seed, attn_implementation=getattr(cls, "attn_implementation", None)
+        config.model, adaptation, seed=config.train.seed, attn_implementation=getattr(cls, "attn_implementation", None),
+        causal_lm=tasks.get(config.task.type).model_kind == "decoder",
     )
 
 

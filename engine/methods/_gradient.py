@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -149,9 +150,13 @@ class GradientMethod(Method):
                 hidden = self.encoder(**batch)
         if hidden.dtype in (torch.bfloat16, torch.float16):
             hidden = hidden.float()
+        if self.task.model_head:
+            return hidden  # the model's own head reads its hidden states as they are
         return F.normalize(hidden, dim=-1)
 
     def _head_init(self, z_support: torch.Tensor, labels: torch.Tensor, n_way: int) -> torch.Tensor:
+        if self.task.model_head:  # a causal LM: the inner loop starts from its next-token head
+            return self.encoder.output_weight().float()
         if self.head_init == "zeros":
             return z_support.new_zeros(n_way, z_support.shape[-1])
         return self.temperature * F.normalize(one_hot_means(z_support, labels, n_way), dim=-1)
@@ -192,7 +197,7 @@ class GradientMethod(Method):
         w0 = self._head_init(z_s, y_s, n_way)
         w_leaf = w0.detach().requires_grad_(True)
         fast[HEAD_W] = w_leaf
-        fast[HEAD_B] = z_s.new_zeros(n_way).requires_grad_(True)
+        fast[HEAD_B] = z_s.new_zeros(w0.shape[0]).requires_grad_(True)
         lrs = self._lrs()
         first_order = self.is_first_order or not meta
         for step in range(steps):
@@ -340,6 +345,10 @@ class GradientMethod(Method):
                 "inner_query_accuracy_after": accuracy(after, y_q),
             }
             values.update({f"inner_support_loss_step_{i}": v for i, v in enumerate(trace)})
+            if self.task.model_head:  # a language model: what each adaptation step buys in perplexity
+                values["inner_query_perplexity_before"] = math.exp(min(values["inner_query_loss_before"], 700.0))
+                values["inner_query_perplexity_after"] = math.exp(min(values["inner_query_loss_after"], 700.0))
+                values.update({f"inner_support_perplexity_step_{i}": math.exp(min(v, 700.0)) for i, v in enumerate(trace)})
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v / len(episodes)
         return sums

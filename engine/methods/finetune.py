@@ -3,7 +3,11 @@ training classes. At episodic test time the head is dropped and each episode get
 nearest-class-mean classifier or a logistic-regression head fitted on its support set.
 
 For token classification the head is a supervised token head over ``O`` and the training
-entity types (a BIO tag's type per word); episodes then work on word embeddings."""
+entity types (a BIO tag's type per word); episodes then work on word embeddings.
+
+For a task scored by the model's own head (``Task.model_head``: causal language modelling)
+this is plain causal-LM training on the training domains, and an episode's query documents
+are scored by the trained model as it is (no per-episode adaptation)."""
 
 from __future__ import annotations
 
@@ -26,11 +30,16 @@ class FineTune(EmbeddingMethod):
     name = "finetune"
 
     def setup(self) -> None:
-        self.head = nn.Linear(self.encoder.hidden_size, len(self.data.label_names)).to(self.device)
+        self.head = None if self.task.model_head else nn.Linear(self.encoder.hidden_size, len(self.data.label_names)).to(self.device)
         super().setup()
 
     def trainable_parameters(self) -> list[nn.Parameter]:
-        return list(self.encoder.parameters()) + list(self.head.parameters())
+        return list(self.encoder.parameters()) + (list(self.head.parameters()) if self.head is not None else [])
+
+    def head_logits(self, embeddings: torch.Tensor) -> torch.Tensor:
+        if self.head is None:
+            return embeddings @ self.encoder.output_weight().T
+        return self.head(embeddings)
 
     def train_step(self, step: int) -> dict[str, float]:
         self.encoder.train()
@@ -39,7 +48,7 @@ class FineTune(EmbeddingMethod):
         picked = torch.randperm(len(rows), generator=self.generator)[:size].tolist()
         batch = self.world.share([rows[i] for i in picked])  # data parallel: this rank's rows of the batch
         targets = self.task.row_targets(self.batcher, batch, self.data.label_names)
-        logits = self.head(self.embed(batch))
+        logits = self.head_logits(self.embed(batch))
         loss = self.task.loss(logits, targets)
         if self.world.active:  # this rank's share of the global mean over scored items
             mine = float((targets != IGNORE).sum())
@@ -52,6 +61,9 @@ class FineTune(EmbeddingMethod):
         return {"train_loss": float(loss.detach()), "train_accuracy": accuracy(logits, targets)}
 
     def predict(self, episode: Episode) -> torch.Tensor:
+        if self.head is None:
+            with torch.no_grad():
+                return self.head_logits(self.cached_embeddings(episode.query))
         support_targets, _ = self.targets(episode)
         support = self.cached_embeddings(episode.support)
         query = self.cached_embeddings(episode.query)
@@ -62,14 +74,16 @@ class FineTune(EmbeddingMethod):
 
     def predict_rows(self, rows: Sequence[int]) -> torch.Tensor:
         with torch.no_grad():
-            return self.head(self.cached_embeddings(rows))
+            return self.head_logits(self.cached_embeddings(rows))
 
     def state_dict(self) -> dict:
-        return {**super().state_dict(), "head": self.head.state_dict()}
+        state = super().state_dict()
+        return {**state, "head": self.head.state_dict()} if self.head is not None else state
 
     def load_state_dict(self, state: dict) -> None:
         super().load_state_dict(state)
-        self.head.load_state_dict(state["head"])
+        if self.head is not None:
+            self.head.load_state_dict(state["head"])
 
 
 def fit_logreg(support: torch.Tensor, labels: torch.Tensor, query: torch.Tensor, n_way: int, *, steps: int) -> torch.Tensor:

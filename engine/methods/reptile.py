@@ -49,8 +49,8 @@ class Reptile(GradientMethod):
             for i in range(self.inner_steps):
                 z = self._features(fast, batch)
                 if i == 0:
-                    fast[HEAD_W] = self._head_init(z[: len(y_s)].detach(), y_s, n_way).requires_grad_(True)
-                    fast[HEAD_B] = z.new_zeros(n_way).requires_grad_(True)
+                    fast[HEAD_W] = self._head_init(z[: len(y_s)].detach(), y_s, n_way).detach().requires_grad_(True)
+                    fast[HEAD_B] = z.new_zeros(fast[HEAD_W].shape[0]).requires_grad_(True)
                 logits = self._logits(z, fast)
                 loss = self.task.loss(logits, labels)
                 fast = {k: v.detach().requires_grad_(True) for k, v in fn.inner_update(loss, fast, lrs, first_order=True).items()}

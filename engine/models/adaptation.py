@@ -59,14 +59,18 @@ class Adaptation:
         return [n for n, p in named.items() if id(p) in ids]
 
 
-def build_model(model_config: Any, adaptation: Adaptation, *, seed: int, attn_implementation: str | None = None) -> TextEncoder:
-    """The run's encoder: the base model loaded from ``model_config`` with ``adaptation`` applied."""
+def build_model(
+    model_config: Any, adaptation: Adaptation, *, seed: int, attn_implementation: str | None = None, causal_lm: bool = False
+) -> TextEncoder:
+    """The run's encoder: the base model loaded from ``model_config`` with ``adaptation`` applied
+    (``causal_lm``: a decoder with its language-modelling head, for the tasks that need one)."""
     encoder = load_encoder(
         model_config.name,
         max_length=model_config.max_length,
         allow_pickle=model_config.allow_pickle,
         trust_remote_code=model_config.trust_remote_code,
         attn_implementation=attn_implementation,
+        causal_lm=causal_lm,
     )
     adaptation.apply(encoder, seed=seed)
     return encoder

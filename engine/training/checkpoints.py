@@ -32,14 +32,22 @@ class DamagedCheckpoint(UserError):
 KEEP_CHECKPOINTS = 3
 
 
-def _flatten(state: dict[str, Any], prefix: str = "") -> dict[str, torch.Tensor]:
+def _flatten(state: dict[str, Any], prefix: str = "", seen: set[int] | None = None) -> dict[str, torch.Tensor]:
+    """Flat names for safetensors. A tensor met twice (a decoder's output layer tied to its
+    input embeddings) is stored twice: safetensors refuses shared memory, and loading
+    writes the same values into the one tied weight."""
+    seen = set() if seen is None else seen
     flat: dict[str, torch.Tensor] = {}
     for key, value in state.items():
         name = f"{prefix}{key}"
         if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}/"))
+            flat.update(_flatten(value, f"{name}/", seen))
         elif isinstance(value, torch.Tensor):
-            flat[name] = value.detach().contiguous().cpu()
+            tensor = value.detach().contiguous().cpu()
+            if tensor.data_ptr() in seen:
+                tensor = tensor.clone()
+            seen.add(tensor.data_ptr())
+            flat[name] = tensor
     return flat
 
 

@@ -324,9 +324,15 @@ class ComparePage(QWidget):
         # both axes over the same span, from just below the lowest accuracy to 1: the diagonal
         # (equal accuracy) runs corner to corner and the points fill the plot
         baseline = baseline_ncm(comp, run_id)  # the frozen encoder on these episodes: the level to beat
-        lo = float(np.floor(min(a[:n].min(), b[:n].min(), baseline or 1.0) * 20) / 20) if n else 0.0
-        lo = min(max(lo, 0.0), 0.95)
-        plot.plot([lo, 1.0], [lo, 1.0], pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
+        higher_is_better = comp.stats.get("higher_is_better", True)
+        if higher_is_better:  # a share (accuracy, F1): up to 1
+            lo = float(np.floor(min(a[:n].min(), b[:n].min(), baseline or 1.0) * 20) / 20) if n else 0.0
+            lo, hi = min(max(lo, 0.0), 0.95), 1.0
+        else:  # perplexity: the span of the values, and below the diagonal is better
+            lo = float(min(a[:n].min(), b[:n].min())) if n else 0.0
+            hi = float(max(a[:n].max(), b[:n].max())) if n else 1.0
+            hi = hi if hi > lo else lo + 1.0
+        plot.plot([lo, hi], [lo, hi], pen=pg.mkPen("#888", style=Qt.PenStyle.DashLine))
         if baseline is not None:
             plot.addItem(pg.InfiniteLine(
                 pos=baseline, angle=0, pen=pg.mkPen("#c62828", style=Qt.PenStyle.DotLine), name="frozen NCM",
@@ -334,11 +340,13 @@ class ComparePage(QWidget):
             ))
         above = int((b[:n] > a[:n]).sum())
         below = int((b[:n] < a[:n]).sum())
+        if not higher_is_better:
+            above, below = below, above
         plot.plot(a[:n], b[:n], pen=None, symbol="o", symbolSize=6, symbolBrush=pg.mkBrush(self.color(run_id)),
                   symbolPen=None)
         plot.setTitle(f"{n} episodes: {name} better on {above}, worse on {below}", color="#222", size="10pt")
-        plot.setXRange(lo, 1.0, padding=0.02)
-        plot.setYRange(lo, 1.0, padding=0.02)
+        plot.setXRange(lo, hi, padding=0.02)
+        plot.setYRange(lo, hi, padding=0.02)
 
     def show_diff(self) -> None:
         comp = self.comparison

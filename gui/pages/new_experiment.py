@@ -27,8 +27,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from engine.config import RunConfig
 from engine import tasks
+from engine.config import RunConfig
 from engine.data import first_problem
 from engine.errors import UserError
 from engine.specs import MethodSpec, all_specs

@@ -43,6 +43,7 @@ from gui.settings import recent, remember
 PREVIEW_ROWS = 200
 FILE_FILTER = "Datasets (*.csv *.tsv *.jsonl *.ndjson *.json *.parquet *.conll *.bio *.iob *.txt);;All files (*)"
 TOKEN_TASK = "token_classification"
+LM_TASK = "language_modeling"
 PREVIEW_SENTENCES = 60
 
 
@@ -258,8 +259,11 @@ class DatasetPanel(QWidget):
         tokens = task_type == TOKEN_TASK
         self.text_column.setToolTip("dataset.text_column: the column with " + ("the list of tokens" if tokens else "the text"))
         self.label_column.setToolTip("dataset.label_column: the column with " + ("the list of BIO tags" if tokens else "the class label"))
+        documents = task_type == LM_TASK  # rows are documents, labels their domains
         self.preview_title.setText("Preview (first sentences, entities by type)" if tokens else "Preview (first rows)")
-        self.chart_title.setText("Mentions per entity type" if tokens else "Rows per class")
+        self.chart_title.setText("Mentions per entity type" if tokens else "Documents per domain" if documents else "Rows per class")
+        if documents:
+            self.label_column.setToolTip("dataset.label_column: the column with the document's domain (source, author, topic)")
         self.preview_stack.setCurrentWidget(self.sentences if tokens else self.preview)
         if self._loaded_path:
             path = bundled_for(task_type, self._loaded_path)  # bundled intents <-> bundled entities

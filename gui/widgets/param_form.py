@@ -42,6 +42,7 @@ _CONFIG_CHOICES: dict[str, tuple[Any, ...]] = {"task.mode": TASK_MODES, "task.ty
 CONFIG_LABELS = {
     "task.type": "Task type",
     "task.mode": "Mode",
+    "task.type": "Task type",
     "task.n_way": "Classes per episode (N)",
     "task.k_shot": "Support examples per class (K)",
     "task.query": "Queries per class",
