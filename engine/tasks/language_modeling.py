@@ -87,7 +87,7 @@ class LanguageModelingTask(Task):
     def load_dataset(self, config: RunConfig) -> TextDataset:
         return load_dataset(config.dataset.path, config.dataset.text_column, config.dataset.label_column)
 
-    def check(self, dataset: TextDataset, task: TaskConfig) -> list[Check]:
+    def check(self, dataset: TextDataset, task: TaskConfig, *, train_query: int | None = None) -> list[Check]:
         counts = Counter(dataset.labels)
         enough = len(counts) >= MIN_DOMAINS
         checks = [Check(enough, f"{plural(len(dataset), 'document')} in {plural(len(counts), 'domain')}"
@@ -97,9 +97,10 @@ class LanguageModelingTask(Task):
         split = self._split(dataset, task)
         for domains, role in ((split.test, "held out for meta-test"), (split.train, "for meta-training")):
             checks.append(Check(len(domains) >= 1, f"{plural(len(domains), 'domain')} {role}" + ("" if domains else " — none")))
-        need = task.k_shot + task.query
+        query = max(task.query, train_query or 0)  # training episodes may ask for more queries (the method's train_query)
+        need = task.k_shot + query
         label, fewest = min(counts.items(), key=lambda kv: (kv[1], kv[0]))
-        shots = f"{task.k_shot} support + {task.query} query documents need {need}"
+        shots = f"{task.k_shot} support + {query} query documents need {need}"
         if fewest < need:
             checks.append(Check(False, f"domain '{label}' has {plural(fewest, 'document')}, {shots}"))
         else:
