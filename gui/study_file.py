@@ -18,11 +18,12 @@ from engine.config import RunConfig
 from engine.fileio import atomic_write_text
 from engine.specs import Param, get
 
-SAMPLERS = ("random", "grid", "tpe", "gp", "cmaes", "nsga2")
+SAMPLERS = ("random", "grid", "tpe", "gp", "cmaes", "nsga2", "pbt")
 PRUNERS = ("none", "median", "sha", "hyperband")
 METRICS = ("val_accuracy", "val_loss", "val_macro_f1", "val_precision", "val_recall")
 SAMPLER_TITLES = {"random": "Random", "grid": "Grid", "tpe": "TPE (Bayesian)", "gp": "Gaussian process",
-                  "cmaes": "CMA-ES", "nsga2": "NSGA-II (genetic)"}
+                  "cmaes": "CMA-ES", "nsga2": "NSGA-II (genetic)",
+                  "pbt": "Population-based training (4 members)"}
 PRUNER_TITLES = {"none": "None", "median": "Median", "sha": "Successive halving", "hyperband": "Hyperband"}
 
 
