@@ -104,6 +104,32 @@ def tiny_config_text(model: Path, dataset: Path, *, method: str = "protonet", ep
     return "\n".join(lines) + "\n"
 
 
+def train_every_method(folder: Path, model: Path, *, episodes: int = 4) -> tuple[Path, dict[str, str]]:
+    """A database with one finished run of every method at its default settings (MAML's
+    default scope is LoRA), trained in this process on the tiny model: {method: run id}."""
+    from engine.config import RunConfig
+    from engine.specs import all_specs
+    from engine.training.runner import run_experiment
+
+    dataset = write_keyword_dataset(folder / "keywords.csv")
+    db = folder / "runs.db"
+    runs = {}
+    for spec in all_specs():
+        path = folder / f"{spec.name}.toml"
+        path.write_text(tiny_config_text(model, dataset, method=spec.name, episodes=episodes))
+        config = RunConfig.load(path).with_values({"name": f"tiny {spec.name}"})
+        outcome = run_experiment(config, db_path=db)
+        assert outcome.status == "finished", (spec.name, outcome)
+        runs[spec.name] = outcome.run_id
+    return db, runs
+
+
+@pytest.fixture(scope="session")
+def every_method_runs(tmp_path_factory, tiny_model) -> tuple[Path, dict[str, str]]:
+    """One finished tiny run of every method, shared by the whole session (read, never changed)."""
+    return train_every_method(tmp_path_factory.mktemp("every-method"), tiny_model)
+
+
 def run_cli(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: float = 240):
     import subprocess
 
