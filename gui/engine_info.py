@@ -48,10 +48,23 @@ def format_count(n: float | None) -> str:
     return str(int(n))
 
 
+def error_text(stderr_lines: list[str], code: int) -> str:
+    """The engine's last ``error:`` message with the lines that follow it, else its last line."""
+    starts = [i for i, line in enumerate(stderr_lines) if line.startswith("error:")]
+    if not starts:
+        return stderr_lines[-1] if stderr_lines else f"exit code {code}"
+    text = "\n".join(stderr_lines[starts[-1]:])
+    return text.removeprefix("error:").strip()
+
+
 class EngineCall(QObject):
-    """One short engine call: collects stdout and the last stderr line."""
+    """One engine call: collects stdout; stderr's ``progress:`` lines are relayed as they come.
+
+    The error is the engine's whole message (its ``error:`` line and every line after it:
+    a message can span lines, e.g. the keys of a state dict that does not load)."""
 
     done = Signal(object, str)  # parsed JSON or None, error message
+    progress = Signal(str)  # the text after "progress:"
 
     def __init__(self, args: list[str], command: list[str], parent: QObject, *, timeout_ms: int = CALL_TIMEOUT_MS):
         super().__init__(parent)
@@ -59,15 +72,29 @@ class EngineCall(QObject):
         self.process.setWorkingDirectory(str(repo_root()))
         self.process.finished.connect(self._finished)
         self.process.errorOccurred.connect(self._error)
+        self.process.readyReadStandardError.connect(self._read_stderr)
+        self._stderr: list[str] = []
+        self._partial = b""
         self._timer = QTimer(self, singleShot=True, interval=timeout_ms)
         self._timer.timeout.connect(self.process.kill)
         self._ended = False
         self.process.start(command[0], [*command[1:], *args])
-        self._timer.start()
+        if timeout_ms > 0:
+            self._timer.start()
+
+    def _read_stderr(self) -> None:
+        data = self._partial + bytes(self.process.readAllStandardError().data())
+        *lines, self._partial = data.split(b"\n")
+        for raw in lines:
+            line = raw.decode("utf-8", "replace").rstrip()
+            self._stderr.append(line)
+            if line.startswith("progress:"):
+                self.progress.emit(line.removeprefix("progress:").strip())
 
     def _finished(self, code: int, _status: QProcess.ExitStatus) -> None:
         out = bytes(self.process.readAllStandardOutput().data()).decode("utf-8", "replace")
-        err = bytes(self.process.readAllStandardError().data()).decode("utf-8", "replace").strip().splitlines()
+        self._read_stderr()
+        err = [line for line in [*self._stderr, self._partial.decode("utf-8", "replace")] if line.strip()]
         if code == 0:
             try:
                 self._end(json.loads(out), "")
@@ -75,8 +102,7 @@ class EngineCall(QObject):
             except ValueError:
                 self._end(None, "the engine's answer is not JSON")
                 return
-        line = next((l for l in reversed(err) if l.startswith("error:")), err[-1] if err else f"exit code {code}")
-        self._end(None, line.removeprefix("error:").strip())
+        self._end(None, error_text(err, code))
 
     def kill(self) -> None:
         if self.process.state() != QProcess.ProcessState.NotRunning:

@@ -30,6 +30,7 @@ from engine.store import Store
 from gui.engine_info import EngineInfo
 from gui.engine_process import repo_root
 from gui.pages.compare import ComparePage
+from gui.pages.inspect import InspectPage
 from gui.pages.monitor import MonitorPage
 from gui.pages.new_experiment import NewExperimentPage
 from gui.pages.runs import RunsPage
@@ -42,7 +43,7 @@ from gui.run_session import RunSession
 from gui.settings import app_settings
 from gui.widgets.help_dialogs import AboutDialog, DocsViewer, ShortcutsDialog, about_text, docs_pages, shortcut_rows
 
-PAGES = ("New experiment", "Monitor", "Runs", "Compare", "Studies", "Try a model")
+PAGES = ("New experiment", "Monitor", "Runs", "Compare", "Studies", "Try a model", "Inspect")
 CONFIG_FILTER = "MetaLab config (*.toml);;All files (*)"
 
 
@@ -70,8 +71,10 @@ class MainWindow(QMainWindow):
         self.compare_page = ComparePage(self.db_path)
         self.studies_page = StudiesPage(self.db_path)
         self.try_page = TryModelPage(self.db_path)
+        self.inspect_page = InspectPage(self.db_path, command=engine_command)
         self.stack = QStackedWidget()
-        for page in (self.new_page, self.monitor_page, self.runs_page, self.compare_page, self.studies_page, self.try_page):
+        for page in (self.new_page, self.monitor_page, self.runs_page, self.compare_page, self.studies_page, self.try_page,
+                     self.inspect_page):
             self.stack.addWidget(page)
         self.nav = QListWidget()
         self.nav.addItems(list(PAGES))
@@ -103,6 +106,8 @@ class MainWindow(QMainWindow):
         self.new_page.search_requested.connect(self.search)
         self.runs_page.search_requested.connect(self.search_around_run)
         self.runs_page.trial_requested.connect(self.open_trial)
+        for page in (self.runs_page, self.monitor_page, self.compare_page):
+            page.inspect_requested.connect(self.inspect_run)
         self.queue.queue_changed.connect(self._update_status)
         self.queue.queue_changed.connect(self._refresh_runs_if_shown)  # a new run's row and live clock
         self.queue.run_finished.connect(lambda _id, _status: self.runs_page.refresh())
@@ -248,7 +253,7 @@ class MainWindow(QMainWindow):
             return
         self.stack.setCurrentIndex(index)
         self.setWindowTitle(f"MetaLab — {PAGES[index]}")
-        if self.stack.currentWidget() in (self.runs_page, self.studies_page, self.try_page):
+        if self.stack.currentWidget() in (self.runs_page, self.studies_page, self.try_page, self.inspect_page):
             self.stack.currentWidget().refresh()
 
     def new_experiment(self) -> None:
@@ -258,6 +263,11 @@ class MainWindow(QMainWindow):
         """From a study's run to its trial: the other way of the Studies page's Open run."""
         self.studies_page.show_trial(study, number)
         self.show_page(PAGES.index("Studies"))
+
+    def inspect_run(self, run_id: str) -> None:
+        """A finished run on the Inspect page: the engine computes its maps and matrices."""
+        self.show_page(PAGES.index("Inspect"))
+        self.inspect_page.show_run(run_id)
 
     def compare_runs(self, ids: list) -> None:
         self.compare_page.set_runs(ids)

@@ -125,9 +125,22 @@ def train_every_method(folder: Path, model: Path, *, episodes: int = 4) -> tuple
 
 
 @pytest.fixture(scope="session")
-def every_method_runs(tmp_path_factory, tiny_model) -> tuple[Path, dict[str, str]]:
-    """One finished tiny run of every method, shared by the whole session (read, never changed)."""
-    return train_every_method(tmp_path_factory.mktemp("every-method"), tiny_model)
+def every_method_runs(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """One finished tiny run of every method, shared by the whole session (read, never changed).
+
+    Trained in a subprocess, so GUI tests that use it keep torch out of their own process."""
+    import json
+    import subprocess
+
+    folder = tmp_path_factory.mktemp("every-method")
+    script = (
+        "import json, sys; from pathlib import Path; from tests.conftest import make_tiny_model, train_every_method; "
+        "folder = Path(sys.argv[1]); db, runs = train_every_method(folder, make_tiny_model(folder / 'tiny-bert')); "
+        "print(json.dumps(runs))"
+    )
+    result = subprocess.run([sys.executable, "-c", script, str(folder)], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return folder / "runs.db", json.loads(result.stdout.strip().splitlines()[-1])
 
 
 def run_cli(*args: str, cwd: Path = REPO, env: dict | None = None, timeout: float = 240):

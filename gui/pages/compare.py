@@ -73,6 +73,7 @@ def table_view(model: RecordsModel) -> QTableView:
 
 class ComparePage(QWidget):
     open_requested = Signal(str)
+    inspect_requested = Signal(str)  # run id: its embedding maps and confusion matrices
     loaded = Signal()  # a comparison is on screen, every curve drawn
     curves_drawn = Signal()  # the last batch of curves of a draw_curves() call is on the plots
     details_loaded = Signal()  # the full curves replaced the first paint's overviews
@@ -118,6 +119,12 @@ class ComparePage(QWidget):
         menu.addAction("Report as Markdown (+ PNG beside it)…", lambda: self._export_dialog("md"))
         self.export_button.setMenu(menu)
         self.export_button.setEnabled(False)
+        self.inspect_button = QToolButton(text="Inspect")
+        self.inspect_button.setToolTip("One compared run's embedding maps and confusion matrices (Inspect page)")
+        self.inspect_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.inspect_menu = QMenu(self)
+        self.inspect_menu.aboutToShow.connect(self._fill_inspect_menu)
+        self.inspect_button.setMenu(self.inspect_menu)
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
         for label, widget in (("Reference", self.reference), ("x axis", self.align), ("Smoothing", self.smoothing)):
@@ -132,6 +139,7 @@ class ComparePage(QWidget):
         top.addWidget(self.plots.picker)
         top.addWidget(self.log_y)
         top.addWidget(self.export_button)
+        top.addWidget(self.inspect_button)
         self._announce_loaded = False
         self._announce_details = False
 
@@ -299,6 +307,14 @@ class ComparePage(QWidget):
         self.scatter_run.setCurrentIndex(max(index, 0))
         self.scatter_run.blockSignals(False)
         self.draw_scatter()
+
+    def _fill_inspect_menu(self) -> None:
+        self.inspect_menu.clear()
+        runs = self.comparison.stats["runs"] if self.comparison is not None else []
+        for run in runs:
+            self.inspect_menu.addAction(f"{run['name']} ({run['id']})", lambda i=run["id"]: self.inspect_requested.emit(i))
+        if not runs:
+            self.inspect_menu.addAction("(no runs compared yet)").setEnabled(False)
 
     def _paired_highlight(self, row: int, col: int) -> bool:
         """The p-value cell of significant differences (p < 0.05)."""

@@ -48,6 +48,7 @@ class MonitorPage(QWidget):
     stop_requested = Signal(str)  # run id
     resume_requested = Signal(str)  # run id: continue from its newest checkpoint
     open_requested = Signal(str)  # run id: open a stored run (the newest, offered after a restart)
+    inspect_requested = Signal(str)  # run id: a finished run's embedding maps and confusion matrices
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -84,6 +85,11 @@ class MonitorPage(QWidget):
         self.resume_button.setEnabled(False)
         self.resume_button.clicked.connect(self._resume_clicked)
         top.addWidget(self.resume_button)
+        self.inspect_button = QPushButton("Inspect")
+        self.inspect_button.setToolTip("Embedding maps and confusion matrices of this finished run's meta-test episodes")
+        self.inspect_button.setEnabled(False)
+        self.inspect_button.clicked.connect(self._inspect_clicked)
+        top.addWidget(self.inspect_button)
         self.oom_panel = OomPanel()
 
         self.progress = QProgressBar()
@@ -275,6 +281,7 @@ class MonitorPage(QWidget):
         self.status.setText(text)
         self.stop_button.setEnabled(s.status in ("queued", "starting", "running"))
         self.resume_button.setEnabled(s.status in ("interrupted", "failed"))
+        self.inspect_button.setEnabled(s.status == "finished")
         self.oom_panel.show_for(s)
 
     def _queue_progress(self, _event: dict[str, Any]) -> None:
@@ -342,6 +349,10 @@ class MonitorPage(QWidget):
     def _stop_clicked(self) -> None:
         if self.session is not None:
             self.stop_requested.emit(self.session.run_id)
+
+    def _inspect_clicked(self) -> None:
+        if self.session is not None:
+            self.inspect_requested.emit(self.session.run_id)
 
     def _resume_clicked(self) -> None:
         if self.session is not None:

@@ -115,6 +115,7 @@ class RunsPage(QWidget):
     search_requested = Signal(dict)  # a run's config, the base of a new study
     resume_requested = Signal(str)  # run id: continue an interrupted or failed run from its checkpoint
     trial_requested = Signal(str, int)  # study name, trial number: a study trial's run, shown on the Studies page
+    inspect_requested = Signal(str)  # run id: its embedding maps and confusion matrices (Inspect page)
     runs_changed = Signal()  # after a reload
 
     def __init__(
@@ -436,6 +437,9 @@ class RunsPage(QWidget):
         if run.get("study") and run.get("trial_number") is not None:
             menu.addAction(f"Open trial {run['trial_number']} of study {run['study']}",
                            lambda: self.trial_requested.emit(run["study"], int(run["trial_number"])))
+        runs = self.selected_runs()
+        inspect = menu.addAction("Inspect…", self.inspect_selected)
+        inspect.setEnabled(len(runs) == 1 and runs[0].get("status") == "finished")
         export = menu.addMenu("Export")
         export.setEnabled(self.export_button.isEnabled())
         for fmt, text in (("csv", "Metrics as CSV…"), ("json", "Everything as JSON…"), ("toml", "Config as TOML…")):
@@ -481,6 +485,11 @@ class RunsPage(QWidget):
         except (UserError, KeyError) as exc:
             self.message.setText(f"cannot read the run's config: {exc}")
             return None
+
+    def inspect_selected(self) -> None:
+        runs = self.selected_runs()
+        if len(runs) == 1 and runs[0].get("status") == "finished":
+            self.inspect_requested.emit(runs[0]["id"])
 
     def resume_selected(self) -> None:
         runs = self.selected_runs()

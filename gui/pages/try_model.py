@@ -37,6 +37,7 @@ from gui.ner_examples import EXAMPLE_QUERY as NER_QUERY
 from gui.ner_examples import EXAMPLE_SUPPORT as NER_SUPPORT
 from gui.models.records_model import RecordsModel
 from gui.pages.compare import table_view
+from gui.widgets.message_line import MessageLine
 
 EXAMPLE_SUPPORT = """refund: I want my money back for this order
 refund: please return the payment to my card
@@ -99,8 +100,7 @@ class TryModelPage(QWidget):
         self.tagged.setObjectName("taggedQueries")
         self.predict_button = QPushButton("Predict")
         self.predict_button.clicked.connect(self.predict)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
+        self.message = MessageLine()
         self.results = RecordsModel(["Query", "Label", "Probabilities"])
 
         top = QHBoxLayout()
