@@ -67,6 +67,7 @@ class TryModelPage(QWidget):
     prediction_shown = Signal()
     examples_shown = Signal()  # the run's own examples filled the inputs
     model_exported = Signal(str)  # the folder written
+    call_failed = Signal(str)  # the engine's whole error message
 
     def __init__(self, db_path: Path, parent: QWidget | None = None, *, command: list[str] | None = None):
         super().__init__(parent)
@@ -117,8 +118,9 @@ class TryModelPage(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.predict_button)
         row.addWidget(self.run_examples_button)
-        row.addWidget(self.message, 1)
+        row.addStretch(1)
         left.addLayout(row)
+        left.addWidget(self.message)
         splitter = QSplitter()
         splitter.addWidget(inputs)
         self.answer = QStackedWidget()
@@ -240,6 +242,7 @@ class TryModelPage(QWidget):
         self.predict_button.setEnabled(True)
         if error:
             self.message.setText(f"Cannot predict: {error}")
+            self.call_failed.emit(error)
             return
         if "tags" in (result["predictions"] or [{}])[0]:
             self._show_tagged(result)
@@ -282,6 +285,7 @@ class TryModelPage(QWidget):
         self.export_button.setEnabled(True)
         if error:
             self.message.setText(f"Cannot export: {error}")
+            self.call_failed.emit(error)
             return
         self.message.setText(f"Exported run {result['run_id']} to {result['path']} ({', '.join(result['files'])}).")
         self.model_exported.emit(result["path"])

@@ -58,3 +58,55 @@ def test_export_runs_the_engines_export_model(qtbot, tmp_path):
     assert args == ["export-model", "r1", str(tmp_path / "out"), "--db", str(tmp_path / "runs.db"), "--json"]
     assert exported.args == [str(tmp_path / "out")]
     assert "model.safetensors" in page.message.text() and page.export_button.isEnabled()
+
+
+METHODS = ("finetune", "protonet", "maml", "fomaml", "anil", "metasgd", "reptile")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("method", METHODS)
+def test_a_default_run_of_every_method_predicts_and_exports(qtbot, tmp_path, every_method_runs, method):
+    """The real engine on a finished tiny run at the method's defaults (MAML's scope: LoRA)."""
+    from engine.specs import all_specs
+
+    assert {s.name for s in all_specs()} == set(METHODS)  # a new method joins this list
+    db, runs = every_method_runs
+    page = TryModelPage(db, command=[sys.executable, "-m", "engine"])
+    qtbot.addWidget(page)
+    page.refresh()
+    qtbot.waitUntil(lambda: page.run_combo.findData(runs[method]) >= 0, timeout=20_000)
+    page.run_combo.setCurrentIndex(page.run_combo.findData(runs[method]))
+    page.support.setPlainText("fruit: apple pie please\nfruit: apple tart\nwater: river flow\nwater: the river bank")
+    page.query.setPlainText("apple juice\nriver water\n")
+    errors = []
+    page.call_failed.connect(errors.append)
+    with qtbot.waitSignal(page.prediction_shown, timeout=180_000, raising=False) as shown:
+        page.predict()
+    assert shown.signal_triggered, f"{method}: {errors or page.message.text()}"
+    assert [row[0] for row in page.results.rows] == ["apple juice", "river water"]
+    assert all(row[1].split(" ")[0] in ("fruit", "water") for row in page.results.rows)
+    with qtbot.waitSignal(page.model_exported, timeout=180_000, raising=False) as exported:
+        page.export_model(tmp_path / "hf")
+    assert exported.signal_triggered, f"{method}: {errors or page.message.text()}"
+    assert (tmp_path / "hf" / "model.safetensors").exists() and (tmp_path / "hf" / "config.json").exists()
+
+
+def test_engine_errors_show_in_full(qtbot, tmp_path):
+    """A many-line engine error (a state dict that does not load) is not cut to its first line."""
+    script = tmp_path / "engine.py"
+    script.write_text(
+        "import sys\n"
+        "sys.stderr.write('Traceback (most recent call last):\\n  boom\\n')\n"
+        "sys.stderr.write('error: internal error: RuntimeError: Error(s) in loading state_dict for TextEncoder:\\n')\n"
+        "sys.stderr.write('\\tUnexpected key(s) in state_dict: \"backbone.encoder.layer.0.attention.self.query.lora_A.weight\"\\n')\n"
+        "sys.exit(1)\n"
+    )
+    page = TryModelPage(tmp_path / "runs.db", command=[sys.executable, str(script)])
+    qtbot.addWidget(page)
+    page.run_combo.addItem("run one", "r1")
+    with qtbot.waitSignal(page.call_failed, timeout=20_000) as failed:
+        page.predict()
+    assert "lora_A" in failed.args[0] and "Traceback" not in failed.args[0]
+    assert page.message.label.text().startswith("Cannot predict: internal error: RuntimeError: Error(s) in loading state_dict")
+    assert not page.message.details_button.isHidden() and "lora_A.weight" in page.message.details.toPlainText()
+    assert page.predict_button.isEnabled()
