@@ -19,6 +19,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     route_library_output_to_stderr()
     encoder = load_trained_encoder(db_path(args), run_id, device=args.device)
     result = predict(encoder, request)
+    if args.explain:
+        from engine.inspection import explain
+
+        explain(encoder, request, result)
     result["run_id"] = run_id
     print_json(result)
     return EXIT_OK
@@ -55,6 +59,8 @@ def add_commands(sub: Any) -> None:
     p.add_argument("id", help="run id (a unique prefix is enough)")
     p.add_argument("--input", required=True, help='JSON file {"support": [{"text", "label"}...], "query": [texts]}, or - for stdin')
     p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N or mps")
+    p.add_argument("--explain", action="store_true",
+                   help="add each query's words with how much each drove its predicted label (integrated gradients, captum)")
     p.set_defaults(func=cmd_predict)
     p = with_db(sub.add_parser(
         "export-model", help="a trained run as a folder that AutoModel and sentence-transformers open, with a model card"

@@ -4,8 +4,9 @@ an episode's embeddings before and after training, confusion matrices per episod
 over all meta-test episodes, and which words drove a prediction.
 """
 
+from engine.inspection._attribution import explain
 from engine.inspection._confusion import confusion
 from engine.inspection._projection import PROJECTIONS
 from engine.inspection._report import inspect_run
 
-__all__ = ["PROJECTIONS", "confusion", "inspect_run"]
+__all__ = ["PROJECTIONS", "confusion", "explain", "inspect_run"]

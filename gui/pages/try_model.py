@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import json
 import tempfile
+from html import escape
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -48,6 +50,32 @@ password: reset my login details please"""
 EXAMPLE_QUERY = """my order never came
 can I get a refund
 I cannot sign in to my account"""
+
+
+POSITIVE, NEGATIVE = (26, 150, 65), (215, 25, 28)  # towards the predicted label, away from it
+
+
+def highlighted(prediction: dict[str, Any]) -> str:
+    """The query as HTML, each word shaded by how much it drove the predicted label: green
+    towards it, red away from it (``predict --explain``'s weights, -1 to 1)."""
+    text, words = prediction["text"], prediction.get("words", [])
+    if any(w.get("start") is None for w in words):  # a slow tokenizer: tokens without spans
+        body = " ".join(_shade(str(w["text"]), float(w["weight"])) for w in words)
+    else:
+        parts, at = [], 0
+        for w in words:
+            parts += [escape(text[at : w["start"]]), _shade(text[w["start"] : w["end"]], float(w["weight"]))]
+            at = w["end"]
+        body = "".join(parts) + escape(text[at:])
+    return f"<b>{escape(prediction['label'])}</b> ← {body}"
+
+
+def _shade(word: str, weight: float) -> str:
+    """A background blended towards white (Qt's rich text has no alpha), stronger for larger weights."""
+    base = POSITIVE if weight >= 0 else NEGATIVE
+    share = min(1.0, abs(weight)) * 0.7
+    r, g, b = (round(255 + (c - 255) * share) for c in base)
+    return f'<span style="background-color:#{r:02x}{g:02x}{b:02x}">{escape(word)}</span>'
 
 
 def parse_support(text: str) -> list[dict[str, str]]:
@@ -101,6 +129,11 @@ class TryModelPage(QWidget):
         self.tagged.setObjectName("taggedQueries")
         self.predict_button = QPushButton("Predict")
         self.predict_button.clicked.connect(self.predict)
+        self.explain_box = QCheckBox("Show which words drove each prediction")
+        self.explain_box.setToolTip("Integrated gradients (captum) through the adapted model, in the engine: a few seconds more")
+        self.explain_box.setChecked(True)
+        self.explanations = QTextBrowser()
+        self.explanations.setPlaceholderText("Words that pushed towards the predicted label are green, away from it red.")
         self.message = MessageLine()
         self.results = RecordsModel(["Query", "Label", "Probabilities"])
 
@@ -118,13 +151,17 @@ class TryModelPage(QWidget):
         row = QHBoxLayout()
         row.addWidget(self.predict_button)
         row.addWidget(self.run_examples_button)
+        row.addWidget(self.explain_box)
         row.addStretch(1)
         left.addLayout(row)
         left.addWidget(self.message)
         splitter = QSplitter()
         splitter.addWidget(inputs)
+        answers = QSplitter(Qt.Orientation.Vertical)
+        answers.addWidget(table_view(self.results))
+        answers.addWidget(self.explanations)
         self.answer = QStackedWidget()
-        self.answer.addWidget(table_view(self.results))
+        self.answer.addWidget(answers)
         self.answer.addWidget(self.tagged)
         splitter.addWidget(self.answer)
         splitter.setSizes([500, 700])
@@ -234,7 +271,10 @@ class TryModelPage(QWidget):
             json.dump(request, handle)
         self.predict_button.setEnabled(False)
         self.message.setText("The engine is loading the model…")
-        self.call = EngineCall(["predict", run_id, "--db", str(self.db_path), "--input", handle.name], self.command, self)
+        args = ["predict", run_id, "--db", str(self.db_path), "--input", handle.name]
+        if self.explain_box.isChecked():
+            args.append("--explain")
+        self.call = EngineCall(args, self.command, self)
         self.call.done.connect(lambda result, error: self._predicted(result, error, Path(handle.name)))
 
     def _predicted(self, result: Any, error: str, request_file: Path) -> None:
@@ -252,6 +292,8 @@ class TryModelPage(QWidget):
             probs = ", ".join(f"{label} {value:.2f}" for label, value in p["probabilities"].items())
             rows.append([p["text"], f"{p['label']} ({p['probabilities'][p['label']]:.0%})", probs])
         self.results.set_rows(rows)
+        explained = [p for p in result["predictions"] if "words" in p]
+        self.explanations.setHtml("<br><br>".join(highlighted(p) for p in explained))
         self.message.setText(f"{len(rows)} queries labelled by run {result['run_id']}.")
         self.prediction_shown.emit()
 

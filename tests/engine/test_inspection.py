@@ -83,3 +83,53 @@ def test_inspect_bad_input_is_one_line(every_method_runs, tmp_path):
     finally:
         with Store(db) as store:
             store.delete_run(queued)
+
+
+REQUEST = {"support": [{"text": "apple pie with apple", "label": "fruit"}, {"text": "an apple tart", "label": "fruit"},
+                       {"text": "the river flows", "label": "water"}, {"text": "river water here", "label": "water"}],
+           "query": ["apple juice please", "by the river bank"]}
+
+
+def test_explain_splits_the_change_in_probability_among_the_words(every_method_runs):
+    """Integrated gradients are complete: the words' scores add up to p(label | text) - p(label | no words)."""
+    import torch
+    import torch.nn.functional as F
+
+    from engine.inference import load_trained_encoder, predict
+    from engine.inspection import explain
+
+    db, runs = every_method_runs
+    encoder = load_trained_encoder(db, runs["maml"])  # LoRA scope, folded into the encoder
+    answer = predict(encoder, REQUEST)
+    explain(encoder, REQUEST, answer, steps=64)
+    tokenizer = encoder.tokenizer
+    for prediction in answer["predictions"]:
+        words = prediction["words"]
+        assert [w["text"] for w in words] == prediction["text"].split()
+        assert all(prediction["text"][w["start"]:w["end"]] == w["text"] for w in words)
+        assert max(abs(w["weight"]) for w in words) == pytest.approx(1.0)
+        # p(label) for the text and for the baseline (word tokens replaced by padding).
+        ids = tokenizer(prediction["text"], truncation=True, max_length=encoder.max_length)["input_ids"]
+        special = tokenizer.get_special_tokens_mask(ids, already_has_special_tokens=True)
+        baseline = [i if s else tokenizer.pad_token_id for i, s in zip(ids, special, strict=True)]
+        probability = {}
+        for name, seq in (("text", ids), ("baseline", baseline)):
+            with torch.no_grad():
+                support = F.normalize(encoder(**encoder.collate(encoder.tokenize([s["text"] for s in REQUEST["support"]]))), dim=-1)
+                means = F.normalize(torch.stack([support[:2].mean(0), support[2:].mean(0)]), dim=-1)
+                query = F.normalize(encoder(**encoder.collate([seq])), dim=-1)
+                probs = torch.softmax(answer["temperature"] * query @ means.T, dim=-1)[0]
+            probability[name] = float(probs[answer["classes"].index(prediction["label"])])
+        assert probability["text"] == pytest.approx(prediction["probabilities"][prediction["label"]], abs=1e-4)
+        total = sum(w["score"] for w in words)
+        assert total == pytest.approx(probability["text"] - probability["baseline"], abs=max(2 * prediction["delta"], 1e-3))
+
+
+def test_predict_explain_from_the_cli(every_method_runs, tmp_path):
+    db, runs = every_method_runs
+    (tmp_path / "request.json").write_text(json.dumps(REQUEST))
+    result = run_cli("predict", runs["protonet"], "--db", str(db), "--input", str(tmp_path / "request.json"), "--explain")
+    assert result.returncode == 0, result.stderr
+    for prediction, text in zip(json.loads(result.stdout)["predictions"], REQUEST["query"], strict=True):
+        assert [w["text"] for w in prediction["words"]] == text.split()
+        assert all(-1.0 <= w["weight"] <= 1.0 for w in prediction["words"])

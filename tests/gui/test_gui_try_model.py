@@ -110,3 +110,38 @@ def test_engine_errors_show_in_full(qtbot, tmp_path):
     assert page.message.label.text().startswith("Cannot predict: internal error: RuntimeError: Error(s) in loading state_dict")
     assert not page.message.details_button.isHidden() and "lora_A.weight" in page.message.details.toPlainText()
     assert page.predict_button.isEnabled()
+
+
+def test_explanations_shade_each_word_of_the_query(qtbot, tmp_path):
+    from gui.pages.try_model import highlighted
+
+    text = "get a refund now"
+    words = [{"text": w, "start": text.index(w), "end": text.index(w) + len(w), "score": s, "weight": s}
+             for w, s in (("get", 0.1), ("a", -0.5), ("refund", 1.0), ("now", 0.0))]
+    answer = dict(ANSWER, predictions=[{"text": text, "label": "b", "probabilities": {"b": 0.8, "a": 0.2}, "words": words}])
+    script = tmp_path / "engine.py"
+    script.write_text(
+        "import json, sys\n"
+        f"open({str(tmp_path / 'args.json')!r}, 'w').write(json.dumps(sys.argv[1:]))\n"
+        f"print(json.dumps({answer!r}))\n"
+    )
+    page = TryModelPage(tmp_path / "runs.db", command=[sys.executable, str(script)])
+    qtbot.addWidget(page)
+    page.run_combo.addItem("run one", "r1")
+    page.support.setPlainText("a: first\nb: second")
+    page.query.setPlainText(text)
+    with qtbot.waitSignal(page.prediction_shown, timeout=20_000):
+        page.predict()
+    assert "--explain" in json.loads((tmp_path / "args.json").read_text())
+    assert page.explanations.toPlainText() == f"b ← {text}"
+    html = highlighted(answer["predictions"][0])
+    # The strongest word gets the strongest shade; a negative one is red; a zero one stays white.
+    import re
+
+    shade = {word: tuple(int(h[i:i + 2], 16) for i in (0, 2, 4))
+             for h, word in re.findall(r'<span style="background-color:#([0-9a-f]{6})">([^<]*)</span>', html)}
+    assert set(shade) == {"get", "a", "refund", "now"}
+    assert shade["now"] == (255, 255, 255)
+    assert shade["refund"][1] > shade["refund"][0] and shade["get"][1] > shade["get"][0]  # green
+    assert shade["a"][0] > shade["a"][1]  # red
+    assert sum(shade["refund"]) < sum(shade["a"]) < sum(shade["get"]) < sum(shade["now"])  # darker = stronger
