@@ -20,6 +20,7 @@ included), and whatever is left of the group when the engine exits is killed
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections import deque
@@ -65,7 +66,7 @@ def status_from_exit(code: int, crashed: bool) -> str:
 class EngineProcess(QObject):
     """A run's engine. Signals carry facts; call ``start()`` and ``stop()`` to ask for things."""
 
-    state_changed = Signal(str)  # "starting", "running", "stopping", "finished"
+    state_changed = Signal(str)  # "warm" (serve: waiting for its run), "starting", "running", "stopping", "finished"
     run_started = Signal(dict)  # the run_started event
     progress_changed = Signal(dict)  # the latest progress event
     metrics_changed = Signal(list)  # [(name, step, value, wall_time), ...] new points, in order
@@ -101,7 +102,8 @@ class EngineProcess(QObject):
         self._finished_event: dict[str, Any] | None = None
         self._stop_requested = False
         self.error_kind = ""  # the last ``error`` event's kind ("oom", "user", ...)
-        self.action = "run"  # or "resume": continue ``run_id`` from its newest checkpoint
+        self.action = "run"  # or "resume": continue ``run_id`` from its newest checkpoint; "serve": warm, no run yet
+        self.preload = ""  # serve: the model to load once while waiting
         self.group_id = 0  # the engine's process group, once started
         self._process = QProcess(self)
         process_group.start_in_own_session(self._process)
@@ -120,13 +122,24 @@ class EngineProcess(QObject):
 
     # --- intents ----------------------------------------------------------------------
     def arguments(self) -> list[str]:
+        if self.action == "serve":
+            return [*self.command[1:], "serve", "--db", self.db_path, *(["--preload", self.preload] if self.preload else [])]
         if self.action == "resume":
             return [*self.command[1:], "resume", self.run_id, "--db", self.db_path, "--events"]
         return [*self.command[1:], "run", self.config_path, "--db", self.db_path, "--events", "--run-id", self.run_id]
 
     def start(self) -> None:
-        self._set_state("starting")
+        self._set_state("warm" if self.action == "serve" else "starting")
         self._process.start(self.command[0], self.arguments())
+
+    def assign(self, run_id: str, config_path: str | Path, action: str = "run") -> None:
+        """A warm engine (``serve``) becomes this run's engine: from here it is as if just started."""
+        self.run_id, self.config_path, self.action = run_id, str(config_path), action
+        self._stderr_tail.clear()  # its warm-up's lines are not this run's errors
+        request = {"action": action, "run_id": run_id, "config": self.config_path}
+        self._process.write((json.dumps(request) + "\n").encode())
+        self._process.closeWriteChannel()
+        self._set_state("starting")
 
     def stop(self) -> None:
         """Graceful stop (SIGTERM), then a kill if the engine is still there after the timeout."""

@@ -42,6 +42,8 @@ from gui.run_queue import RunQueue, describe
 from gui.run_session import RunSession
 from gui.settings import app_settings
 from gui.widgets.help_dialogs import AboutDialog, DocsViewer, ShortcutsDialog, about_text, docs_pages, shortcut_rows
+from gui.warm_engine import ENV_SWITCH as WARM_SWITCH
+from gui.warm_engine import WarmEngine
 
 PAGES = ("New experiment", "Monitor", "Runs", "Compare", "Studies", "Try a model", "Inspect")
 CONFIG_FILTER = "MetaLab config (*.toml);;All files (*)"
@@ -55,6 +57,7 @@ class MainWindow(QMainWindow):
         engine_command: list[str] | None = None,
         stop_timeout: float = 20.0,
         restore: bool = True,
+        warm_engine: bool | None = None,
     ):
         super().__init__()
         self.db_path = Path(db_path) if db_path else default_db_path()
@@ -65,6 +68,13 @@ class MainWindow(QMainWindow):
             self.db_path, command=engine_command, resolve_auto=self.info.resolve_auto, stop_timeout=stop_timeout, parent=self
         )
 
+        # One engine kept warm for the next Launch (gui/warm_engine.py); by default only with the
+        # real engine: a stand-in (tests) need not know ``serve``.
+        if warm_engine is None:
+            warm_engine = engine_command is None and os.environ.get(WARM_SWITCH, "1") != "0"
+        self.warm = WarmEngine(self.db_path, command=engine_command, stop_timeout=stop_timeout, parent=self) if warm_engine else None
+        self.queue.warm = self.warm
+        self.queue.run_finished.connect(lambda _id, _status: self._keep_warm())
         self.new_page = NewExperimentPage(self.info)
         self.monitor_page = MonitorPage()
         self.runs_page = RunsPage(self.db_path)
@@ -131,6 +141,7 @@ class MainWindow(QMainWindow):
             self.new_page.set_config(RunConfig())
         self.nav.setCurrentRow(0)
         QTimer.singleShot(0, self.info.refresh_devices)
+        QTimer.singleShot(0, self._keep_warm)
         if self.store_error:  # once shown: a message set before show() is drawn over the database label
             QTimer.singleShot(0, lambda: self.statusBar().showMessage(self.store_error))
 
@@ -245,6 +256,16 @@ class MainWindow(QMainWindow):
         names = ", ".join(str(d.get("label") or d.get("name")) for d in devices) or "CPU"
         note = "" if self.info.devices_known else " (engine not reachable)"
         self.devices_label.setText(f"Devices: {names}{note}")
+
+    def _keep_warm(self) -> None:
+        """A warm engine for the next Launch whenever none is running (it would compete with a run for the CPU)."""
+        if self.warm is None or self.queue.jobs:
+            return
+        try:
+            model = self.new_page.build_config().model.name
+        except UserError:
+            model = ""
+        self.warm.start(model)
 
     # --- pages --------------------------------------------------------------------------
     def show_page(self, index: int) -> None:
@@ -429,6 +450,8 @@ class MainWindow(QMainWindow):
             self.queue.stop_all(wait_ms=int(self.queue.stop_timeout * 1000))
         self._save_settings()
         self.reattacher.shutdown()  # engines we only follow go on without us
+        if self.warm is not None:
+            self.warm.shutdown()
         self.info.shutdown()
         self.studies_page.shutdown()
         event.accept()

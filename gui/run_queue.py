@@ -19,6 +19,7 @@ from PySide6.QtCore import QObject, Signal
 from engine.store import TERMINAL_STATUSES, Store
 from gui.engine_process import EngineProcess
 from gui.run_session import RunSession
+from gui.warm_engine import WarmEngine
 
 
 def device_key(device: str, resolve_auto: Callable[[], str] | None = None) -> str:
@@ -65,6 +66,7 @@ class RunQueue(QObject):
         self.resolve_auto = resolve_auto
         self.stop_timeout = stop_timeout
         self.jobs: list[Job] = []
+        self.warm: WarmEngine | None = None  # set by the window: the next run takes its engine
 
     # --- intents ------------------------------------------------------------------------
     def submit(
@@ -125,14 +127,18 @@ class RunQueue(QObject):
             self._start(job)
 
     def _start(self, job: Job) -> None:
-        process = EngineProcess(
+        warm = self.warm.take(job.run_id, job.config_path, job.action, self) if self.warm is not None else None
+        process = warm or EngineProcess(
             job.run_id, job.config_path, self.db_path, command=self.command, stop_timeout=self.stop_timeout, parent=self
         )
         process.action = job.action
         job.process = process
         job.session.attach(process)
         process.run_finished.connect(lambda status, _final, error, j=job: self._on_finished(j, status, error))
-        process.start()
+        if warm is not None:
+            warm.assign(job.run_id, job.config_path, job.action)
+        else:
+            process.start()
         self.run_started.emit(job.run_id)
         self.queue_changed.emit()
 

@@ -9,12 +9,14 @@ Behaviour comes from the environment (the GUI's QProcess passes its environment 
     fake_engine.py study create|run FILE --db DB --storage URL   (checks FILE with engine.study.load_spec;
                                                                   appends its argv to FAKE_STUDY_LOG)
     fake_engine.py study list --json                             (no studies)
+    fake_engine.py serve --db DB [--preload MODEL]   (warm: reads one request line, then runs it)
 
     FAKE_ENGINE_MODE  ok | crash | abort | garbage | slow | ignore_term | stream | bad_input | silent_exit | oom
     FAKE_CHILDREN     worker processes to start (like data-loader workers; they outlive the engine)  default 0
     FAKE_CHECKPOINT_EVERY  write a (fake) checkpoint every N steps, for resume                       default 0
     FAKE_STEPS        training steps (ok, crash, garbage, slow)         default 40
     FAKE_STEP_SECONDS sleep per step                                    default 0.005
+    FAKE_SERVE        serve: "ok", or "die" (exits before any request)    default ok
     FAKE_RATE         metric events per second (stream)                 default 2000
     FAKE_SECONDS      how long to stream (stream)                       default 3
     FAKE_METRICS      basic (train_loss, val_accuracy, lr) | maml (MAML's 20)   default basic
@@ -256,6 +258,23 @@ def study(args: argparse.Namespace) -> int:
     return 0
 
 
+def serve(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """Like ``metalab-engine serve``: warm, then one request from stdin becomes a run or a resume."""
+    if os.environ.get("FAKE_SERVE", "ok") == "die":
+        print("error: the warm engine could not warm up", file=sys.stderr)
+        return 1
+    print("ready", file=sys.stderr, flush=True)
+    line = sys.stdin.readline()
+    if not line.strip():
+        return 0
+    request = json.loads(line)
+    if request["action"] == "resume":
+        argv = ["resume", request["run_id"], "--db", args.db, "--events"]
+    else:
+        argv = ["run", request["config"], "--db", args.db, "--events", "--run-id", request["run_id"]]
+    return run(parser.parse_args(argv))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     sub = parser.add_subparsers(dest="command", required=True)
@@ -282,7 +301,12 @@ def main() -> int:
     b = sub.add_parser("baseline")
     b.add_argument("config")
     b.add_argument("--json", action="store_true")
+    w = sub.add_parser("serve")
+    w.add_argument("--db", required=True)
+    w.add_argument("--preload")
     args = parser.parse_args()
+    if args.command == "serve":
+        return serve(parser, args)
     if args.command == "study":
         return study(args)
     if args.command == "baseline":
