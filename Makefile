@@ -34,6 +34,7 @@ screenshots: install
 	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) scripts/screenshots.py
 	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) scripts/screenshots_browse.py
 	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) scripts/screenshots_pages.py
+	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) scripts/screenshots_inspect.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

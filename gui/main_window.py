@@ -285,10 +285,10 @@ class MainWindow(QMainWindow):
         self.studies_page.show_trial(study, number)
         self.show_page(PAGES.index("Studies"))
 
-    def inspect_run(self, run_id: str) -> None:
+    def inspect_run(self, run_id: str, episode: int = 0) -> None:
         """A finished run on the Inspect page: the engine computes its maps and matrices."""
         self.show_page(PAGES.index("Inspect"))
-        self.inspect_page.show_run(run_id)
+        self.inspect_page.show_run(run_id, episode)
 
     def compare_runs(self, ids: list) -> None:
         self.compare_page.set_runs(ids)
