@@ -79,8 +79,6 @@ class InspectPage(QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.cancel_button.setEnabled(False)
         self.message = MessageLine()
-        self.summary = QLabel("")
-        self.summary.setWordWrap(True)
 
         self.before_map = EmbeddingMap()
         self.after_map = EmbeddingMap()
@@ -117,7 +115,6 @@ class InspectPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addLayout(top)
         layout.addWidget(self.message)
-        layout.addWidget(self.summary)
         layout.addWidget(splitter, 1)
         self._set_busy(False)
 
@@ -199,31 +196,19 @@ class InspectPage(QWidget):
     def show_result(self, result: dict[str, Any]) -> None:
         self.result = result
         classes, examples, views = result["classes"], result["examples"], result["views"]
+        queries = sum(e["role"] == "query" for e in examples)
         for widget, name, when in ((self.before_map, "before", "Before training"), (self.after_map, "after", "After training")):
             view = views[name]
-            wrong = sum(view["wrong"])
-            widget.show_view(f"{when}: {wrong} of {sum(e['role'] == 'query' for e in examples)} queries wrong",
-                             examples, view, classes)
+            sil = f" · silhouette {view['silhouette']:+.2f}" if view["silhouette"] is not None else ""
+            widget.show_view(f"{when}: {sum(view['wrong'])} of {queries} queries wrong{sil}", examples, view, classes)
         self.legend.setText(legend_html(classes))
         self.episode_table.show_table(result["confusion"]["episode"])
         overall = result["confusion"]["all"]
         self.all_table.show_table(overall)
-        self.tables.setTabText(1, f"All {overall['episodes']} meta-test episodes")
-        self.summary.setText(self._summary(result))
-        self.message.setText(f"Episode {result['episode']} of run {result['name']} ({result['run_id']}, {result['method']}); "
-                             f"map: {result['projection']}.")
-        self.inspected.emit()
-
-    @staticmethod
-    def _summary(result: dict[str, Any]) -> str:
-        parts = []
-        for name, when in (("before", "before"), ("after", "after")):
-            view = result["views"][name]
-            sil = f", classes separate {view['silhouette']:+.2f} (silhouette)" if view["silhouette"] is not None else ""
-            parts.append(f"<b>{when} training</b>: accuracy {view['accuracy']:.0%}{sil}")
-        overall = result["confusion"]["all"]
-        text = " · ".join(parts) + f" · <b>all meta-test episodes</b>: {overall['accuracy']:.1%} over {overall['queries']} queries"
+        self.tables.setTabText(0, f"This episode: {result['confusion']['episode']['accuracy']:.0%}")
+        self.tables.setTabText(1, f"All {overall['episodes']} meta-test episodes: {overall['accuracy']:.1%}")
         stored = result.get("stored_accuracy")
-        if stored is not None:
-            text += f" (the run's meta-test recorded {stored:.0%} for this episode)"
-        return text
+        recorded = f"; the run's meta-test recorded {stored:.0%} on it" if stored is not None else ""
+        self.message.setText(f"Episode {result['episode']} of {result['name']} ({result['run_id']}, {result['method']}), "
+                             f"{len(classes)} classes, map by {result['projection']}{recorded}.")
+        self.inspected.emit()

@@ -1,5 +1,5 @@
 """A 2-D map of an episode's examples: colour is the class, a square a support example, a
-dot a query, a red cross a query the model got wrong. Hover a point for its text."""
+dot a query, a black cross a query the model got wrong. Hover a point for its text."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor
 from gui.widgets.comparison_plots import style_plot
 
 SUPPORT_SYMBOL, QUERY_SYMBOL, WRONG_SYMBOL = "s", "o", "x"
-WRONG_COLOR = QColor(215, 25, 28)
+WRONG_COLOR = QColor(20, 20, 20)  # black: no class hue is near it
 
 
 def class_colors(classes: Sequence[str]) -> dict[str, QColor]:
@@ -58,7 +58,7 @@ class EmbeddingMap(pg.PlotWidget):
                 wrong_spots.append({"pos": (x, y), "data": f"{tip}\n{example['text']}"})
         self.points = pg.ScatterPlotItem(spots=spots, hoverable=True, tip=lambda x, y, data: data)
         self.crosses = pg.ScatterPlotItem(
-            spots=wrong_spots, symbol=WRONG_SYMBOL, size=15, brush=pg.mkBrush(WRONG_COLOR), pen=pg.mkPen(WRONG_COLOR, width=1),
+            spots=wrong_spots, symbol=WRONG_SYMBOL, size=13, brush=pg.mkBrush(WRONG_COLOR), pen=pg.mkPen("w", width=0.8),
             hoverable=True, tip=lambda x, y, data: data,
         )
         self.plot_item.addItem(self.points)

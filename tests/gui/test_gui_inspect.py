@@ -39,8 +39,8 @@ def test_inspect_page_draws_what_the_engine_computed(qtbot, every_method_runs, m
     assert list(shown) == overall["classes"]
     for name, accuracy in overall["per_class_accuracy"].items():
         assert shown[name] == ("-" if accuracy is None else f"{accuracy:.0%}")
-    assert f"All {overall['episodes']} meta-test episodes" == page.tables.tabText(1)
-    assert "recorded" in page.summary.text()
+    assert page.tables.tabText(1) == f"All {overall['episodes']} meta-test episodes: {overall['accuracy']:.1%}"
+    assert f"recorded {result['stored_accuracy']:.0%}" in page.message.text()
 
 
 def _stand_in(tmp_path, body: str) -> list[str]:
