@@ -107,3 +107,19 @@ def _canned_answer(run_id: str) -> dict:
         },
         "confusion": {"episode": table, "all": {**table, "episodes": 8}},
     }
+
+
+def test_monitor_inspect_button_for_a_finished_run(qtbot, window):
+    """Enabled once the run is finished; a run without saved weights (the stand-in engine
+    writes none) is named as not inspectable instead of starting the engine."""
+    from tests.gui.test_gui_launch import launch
+
+    launch(qtbot, window)
+    session = window.monitor_page.session
+    assert not window.monitor_page.inspect_button.isEnabled()
+    qtbot.waitUntil(lambda: session.status == "finished", timeout=15_000)
+    assert window.monitor_page.inspect_button.isEnabled()
+    window.monitor_page.inspect_button.click()
+    assert window.stack.currentWidget() is window.inspect_page
+    qtbot.waitUntil(lambda: "cannot be inspected" in window.inspect_page.message.text(), timeout=10_000)
+    assert window.inspect_page.call is None and session.run_id in window.inspect_page.message.text()
