@@ -9,6 +9,9 @@ import pytest
 from engine.inspection import confusion, inspect_run
 from tests.conftest import run_cli
 
+# The first test to ask for ``every_method_runs`` trains seven runs: minutes on a loaded machine.
+pytestmark = pytest.mark.timeout(1200)
+
 
 def test_confusion_counts_rows_as_true_classes_and_gives_per_class_accuracy():
     table = confusion([("a", "a"), ("a", "b"), ("b", "b"), ("b", "b"), ("a", "a")], ["a", "b", "c"])

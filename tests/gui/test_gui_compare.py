@@ -181,3 +181,13 @@ def test_scatter_draws_the_frozen_baseline_a_run_recorded(qtbot, tmp_path):
     lines = [i for i in page.scatter.getPlotItem().items if isinstance(i, pg.InfiniteLine)]
     assert [round(line.value(), 3) for line in lines] == [0.65]
     assert "frozen NCM" in lines[0].label.format
+
+
+def test_inspect_menu_offers_each_compared_run(qtbot, page):
+    page._fill_inspect_menu()
+    actions = page.inspect_menu.actions()
+    ids = page.ids_by_name
+    assert len(actions) == 3 and all(any(ids[k] in a.text() for a in actions) for k in ("a", "b", "c"))
+    with qtbot.waitSignal(page.inspect_requested, timeout=2000) as asked:
+        next(a for a in actions if ids["b"] in a.text()).trigger()
+    assert asked.args == [ids["b"]]

@@ -11,6 +11,8 @@ import pytest
 from gui.pages.inspect import InspectPage
 
 ENGINE = [sys.executable, "-m", "engine"]
+# ``every_method_runs`` trains seven tiny runs on first use: minutes on a loaded machine.
+pytestmark = pytest.mark.timeout(1200)
 
 
 @pytest.mark.slow

@@ -64,6 +64,7 @@ METHODS = ("finetune", "protonet", "maml", "fomaml", "anil", "metasgd", "reptile
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the first one trains the seven runs (every_method_runs)
 @pytest.mark.parametrize("method", METHODS)
 def test_a_default_run_of_every_method_predicts_and_exports(qtbot, tmp_path, every_method_runs, method):
     """The real engine on a finished tiny run at the method's defaults (MAML's scope: LoRA)."""
