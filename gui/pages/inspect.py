@@ -104,8 +104,14 @@ class InspectPage(QWidget):
         maps_layout = QVBoxLayout(maps)
         maps_layout.setContentsMargins(0, 0, 0, 0)
         pair = QHBoxLayout()
-        pair.addWidget(self.before_map)
-        pair.addWidget(self.after_map)
+        self.map_titles = {}
+        for name, widget in (("before", self.before_map), ("after", self.after_map)):
+            column = QVBoxLayout()
+            self.map_titles[name] = QLabel("")
+            self.map_titles[name].setAlignment(Qt.AlignmentFlag.AlignCenter)
+            column.addWidget(self.map_titles[name])
+            column.addWidget(widget, 1)
+            pair.addLayout(column)
         maps_layout.addLayout(pair, 1)
         maps_layout.addWidget(self.legend)
         splitter = QSplitter(Qt.Orientation.Vertical)
@@ -201,6 +207,7 @@ class InspectPage(QWidget):
             view = views[name]
             sil = f" · silhouette {view['silhouette']:+.2f}" if view["silhouette"] is not None else ""
             widget.show_view(f"{when}: {sum(view['wrong'])} of {queries} queries wrong{sil}", examples, view, classes)
+            self.map_titles[name].setText(f"<b>{widget.title}</b>")
         self.legend.setText(legend_html(classes))
         self.episode_table.show_table(result["confusion"]["episode"])
         overall = result["confusion"]["all"]

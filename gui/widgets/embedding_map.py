@@ -39,6 +39,7 @@ class EmbeddingMap(pg.PlotWidget):
         self.setMinimumSize(220, 200)
         self.points: pg.ScatterPlotItem | None = None
         self.crosses: pg.ScatterPlotItem | None = None
+        self.title = ""
 
     def show_view(self, title: str, examples: list[dict[str, Any]], view: dict[str, Any], classes: Sequence[str]) -> None:
         self.plot_item.clear()
@@ -63,7 +64,7 @@ class EmbeddingMap(pg.PlotWidget):
         )
         self.plot_item.addItem(self.points)
         self.plot_item.addItem(self.crosses)
-        self.plot_item.setTitle(title, color="#222", size="10pt")
+        self.title = title  # the page shows it above the plot (a plot title is cut at small heights)
         self.plot_item.autoRange()
 
     def wrong_count(self) -> int:
