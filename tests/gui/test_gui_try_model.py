@@ -60,7 +60,7 @@ def test_export_runs_the_engines_export_model(qtbot, tmp_path):
     assert "model.safetensors" in page.message.text() and page.export_button.isEnabled()
 
 
-METHODS = ("finetune", "protonet", "maml", "fomaml", "anil", "metasgd", "reptile")
+METHODS = ("finetune", "protonet", "nnshot", "maml", "fomaml", "anil", "metasgd", "reptile")
 
 
 @pytest.mark.slow
