@@ -19,7 +19,7 @@ class InspectedRun:
     run: dict[str, Any]  # the store's row
     config: RunConfig
     weights_dir: Path
-    data: Any  # engine.training.task_data.TaskData
+    data: Any  # engine.tasks.TaskData
     device: Any  # torch.device
 
     @property
@@ -59,7 +59,7 @@ def open_run(db_path: Path, run_id: str, *, device: str = "cpu") -> InspectedRun
     """The finished episodic run ``run_id`` (a prefix is enough), checked before any model loads."""
     from engine.inference import weights_dir
     from engine.training import devices
-    from engine.training.task_data import build_task_data
+    from engine.training.runner import prepare
 
     with Store(db_path, readonly=True) as store:
         run = store.get_run(store.resolve_id(run_id))
@@ -68,6 +68,8 @@ def open_run(db_path: Path, run_id: str, *, device: str = "cpu") -> InspectedRun
     config = RunConfig.from_dict(run["config"])
     if config.task.mode != "episodic":
         raise UserError(f"run {run['id']} is a supervised run; inspect shows meta-test episodes of episodic runs")
+    if getattr(config.task, "type", "classification") != "classification":
+        raise UserError(f"run {run['id']} is a {config.task.type} run; inspect shows text classification episodes")
     folder = weights_dir(db_path, run["id"])
-    data = build_task_data(config, train_query=int(config.method.params.get("train_query", 0)) or None)
+    data, _ = prepare(config)  # the run's own data, split and samplers
     return InspectedRun(run, config, folder, data, devices.resolve_device(device))
