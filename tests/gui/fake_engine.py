@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     _start_children()
     events = EventWriter(sys.stdout if args.events else None, run_id)
     store.start_run(run_id, device="cpu", versions={"metalab": "fake"}, pid=os.getpid(), host=socket.gethostname())
-    events.emit("run_started", name="fake", method="protonet", config={}, device="cpu")
+    events.emit("run_started", name="fake", method="protonet", config={}, device="cpu", processes=1)
     start = time.time()
     pending: list[tuple[str, int, float, float, float]] = []
     last_flush = time.time()
