@@ -269,8 +269,11 @@ class Store:
                     stale[run_id] = "the program that queued it closed before it started"
                 continue
             beat = parse_iso(beat_at) or parse_iso(started_at) or 0.0
-            # On this machine a dead engine is seen at once; elsewhere by its silence.
-            if beat < cutoff or dead_here:
+            # On this machine the engine's process says it all: a dead one is seen at once, and a
+            # live one is kept however long a step takes (a slow MAML step under load, or rows
+            # waiting for another program's lock). Elsewhere a run is judged by its silence.
+            alive_here = host == here and pid and not dead_here
+            if dead_here or (beat < cutoff and not alive_here):
                 stale[run_id] = "engine stopped sending heartbeats"
         for run_id, error in stale.items():
             with transaction(self.conn):

@@ -92,6 +92,9 @@ def test_queued_runs_of_a_dead_owner_become_interrupted(tmp_path):
         assert store.get_run(owned)["status"] == store.get_run(unowned)["status"] == "queued"
         store.start_run(owned, device="cpu", versions={}, pid=os.getpid(), host=store.get_run(owned)["host"])
         assert store.get_run(owned)["status"] == "running" and store.mark_stale_runs() == []
+        # a live engine on this host is never stale, however long its heartbeat is silent (a slow step)
+        store.conn.execute("UPDATE runs SET heartbeat_at = '2000-01-01T00:00:00.000Z' WHERE id = ?", (owned,))
+        assert store.mark_stale_runs() == [] and store.get_run(owned)["status"] == "running"
 
 
 def test_sql_is_parameterised(tmp_path):
