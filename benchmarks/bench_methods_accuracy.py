@@ -17,8 +17,6 @@ against SetFit and frozen NCM) from that file without running anything.
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 import tempfile
 import time
@@ -26,7 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.stats import mean_ci, paired_difference  # noqa: E402
+from benchmarks._results import fmt_ci, fmt_diff, load, save  # noqa: E402
 
 METHODS = {
     "protonet": {"lr": 3e-5},
@@ -106,31 +104,6 @@ def meta_trained(name: str, k_shot: int, train_episodes: int, test_episodes: int
     outcome = run_experiment(cfg, db_path=db)
     with Store(db) as store:
         return [row["accuracy"] for row in store.episodes(outcome.run_id)]
-
-
-def load(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def save(path: Path, results: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=1))
-    tmp.replace(path)
-
-
-def fmt_ci(values: list[float]) -> str:
-    mean, half = mean_ci(values)
-    return f"{mean:.3f} ± {half:.3f}"
-
-
-def fmt_diff(ref: list[float] | None, values: list[float]) -> str:
-    if ref is None or len(ref) != len(values):
-        return "—"
-    d = paired_difference(ref, values)
-    p = d["p_value"]
-    p_text = "—" if math.isnan(p) else (f"{p:.1e}" if p < 0.001 else f"{p:.3f}")
-    return f"{d['mean_diff']:+.3f} ± {d['ci95']:.3f} (p {p_text})"
 
 
 def report(results: dict) -> str:

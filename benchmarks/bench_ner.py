@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import statistics
 import sys
@@ -37,7 +36,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from engine.stats import mean_ci, paired_difference  # noqa: E402
+from benchmarks._results import fmt_ci, fmt_diff, load, save  # noqa: E402
 
 # Meta-learning settings per method (the rest are the method's defaults). MAML-family
 # methods adapt the token head and the top layer in the inner loop.
@@ -90,31 +89,6 @@ def meta_trained(name: str, k_shot: int, train_episodes: int, test_episodes: int
         if with_reference:
             out[REFERENCE] = [row["f1"] for row in store.episodes(outcome.run_id, split="untrained")]
     return out
-
-
-def load(path: Path) -> dict:
-    return json.loads(path.read_text()) if path.exists() else {}
-
-
-def save(path: Path, results: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(results, indent=1))
-    tmp.replace(path)
-
-
-def fmt_ci(values: list[float]) -> str:
-    mean, half = mean_ci(values)
-    return f"{mean:.3f} ± {half:.3f}"
-
-
-def fmt_diff(ref: list[float] | None, values: list[float]) -> str:
-    if ref is None or len(ref) != len(values):
-        return "—"
-    d = paired_difference(ref, values)
-    p = d["p_value"]
-    p_text = "—" if math.isnan(p) else (f"{p:.1e}" if p < 0.001 else f"{p:.3f}")
-    return f"{d['mean_diff']:+.3f} ± {d['ci95']:.3f} (p {p_text})"
 
 
 def report(results: dict) -> str:
