@@ -250,7 +250,7 @@ def _load_parquet(file: Path, source: str, columns: list[str] | None = None) -> 
         raise DatasetError(f"not a readable Parquet file ({_first_line(exc)})", source=source) from None
 
 
-def _load_hf_folder(folder: Path, source: str, split: str) -> Any:
+def _load_hf_folder(folder: Path, source: str, split: str = "train") -> Any:
     """A folder written by ``save_to_disk``, opened by ``datasets.load_from_disk``, as an Arrow table.
 
     ``ClassLabel`` columns hold their names, not their numbers. A ``DatasetDict`` gives the

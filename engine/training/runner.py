@@ -307,7 +307,8 @@ def _train_and_test(
             if config.train.checkpoint_every and step % config.train.checkpoint_every == 0:
                 _checkpoint(config, method, recorder, step, elapsed=time.time() - started)
             if world.any(stop.requested):  # every rank stops at the same step
-                stop.requested = True
+                if not stop.requested:  # another rank's stop (a study's own flag may be read-only)
+                    stop.requested = True
                 log.info("stop requested at step %d: writing a checkpoint", step)
                 break
     except StoreUnavailable:
@@ -338,7 +339,8 @@ def _train_and_test(
         final["gain_over_untrained_ci95"] = gain["ci95"]
         final["gain_over_untrained_p_value"] = gain["p_value"]
     if reference is not None:
-        trained = [r["accuracy"] for r in store.episodes(run_id, split="test")]
+        # from the results in memory: the store's copy may still wait behind another program's lock
+        trained = [r["accuracy"] for r in sorted(test_results, key=lambda r: r["episode"])]
         gain = paired_difference(reference.accuracies["ncm"], trained)
         final["gain_over_baseline_ncm"] = gain["mean_diff"]
         final["gain_over_baseline_ncm_ci95"] = gain["ci95"]

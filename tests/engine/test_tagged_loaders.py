@@ -35,6 +35,20 @@ def arrow_table(with_names=True):
     return table
 
 
+def hf_dataset():
+    import datasets
+
+    features = datasets.Features({
+        "id": datasets.Value("string"),
+        "tokens": datasets.Sequence(datasets.Value("string")),
+        "ner_tags": datasets.Sequence(datasets.ClassLabel(names=NAMES)),
+    })
+    ids = [[NAMES.index(t) for t in tags] for _, tags in SENTENCES]
+    return datasets.Dataset.from_dict(
+        {"id": [str(i) for i in range(len(SENTENCES))], "tokens": [t for t, _ in SENTENCES], "ner_tags": ids}, features=features
+    )
+
+
 def write_arrow_folder(folder, table, info=None):
     folder.mkdir(parents=True)
     with pa.OSFile(str(folder / "data-00000-of-00001.arrow"), "wb") as sink:
@@ -64,13 +78,14 @@ def test_every_format_loads_the_same_sentences(tmp_path, fmt):
     elif fmt == "parquet":
         path = tmp_path / "d.parquet"
         pq.write_table(arrow_table(), path)
-    elif fmt == "hf":
+    elif fmt == "hf":  # a folder as datasets' save_to_disk writes it, ner_tags as ClassLabel ids
         path = tmp_path / "hf"
-        write_arrow_folder(path, arrow_table())
-    else:  # a DatasetDict folder, names only in the split's dataset_info.json
+        hf_dataset().save_to_disk(str(path))
+    else:  # a DatasetDict folder: the names are in the split's dataset_info.json
+        import datasets
+
         path = tmp_path / "hf"
-        write_arrow_folder(path / "train", arrow_table(with_names=False), info={"features": HF_FEATURES})
-        (path / "dataset_dict.json").write_text('{"splits": ["train"]}')
+        datasets.DatasetDict({"train": hf_dataset()}).save_to_disk(str(path))
     data = load_tagged_dataset(str(path))
     assert data.sentences == [t for t, _ in SENTENCES]
     assert data.tags == [g for _, g in SENTENCES]

@@ -180,7 +180,7 @@ def test_vmap_inner_loops_match_sequential(tiny_encoder, keyword_csv, tiny_model
         episodes = method.train_episodes(1)
         calls = []
         batched = method._meta_gradient_vmap
-        method._meta_gradient_vmap = lambda eps, batched=batched: calls.append(1) or batched(eps)
+        method._meta_gradient_vmap = lambda eps, batched=batched, **kw: calls.append(1) or batched(eps, **kw)
         loss, _ = method.meta_gradient(episodes)
         assert calls == ([1] if use_vmap else [])
         results.append((loss, torch.cat([p.grad.reshape(-1) for p in method.trainable_parameters() if p.grad is not None])))
