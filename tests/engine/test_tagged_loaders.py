@@ -49,15 +49,6 @@ def hf_dataset():
     )
 
 
-def write_arrow_folder(folder, table, info=None):
-    folder.mkdir(parents=True)
-    with pa.OSFile(str(folder / "data-00000-of-00001.arrow"), "wb") as sink:
-        with pa.ipc.new_stream(sink, table.schema) as writer:
-            writer.write_table(table)
-    if info is not None:
-        (folder / "dataset_info.json").write_text(json.dumps(info))
-
-
 @pytest.mark.parametrize("fmt", ["conll_tab", "conll_space", "conll2003", "bio", "jsonl", "parquet", "hf", "hf_dict_info"])
 def test_every_format_loads_the_same_sentences(tmp_path, fmt):
     if fmt == "conll_tab":
