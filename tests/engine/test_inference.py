@@ -92,25 +92,3 @@ def test_merged_adapters_give_the_adapted_encoders_embeddings(tiny_model):
     plain = load_encoder(str(tiny_model), max_length=16)
     assert set(adapted.state_dict()) == set(plain.state_dict())
     assert not torch.allclose(expected, plain.eval()(**batch), atol=1e-3)
-
-
-def test_a_default_maml_run_predicts_and_exports(tmp_path, tiny_model):
-    """maml's default scope is lora: its saved encoder carries adapter keys."""
-    from tests.conftest import write_keyword_dataset
-
-    data = write_keyword_dataset(tmp_path / "kw.csv")
-    config = tmp_path / "maml.toml"
-    config.write_text(tiny_config_text(tiny_model, data, method="maml", episodes=2))
-    db = tmp_path / "runs.db"
-    result = run_cli("run", str(config), "--db", str(db))
-    assert result.returncode == 0, result.stderr
-    run_id = result.stdout.strip().splitlines()[-1]
-    request = {"support": [{"text": "apple pie", "label": "fruit"}, {"text": "river water", "label": "water"}],
-               "query": ["apple juice"]}
-    (tmp_path / "req.json").write_text(json.dumps(request))
-    predicted = run_cli("predict", run_id, "--db", str(db), "--input", str(tmp_path / "req.json"))
-    assert predicted.returncode == 0, predicted.stderr
-    assert json.loads(predicted.stdout)["classes"] == ["fruit", "water"]
-    exported = run_cli("export-model", run_id, str(tmp_path / "hf"), "--db", str(db))
-    assert exported.returncode == 0, exported.stderr
-    assert (tmp_path / "hf" / "model.safetensors").exists()
