@@ -60,6 +60,9 @@ def test_every_page_fits_1024_by_700(qtbot, window, page):
     room_h = 700 - window.menuBar().sizeHint().height() - window.statusBar().sizeHint().height() - 30
     assert hint.width() <= room_w, f"{page} needs {hint.width()} px of width, {room_w} are left"
     assert hint.height() <= room_h, f"{page} needs {hint.height()} px of height, {room_h} are left"
+    # defect 1 of issue 13: no page raises the window's own minimum past a 1024 x 700 screen
+    window_hint = window.minimumSizeHint()
+    assert window_hint.width() <= 1024 and window_hint.height() <= 700, (window_hint.width(), window_hint.height())
 
 
 def test_search_around_a_past_maml_run(qtbot, window):
@@ -80,8 +83,3 @@ def test_search_around_a_past_maml_run(qtbot, window):
     assert "inner_lr" in [p.name for p in dialog.params]
     dialog.reject()
 
-
-def test_the_window_itself_fits_1024_by_700(qtbot, window):
-    """Defect 1 of issue 13: no page may raise the window's minimum past a 1024 x 700 screen."""
-    hint = window.minimumSizeHint()
-    assert hint.width() <= 1024 and hint.height() <= 700, (hint.width(), hint.height())
