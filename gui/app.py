@@ -139,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from gui.main_window import MainWindow
 
+    from gui.main_thread_gc import collect_on_gui_thread
+
+    collector = collect_on_gui_thread()  # noqa: F841 - lives as long as the app
     window = MainWindow(db_path=args.db)
     window.show_page(["new", "monitor", "runs", "studies"].index(args.page))
     window.show()

@@ -62,7 +62,7 @@ class InspectPage(QWidget):
         self._pending: tuple[str, int] | None = None  # (run id, episode) asked for before the list arrived
 
         self.run_combo = QComboBox()
-        self.run_combo.setMinimumContentsLength(24)
+        self.run_combo.setMinimumContentsLength(12)  # the window must fit 1024 px wide
         self.run_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.run_combo.currentIndexChanged.connect(self._run_changed)
         self.refresh_button = QPushButton("Refresh")
@@ -109,6 +109,7 @@ class InspectPage(QWidget):
             column = QVBoxLayout()
             self.map_titles[name] = QLabel("")
             self.map_titles[name].setAlignment(Qt.AlignmentFlag.AlignCenter)
+            self.map_titles[name].setWordWrap(True)
             column.addWidget(self.map_titles[name])
             column.addWidget(widget, 1)
             pair.addLayout(column)

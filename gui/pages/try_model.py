@@ -162,8 +162,9 @@ class TryModelPage(QWidget):
         explained = QWidget()
         explained_layout = QVBoxLayout(explained)
         explained_layout.setContentsMargins(0, 0, 0, 0)
-        explained_layout.addWidget(QLabel("<b>Which words drove each prediction</b> — green towards the predicted label, "
-                                          "red away from it"))
+        heading = QLabel("<b>Which words drove each prediction</b> — green towards the predicted label, red away from it")
+        heading.setWordWrap(True)  # the window must fit 1024 px wide
+        explained_layout.addWidget(heading)
         explained_layout.addWidget(self.explanations)
         answers.addWidget(explained)
         self.answer = QStackedWidget()

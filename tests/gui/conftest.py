@@ -17,7 +17,13 @@ FAKE_ENGINE = HERE / "fake_engine.py"
 
 @pytest.fixture(autouse=True)
 def _isolated(tmp_path_factory, monkeypatch):
-    """Settings, data folder and database in a temporary folder; the fake engine by default."""
+    """Settings, data folder and database in a temporary folder; the fake engine by default.
+
+    Cyclic garbage is collected here, on the GUI thread, and never automatically during the
+    test: as in the app (gui/main_thread_gc.py), a collection started by a background job
+    would run a previous test's widget destructors off the GUI thread and deadlock."""
+    import gc
+
     from PySide6.QtCore import QSettings
 
     root = tmp_path_factory.mktemp("gui-home")
@@ -25,10 +31,16 @@ def _isolated(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("METALAB_DATA", str(root / "data"))
     monkeypatch.setenv("METALAB_DB", str(root / "data" / "metalab.db"))
     monkeypatch.setenv("FAKE_ENGINE_MODE", "ok")
-    yield
-    from gui.settings import app_settings
+    gc.collect()
+    gc.disable()
+    try:
+        yield
+    finally:
+        from gui.settings import app_settings
 
-    app_settings().clear()
+        app_settings().clear()
+        gc.enable()
+        gc.collect()
 
 
 @pytest.fixture

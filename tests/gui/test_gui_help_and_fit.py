@@ -44,8 +44,8 @@ def test_search_opens_the_study_dialog_with_the_form_as_base(qtbot, window):
     dialog.reject()
 
 
-@pytest.mark.parametrize("page", ["New experiment", "Runs", "Studies"])
-def test_my_pages_fit_1024_by_700(qtbot, window, page):
+@pytest.mark.parametrize("page", ["New experiment", "Monitor", "Runs", "Compare", "Studies", "Try a model", "Inspect"])
+def test_every_page_fits_1024_by_700(qtbot, window, page):
     from gui.main_window import PAGES
 
     if page == "New experiment":
@@ -60,6 +60,9 @@ def test_my_pages_fit_1024_by_700(qtbot, window, page):
     room_h = 700 - window.menuBar().sizeHint().height() - window.statusBar().sizeHint().height() - 30
     assert hint.width() <= room_w, f"{page} needs {hint.width()} px of width, {room_w} are left"
     assert hint.height() <= room_h, f"{page} needs {hint.height()} px of height, {room_h} are left"
+    # defect 1 of issue 13: no page raises the window's own minimum past a 1024 x 700 screen
+    window_hint = window.minimumSizeHint()
+    assert window_hint.width() <= 1024 and window_hint.height() <= 700, (window_hint.width(), window_hint.height())
 
 
 def test_search_around_a_past_maml_run(qtbot, window):
@@ -79,3 +82,4 @@ def test_search_around_a_past_maml_run(qtbot, window):
     assert dialog.base_combo.itemText(0) == "Run: maml-a (maml)"
     assert "inner_lr" in [p.name for p in dialog.params]
     dialog.reject()
+
