@@ -103,9 +103,11 @@ def test_a_population_of_four_exploits_and_stores_its_lineage(study_dir: Path, c
             assert runs[event["replaced_run"]]["status"] == "pruned"
             assert forked["params"] == event["params_after"]
             assert child["config"]["method"]["params"]["temperature"] == pytest.approx(event["params_after"]["method.params.temperature"])
-            # the fork starts with the donor's curve up to the boundary
+            # the fork starts with the donor's curve up to the boundary, and goes on to the end
+            # or to the boundary where it was itself replaced (ready_every = 2 episodes)
+            replaced_at = [e["generation"] for e in population["events"] if e["replaced_run"] == child["id"]]
             steps = [m["step"] for m in store.metrics(child["id"], "val_accuracy")]
-            assert steps[0] == 2 and steps[-1] == 6
+            assert steps[0] == 2 and steps[-1] == (2 * replaced_at[0] if replaced_at else 6)
         finals = [h[-1] for h in population["members"].values()]
         assert all(runs[f["run_id"]]["status"] == "finished" for f in finals)
         assert len({f["run_id"] for f in finals}) == 4
