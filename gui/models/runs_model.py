@@ -18,7 +18,7 @@ from typing import Any
 from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersistentModelIndex, QSortFilterProxyModel, Qt
 from PySide6.QtGui import QBrush, QColor
 
-from engine.store import parse_iso
+from engine.store import Store, parse_iso
 from gui.formatting import format_duration
 
 Index = QModelIndex | QPersistentModelIndex
@@ -360,3 +360,16 @@ class RunsFilter(QSortFilterProxyModel):
 
     def run_ids(self, rows: list[int]) -> list[str]:
         return [self.data(self.index(r, 0), ID_ROLE) for r in rows]
+
+
+def add_progress(store: Store, runs: list[dict]) -> None:
+    """``last_step`` and ``total_steps`` for runs not finished (one indexed query each)."""
+    for run in runs:
+        if run.get("status") in ("finished", None):
+            continue
+        row = store.conn.execute(
+            "SELECT MAX(step), (SELECT json_extract(config, '$.train.episodes') FROM runs WHERE id = ?) "
+            "FROM metrics WHERE run_id = ? AND name = 'train_loss'",
+            (run["id"], run["id"]),
+        ).fetchone()
+        run["last_step"], run["total_steps"] = (row[0], row[1]) if row else (None, None)

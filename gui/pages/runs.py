@@ -28,10 +28,6 @@ from PySide6.QtWidgets import (
     QMenu,
     QMessageBox,
     QPushButton,
-    QStyle,
-    QStyledItemDelegate,
-    QStyleOptionProgressBar,
-    QStyleOptionViewItem,
     QTableView,
     QToolButton,
     QVBoxLayout,
@@ -51,9 +47,9 @@ from gui.models.runs_model import (
     HIDDEN_BY_DEFAULT,
     KEYS,
     METRIC_PREFIX,
-    PROGRESS_ROLE,
     RunsFilter,
     RunsModel,
+    add_progress,
     flat_config,
     prepare,
     sort_runs,
@@ -68,44 +64,12 @@ from gui.run_exchange import (
 )
 from gui.settings import app_settings
 from gui.widgets.column_chooser import ColumnChooser
+from gui.widgets.progress_delegate import ProgressDelegate
 
 LIVE_REFRESH_MS = 3000  # while runs are going and the page is visible
 TICK_MS = 1000  # a running run's duration between reloads
 ALL = "(all)"
 EXPORT_FILTERS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "toml": "TOML config (*.toml)"}
-
-
-class ProgressDelegate(QStyledItemDelegate):
-    """The progress column as a bar with its percentage."""
-
-    def paint(self, painter, option: QStyleOptionViewItem, index: QModelIndex) -> None:  # noqa: ANN001
-        fraction = index.data(PROGRESS_ROLE)
-        if fraction is None:
-            super().paint(painter, option, index)
-            return
-        if option.state & QStyle.StateFlag.State_Selected:
-            painter.fillRect(option.rect, option.palette.highlight())
-        bar = QStyleOptionProgressBar()
-        bar.rect = option.rect.adjusted(2, 3, -2, -3)
-        bar.minimum, bar.maximum, bar.progress = 0, 1000, int(round(fraction * 1000))
-        bar.text, bar.textVisible = f"{fraction:.0%}", True
-        bar.state = option.state | QStyle.StateFlag.State_Horizontal
-        style = option.widget.style() if option.widget is not None else None
-        if style is not None:
-            style.drawControl(QStyle.ControlElement.CE_ProgressBar, bar, painter, option.widget)
-
-
-def add_progress(store: Store, runs: list[dict]) -> None:
-    """``last_step`` and ``total_steps`` for runs not finished (one indexed query each)."""
-    for run in runs:
-        if run.get("status") in ("finished", None):
-            continue
-        row = store.conn.execute(
-            "SELECT MAX(step), (SELECT json_extract(config, '$.train.episodes') FROM runs WHERE id = ?) "
-            "FROM metrics WHERE run_id = ? AND name = 'train_loss'",
-            (run["id"], run["id"]),
-        ).fetchone()
-        run["last_step"], run["total_steps"] = (row[0], row[1]) if row else (None, None)
 
 
 class RunsPage(QWidget):
