@@ -68,7 +68,7 @@ def study_details(study: optuna.Study, storage_label: str) -> dict[str, Any]:
     importances, evaluator, note = param_importances(study, len(complete))
     population = None
     if attr.get("sampler") == "pbt":  # the best is the best member at the end, not the best generation
-        from engine.study._pbt import population_report
+        from engine.study._pbt_report import population_report
 
         population = population_report(study)
         if population["best_schedule"]:

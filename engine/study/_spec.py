@@ -196,7 +196,7 @@ def _build(name: str, base: RunConfig, data: dict[str, Any], *, storage: Any, so
         if n_trials is not None and n_trials > grid_size(space):
             n_trials = grid_size(space)  # a grid has no more points to try
     if sampler == "pbt":  # the budget is the population's: members x generations
-        from engine.study._pbt import PBTOptions
+        from engine.study._pbt_params import PBTOptions
 
         pbt = PBTOptions.from_spec(options["sampler_options"], eval_every=base.train.eval_every,
                                    episodes=base.train.episodes, source=source)

@@ -58,7 +58,7 @@ def test_the_budget_is_members_times_generations(study_dir: Path) -> None:
 def test_explore_perturbs_continuous_values_within_bounds_and_keeps_choices() -> None:
     from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
-    from engine.study._pbt import PBTOptions, explore
+    from engine.study._pbt_params import PBTOptions, explore
 
     dists = {"lr": FloatDistribution(1e-4, 1e-2, log=True), "k": IntDistribution(1, 9), "d": CategoricalDistribution(["a", "b"])}
     options = PBTOptions(resample_probability=0.0)
