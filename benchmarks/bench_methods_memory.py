@@ -26,7 +26,7 @@ CASES = {
     "fomaml_all": ("fomaml", {**COMMON, "scope": "all", "inner_steps": 1}, 1),
     "maml_lora": ("maml", {**COMMON, "scope": "lora", "inner_steps": 1}, 1),
     "maml_all_2steps": ("maml", {**COMMON, "scope": "all", "inner_steps": 2}, 1),
-    "maml_all_2steps_ckpt": ("maml", {**COMMON, "scope": "all", "inner_steps": 2, "gradient_checkpointing": True}, 1),
+    "maml_all_2steps_ckpt": ("maml", {**COMMON, "scope": "all", "inner_steps": 2, "gradient_checkpointing": "on"}, 1),
 }
 
 

@@ -48,6 +48,16 @@ OPTIMIZER_PARAMS = (
     ),
 )
 
+# How the model computes, for every method that trains it. "auto" is the one place the
+# default is decided (engine.training.precision): on for a decoder on CUDA, off otherwise.
+AUTO_ON_OFF = ("auto", "on", "off")
+SPEED_PARAMS = (
+    Param("bf16", "choice", "auto", "bf16 autocast of the model's forward pass: auto = on for a decoder on a CUDA device "
+          "that supports bf16; never on CPU", choices=AUTO_ON_OFF, label="bf16 autocast", group=SPEED),
+    Param("gradient_checkpointing", "choice", "auto", "Recompute activations in backward (less memory, more time): "
+          "auto = on for a decoder on CUDA", choices=AUTO_ON_OFF, label="Gradient checkpointing", group=SPEED),
+)
+
 register(
     MethodSpec(
         name="finetune",
@@ -71,6 +81,7 @@ register(
             ),
             Param("head_steps", "int", 100, "Optimizer steps when fitting a logistic-regression head on a support set", low=1, high=10000,
                   label="Head fitting steps", group=TEST_HEAD, when=("test_head", ("logreg",))),
+            *SPEED_PARAMS,
         ),
     )
 )
@@ -167,8 +178,7 @@ GRADIENT_PARAMS = _with_defaults(OPTIMIZER_PARAMS, lr=1e-4, weight_decay=0.0) + 
           group=HEAD),
     Param("vmap_tasks", "bool", True, "Run head-only inner loops of a meta-batch together with torch.func.vmap (on CUDA; on CPU task by task, faster there)",
           label="Batch head-only inner loops (vmap)", group=SPEED),
-    Param("bf16", "bool", False, "bf16 autocast on CUDA (ignored on CPU)", label="bf16 autocast", group=SPEED),
-    Param("gradient_checkpointing", "bool", False, "Recompute activations in backward: less memory, more time", group=SPEED),
+    *SPEED_PARAMS,
     Param("train_query", "int", 5, "Queries per class in training episodes (0 = task.query); fewer make training faster", low=0, high=1000,
           label="Training queries per class", group=EPISODES),
 )

@@ -27,6 +27,7 @@ MAX_COUNT = 1_000_000
 MAX_STEPS = 100_000_000
 DEVICE_HINT = "auto | cpu | cuda | cuda:N | mps"
 REPORT_TO = ("tensorboard", "mlflow")  # train.report_to (engine.training.reporters)
+QUANTIZE = ("none", "8bit", "4bit")  # model.quantize (engine.models.loading)
 
 
 def _help(text: str, **extra: Any) -> dict[str, Any]:
@@ -83,6 +84,11 @@ class ModelConfig:
     )
     trust_remote_code: bool = field(
         default=False, metadata=_help("Run code shipped with the model; only for models you trust")
+    )
+    quantize: str = field(
+        default="none",
+        metadata=_help('Load the base weights in 8 or 4 bits with bitsandbytes ("none" | "8bit" | "4bit"): CUDA only, '
+                       "pip install 'metalab[bnb]'; only LoRA adapters train on quantized weights"),
     )
 
 
@@ -335,6 +341,36 @@ def validate(config: RunConfig, *, source: str | None = None) -> None:
             source=source,
         )
     config.method.params = spec.validate_params(config.method.params, source=source)
+    check_quantize(config, source=source)
+
+
+def check_quantize(config: RunConfig, *, source: str | None = None) -> None:
+    """8/4-bit weights need bitsandbytes and CUDA, and cannot be trained themselves: only a
+    method that trains LoRA adapters alone (``scope = "lora"``), or none, can use them."""
+    import importlib.util
+
+    mode = config.model.quantize
+    if mode == "none":
+        return
+    if mode not in QUANTIZE:
+        raise ConfigError(f"'model.quantize' must be one of {', '.join(QUANTIZE)}, got {mode!r}", source=source)
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ConfigError(f"model.quantize = '{mode}' needs the bitsandbytes package: pip install 'metalab[bnb]'", source=source)
+    if config.train.device in ("cpu", "mps"):
+        raise ConfigError(f"model.quantize = '{mode}' needs a CUDA device, but train.device = '{config.train.device}'", source=source)
+    params = config.method.params  # defaults filled in: read by their shared names
+    scope = params.get("scope")
+    if scope in ("top_k_layers", "all"):
+        what = f"scope = '{scope}'"
+    elif scope != "lora" and params.get("trainable_layers", 0) != 0:
+        what = "it trains the base weights (trainable_layers)"
+    else:
+        return
+    raise ConfigError(
+        f"model.quantize = '{mode}': quantized weights cannot be trained, and method '{config.method.name}' would ({what}); "
+        "use a method with scope = 'lora' (maml, fomaml, reptile) or model.quantize = 'none'",
+        source=source,
+    )
 
 
 def check_device_name(device: str, *, source: str | None = None) -> None:

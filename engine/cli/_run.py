@@ -110,7 +110,7 @@ def _print_summary(final: dict[str, Any], status: str) -> None:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     from engine import tasks
-    from engine.models.loading import check_weights_fit, resolve_model
+    from engine.models.loading import check_quantization, check_weights_fit, resolve_model
 
     config = load_config(args)
     task = tasks.get(config.task.type)
@@ -119,6 +119,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
     source = resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
     check_weights_fit(source, trust_remote_code=config.model.trust_remote_code)
+    check_quantization(config.model.quantize, config.train.device)
     for check in checks:
         print(("ok    " if check.ok else "ERROR ") + check.message)
     bad = next((c for c in checks if not c.ok), None)

@@ -25,7 +25,6 @@ loop started from) is pushed through the prototypes (``_backward_head_init``).
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import math
 from collections.abc import Sequence
@@ -94,12 +93,6 @@ class GradientMethod(Method):
             encoder.set_trainable_layers(hp.trainable_layers)
         self.adapted = adaptation.adapted_names(encoder)
         self._named = dict(encoder.named_parameters())
-        self.bf16 = hp.bf16 and self.device.type == "cuda"
-        if hp.bf16 and not self.bf16:
-            log.info("bf16 autocast is for CUDA; running in fp32 on %s", self.device.type)
-        if hp.gradient_checkpointing:
-            encoder.backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
-            log.info("gradient checkpointing on")
         self.inner_lrs: dict[str, torch.Tensor] = {}
         if self.learned_lr:
             dtype = next(encoder.parameters()).dtype
@@ -136,20 +129,13 @@ class GradientMethod(Method):
         return {name: self._scalar_lr(name) for name in [*self.adapted, *HEAD]}
 
     # --- the model of a task ------------------------------------------------------------
-    def _autocast(self) -> contextlib.AbstractContextManager:
-        if self.bf16:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
-
     def _features(self, fast: dict[str, torch.Tensor], batch: dict[str, torch.Tensor]) -> torch.Tensor:
-        with self._autocast():
-            encoder_fast = {k: v for k, v in fast.items() if k not in HEAD}
-            if encoder_fast:
-                hidden = fn.call(self.encoder, encoder_fast, **batch)
-            else:
-                hidden = self.encoder(**batch)
-        if hidden.dtype in (torch.bfloat16, torch.float16):
-            hidden = hidden.float()
+        # bf16 and gradient checkpointing live with the encoder (engine.training.precision)
+        encoder_fast = {k: v for k, v in fast.items() if k not in HEAD}
+        if encoder_fast:
+            hidden = fn.call(self.encoder, encoder_fast, **batch)
+        else:
+            hidden = self.encoder(**batch)
         if self.task.model_head:
             return hidden  # the model's own head reads its hidden states as they are
         return F.normalize(hidden, dim=-1)

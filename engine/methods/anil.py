@@ -11,4 +11,4 @@ from engine.methods._gradient import GradientMethod
 
 class ANIL(GradientMethod):
     name = "anil"
-    fixed_params = {"scope": "head", "gradient_checkpointing": False}
+    fixed_params = {"scope": "head", "gradient_checkpointing": "off"}

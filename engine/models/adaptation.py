@@ -71,6 +71,7 @@ def build_model(
         trust_remote_code=model_config.trust_remote_code,
         attn_implementation=attn_implementation,
         causal_lm=causal_lm,
+        quantize=getattr(model_config, "quantize", "none"),
     )
     adaptation.apply(encoder, seed=seed)
     return encoder

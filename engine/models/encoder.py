@@ -3,6 +3,7 @@ one vector per word when the batch names the words' first sub-token ``positions`
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Sequence
 from typing import Any
@@ -11,7 +12,7 @@ import torch
 from torch import nn
 
 from engine.errors import ModelError
-from engine.models.loading import ModelSource, check_weights_fit, resolve_model
+from engine.models.loading import ModelSource, check_quantization, check_weights_fit, hub_local_only, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -32,6 +33,15 @@ class TextEncoder(nn.Module):
         self.tokenizer = tokenizer
         self.max_length = max_length
         self.source = source
+        # bf16 on CUDA (engine.training.precision): the backbone's forward runs under autocast,
+        # its outputs come back in float32, so heads, losses and the backward stay as they are.
+        self.autocast_dtype: torch.dtype | None = None
+
+    def autocast(self) -> contextlib.AbstractContextManager:
+        """The forward-pass precision context: autocast when ``autocast_dtype`` is set."""
+        if self.autocast_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.autocast_dtype)
 
     @property
     def hidden_size(self) -> int:
@@ -62,10 +72,9 @@ class TextEncoder(nn.Module):
     ) -> torch.Tensor:
         """[batch, hidden] mean-pooled; with ``positions`` ([items, 2]: row, token) the hidden
         state at each position instead, [items, hidden] (token classification)."""
-        out = self.backbone(input_ids=input_ids, attention_mask=attention_mask)
-        if positions is not None:
-            return out.last_hidden_state[positions[:, 0], positions[:, 1]]
-        return mean_pool(out.last_hidden_state, attention_mask)
+        with self.autocast():
+            hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+        return _pool(hidden.float(), attention_mask, positions)
 
     def encode_batch(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self(**batch)
@@ -95,22 +104,58 @@ class TextEncoder(nn.Module):
 class DecoderEncoder(TextEncoder):
     """A causal LM (``AutoModelForCausalLM``) seen as an encoder: the same hidden states per
     text or per position, from its base model, plus its own output layer (``output_weight``)
-    that scores the next token. Batches are right-padded (the causal mask and the attention
-    mask keep pads out of every real token's context)."""
+    that scores the next token.
+
+    Training batches (``collate``) are right-padded: the causal mask and the attention mask
+    keep pads out of every real token's context, and ``positions`` name the real tokens.
+    Generation and scoring batches (``collate_left``) are left-padded, so every text's last
+    token sits in the last column (where ``generate`` continues and where a prompt's next
+    token is read); they carry ``position_ids`` because GPT-2 would otherwise count the pads.
+    The tokenizer pads on the left too (``padding_side``) for callers that use it directly.
+    """
 
     kind = "decoder"
 
     def forward(
-        self, input_ids: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor | None = None
+        self,
+        input_ids: torch.Tensor,
+        attention_mask: torch.Tensor,
+        positions: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        out = self.backbone.base_model(input_ids=input_ids, attention_mask=attention_mask)
-        if positions is not None:
-            return out.last_hidden_state[positions[:, 0], positions[:, 1]]
-        return mean_pool(out.last_hidden_state, attention_mask)
+        with self.autocast():
+            out = self.backbone.base_model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
+        return _pool(out.last_hidden_state.float(), attention_mask, positions)
+
+    def collate_left(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        """Left-padded batch with ``position_ids`` that start at 0 on each text's first real token."""
+        pad = self.tokenizer.pad_token_id or 0
+        width = max(len(x) for x in ids)
+        input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
+        mask = torch.zeros((len(ids), width), dtype=torch.long)
+        for row, seq in enumerate(ids):
+            if seq:
+                input_ids[row, width - len(seq) :] = torch.as_tensor(seq, dtype=torch.long)
+                mask[row, width - len(seq) :] = 1
+        position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
+        device = self.device
+        return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device), "position_ids": position_ids.to(device)}
+
+    def next_token_logits(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """[batch, vocab]: the next-token scores after each text of a ``collate_left`` batch."""
+        with self.autocast():
+            out = self.backbone(**batch)
+        return out.logits[:, -1].float()
 
     def output_weight(self) -> torch.Tensor:
         """[vocab, hidden]: next-token logits are ``hidden @ output_weight().T`` (tied or not)."""
         return self.backbone.get_output_embeddings().weight
+
+
+def _pool(hidden: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+    if positions is not None:
+        return hidden[positions[:, 0], positions[:, 1]]
+    return mean_pool(hidden, attention_mask)
 
 
 def find_layers(model: nn.Module) -> nn.ModuleList | None:
@@ -131,9 +176,11 @@ def load_encoder(
     trust_remote_code: bool = False,
     attn_implementation: str | None = None,
     causal_lm: bool = False,
+    quantize: str = "none",
 ) -> TextEncoder:
     """Loads tokenizer and backbone from a resolved source, offline for local ones.
-    ``causal_lm``: the model with its language-modelling head (``AutoModelForCausalLM``)."""
+    ``causal_lm``: the model with its language-modelling head (``AutoModelForCausalLM``);
+    ``quantize``: 8- or 4-bit base weights through bitsandbytes, on the current CUDA device."""
     from transformers import AutoConfig, AutoModel, AutoModelForCausalLM, AutoTokenizer
     from transformers.utils import logging as hf_logging
 
@@ -142,13 +189,14 @@ def load_encoder(
     source: ModelSource = resolve_model(name, allow_pickle=allow_pickle)
     check_weights_fit(source, trust_remote_code=trust_remote_code)  # transformers would fill gaps with random values
     kwargs: dict[str, Any] = {"trust_remote_code": trust_remote_code}
-    if source.local:
+    if source.local or hub_local_only(source):  # a hub id in the cache loads without network
         kwargs["local_files_only"] = True
     try:
         tokenizer = AutoTokenizer.from_pretrained(source.path, **kwargs)
         model_kwargs = dict(kwargs, use_safetensors=not allow_pickle)
         if attn_implementation:
             model_kwargs["attn_implementation"] = attn_implementation
+        model_kwargs.update(quantization_kwargs(quantize))
         if causal_lm:
             require_decoder(AutoConfig.from_pretrained(source.path, **kwargs), name)
         backbone = (AutoModelForCausalLM if causal_lm else AutoModel).from_pretrained(source.path, **model_kwargs)
@@ -165,7 +213,25 @@ def load_encoder(
     if tokenizer.pad_token_id is None:
         # Decoders often have no pad token; the mask makes the choice harmless.
         tokenizer.pad_token = tokenizer.eos_token or tokenizer.unk_token
+    if causal_lm:
+        tokenizer.padding_side = "left"  # generation continues, and scoring reads, the last column
     return (DecoderEncoder if causal_lm else TextEncoder)(backbone, tokenizer, max_length=max_length, source=name)
+
+
+def quantization_kwargs(quantize: str) -> dict[str, Any]:
+    """``from_pretrained`` arguments for 8/4-bit base weights (bitsandbytes, an optional
+    extra: ``pip install 'metalab[bnb]'``); the run's config checks were made at validate."""
+    if quantize == "none":
+        return {}
+    check_quantization(quantize, "cuda")
+    from transformers import BitsAndBytesConfig
+
+    if quantize == "8bit":
+        config = BitsAndBytesConfig(load_in_8bit=True)
+    else:  # NF4 weights, computing in bf16 where the device has it
+        compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute)
+    return {"quantization_config": config, "device_map": {"": torch.cuda.current_device()}}
 
 
 def is_decoder_config(config: Any) -> bool:

@@ -123,14 +123,45 @@ def read_model_config(source: ModelSource) -> dict[str, Any]:
         return config
     from transformers import AutoConfig
 
+    local_only = hub_local_only(source)
     try:
-        return AutoConfig.from_pretrained(source.path).to_dict()
-    except Exception as exc:  # offline and not cached, a typo in the id, no network
+        return AutoConfig.from_pretrained(source.path, local_files_only=local_only).to_dict()
+    except Exception as exc:  # a typo in the id, a gated model, no such revision
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(
             f"model not found: no such local folder, and not in the Hugging Face cache or reachable on the hub ({first})",
             source=source.name,
         ) from None
+
+
+HUB_TIMEOUT_S = 3.0  # a quick look for the hub before transformers' own retries (tens of seconds offline)
+
+
+def hub_local_only(source: ModelSource) -> bool:
+    """For a hub id: True when it is in the local Hugging Face cache (load it from there, no
+    network), False when it must come from the hub and the hub answers; one clear line
+    when it is neither (offline, or ``HF_HUB_OFFLINE`` set)."""
+    import os
+    import socket
+    from urllib.parse import urlparse
+
+    from huggingface_hub import try_to_load_from_cache
+
+    if isinstance(try_to_load_from_cache(source.path, "config.json"), str):
+        return True
+    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
+    if not offline:
+        endpoint = urlparse(os.environ.get("HF_ENDPOINT") or "https://huggingface.co")
+        try:
+            socket.create_connection((endpoint.hostname or "huggingface.co", endpoint.port or 443), timeout=HUB_TIMEOUT_S).close()
+            return False
+        except OSError:
+            pass
+    raise ModelError(
+        "not a local folder, not in the Hugging Face cache, and the hub cannot be reached (offline): "
+        "download it on a machine with network, or give a local folder",
+        source=source.name,
+    )
 
 
 def check_weights_fit(source: ModelSource, *, trust_remote_code: bool = False) -> None:
@@ -237,3 +268,17 @@ def _count_safetensors(folder: Path) -> int | None:
         except Exception as exc:
             raise ModelError(f"corrupt safetensors file ({str(exc).splitlines()[0]})", source=str(file)) from None
     return total
+
+
+def check_quantization(quantize: str, device: str) -> None:
+    """One clear line when 8/4-bit loading cannot work here: no bitsandbytes, or no CUDA
+    device for ``train.device`` (``auto`` included). ``engine.config`` checks the same
+    without torch; this adds what only torch knows."""
+    if quantize == "none":
+        return
+    import torch
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ModelError(f"model.quantize = '{quantize}' needs the bitsandbytes package: pip install 'metalab[bnb]'")
+    if device in ("cpu", "mps") or not torch.cuda.is_available():
+        raise ModelError(f"model.quantize = '{quantize}' needs a CUDA device; none is available here (train.device = '{device}')")

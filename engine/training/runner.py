@@ -27,12 +27,12 @@ from engine.distributed import SINGLE, World, init_world
 from engine.errors import OutOfMemory, UserError
 from engine.events import EventWriter
 from engine.models.encoder import TextEncoder
-from engine.models.loading import resolve_model
+from engine.models.loading import check_quantization, resolve_model
 from engine.specs import get as get_spec
 from engine.stats import paired_difference
 from engine.store import Store
 from engine.tasks import TaskData, build_task_data
-from engine.training import devices, fingerprints
+from engine.training import devices, fingerprints, precision
 from engine.training.checkpoints import KEEP_CHECKPOINTS, prune_checkpoints, save_checkpoint
 from engine.training.evaluation import evaluate_episodes, evaluate_rows
 from engine.training.phase_bar import PhaseBar
@@ -102,6 +102,7 @@ def prepare(config: RunConfig) -> tuple[TaskData, torch.device]:
     method_cls = methods.load(config.method.name)
     data = build_task_data(config, train_query=method_cls.train_query(method_cls.bind(config.method.params)))
     resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
+    check_quantization(config.model.quantize, config.train.device)
     device = devices.resolve_device(config.train.device)
     return data, device
 
@@ -192,6 +193,7 @@ def _follow(
     try:
         seed_everything(config.train.seed)
         encoder.to(device)
+        precision.setup_compute(encoder, method_cls, config.method.params, device)
         total = config.train.episodes
         method = method_cls(encoder, dict(config.method.params), data, device=device, seed=config.train.seed, total_steps=total)
         method.world = world
@@ -240,6 +242,7 @@ def _train_and_test(
 ) -> RunOutcome:
     seed_everything(config.train.seed)
     encoder.to(device)
+    precision.setup_compute(encoder, method_cls, config.method.params, device)
     # a data-parallel run names its ranks wherever the device is shown (Monitor, Runs, runs show)
     where = devices.describe(device) + (f" × {world.size} ranks ({world.backend})" if world.active else "")
     store.start_run(run_id, device=where, versions=versions(), pid=os.getpid(), host=socket.gethostname())

@@ -1,0 +1,73 @@
+"""How the model computes on its device: bf16 autocast and gradient checkpointing.
+
+Both are method parameters (``bf16``, ``gradient_checkpointing``: ``auto``, ``on`` or
+``off``, defined once in ``engine.catalog``). ``auto`` is decided here and only here: on
+for a decoder on a CUDA device (bf16 where the device supports it), off otherwise, since
+big decoders are what needs the memory and CPUs gain nothing from bf16. The choice is
+applied to the encoder itself (``TextEncoder.autocast_dtype``, the backbone's
+checkpointing), so every method and every forward pass gets it the same way.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+log = logging.getLogger("engine.training")
+
+
+@dataclass(frozen=True)
+class Compute:
+    bf16: bool = False
+    gradient_checkpointing: bool = False
+
+    def describe(self) -> str:
+        parts = ["bf16 autocast" if self.bf16 else "fp32"]
+        if self.gradient_checkpointing:
+            parts.append("gradient checkpointing")
+        return ", ".join(parts)
+
+
+def _switch(value: Any, auto: bool) -> bool:
+    """A method's ``auto | on | off`` (a bool from an older config counts as on/off)."""
+    if isinstance(value, bool):
+        return value
+    return auto if value in (None, "auto") else value == "on"
+
+
+def bf16_supported(device: torch.device) -> bool:
+    return device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+
+
+def plan_compute(hp: Any, *, model_kind: str, device: torch.device) -> Compute:
+    """The switches for a run: ``hp`` is the method's bound parameters (those it lacks count
+    as ``auto``)."""
+    big_model_defaults = model_kind == "decoder" and device.type == "cuda"
+    bf16 = _switch(getattr(hp, "bf16", "auto"), big_model_defaults and bf16_supported(device))
+    if bf16 and not bf16_supported(device):
+        log.info("bf16 autocast needs a CUDA device that supports it; running in fp32 on %s", device.type)
+        bf16 = False
+    checkpointing = _switch(getattr(hp, "gradient_checkpointing", "auto"), big_model_defaults)
+    return Compute(bf16=bf16, gradient_checkpointing=checkpointing)
+
+
+def apply_compute(encoder: Any, compute: Compute) -> None:
+    """Sets the encoder's forward precision and its backbone's checkpointing."""
+    encoder.autocast_dtype = torch.bfloat16 if compute.bf16 else None
+    backbone = encoder.backbone
+    if compute.gradient_checkpointing and getattr(backbone, "supports_gradient_checkpointing", False):
+        # Non-reentrant: works with frozen inputs (LoRA) and with the inner loop's double backward.
+        backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+    elif compute.gradient_checkpointing:
+        log.info("%s has no gradient checkpointing; training without it", type(backbone).__name__)
+    log.info("compute: %s", compute.describe())
+
+
+def setup_compute(encoder: Any, method_cls: Any, params: dict[str, Any], device: torch.device) -> Compute:
+    """Plans and applies the run's compute settings (the runner calls this once per process)."""
+    compute = plan_compute(method_cls.bind(params), model_kind=getattr(encoder, "kind", "encoder"), device=device)
+    apply_compute(encoder, compute)
+    return compute
