@@ -176,18 +176,25 @@ def check_weights_fit(source: ModelSource, *, trust_remote_code: bool = False) -
     stored = _safetensors_shapes(files)
     try:
         import torch
-        from transformers import AutoConfig, AutoModel
+        from transformers import AutoConfig, AutoModel, AutoModelForCausalLM
         from transformers.utils import logging as hf_logging
 
         hf_logging.set_verbosity_error()
         config = AutoConfig.from_pretrained(str(folder), local_files_only=True, trust_remote_code=trust_remote_code)
+        # A causal LM's file holds its output layer too (lm_head, when not tied to the embeddings).
+        auto = AutoModelForCausalLM if _is_causal_lm(config.to_dict()) else AutoModel
         with torch.device("meta"):
-            model = AutoModel.from_config(config, trust_remote_code=trust_remote_code)
+            model = auto.from_config(config, trust_remote_code=trust_remote_code)
     except Exception:  # an architecture built only by remote code, or config problems transformers reports itself
         return
-    expected = {k: tuple(v.shape) for k, v in model.state_dict().items()}
     prefix = f"{getattr(model, 'base_model_prefix', '')}."
-    found = {(k[len(prefix):] if prefix != "." and k.startswith(prefix) else k): shape for k, shape in stored.items()}
+
+    def unprefixed(key: str) -> str:  # files of a base model and of the model with its head name keys alike
+        return key[len(prefix):] if prefix != "." and key.startswith(prefix) else key
+
+    # Parameters once each: a tied output layer is the embedding, stored once.
+    expected = {unprefixed(k): tuple(v.shape) for k, v in model.named_parameters()}
+    found = {unprefixed(k): shape for k, shape in stored.items()}
     total = sum(_numel(s) for s in expected.values()) or 1
     missing = [k for k, shape in expected.items() if found.get(k) != shape]
     unused = [k for k in found if k not in expected]
@@ -206,6 +213,11 @@ def check_weights_fit(source: ModelSource, *, trust_remote_code: bool = False) -
             f"are not used by it (e.g. {unused[0]}); is config.json from another model?",
             source=source.name,
         )
+
+
+def _is_causal_lm(config: dict[str, Any]) -> bool:
+    """A causal LM by its saved architecture (``...ForCausalLM``, ``...LMHeadModel``) or flag."""
+    return bool(config.get("is_decoder")) or any("CausalLM" in a or "LMHead" in a for a in config.get("architectures", []) or [])
 
 
 def _numel(shape: tuple[int, ...]) -> int:
@@ -235,7 +247,7 @@ def model_info(name: str, *, allow_pickle: bool = False) -> dict[str, Any]:
     config = read_model_config(source)  # a hub id that cannot be found says so here
     size = sum(p.stat().st_size for p in Path(source.path).glob("*.safetensors")) if source.local else None
     parameters = _count_safetensors(Path(source.path)) if source.local else None
-    is_decoder = bool(config.get("is_decoder")) or any("CausalLM" in a or "LMHead" in a for a in config.get("architectures", []) or [])
+    is_decoder = _is_causal_lm(config)
     return {
         "name": name,
         "path": source.path,

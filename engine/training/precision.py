@@ -60,7 +60,12 @@ def apply_compute(encoder: Any, compute: Compute) -> None:
     backbone = encoder.backbone
     if compute.gradient_checkpointing and getattr(backbone, "supports_gradient_checkpointing", False):
         # Non-reentrant: works with frozen inputs (LoRA) and with the inner loop's double backward.
-        backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+        # (transformers 5 renamed it; the old name warns.)
+        enable = getattr(backbone, "activation_checkpointing_enable", None)
+        if enable is not None:
+            enable(activation_checkpointing_kwargs={"use_reentrant": False})
+        else:
+            backbone.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
     elif compute.gradient_checkpointing:
         log.info("%s has no gradient checkpointing; training without it", type(backbone).__name__)
     log.info("compute: %s", compute.describe())
