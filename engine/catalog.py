@@ -48,9 +48,22 @@ OPTIMIZER_PARAMS = (
     ),
 )
 
-# How the model computes, for every method that trains it. "auto" is the one place the
-# default is decided (engine.training.precision): on for a decoder on CUDA, off otherwise.
+# How the model computes, for every method that trains it. "auto" is decided in one place,
+# ``speed_switch``: on for a decoder on CUDA (big models need the memory), off otherwise.
 AUTO_ON_OFF = ("auto", "on", "off")
+
+
+def speed_switch(value: object, *, model_kind: str, device_type: str) -> bool:
+    """Whether a ``bf16`` / ``gradient_checkpointing`` switch is on for this model and
+    device (engine.training.precision applies it; the memory estimate reads it too). A
+    bool from an older config counts as on/off."""
+    if isinstance(value, bool):
+        return value
+    if value in (None, "auto"):
+        return model_kind == "decoder" and device_type == "cuda"
+    return value == "on"
+
+
 SPEED_PARAMS = (
     Param("bf16", "choice", "auto", "bf16 autocast of the model's forward pass: auto = on for a decoder on a CUDA device "
           "that supports bf16; never on CPU", choices=AUTO_ON_OFF, label="bf16 autocast", group=SPEED),

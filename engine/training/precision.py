@@ -1,9 +1,9 @@
 """How the model computes on its device: bf16 autocast and gradient checkpointing.
 
 Both are method parameters (``bf16``, ``gradient_checkpointing``: ``auto``, ``on`` or
-``off``, defined once in ``engine.catalog``). ``auto`` is decided here and only here: on
-for a decoder on a CUDA device (bf16 where the device supports it), off otherwise, since
-big decoders are what needs the memory and CPUs gain nothing from bf16. The choice is
+``off``, defined once in ``engine.catalog`` with the rule for ``auto``: on for a decoder on
+a CUDA device, bf16 where the device supports it; off otherwise, since big decoders are
+what needs the memory and CPUs gain nothing from bf16). The choice is
 applied to the encoder itself (``TextEncoder.autocast_dtype``, the backbone's
 checkpointing), so every method and every forward pass gets it the same way.
 """
@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+
+from engine.catalog import speed_switch
 
 log = logging.getLogger("engine.training")
 
@@ -31,26 +33,19 @@ class Compute:
         return ", ".join(parts)
 
 
-def _switch(value: Any, auto: bool) -> bool:
-    """A method's ``auto | on | off`` (a bool from an older config counts as on/off)."""
-    if isinstance(value, bool):
-        return value
-    return auto if value in (None, "auto") else value == "on"
-
-
 def bf16_supported(device: torch.device) -> bool:
     return device.type == "cuda" and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
 
 
 def plan_compute(hp: Any, *, model_kind: str, device: torch.device) -> Compute:
     """The switches for a run: ``hp`` is the method's bound parameters (those it lacks count
-    as ``auto``)."""
-    big_model_defaults = model_kind == "decoder" and device.type == "cuda"
-    bf16 = _switch(getattr(hp, "bf16", "auto"), big_model_defaults and bf16_supported(device))
+    as ``auto``); ``auto`` is ``engine.catalog.speed_switch``, bf16 only where supported."""
+    bf16 = speed_switch(getattr(hp, "bf16", "auto"), model_kind=model_kind, device_type=device.type)
     if bf16 and not bf16_supported(device):
-        log.info("bf16 autocast needs a CUDA device that supports it; running in fp32 on %s", device.type)
+        if getattr(hp, "bf16", "auto") == "on":
+            log.info("bf16 autocast needs a CUDA device that supports it; running in fp32 on %s", device.type)
         bf16 = False
-    checkpointing = _switch(getattr(hp, "gradient_checkpointing", "auto"), big_model_defaults)
+    checkpointing = speed_switch(getattr(hp, "gradient_checkpointing", "auto"), model_kind=model_kind, device_type=device.type)
     return Compute(bf16=bf16, gradient_checkpointing=checkpointing)
 
 
