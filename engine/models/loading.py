@@ -158,8 +158,8 @@ def hub_local_only(source: ModelSource) -> bool:
         except OSError:
             pass
     raise ModelError(
-        "not a local folder, not in the Hugging Face cache, and the hub cannot be reached (offline): "
-        "download it on a machine with network, or give a local folder",
+        "model not found: no such local folder, not in the Hugging Face cache, and the hub cannot be reached "
+        "(offline): download it on a machine with network, or give a local folder",
         source=source.name,
     )
 
