@@ -74,7 +74,7 @@ class TextEncoder(nn.Module):
         state at each position instead, [items, hidden] (token classification)."""
         with self.autocast():
             hidden = self.backbone(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
-        return _pool(hidden.float(), attention_mask, positions)
+        return _pool(hidden, attention_mask, positions)
 
     def encode_batch(self, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         return self(**batch)
@@ -125,7 +125,7 @@ class DecoderEncoder(TextEncoder):
     ) -> torch.Tensor:
         with self.autocast():
             out = self.backbone.base_model(input_ids=input_ids, attention_mask=attention_mask, position_ids=position_ids)
-        return _pool(out.last_hidden_state.float(), attention_mask, positions)
+        return _pool(out.last_hidden_state, attention_mask, positions)
 
     def collate_left(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
         """Left-padded batch with ``position_ids`` that start at 0 on each text's first real token."""
@@ -145,7 +145,8 @@ class DecoderEncoder(TextEncoder):
         """[batch, vocab]: the next-token scores after each text of a ``collate_left`` batch."""
         with self.autocast():
             out = self.backbone(**batch)
-        return out.logits[:, -1].float()
+        logits = out.logits[:, -1]
+        return logits.float() if logits.dtype in (torch.bfloat16, torch.float16) else logits
 
     def output_weight(self) -> torch.Tensor:
         """[vocab, hidden]: next-token logits are ``hidden @ output_weight().T`` (tied or not)."""
@@ -153,6 +154,8 @@ class DecoderEncoder(TextEncoder):
 
 
 def _pool(hidden: torch.Tensor, attention_mask: torch.Tensor, positions: torch.Tensor | None) -> torch.Tensor:
+    if hidden.dtype in (torch.bfloat16, torch.float16):  # from autocast: heads and losses stay float32
+        hidden = hidden.float()
     if positions is not None:
         return hidden[positions[:, 0], positions[:, 1]]
     return mean_pool(hidden, attention_mask)
