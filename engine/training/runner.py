@@ -242,12 +242,12 @@ def _train_and_test(
 ) -> RunOutcome:
     seed_everything(config.train.seed)
     encoder.to(device)
-    precision.setup_compute(encoder, method_cls, config.method.params, device)
     # a data-parallel run names its ranks wherever the device is shown (Monitor, Runs, runs show)
     where = devices.describe(device) + (f" × {world.size} ranks ({world.backend})" if world.active else "")
     store.start_run(run_id, device=where, versions=versions(), pid=os.getpid(), host=socket.gethostname())
     events.emit("run_started", name=config.name, method=config.method.name, config=config.to_dict(), device=where,
                 processes=world.size)
+    precision.setup_compute(encoder, method_cls, config.method.params, device)  # logs its choice: after run_started
     final: dict[str, Any] = {}
     log.info(
         "model %s: %.1fM parameters on %s; dataset %s: %s",
