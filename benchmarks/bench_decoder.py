@@ -53,7 +53,7 @@ def one(case: str, args: argparse.Namespace, db: Path) -> dict:
         "dataset": {"path": "bundled:domains", "text_column": "text", "label_column": "domain"},
         "task": {"type": "language_modeling", "k_shot": K_SHOT, "query": QUERY, "test_episodes": args.test_episodes,
                  "val_episodes": 2, "meta_test_fraction": 0.25},
-        "model": {"name": args.model, "max_length": args.max_length},
+        "model": {"name": args.model, "max_length": args.max_length, "quantize": args.quantize},
         "method": {"name": method, "params": params},
         "train": {"episodes": args.episodes, "eval_every": 0, "device": args.device, "seed": 0, "eval_untrained": True},
     }
@@ -99,6 +99,8 @@ def main() -> None:
     parser.add_argument("--max-length", type=int, default=48)
     parser.add_argument("--device", choices=("cpu", "cuda"), default="cpu")
     parser.add_argument("--compute", choices=("auto", "off"), default="auto", help="bf16 / gradient checkpointing: the defaults, or both off")
+    parser.add_argument("--quantize", choices=("none", "8bit", "4bit"), default="none",
+                        help="8/4-bit base weights (CUDA, pip install 'metalab[bnb]'); finetune trains every weight, so it is skipped")
     parser.add_argument("--case", choices=sorted(CASES), help="run one case in this process (the parent runs each in its own)")
     args = parser.parse_args()
     if args.case:
@@ -107,9 +109,11 @@ def main() -> None:
         return
     rows = []
     for case in CASES:
+        if args.quantize != "none" and case == "finetune":
+            continue
         command = [sys.executable, __file__, "--case", case, "--episodes", str(args.episodes), "--test-episodes",
                    str(args.test_episodes), "--model", args.model, "--max-length", str(args.max_length), "--device", args.device,
-                   "--compute", args.compute]
+                   "--compute", args.compute, "--quantize", args.quantize]
         out = subprocess.run(command, capture_output=True, text=True, check=True)
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(rows[-1]), flush=True)
