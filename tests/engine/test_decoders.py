@@ -112,13 +112,15 @@ def test_one_lm_episode_trains_on_each_architecture(decoder_folder, tmp_path):
     from engine.store import Store
     from engine.training.runner import run_experiment
 
-    config = _lm_config(decoder_folder, "maml", {"scope": "lora", "meta_batch_size": 1, "train_query": 2, "inner_steps_test": 1})
+    # checkpointing asked for on CPU: the runner applies it to the model, through MAML's double backward
+    params = {"scope": "lora", "meta_batch_size": 1, "train_query": 2, "inner_steps_test": 1, "gradient_checkpointing": "on"}
+    config = _lm_config(decoder_folder, "maml", params)
     outcome = run_experiment(config, db_path=tmp_path / "runs.db")
     assert outcome.status == "finished"
     perplexity = outcome.final_metrics["test_perplexity"]
     assert 1.0 < perplexity < 1e6  # a random 30,522-token model: near the vocabulary size
     logs = "\n".join(row["message"] for row in Store(tmp_path / "runs.db").logs(outcome.run_id))
-    assert "compute: fp32" in logs  # the CUDA defaults stay off on CPU
+    assert "compute: fp32, gradient checkpointing" in logs  # bf16 "auto" stays off on CPU
 
 
 def _hub_cache(cache: Path, repo_id: str, folder: Path) -> None:
