@@ -11,7 +11,8 @@ names (``trainable_layers``, ``batch_size``, ``inner_steps``, ``first_order``, `
 - Activations grow with the tokens of a step (examples x ``max_length``): per layer and
   token a multiple of the hidden size, and a decoder adds its next-token logits over the
   vocabulary. bf16 halves them; gradient checkpointing keeps one layer's worth plus each
-  layer's input; each inner step of a meta-gradient keeps another copy.
+  layer's input; each inner step of a meta-gradient keeps another copy (of a decoder's
+  output layer too, which its inner loop adapts).
 - 8/4-bit base weights (``model.quantize``) take 1 or 0.5 bytes a weight.
 """
 
@@ -74,6 +75,8 @@ def estimate_training_memory(
         activations *= 1 + inner
         if params.get("first_order") is False:
             activations *= 2
+        if kind == "decoder" and vocab and hidden:  # the inner loop adapts the output layer: a copy per step
+            activations += vocab * hidden * (1 + inner) * BYTES_FP32
     parts = {"weights": weights, "gradients": gradients, "optimizer": optimizer, "activations": activations}
     out = {name: int(value) for name, value in parts.items()}
     out["total"] = sum(out.values())
