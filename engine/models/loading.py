@@ -147,7 +147,12 @@ def hub_local_only(source: ModelSource) -> bool:
 
     from huggingface_hub import try_to_load_from_cache
 
-    if isinstance(try_to_load_from_cache(source.path, "config.json"), str):
+    try:
+        cached = try_to_load_from_cache(source.path, "config.json")
+    except ValueError as exc:  # not a valid repo id (spaces, a/b/c): most likely a mistyped folder
+        raise ModelError(f"model not found: no such local folder, and not a Hugging Face id ({str(exc).splitlines()[0]})",
+                         source=source.name) from None
+    if isinstance(cached, str):
         return True
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes")
     if not offline:
@@ -182,7 +187,9 @@ def check_weights_fit(source: ModelSource, *, trust_remote_code: bool = False) -
         hf_logging.set_verbosity_error()
         config = AutoConfig.from_pretrained(str(folder), local_files_only=True, trust_remote_code=trust_remote_code)
         # A causal LM's file holds its output layer too (lm_head, when not tied to the embeddings).
-        auto = AutoModelForCausalLM if _is_causal_lm(config.to_dict()) else AutoModel
+        from engine.models.encoder import is_decoder_config
+
+        auto = AutoModelForCausalLM if is_decoder_config(config) else AutoModel
         with torch.device("meta"):
             model = auto.from_config(config, trust_remote_code=trust_remote_code)
     except Exception:  # an architecture built only by remote code, or config problems transformers reports itself
@@ -215,11 +222,6 @@ def check_weights_fit(source: ModelSource, *, trust_remote_code: bool = False) -
         )
 
 
-def _is_causal_lm(config: dict[str, Any]) -> bool:
-    """A causal LM by its saved architecture (``...ForCausalLM``, ``...LMHeadModel``) or flag."""
-    return bool(config.get("is_decoder")) or any("CausalLM" in a or "LMHead" in a for a in config.get("architectures", []) or [])
-
-
 def _numel(shape: tuple[int, ...]) -> int:
     count = 1
     for dim in shape:
@@ -247,7 +249,7 @@ def model_info(name: str, *, allow_pickle: bool = False) -> dict[str, Any]:
     config = read_model_config(source)  # a hub id that cannot be found says so here
     size = sum(p.stat().st_size for p in Path(source.path).glob("*.safetensors")) if source.local else None
     parameters = _count_safetensors(Path(source.path)) if source.local else None
-    is_decoder = _is_causal_lm(config)
+    is_decoder = bool(config.get("is_decoder")) or any("CausalLM" in a or "LMHead" in a for a in config.get("architectures", []) or [])
     return {
         "name": name,
         "path": source.path,

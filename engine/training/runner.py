@@ -102,8 +102,8 @@ def prepare(config: RunConfig) -> tuple[TaskData, torch.device]:
     method_cls = methods.load(config.method.name)
     data = build_task_data(config, train_query=method_cls.train_query(method_cls.bind(config.method.params)))
     resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
-    check_quantization(config.model.quantize, config.train.device)
     device = devices.resolve_device(config.train.device)
+    check_quantization(config.model.quantize, device.type)  # train.device = "auto" resolved: CUDA or not
     return data, device
 
 
@@ -193,10 +193,10 @@ def _follow(
     try:
         seed_everything(config.train.seed)
         encoder.to(device)
-        precision.setup_compute(encoder, method_cls, config.method.params, device)
         total = config.train.episodes
         method = method_cls(encoder, dict(config.method.params), data, device=device, seed=config.train.seed, total_steps=total)
         method.world = world
+        precision.setup_compute(encoder, method_cls, config.method.params, device)
         method.setup()
         for step in range(1, total + 1):
             method.train_step(step)

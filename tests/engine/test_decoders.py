@@ -158,6 +158,9 @@ def test_a_hub_id_offline_and_not_cached_is_one_line(tmp_path):
     assert done.returncode == 2
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1 and "not in the Hugging Face cache" in lines[0] and "offline" in lines[0]
+    typo = run_cli("model-info", "no such/folder/here")  # neither a folder nor a valid hub id
+    assert typo.returncode == 2 and len(typo.stderr.strip().splitlines()) == 1
+    assert "no such local folder, and not a Hugging Face id" in typo.stderr
 
 
 # --- CUDA defaults ----------------------------------------------------------------------
