@@ -15,10 +15,11 @@ decoder defaults (``--compute off`` turns both off, to see what they buy):
     python benchmarks/bench_decoder.py --device cuda --model gpt2 --max-length 256 --episodes 50
     python benchmarks/bench_decoder.py --device cuda --model Qwen/Qwen2.5-0.5B --max-length 256 --episodes 50
 
-Same data: MAML and first-order MAML train on the identical stream of episodes (same seed,
-same sampler: ``meta_batch_size`` episodes of K support + Q query documents per step).
-Fine-tuning takes as many documents per step (``batch_size = meta_batch_size x (K + Q)``)
-from the same training domains. Every run is scored on the same test episodes.
+Same batches: MAML and first-order MAML train on the identical stream of episodes (same
+seed, same sampler: ``meta_batch_size`` episodes of K support + Q query documents per step).
+Fine-tuning trains on the very same documents, step by step: here its batch is the
+documents of the episodes MAML sees at that step (``same_documents``; in a normal run it
+draws ``batch_size`` documents at random). Every run is scored on the same test episodes.
 """
 
 from __future__ import annotations
@@ -40,12 +41,33 @@ CASES = {
 }
 
 
+def same_documents() -> None:
+    """Fine-tuning's step ``s`` trains on the documents of MAML's episodes at step ``s``: its
+    batch_size is their number, so its random pick takes them all (in another order)."""
+    from engine.methods.finetune import FineTune
+
+    original = FineTune.train_step
+
+    def train_step(self, step: int) -> dict[str, float]:
+        first = (step - 1) * META_BATCH
+        episodes = [self.data.train_sampler.episode(first + j) for j in range(META_BATCH)]
+        every_row, self.data.train_rows = self.data.train_rows, [r for e in episodes for r in (*e.support, *e.query)]
+        try:
+            return original(self, step)
+        finally:
+            self.data.train_rows = every_row
+
+    FineTune.train_step = train_step
+
+
 def one(case: str, args: argparse.Namespace, db: Path) -> dict:
     from engine.config import RunConfig
     from engine.training.runner import run_experiment
 
     method, params = CASES[case]
     params = dict(params)
+    if method == "finetune":
+        same_documents()
     if args.compute == "off":
         params.update(bf16="off", gradient_checkpointing="off")
     raw = {
