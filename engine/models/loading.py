@@ -169,6 +169,20 @@ def hub_local_only(source: ModelSource) -> bool:
     )
 
 
+def check_quantization(quantize: str, device: str) -> None:
+    """One clear line when 8/4-bit loading cannot work here: no bitsandbytes, or no CUDA
+    device for ``train.device`` (``auto`` included). ``engine.config`` checks the same
+    without torch; this adds what only torch knows."""
+    if quantize == "none":
+        return
+    import torch
+
+    if importlib.util.find_spec("bitsandbytes") is None:
+        raise ModelError(f"model.quantize = '{quantize}' needs the bitsandbytes package: pip install 'metalab[bnb]'")
+    if device in ("cpu", "mps") or not torch.cuda.is_available():
+        raise ModelError(f"model.quantize = '{quantize}' needs a CUDA device; none is available here (train.device = '{device}')")
+
+
 def check_weights_fit(source: ModelSource, *, trust_remote_code: bool = False) -> None:
     """Refuses safetensors weights that do not fit the folder's config.json (another
     architecture, another size), which transformers would fill with random values.
@@ -282,17 +296,3 @@ def _count_safetensors(folder: Path) -> int | None:
         except Exception as exc:
             raise ModelError(f"corrupt safetensors file ({str(exc).splitlines()[0]})", source=str(file)) from None
     return total
-
-
-def check_quantization(quantize: str, device: str) -> None:
-    """One clear line when 8/4-bit loading cannot work here: no bitsandbytes, or no CUDA
-    device for ``train.device`` (``auto`` included). ``engine.config`` checks the same
-    without torch; this adds what only torch knows."""
-    if quantize == "none":
-        return
-    import torch
-
-    if importlib.util.find_spec("bitsandbytes") is None:
-        raise ModelError(f"model.quantize = '{quantize}' needs the bitsandbytes package: pip install 'metalab[bnb]'")
-    if device in ("cpu", "mps") or not torch.cuda.is_available():
-        raise ModelError(f"model.quantize = '{quantize}' needs a CUDA device; none is available here (train.device = '{device}')")
