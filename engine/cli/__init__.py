@@ -5,7 +5,8 @@ failed, 2 bad input (one ``error: ...`` line on stderr, no traceback), 130 inter
 
 Modules: ``_output`` (exit codes, parser, run database, JSON, ``--set``), and one per
 command group, each with ``add_commands(sub)``: ``_run`` (run, resume, fork, validate), ``_baseline`` (baseline),
-``_runs`` (runs ...), ``_model`` (predict, export-model, model-info), ``_inspect`` (inspect), ``_info``
+``_runs`` (runs ...), ``_model`` (predict, export-model, model-info), ``_lm``
+(generate, perplexity), ``_inspect`` (inspect), ``_info``
 (methods, config-schema, devices), ``_study`` (study ...), ``_serve`` (serve: a warm engine for the GUI).
 """
 
@@ -16,14 +17,14 @@ import os
 import sqlite3
 import sys
 
-from engine.cli import _baseline, _info, _inspect, _model, _run, _runs, _serve, _study
+from engine.cli import _baseline, _info, _inspect, _lm, _model, _run, _runs, _serve, _study
 from engine.cli._output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Parser
 from engine.errors import OutOfMemory, UserError
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
 
 # The order of commands in --help.
-COMMAND_GROUPS = (_run, _baseline, _runs, _model, _inspect, _info, _study, _serve)
+COMMAND_GROUPS = (_run, _baseline, _runs, _model, _lm, _inspect, _info, _study, _serve)
 
 
 def build_parser() -> argparse.ArgumentParser:
