@@ -1,7 +1,10 @@
 """Try a trained model: a finished run's encoder labels query texts, adapted to a few
 labelled examples typed here. The work runs in the engine (``metalab-engine predict``),
 never in the GUI process; the answer shows as a table of labels with probabilities, or,
-for an NER run, as the query sentences with their entities highlighted by type.
+for an NER run, as the query sentences with their entities highlighted by type. An ICL or
+MetaICL run's answer carries the prompt built for each query, shown read-only. A
+language-modelling run gets its own view (``gui.widgets.lm_try``): continue a prompt, and
+a text's perplexity before and after adapting on a few documents.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from gui.ner_examples import EXAMPLE_QUERY as NER_QUERY
 from gui.ner_examples import EXAMPLE_SUPPORT as NER_SUPPORT
 from gui.models.records_model import RecordsModel
 from gui.pages.compare import table_view
+from gui.widgets.lm_try import LanguageModelTry
 from gui.widgets.message_line import MessageLine
 
 EXAMPLE_SUPPORT = """refund: I want my money back for this order
@@ -52,6 +56,7 @@ can I get a refund
 I cannot sign in to my account"""
 
 
+LM_TASK = "language_modeling"
 POSITIVE, NEGATIVE = (26, 150, 65), (215, 25, 28)  # towards the predicted label, away from it
 
 
@@ -76,6 +81,21 @@ def _shade(word: str, weight: float) -> str:
     share = min(1.0, abs(weight)) * 0.7
     r, g, b = (round(255 + (c - 255) * share) for c in base)
     return f'<span style="background-color:#{r:02x}{g:02x}{b:02x}">{escape(word)}</span>'
+
+
+def headline_text(metrics: dict[str, Any]) -> str:
+    """', test perplexity 812.4' or ', test accuracy 0.870': the run's headline meta-test figure."""
+    key = metrics.get("headline_metric") or ("test_f1" if "test_f1" in metrics else "test_accuracy")
+    value = metrics.get(key)
+    if not isinstance(value, (int, float)):
+        return ""
+    return f", {key.replace('_', ' ')} {value:.1f}" if metrics.get("headline_direction") == "minimize" else f", {key.replace('_', ' ')} {value:.3f}"
+
+
+def prompts_text(predictions: list[dict[str, Any]]) -> str:
+    """Each query's built prompt (an ICL or MetaICL run's ``predict`` answer), one after another."""
+    parts = [f"── query {i}: {p.get('text', '')}\n{p['prompt']}" for i, p in enumerate(predictions, 1) if "prompt" in p]
+    return "\n\n".join(parts)
 
 
 def parse_support(text: str) -> list[dict[str, str]]:
@@ -108,6 +128,7 @@ class TryModelPage(QWidget):
         self.run_combo.currentIndexChanged.connect(self._run_selected)
         self.configs: dict[str, dict[str, Any]] = {}  # run id -> its config, for the task type
         self.task_type = "classification"
+        self._inputs_kind = "classification"
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
         self.export_button = QPushButton("Export as Hugging Face folder…")
@@ -136,6 +157,12 @@ class TryModelPage(QWidget):
         self.explanations.setPlaceholderText("Words that pushed towards the predicted label are green, away from it red.")
         self.message = MessageLine()
         self.results = RecordsModel(["Query", "Label", "Probabilities"])
+        self.prompts = QPlainTextEdit()
+        self.prompts.setObjectName("builtPrompts")
+        self.prompts.setReadOnly(True)
+        self.prompts.setToolTip("The prompt the engine built from the support examples for each query (ICL, MetaICL)")
+        self.lm = LanguageModelTry(self.command)
+        self.lm.call_failed.connect(self.call_failed)
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Finished run"))
@@ -167,6 +194,15 @@ class TryModelPage(QWidget):
         explained_layout.addWidget(heading)
         explained_layout.addWidget(self.explanations)
         answers.addWidget(explained)
+        self.prompts_box = QWidget()
+        prompts_layout = QVBoxLayout(self.prompts_box)
+        prompts_layout.setContentsMargins(0, 0, 0, 0)
+        prompts_title = QLabel("<b>Prompt built for each query</b> — the support examples as demonstrations, then the query")
+        prompts_title.setWordWrap(True)
+        prompts_layout.addWidget(prompts_title)
+        prompts_layout.addWidget(self.prompts)
+        self.prompts_box.hide()
+        answers.addWidget(self.prompts_box)
         self.answer = QStackedWidget()
         self.answer.addWidget(answers)
         self.answer.addWidget(self.tagged)
@@ -177,7 +213,10 @@ class TryModelPage(QWidget):
         self.explanation = QLabel("")
         self.explanation.setWordWrap(True)
         layout.addWidget(self.explanation)
-        layout.addWidget(splitter, 1)
+        self.views = QStackedWidget()  # labels and tags, or a language model's own view
+        self.views.addWidget(splitter)
+        self.views.addWidget(self.lm)
+        layout.addWidget(self.views, 1)
         self._show_task_type("classification")
 
     def refresh(self) -> None:
@@ -199,9 +238,7 @@ class TryModelPage(QWidget):
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
         for run in runs:
-            metrics = run["final_metrics"]
-            score = ("test F1", metrics.get("test_f1")) if "test_f1" in metrics else ("test accuracy", metrics.get("test_accuracy"))
-            score_text = f", {score[0]} {score[1]:.3f}" if isinstance(score[1], (int, float)) else ""
+            score_text = headline_text(run["final_metrics"] or {})
             self.run_combo.addItem(f"{run['name']} ({run['id']}, {run['method']}{score_text})", run["id"])
         if current:
             self.run_combo.setCurrentIndex(max(0, self.run_combo.findData(current)))
@@ -214,12 +251,22 @@ class TryModelPage(QWidget):
 
     # --- task types -------------------------------------------------------------------------
     def _run_selected(self, *_: Any) -> None:
-        config = self.configs.get(self.run_combo.currentData() or "", {})
-        self._show_task_type(task_type(config))
+        run_id = self.run_combo.currentData() or ""
+        self.lm.set_run(self.db_path, run_id)
+        self._show_task_type(task_type(self.configs.get(run_id, {})))
 
     def _show_task_type(self, kind: str) -> None:
         """Inputs, hints and answer view for the selected run's task type."""
-        previous, self.task_type = self.task_type, kind
+        previous = self._inputs_kind  # the kind the support and query boxes were last filled for
+        self.task_type = kind
+        self.views.setCurrentWidget(self.lm if kind == LM_TASK else self.views.widget(0))
+        if kind == LM_TASK:
+            self.explanation.setText(
+                "The run's trained decoder continues a prompt, and scores a text before and after its method adapts to a "
+                "few documents of a new domain, as at meta-test (computed by the engine, not here)."
+            )
+            return
+        self._inputs_kind = kind
         tokens = kind == TOKEN_TASK
         self.support_title.setText(
             "<b>Labelled example sentences</b> — one per line, entities marked <i>[words](TYPE)</i>" if tokens
@@ -301,6 +348,9 @@ class TryModelPage(QWidget):
         self.results.set_rows(rows)
         explained = [p for p in result["predictions"] if "words" in p]
         self.explanations.setHtml("<br><br>".join(highlighted(p) for p in explained))
+        built = prompts_text(result["predictions"])
+        self.prompts.setPlainText(built)
+        self.prompts_box.setVisible(bool(built))
         self.message.setText(f"{len(rows)} queries labelled by run {result['run_id']}.")
         self.prediction_shown.emit()
 
