@@ -4,7 +4,6 @@ run's answer shows the prompt built for each query (a stand-in engine's answer).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
