@@ -35,8 +35,9 @@ from engine.specs import MethodSpec, all_specs
 from engine.tasks import requested_train_query
 from gui.config_warnings import config_warnings
 from gui.engine_info import EngineInfo
+from gui.method_fit import model_problem, why_not
 from gui.widgets.dataset_panel import DatasetPanel
-from gui.widgets.model_panel import ModelPanel
+from gui.widgets.model_panel import DEFAULT_MODEL, SAMPLE_DECODER, ModelPanel
 from gui.widgets.param_form import ParamForm, config_params
 
 TASK_KEYS = [
@@ -50,6 +51,19 @@ TASK_KEYS = [
     "task.split_seed",
     "task.test_episodes",
 ]
+# A task type's own words for the task fields, and the fields that do not apply to it (with why).
+TASK_WORDS: dict[str, dict[str, str]] = {
+    "language_modeling": {
+        "task.k_shot": "Support documents (K)",
+        "task.query": "Query documents",
+        "task.meta_test_fraction": "Meta-test share of domains",
+        "task.meta_val_fraction": "Meta-validation share of domains",
+        "task.split_seed": "Domain split seed",
+    },
+}
+TASK_UNAVAILABLE: dict[str, dict[str, str]] = {
+    "language_modeling": {"task.n_way": "Does not apply to language modelling: an episode holds documents of one domain."},
+}
 RUN_KEYS = ["train.episodes", "train.eval_every", "train.seed", "model.max_length", "train.checkpoint_every",
             "train.devices", "model.trust_remote_code"]
 
@@ -129,6 +143,7 @@ class NewExperimentPage(QWidget):
             "regression), before any training: how much room meta-training has"
         )
         self.baseline_button.clicked.connect(self.request_baseline)
+        self._baseline_tip = self.baseline_button.toolTip()
         self.baseline_result = QLabel("")
         self.baseline_result.setObjectName("baselineResult")
         self.baseline_result.setWordWrap(True)
@@ -153,6 +168,10 @@ class NewExperimentPage(QWidget):
             signal.connect(self.schedule_validate)
         self.method.currentIndexChanged.connect(self._method_changed)
         self.task_form.values_changed.connect(self._fill_methods_for_mode)
+        # the model's kind (model-info) greys out methods and is checked against the task
+        self.model_panel.model_changed.connect(lambda _name: self._fill_methods_for_mode())
+        info.model_info_changed.connect(lambda *_: self._fill_methods_for_mode())
+        info.model_info_changed.connect(self.schedule_validate)
         self._method_changed()
 
     def _build_layout(self) -> None:
@@ -226,19 +245,29 @@ class NewExperimentPage(QWidget):
         layout.addLayout(bottom)
 
     # --- methods ------------------------------------------------------------------------
-    def _fill_methods(self, mode: str = "episodic", task_type: str = tasks.DEFAULT_TASK_TYPE) -> None:
-        """The methods that serve this mode and task type (``methods --json``'s modes and tasks)."""
+    def _fill_methods(self, mode: str = "episodic", task_type: str = tasks.DEFAULT_TASK_TYPE, model_kind: str | None = None) -> None:
+        """Every method; those that cannot work with this mode, task type and model kind are
+        greyed out with the reason as their tooltip (``methods --json``: tasks, modes, model kinds)."""
         current = self.method.currentData() or self.base.method.name
         self.method.blockSignals(True)
         self.method.clear()
+        self.unfit: dict[str, str] = {}
+        items = self.method.model()
         for spec in self.specs.values():
-            if mode in spec.modes and task_type in spec.tasks:
-                self.method.addItem(f"{spec.name} — {spec.title}", spec.name)
-                self.method.setItemData(self.method.count() - 1, spec.description, Qt.ItemDataRole.ToolTipRole)
+            reason = why_not(spec.to_json(), task_type=task_type, mode=mode, model_kind=model_kind)
+            self.method.addItem(f"{spec.name} — {spec.title}", spec.name)
+            index = self.method.count() - 1
+            self.method.setItemData(index, f"Not available: {reason}" if reason else spec.description, Qt.ItemDataRole.ToolTipRole)
+            if reason:
+                self.unfit[spec.name] = reason
+                items.item(index).setEnabled(False)  # type: ignore[attr-defined]  (a QStandardItemModel)
         index = self.method.findData(current)
-        self.method.setCurrentIndex(max(0, index))
+        if index < 0 or current in self.unfit:  # the method cannot run this way: the first one that can
+            index = next((i for i in range(self.method.count()) if self.method.itemData(i) not in self.unfit), max(0, index))
+        changed = self.method.itemData(index) != current
+        self.method.setCurrentIndex(index)
         self.method.blockSignals(False)
-        if index < 0:
+        if changed:
             self._method_changed()
 
     def _fill_methods_for_mode(self) -> None:
@@ -246,9 +275,29 @@ class NewExperimentPage(QWidget):
         mode = values.get("task.mode", "episodic")
         task_type = values.get("task.type", tasks.DEFAULT_TASK_TYPE)
         self.dataset_panel.set_task_type(task_type)
-        if (mode, task_type) != getattr(self, "_mode", ("episodic", tasks.DEFAULT_TASK_TYPE)):
-            self._mode = (mode, task_type)
-            self._fill_methods(mode, task_type)
+        previous_type = getattr(self, "_task_type", tasks.DEFAULT_TASK_TYPE)
+        if task_type != previous_type:
+            self._task_type = task_type  # first: the form's relabelling below re-enters here
+            self._task_type_changed(previous_type, task_type)
+        key = (mode, task_type, self.model_panel.model_kind())
+        if key != getattr(self, "_mode", ("episodic", tasks.DEFAULT_TASK_TYPE, None)):
+            self._mode = key
+            self._fill_methods(*key)
+
+    def _task_type_changed(self, previous: str, task_type: str) -> None:
+        """The task fields in the type's own words; a model of the kind the type needs."""
+        self.task_form.set_labels(TASK_WORDS.get(task_type, {}))
+        self.task_form.set_unavailable(TASK_UNAVAILABLE.get(task_type, {}))
+        needs = tasks.get(task_type).model_kind
+        if needs != tasks.get(previous).model_kind:  # the sample model of one kind for the other's (a config sets its own after)
+            swap = {(DEFAULT_MODEL, "decoder"): SAMPLE_DECODER, (SAMPLE_DECODER, "encoder"): DEFAULT_MODEL}
+            replacement = swap.get((self.model_panel.model_name(), needs))
+            if replacement:
+                self.model_panel.set_model_name(replacement)
+        pooled = tasks.get(task_type).output == "pooled"
+        self.baseline_button.setEnabled(pooled)
+        self.baseline_button.setToolTip(self._baseline_tip if pooled else
+                                        f"The frozen-encoder baseline scores classes by their mean embedding: not for {tasks.get(task_type).title}")
 
     def method_name(self) -> str:
         return self.method.currentData() or ""
@@ -335,7 +384,11 @@ class NewExperimentPage(QWidget):
         self.search_button.setEnabled(problem is None)
         if problem is None and self.config is not None:
             c = self.config
-            text = f"Ready: {c.method.name} on {c.dataset.path}, {c.task.n_way}-way {c.task.k_shot}-shot, {c.train.episodes} episodes"
+            if tasks.get(c.task.type).model_kind == "decoder":
+                shape = f"{c.task.k_shot} support + {c.task.query} query documents per domain"
+            else:
+                shape = f"{c.task.n_way}-way {c.task.k_shot}-shot"
+            text = f"Ready: {c.method.name} on {c.dataset.path}, {shape}, {c.train.episodes} episodes"
             self.reason.setStyleSheet("color: #2e7d32;")
             warnings = config_warnings(c)
             if warnings:  # allowed, but said out loud
@@ -363,6 +416,13 @@ class NewExperimentPage(QWidget):
                 return next(iter(problems.values()))
         if not self.name.text().strip():
             return "Give the run a name."
+        values = self.task_form.values()
+        model_kind = self.model_panel.model_kind()
+        problem = model_problem(values.get("task.type", tasks.DEFAULT_TASK_TYPE), self.model_panel.model_name(), model_kind)
+        if problem:
+            return problem + (f" — try {SAMPLE_DECODER}" if model_kind == "encoder" else "")
+        if self.method_name() in getattr(self, "unfit", {}):
+            return self.unfit[self.method_name()]
         try:
             config = self.build_config()
         except UserError as exc:
@@ -376,7 +436,8 @@ class NewExperimentPage(QWidget):
 
     def _update_estimate(self) -> None:
         task = self.task_form.values()
-        examples = int(task.get("task.n_way", 5)) * (int(task.get("task.k_shot", 5)) + int(task.get("task.query", 15)))
+        ways = 1 if "task.n_way" in TASK_UNAVAILABLE.get(task.get("task.type", ""), {}) else int(task.get("task.n_way", 5))
+        examples = ways * (int(task.get("task.k_shot", 5)) + int(task.get("task.query", 15)))
         self.model_panel.set_memory_context(
             self.param_form.values(), examples, int(self.run_form.values().get("model.max_length", 64))
         )

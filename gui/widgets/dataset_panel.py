@@ -113,15 +113,35 @@ def read_dataset(task_type: str, path: str, text: str, label: str) -> TextDatase
     return load_dataset(path, text, label)
 
 
+def is_domain_corpus(file: Path) -> bool:
+    """A bundled table of documents by domain (its header names a ``domain`` column): language-modelling data."""
+    if file.suffix in CONLL_SUFFIXES:
+        return False
+    try:
+        with file.open(encoding="utf-8") as handle:
+            header = handle.readline()
+    except (OSError, UnicodeDecodeError):
+        return False
+    return "domain" in [column.strip().strip('"').lower() for column in header.split(",")]
+
+
+def fits_task(task_type: str, file: Path) -> bool:
+    """Whether a bundled dataset is one for the task type: tagged sentences for NER, documents
+    by domain for language modelling, other tables for classification."""
+    if task_type == TOKEN_TASK:
+        return file.suffix in CONLL_SUFFIXES
+    return file.suffix not in CONLL_SUFFIXES and is_domain_corpus(file) == (task_type == LM_TASK)
+
+
 def bundled_for(task_type: str, path: str) -> str:
-    """A bundled dataset of the task type in place of a bundled one of the other type; other paths as they are."""
+    """A bundled dataset of the task type in place of a bundled one of another type; other paths as they are."""
     if not path.startswith("bundled:"):
         return path
     try:
         files = bundled_datasets()
     except OSError:
         return path
-    fits = {name: (file.suffix in CONLL_SUFFIXES) == (task_type == TOKEN_TASK) for name, file in files.items()}
+    fits = {name: fits_task(task_type, file) for name, file in files.items()}
     name = path.removeprefix("bundled:")
     if fits.get(name, True):
         return path
@@ -262,6 +282,9 @@ class DatasetPanel(QWidget):
         documents = task_type == LM_TASK  # rows are documents, labels their domains
         self.preview_title.setText("Preview (first sentences, entities by type)" if tokens else "Preview (first rows)")
         self.chart_title.setText("Mentions per entity type" if tokens else "Documents per domain" if documents else "Rows per class")
+        label_row = self.column_form.labelForField(self.label_column)
+        if label_row is not None:
+            label_row.setText("Domain column" if documents else "Label column")
         if documents:
             self.label_column.setToolTip("dataset.label_column: the column with the document's domain (source, author, topic)")
         self.preview_stack.setCurrentWidget(self.sentences if tokens else self.preview)
@@ -372,9 +395,10 @@ class DatasetPanel(QWidget):
             self.sentences.setHtml(preview_html(dataset.sentences[:PREVIEW_SENTENCES], dataset.tags[:PREVIEW_SENTENCES], counts))
         elif dataset is not None:
             counts = dataset.class_counts()
-            self.status.setText(f"{plural(len(dataset), 'row')} in {plural(len(counts), 'class')} · columns: {', '.join(dataset.columns)}")
+            row, group, unit = ("document", "domain", "documents") if self.task_type == LM_TASK else ("row", "class", "rows")
+            self.status.setText(f"{plural(len(dataset), row)} in {plural(len(counts), group)} · columns: {', '.join(dataset.columns)}")
             self.status.setStyleSheet("")
-            self.chart.set_counts(counts, self.chart.need)
+            self.chart.set_counts(counts, self.chart.need, unit=unit)
         else:
             self.status.setText(problem)
             self.status.setStyleSheet("color: #c62828;")

@@ -23,6 +23,8 @@ from gui.memory_estimate import estimate_training_bytes
 from gui.settings import recent, remember
 
 DEFAULT_MODEL = ModelConfig().name
+SAMPLE_DECODER = "bundled:tiny-gpt2"  # the bundled decoder (built on first use): what a language-model task starts from
+KIND_TEXT = {"encoder": "Encoder", "decoder": "Decoder (causal LM)"}
 
 
 class ModelPanel(QWidget):
@@ -39,7 +41,7 @@ class ModelPanel(QWidget):
         self.model.setToolTip("model.name: bundled:NAME, a Hugging Face id (org/name) or a local folder")
         self.model.setMinimumContentsLength(16)
         self.model.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        for name in [DEFAULT_MODEL] + [r for r in recent("models") if r != DEFAULT_MODEL]:
+        for name in [DEFAULT_MODEL, SAMPLE_DECODER] + [r for r in recent("models") if r not in (DEFAULT_MODEL, SAMPLE_DECODER)]:
             self.model.addItem(name)
         self.model.currentTextChanged.connect(self._model_edited)
         self.folder_button = QPushButton("Folder…")
@@ -75,6 +77,12 @@ class ModelPanel(QWidget):
 
     def set_model_name(self, name: str) -> None:
         self.model.setEditText(name)
+
+    def model_kind(self) -> str | None:
+        """``encoder`` or ``decoder`` as the engine reports the chosen model (``model-info``); None while unknown."""
+        info = self.info.model_info(self.model_name()) if self.model_name() else None
+        kind = (info or {}).get("kind")
+        return str(kind) if kind else None
 
     def _pick_folder(self) -> None:
         path = QFileDialog.getExistingDirectory(self, "Open a model folder", str(Path.home()))
@@ -118,7 +126,7 @@ class ModelPanel(QWidget):
             f"{format_bytes(info.get('size_bytes'))} on disk",
         ]
         if info.get("kind"):
-            parts.append(str(info["kind"]))
+            parts.insert(0, KIND_TEXT.get(str(info["kind"]), str(info["kind"])))
         estimate = estimate_training_bytes(info, params, examples=examples, max_length=max_length)
         if estimate is not None:
             parts.append(f"≈ {format_bytes(estimate)} to train with these settings")

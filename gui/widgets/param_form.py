@@ -145,6 +145,7 @@ class ParamForm(QWidget):
         self._labels: dict[str, QLabel] = {}
         self._errors: dict[str, QLabel] = {}
         self._headings: list[QLabel] = []
+        self._unavailable: dict[str, str] = {}  # field -> why it does not apply (set by the page)
         self._form = QFormLayout()
         self._form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.FieldsStayAtSizeHint)
         self._form.setRowWrapPolicy(QFormLayout.RowWrapPolicy.DontWrapRows)
@@ -284,10 +285,26 @@ class ParamForm(QWidget):
         """Whether a field is enabled: its ``when`` condition holds for the current values."""
         return self._editors[name].isEnabled()
 
+    def set_unavailable(self, reasons: dict[str, str]) -> None:
+        """Fields that do not apply for a reason outside the form (N-way for language
+        modelling): disabled, the reason in their tooltip; other fields get theirs back."""
+        self._unavailable = {name: why for name, why in reasons.items() if name in self._editors}
+        for param in self._params:
+            why = self._unavailable.get(param.name)
+            tip = f"{why}\n\n{describe_param(param, self.key_prefix)}" if why else describe_param(param, self.key_prefix)
+            self._editors[param.name].setToolTip(tip)
+            self._labels[param.name].setToolTip(tip)
+        self._changed()
+
+    def set_labels(self, labels: dict[str, str]) -> None:
+        """What the fields are called (a task's own words: documents, domains); others get their schema label."""
+        for param in self._params:
+            self._labels[param.name].setText(labels.get(param.name, param.label_text()))
+
     def _update_applicable(self) -> None:
         current = {p.name: self.raw_value(p) for p in self._params}
         for param in self._params:
-            on = param.applies(current)
+            on = param.applies(current) and param.name not in self._unavailable
             self._editors[param.name].setEnabled(on)
             self._labels[param.name].setEnabled(on)
 
@@ -312,7 +329,7 @@ class ParamForm(QWidget):
         out = {}
         current = {p.name: self.raw_value(p) for p in self._params}
         for param in self._params:
-            if not param.applies(current):
+            if not param.applies(current) or param.name in self._unavailable:
                 continue  # a disabled field cannot be fixed by hand; values() gives its default
             value = current[param.name]
             if value is None:

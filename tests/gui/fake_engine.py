@@ -326,7 +326,7 @@ def main() -> int:
             print(f"error: {args.name}: model not found", file=sys.stderr)
             return 2
         info = {"name": args.name, "path": "/models/x", "parameters": 22_700_000, "size_bytes": 90_900_000,
-                "hidden_size": 384, "layers": 6, "kind": "encoder"}
+                "hidden_size": 384, "layers": 6, "kind": "decoder" if "gpt" in args.name else "encoder"}
         print(json.dumps(info))
         return 0
     from engine.specs import all_specs

@@ -30,6 +30,16 @@ def load(qtbot, page, path, **values):
     return page.validate()
 
 
+def method_enabled(page, name: str) -> bool:
+    return page.method.model().item(page.method.findData(name)).isEnabled()
+
+
+def method_tip(page, name: str) -> str:
+    from PySide6.QtCore import Qt
+
+    return page.method.itemData(page.method.findData(name), Qt.ItemDataRole.ToolTipRole)
+
+
 def test_dataset_preview_columns_and_counts(qtbot, page, intents_csv):
     assert load(qtbot, page, intents_csv) is None
     panel = page.dataset_panel
@@ -125,15 +135,16 @@ def test_ner_task_type_switches_preview_checks_and_methods(qtbot, page):
     assert panel.preview_stack.currentWidget() is panel.sentences and len(panel.chart.counts) == 18
     assert "entity types held out for meta-test; 5-way needs 5 — ok" in panel.checks.text()
     assert page.config.task.type == "token_classification"
-    # a method that does not serve NER is not offered for it
+    # a method that does not serve NER is greyed out for it, its tooltip saying why
     page.specs["protonet"] = replace(page.specs["protonet"], tasks=("classification",))
     page._mode = None
     page._fill_methods_for_mode()
-    names = [page.method.itemData(i) for i in range(page.method.count())]
-    assert "protonet" not in names and names
+    assert not method_enabled(page, "protonet") and method_enabled(page, "maml")
+    assert method_tip(page, "protonet") == "Not available: protonet serves Text classification, not Token classification (NER)"
+    assert page.method_name() != "protonet"  # the current method moved to one that can run
     page.task_form.set_values({"task.type": "classification"})
     qtbot.waitUntil(lambda: not panel.is_busy(), timeout=5000)
-    assert "protonet" in [page.method.itemData(i) for i in range(page.method.count())]
+    assert method_enabled(page, "protonet")
     # the bundled data followed the type: back to the default classification set
     assert panel.path() == RunConfig().dataset.path and page.validate() is None
 
@@ -241,3 +252,80 @@ def test_baseline_button_with_an_invalid_form_names_the_problem_and_runs_nothing
     page.baseline_button.click()
     assert page.baseline_result.text().startswith("Baseline: ") and page.baseline_button.isEnabled()
     assert page._baseline_call is None
+
+
+LM_VALUES = {"task.type": "language_modeling", "task.k_shot": 4, "task.query": 4, "task.meta_test_fraction": 0.25,
+             "dataset.label_column": "domain", "model.name": "bundled:tiny-gpt2", "method.name": "fomaml"}
+
+
+def test_the_language_modelling_task_speaks_of_documents_and_domains(qtbot, page):
+    load(qtbot, page, "bundled:domains", **LM_VALUES)
+    qtbot.waitUntil(lambda: page.model_panel.model_kind() == "decoder", timeout=20_000)
+    assert page.validate() is None, page.problem
+    panel = page.dataset_panel
+    assert panel.column_form.labelForField(panel.label_column).text() == "Domain column"
+    import csv
+
+    from engine.data import bundled_datasets
+
+    with bundled_datasets()["domains"].open(encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    assert panel.status.text().startswith(f"{len(rows)} documents in {len({r['domain'] for r in rows})} domains")
+    assert panel.chart_title.text() == "Documents per domain" and panel.chart.unit == "documents"
+    form = page.task_form
+    assert not form.editor("task.n_way").isEnabled()
+    assert form.editor("task.n_way").toolTip().startswith("Does not apply to language modelling")
+    assert form._labels["task.k_shot"].text() == "Support documents (K)"
+    assert page.reason.text().startswith("Ready: fomaml on bundled:domains, 4 support + 4 query documents per domain")
+    assert page.model_panel.details.text().startswith("Decoder (causal LM)")
+    assert not page.baseline_button.isEnabled()
+    # metric methods do not serve language modelling: offered, greyed, saying why
+    assert not method_enabled(page, "protonet") and method_enabled(page, "maml")
+    assert "not Language modelling" in method_tip(page, "protonet")
+
+
+def test_an_encoder_for_language_modelling_is_refused_with_a_way_out(qtbot, page):
+    from gui.widgets.model_panel import DEFAULT_MODEL
+
+    load(qtbot, page, "bundled:domains", **LM_VALUES)
+    page.model_panel.set_model_name(DEFAULT_MODEL)
+    qtbot.waitUntil(lambda: page.model_panel.model_kind() == "encoder", timeout=20_000)
+    problem = page.validate()
+    assert problem == f"Language modelling (decoders) needs a decoder (a causal LM); {DEFAULT_MODEL} is an encoder — try bundled:tiny-gpt2"
+    assert not page.launch_button.isEnabled()
+
+
+def test_a_decoder_only_method_is_greyed_out_for_an_encoder(qtbot, page, intents_csv):
+    """Driven by the method's schema (``model_kinds`` in ``methods --json``), not by its name."""
+    from dataclasses import fields
+
+    from engine.specs import MethodSpec
+
+    class DecoderOnly(MethodSpec):
+        def to_json(self):
+            return {**super().to_json(), "model_kinds": ["decoder"]}
+
+    maml = page.specs["maml"]
+    page.specs["maml"] = DecoderOnly(**{f.name: getattr(maml, f.name) for f in fields(maml)})
+    assert load(qtbot, page, intents_csv) is None
+    qtbot.waitUntil(lambda: page.model_panel.model_kind() == "encoder", timeout=20_000)
+    assert not method_enabled(page, "maml")
+    assert method_tip(page, "maml") == "Not available: maml needs a decoder (a causal LM); the base model is an encoder"
+    page.model_panel.set_model_name("bundled:tiny-gpt2")
+    qtbot.waitUntil(lambda: page.model_panel.model_kind() == "decoder", timeout=20_000)
+    assert method_enabled(page, "maml")
+
+
+def test_switching_to_language_modelling_brings_its_sample_data_and_model(qtbot, page):
+    from gui.widgets.model_panel import DEFAULT_MODEL, SAMPLE_DECODER
+
+    assert load(qtbot, page, "bundled:intents") is None
+    page.task_form.set_values({"task.type": "language_modeling"})
+    qtbot.waitUntil(lambda: not page.dataset_panel.is_busy(), timeout=5000)
+    assert page.dataset_panel.path() == "bundled:domains" and page.model_panel.model_name() == SAMPLE_DECODER
+    assert page.dataset_panel.label_column_name() == "domain"
+    page.task_form.set_values({"task.type": "classification"})
+    qtbot.waitUntil(lambda: not page.dataset_panel.is_busy(), timeout=5000)
+    assert page.dataset_panel.path() == "bundled:intents" and page.model_panel.model_name() == DEFAULT_MODEL
+    assert page.task_form.editor("task.n_way").isEnabled()
+    assert page.task_form._labels["task.k_shot"].text() == "Support examples per class (K)"
