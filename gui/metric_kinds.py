@@ -126,11 +126,16 @@ def grouped(names: Iterable[str]) -> dict[str, list[str]]:
     return {k: v for k, v in out.items() if v}
 
 
+# What a run is judged by, in order: a language model by its perplexity (its token accuracy
+# rises too, but says little), a classifier by accuracy, a tagger by F1.
+PREFERRED = ("accuracy", "macro_f1", "f1", "perplexity")
+
+
 def headline(names: Iterable[str]) -> str | None:
-    """The validation metric a run is judged by: accuracy where there is one, else the
-    first validation metric that rises, else the validation loss (or perplexity)."""
+    """The validation metric a run is judged by: accuracy, F1 or perplexity where there is
+    one, else the first validation metric that rises, else the validation loss."""
     vals = sorted(n for n in names if split_of(n) == "val")
-    for preferred in ("val_accuracy", "val_macro_f1", "val_f1"):
+    for preferred in (f"val_{p}" for p in PREFERRED):
         if preferred in vals:
             return preferred
     rising = [n for n in vals if higher_is_better(n)]
@@ -152,11 +157,20 @@ def default_picks(names: Iterable[str]) -> list[str]:
         test = "test_" + best[len("val_"):]
         if test in names:
             picks.append(test)
+    else:  # no validation curve (eval_every = 0): the final meta-test figure still shows
+        picks += [n for n in (f"test_{p}" for p in PREFERRED) if n in names][:1]
     pairs = sorted(n for n in names if n.startswith("inner_") and n.endswith("_before") and n[: -len("before")] + "after" in names)
+    if any("perplexity" in n for n in pairs):  # a language model: what adapting buys in perplexity
+        pairs = [n for n in pairs if "perplexity" in n]
     pair = next((n for n in pairs if "accuracy" in n), pairs[0] if pairs else None)
     if pair:
         picks += [pair, pair[: -len("before")] + "after"]
     return picks or sorted(names, key=order)
+
+
+def log_by_default(family_name: str) -> bool:
+    """Perplexity is the exponential of a loss: its plots start on a log scale."""
+    return "perplexity" in family_name
 
 
 def final_partner(name: str) -> str | None:

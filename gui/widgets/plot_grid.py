@@ -25,6 +25,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import QFileDialog, QFrame, QGraphicsItem, QScrollArea, QSizePolicy, QWidget
 
 from engine.fileio import atomic_write_bytes
+from gui.metric_kinds import log_by_default
 from gui.svg_bake import bake_transforms
 
 MIN_PLOT_HEIGHT = 230
@@ -114,7 +115,7 @@ class PlotGrid(QScrollArea):
                 # Tick labels as a pixmap, redrawn only when they change (most of a repaint otherwise).
                 axis.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
             plot.getAxis("left").setWidth(56)  # fixed: an axis sizing itself re-lays out after its first paint
-            if self.log_all:
+            if self.log_all or log_by_default(key):
                 plot.ctrl.logYCheck.setChecked(True)
             plot.ctrl.logYCheck.toggled.connect(lambda _on, k=key: self.log_changed.emit(k))
             plot.autoBtn.clicked.connect(lambda *_a, k=key: self.follow_requested.emit(k))

@@ -14,6 +14,7 @@ from gui.metric_kinds import (
     higher_is_better,
     is_final,
     kind,
+    log_by_default,
     smoothable,
 )
 from gui.progress_rate import PhaseRate, format_rate
@@ -47,6 +48,22 @@ def test_future_task_metrics_are_read_by_pattern():
     assert higher_is_better("test_perplexity") is False and kind("val_perplexity") == "loss"
     assert headline(lm) == "val_perplexity" and is_final("test_perplexity")
     assert final_partner("test_perplexity") == "val_perplexity"
+
+
+def test_a_language_model_is_judged_by_perplexity():
+    """Its token accuracy rises too, but the headline and the inner-loop pair are perplexity,
+    and perplexity plots start on a log scale (it is the exponential of a loss)."""
+    lm = ["train_loss", "train_accuracy", "val_perplexity", "val_loss", "val_token_accuracy", "test_perplexity",
+          "inner_query_loss_before", "inner_query_loss_after", "inner_query_accuracy_before", "inner_query_accuracy_after",
+          "inner_query_perplexity_before", "inner_query_perplexity_after", "inner_support_perplexity_step_0"]
+    assert headline(lm) == "val_perplexity"
+    assert default_picks(lm) == ["train_loss", "val_perplexity", "test_perplexity",
+                                 "inner_query_perplexity_before", "inner_query_perplexity_after"]
+    assert kind("inner_query_perplexity_after") == "inner loop" and higher_is_better("inner_query_perplexity_after") is False
+    # no validation curve (the LM quickstart's eval_every = 0): the final figure is still shown
+    assert default_picks(["lr", "train_loss", "train_accuracy", "test_perplexity"]) == ["train_loss", "test_perplexity"]
+    assert log_by_default(family("val_perplexity")) and log_by_default(family("inner_query_perplexity_before"))
+    assert not log_by_default(family("val_loss"))
 
 
 def test_schedules_and_final_metrics_are_not_smoothed():

@@ -375,3 +375,23 @@ def test_a_reopened_run_gets_ranges_of_its_own(qtbot):
     drain(qtbot, plot)
     (x0, x1), (y0, y1) = plot.grid.plots["loss"].vb.viewRange()
     assert x1 < 20 and y1 < 1.0  # not the last run's 1,000 steps and values of 5
+
+
+def test_a_language_model_run_plots_its_perplexity_on_a_log_scale(qtbot):
+    """Monitor on an LM run: validation and final perplexity share a plot that starts on a
+    log scale (its values span orders of magnitude), beside the adaptation's before/after."""
+    points = [("train_loss", s, 9.0 - s * 0.1, float(s)) for s in range(1, 21)]
+    points += [("val_perplexity", s, 20000.0 / s, float(s)) for s in (5, 10, 15, 20)]
+    points += [("val_token_accuracy", s, 0.01 * s, float(s)) for s in (5, 10, 15, 20)]
+    points += [("inner_query_perplexity_before", s, 3000.0, float(s)) for s in (5, 10, 15, 20)]
+    points += [("inner_query_perplexity_after", s, 900.0, float(s)) for s in (5, 10, 15, 20)]
+    points += [("test_perplexity", 20, 1100.0, 21.0)]
+    plot = live_plot(qtbot, session_of(points))
+    drain(qtbot, plot)
+    assert set(plot._curves) == {"train_loss", "val_perplexity", "test_perplexity",
+                                 "inner_query_perplexity_before", "inner_query_perplexity_after"}
+    assert {"perplexity", "inner_query_perplexity"} <= set(plot.plot_names())
+    item = plot.grid.plots["perplexity"]
+    assert item.ctrl.logYCheck.isChecked() and not plot.grid.plots["loss"].ctrl.logYCheck.isChecked()
+    (_x0, _x1), (y0, y1) = item.vb.viewRange()
+    assert y0 <= math.log10(1000.0) and y1 >= math.log10(4000.0)  # every value (1100 to 4000), in log units
