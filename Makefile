@@ -35,6 +35,7 @@ screenshots: install
 	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) scripts/screenshots_browse.py
 	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) scripts/screenshots_pages.py
 	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) scripts/screenshots_inspect.py
+	xvfb-run -a -s "-screen 0 1400x900x24" $(PY) scripts/screenshots_lm.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info

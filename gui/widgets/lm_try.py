@@ -31,14 +31,23 @@ from gui.widgets.message_line import MessageLine
 
 EXAMPLE_PROMPT = "Stir the soup slowly and"
 EXAMPLE_DOCUMENTS = """Chop two onions and fry them in butter until they are soft and golden.
+
 Boil the pasta in salted water for nine minutes, then drain it and keep a cup of the water.
+
 Whisk the eggs with a pinch of salt and pour them into the hot pan."""
 EXAMPLE_TEXT = "Slice the garlic thinly and warm it in olive oil before adding the tomatoes."
 
 
 def documents_of(text: str) -> list[str]:
-    """One document per line; blank lines are skipped."""
-    return [line.strip() for line in text.splitlines() if line.strip()]
+    """Documents separated by blank lines (a long one wraps in the box: a line break is not a new document)."""
+    documents, lines = [], []
+    for line in [*text.splitlines(), ""]:
+        if line.strip():
+            lines.append(line.strip())
+        elif lines:
+            documents.append(" ".join(lines))
+            lines = []
+    return documents
 
 
 def continuation_html(item: dict[str, Any]) -> str:
@@ -77,8 +86,9 @@ class LanguageModelTry(QWidget):
         self.max_new_tokens.setRange(1, 1024)
         self.max_new_tokens.setValue(40)
         self.max_new_tokens.setToolTip("Tokens to add at most (--max-new-tokens)")
-        self.sample = QCheckBox("Sample (else greedy: always the most likely token)")
-        self.sample.setToolTip("Draw each next token from the model's distribution (--sample)")
+        self.sample = QCheckBox("Sample (else greedy)")
+        self.sample.setToolTip("Draw each next token from the model's distribution (--sample); "
+                               "greedy takes the most likely token every time")
         self.temperature = QDoubleSpinBox()
         self.temperature.setRange(0.05, 5.0)
         self.temperature.setSingleStep(0.1)
@@ -104,7 +114,7 @@ class LanguageModelTry(QWidget):
         self.continuation.setPlaceholderText("The prompt, then what the model adds (in blue).")
 
         self.documents = QPlainTextEdit(EXAMPLE_DOCUMENTS)
-        self.documents.setToolTip("Documents of the new domain, one per line: the support set the method adapts on")
+        self.documents.setToolTip("Documents of the new domain, separated by a blank line: the support set the method adapts on")
         self.text = QPlainTextEdit(EXAMPLE_TEXT)
         self.text.setToolTip("The text whose perplexity is measured, before and after adapting")
         self.score_button = QPushButton("Score before and after adapting")
@@ -133,7 +143,7 @@ class LanguageModelTry(QWidget):
 
         score_box = QGroupBox("Perplexity before and after adapting")
         score_layout = QVBoxLayout(score_box)
-        hint = QLabel("<b>Documents to adapt on</b> — one per line (the run's method adapts to them as at meta-test)")
+        hint = QLabel("<b>Documents to adapt on</b> — a blank line between two (the run's method adapts to them as at meta-test)")
         hint.setWordWrap(True)
         score_layout.addWidget(hint)
         score_layout.addWidget(self.documents, 2)

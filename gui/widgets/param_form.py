@@ -226,7 +226,9 @@ class ParamForm(QWidget):
         if param is None:
             self.help_line.setText("")
             return
-        text = f"{param.label_text()}: {describe_param(param, self.key_prefix)}".replace("\n", "  ·  ")
+        label = self._labels[param.name].text() if param.name in self._labels else param.label_text()  # as the form calls it
+        why = self._unavailable.get(param.name)
+        text = f"{label}: {why + chr(10) if why else ''}{describe_param(param, self.key_prefix)}".replace("\n", "  ·  ")
         self.help_line.setText(text)
         self.help_changed.emit(text)
 

@@ -123,3 +123,19 @@ def test_an_icl_answer_shows_the_prompt_built_for_each_query(qtbot, tmp_path):
     with qtbot.waitSignal(page.prediction_shown, timeout=20_000):
         page.predict()
     assert page.prompts_box.isHidden()
+
+
+def test_documents_are_separated_by_blank_lines():
+    from gui.widgets.lm_try import documents_of
+
+    assert documents_of("one line\nwrapped on\n\n\n  two  \n") == ["one line wrapped on", "two"]
+    assert documents_of(" \n\n") == []
+
+
+def test_try_a_model_leaves_room_for_a_1024_px_window(qtbot, tmp_path):
+    """Either view (labels or a language model's) beside the 150 px navigation list and margins."""
+    page = TryModelPage(tmp_path / "runs.db", command=[sys.executable, "-c", "pass"])
+    qtbot.addWidget(page)
+    page._show_task_type("language_modeling")
+    assert page.views.currentWidget() is page.lm
+    assert page.minimumSizeHint().width() <= 1024 - 150 - 40, page.minimumSizeHint().width()
