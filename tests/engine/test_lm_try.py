@@ -17,12 +17,12 @@ KITCHEN = DOMAIN_WORDS["kitchen"].split()
 
 @pytest.fixture(scope="module")
 def lm_runs(tiny_decoder, domains_csv, tmp_path_factory) -> tuple[Path, dict[str, str]]:  # noqa: F811
-    """A database with a short fomaml run (top layers adapt per domain) and a finetune run."""
+    """A database with short fomaml (top layers adapt per domain), maml (LoRA) and finetune runs."""
     from engine.training.runner import run_experiment
 
     db = tmp_path_factory.mktemp("lm-runs") / "runs.db"
     runs = {}
-    for method in ("fomaml", "finetune"):
+    for method in ("fomaml", "maml", "finetune"):
         config = lm_config(tiny_decoder, domains_csv, method, LEARNING[method], episodes=8, eval_every=0)
         outcome = run_experiment(config, db_path=db)
         assert outcome.status == "finished", outcome.error
@@ -97,6 +97,16 @@ def test_adapting_on_a_domains_documents_lowers_its_perplexity(lm_runs, capsys):
     assert out["tokens"] == 10 + 1  # ten words (one token each) framed by [CLS] ... [SEP]: eleven next tokens
     assert out["after"]["perplexity"] < out["before"]["perplexity"], out
     assert out["after"]["loss"] == pytest.approx(__import__("math").log(out["after"]["perplexity"]))
+
+
+def test_a_lora_run_adapts_its_adapters_unmerged(lm_runs, capsys):
+    """MAML's LoRA scope: the method is rebuilt with its adapters (not merged, as predict
+    does), so the inner loop has them to adapt."""
+    db, runs = lm_runs
+    out = cli_json(capsys, "perplexity", runs["maml"], "--db", str(db), "--text", " ".join(KITCHEN),
+                   "--document", " ".join(KITCHEN[::-1]), "--document", "garlic bread in the oven")
+    assert out["adaptation"].endswith("on scope 'lora'")
+    assert out["after"]["perplexity"] < out["before"]["perplexity"], out
 
 
 def test_a_method_that_does_not_adapt_scores_the_same_before_and_after(lm_runs, tmp_path, capsys):
