@@ -31,6 +31,12 @@ def model_kinds(method: dict[str, Any]) -> list[str]:
     return list(kinds) if isinstance(kinds, (list, tuple)) and kinds else ["encoder", "decoder"]
 
 
+def answers_with_prompts(method: dict[str, Any]) -> bool:
+    """A decoder-only method scores labels after a prompt (in-context learning): its answers
+    carry the prompt, and word attributions (``predict --explain``) are not for it."""
+    return "encoder" not in model_kinds(method)
+
+
 def why_not(method: dict[str, Any], *, task_type: str, mode: str, model_kind: str | None) -> str:
     """'' when the method can run this way, else one line saying what stands in the way.
     ``model_kind``: the chosen model's kind (``model-info``), None while unknown."""

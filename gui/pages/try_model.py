@@ -32,11 +32,13 @@ from PySide6.QtWidgets import (
 )
 
 from engine.paths import artifacts_dir
+from engine.specs import all_specs
 from engine.store import Store
 from gui.background import Worker
 from gui.engine_info import EngineCall
 from gui.engine_process import engine_command
 from gui.entity_html import sentence_html, type_colors
+from gui.method_fit import answers_with_prompts
 from gui.ner_examples import TOKEN_TASK, query_request, run_examples, support_request, task_type
 from gui.ner_examples import EXAMPLE_QUERY as NER_QUERY
 from gui.ner_examples import EXAMPLE_SUPPORT as NER_SUPPORT
@@ -127,6 +129,7 @@ class TryModelPage(QWidget):
         self.run_combo.setMinimumContentsLength(40)
         self.run_combo.currentIndexChanged.connect(self._run_selected)
         self.configs: dict[str, dict[str, Any]] = {}  # run id -> its config, for the task type
+        self.method_specs = {s.name: s.to_json() for s in all_specs()}  # what methods --json says
         self.task_type = "classification"
         self._inputs_kind = "classification"
         self.refresh_button = QPushButton("Refresh")
@@ -153,6 +156,7 @@ class TryModelPage(QWidget):
         self.explain_box = QCheckBox("Show which words drove each prediction")
         self.explain_box.setToolTip("Integrated gradients (captum) through the adapted model, in the engine: a few seconds more")
         self.explain_box.setChecked(True)
+        self._explain_tip = self.explain_box.toolTip()
         self.explanations = QTextBrowser()
         self.explanations.setPlaceholderText("Words that pushed towards the predicted label are green, away from it red.")
         self.message = MessageLine()
@@ -252,8 +256,14 @@ class TryModelPage(QWidget):
     # --- task types -------------------------------------------------------------------------
     def _run_selected(self, *_: Any) -> None:
         run_id = self.run_combo.currentData() or ""
+        config = self.configs.get(run_id, {})
         self.lm.set_run(self.db_path, run_id)
-        self._show_task_type(task_type(self.configs.get(run_id, {})))
+        self._show_task_type(task_type(config))
+        method = self.method_specs.get(str((config.get("method") or {}).get("name", "")), {})
+        prompted = answers_with_prompts(method) if method else False
+        self.explain_box.setEnabled(not prompted)
+        self.explain_box.setToolTip("Word attributions are for nearest-class-mean answers: this run's method scores each "
+                                    "label after a prompt, shown with its answer" if prompted else self._explain_tip)
 
     def _show_task_type(self, kind: str) -> None:
         """Inputs, hints and answer view for the selected run's task type."""
@@ -326,7 +336,7 @@ class TryModelPage(QWidget):
         self.predict_button.setEnabled(False)
         self.message.setText("The engine is loading the model…")
         args = ["predict", run_id, "--db", str(self.db_path), "--input", handle.name]
-        if self.explain_box.isChecked():
+        if self.explain_box.isChecked() and self.explain_box.isEnabled():
             args.append("--explain")
         self.call = EngineCall(args, self.command, self)
         self.call.done.connect(lambda result, error: self._predicted(result, error, Path(handle.name)))

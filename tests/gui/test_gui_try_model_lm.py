@@ -139,3 +139,18 @@ def test_try_a_model_leaves_room_for_a_1024_px_window(qtbot, tmp_path):
     page._show_task_type("language_modeling")
     assert page.views.currentWidget() is page.lm
     assert page.minimumSizeHint().width() <= 1024 - 150 - 40, page.minimumSizeHint().width()
+
+
+def test_a_run_whose_method_answers_with_prompts_is_not_explained(qtbot, tmp_path):
+    """Decided by the method's schema (``model_kinds``: decoder only), not by its name."""
+    page = TryModelPage(tmp_path / "runs.db", command=[sys.executable, "-c", "pass"])
+    qtbot.addWidget(page)
+    page.method_specs["protonet"] = dict(page.method_specs["protonet"], model_kinds=["decoder"])
+    page._runs_loaded([
+        {"id": "r1", "name": "a", "method": "protonet", "final_metrics": {}, "config": {"method": {"name": "protonet"}}},
+        {"id": "r2", "name": "b", "method": "maml", "final_metrics": {}, "config": {"method": {"name": "maml"}}},
+    ])
+    page.run_combo.setCurrentIndex(page.run_combo.findData("r1"))
+    assert not page.explain_box.isEnabled() and "after a prompt" in page.explain_box.toolTip()
+    page.run_combo.setCurrentIndex(page.run_combo.findData("r2"))
+    assert page.explain_box.isEnabled()
