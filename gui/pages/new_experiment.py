@@ -93,6 +93,10 @@ class NewExperimentPage(QWidget):
 
         self.dataset_panel = DatasetPanel()
         self.task_form = ParamForm(config_params(TASK_KEYS), reset_button=False, help_line=False)
+        types = self.task_form.editor("task.type")  # each task type by its title; the value stays its name
+        for i in range(types.count()):
+            types.setItemText(i, tasks.get(types.itemData(i)).title)
+            types.setItemData(i, f"task.type = \"{types.itemData(i)}\"", Qt.ItemDataRole.ToolTipRole)
         self.model_panel = ModelPanel(info)
 
         self.method = QComboBox()

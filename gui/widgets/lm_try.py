@@ -29,6 +29,9 @@ from PySide6.QtWidgets import (
 from gui.engine_info import EngineCall
 from gui.widgets.message_line import MessageLine
 
+# Loading a real decoder and adapting it (inner steps through the whole model) can take
+# minutes on a CPU: longer than the engine's quick questions are given.
+CALL_TIMEOUT_MS = 600_000
 EXAMPLE_PROMPT = "Stir the soup slowly and"
 EXAMPLE_DOCUMENTS = """Chop two onions and fry them in butter until they are soft and golden.
 
@@ -170,7 +173,7 @@ class LanguageModelTry(QWidget):
             widget.setEnabled(on)
 
     def _call(self, args: list[str], done: Any) -> None:
-        call = EngineCall(args, self.command, self)
+        call = EngineCall(args, self.command, self, timeout_ms=CALL_TIMEOUT_MS)
         self.calls.append(call)
         call.done.connect(done)
 

@@ -273,6 +273,8 @@ def test_the_language_modelling_task_speaks_of_documents_and_domains(qtbot, page
     assert panel.status.text().startswith(f"{len(rows)} documents in {len({r['domain'] for r in rows})} domains")
     assert panel.chart_title.text() == "Documents per domain" and panel.chart.unit == "documents"
     form = page.task_form
+    assert form.editor("task.type").currentText() == "Language modelling (decoders)"  # its title; the value is its name
+    assert page.config.task.type == "language_modeling"
     assert not form.editor("task.n_way").isEnabled()
     assert form.editor("task.n_way").toolTip().startswith("Does not apply to language modelling")
     assert form._labels["task.k_shot"].text() == "Support documents (K)"
