@@ -94,6 +94,8 @@ class NewExperimentPage(QWidget):
         self.dataset_panel = DatasetPanel()
         self.task_form = ParamForm(config_params(TASK_KEYS), reset_button=False, help_line=False)
         types = self.task_form.editor("task.type")  # each task type by its title; the value stays its name
+        types.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        types.setMinimumContentsLength(14)  # the longest title would widen the settings past their side
         for i in range(types.count()):
             types.setItemText(i, tasks.get(types.itemData(i)).title)
             types.setItemData(i, f"task.type = \"{types.itemData(i)}\"", Qt.ItemDataRole.ToolTipRole)
@@ -219,7 +221,7 @@ class NewExperimentPage(QWidget):
         left.setWidget(dataset_box)
         left.setMinimumWidth(300)
         dataset_box.setMinimumHeight(560)  # below this the preview and chart scroll rather than squash
-        scroll.setMinimumWidth(360)
+        scroll.setMinimumWidth(430)  # the model and task boxes need ~410 px: less clipped them (no horizontal scroll)
         self.settings_scroll = scroll
         settings = QWidget()
         settings_layout = QVBoxLayout(settings)
