@@ -174,8 +174,9 @@ class LanguageModelTry(QWidget):
 
     def _call(self, args: list[str], done: Any) -> None:
         call = EngineCall(args, self.command, self, timeout_ms=CALL_TIMEOUT_MS)
-        self.calls.append(call)
+        self.calls.append(call)  # held while it runs (a QObject child, ended with the page)
         call.done.connect(done)
+        call.done.connect(lambda *_: self.calls.remove(call) if call in self.calls else None)
 
     # --- generation -----------------------------------------------------------------------
     def generate_args(self) -> list[str]:
