@@ -64,7 +64,8 @@ def generate(
     """``{"continuations": [{"prompt", "continuation", "tokens"}...], "settings": {...}}``."""
     import torch
 
-    check_options(prompts, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, sample=sample, temperature=temperature, top_p=top_p)
+    check_options(prompts, max_new_tokens=max_new_tokens, min_new_tokens=min_new_tokens, sample=sample,
+                  temperature=temperature, top_p=top_p)
     if getattr(encoder, "kind", "encoder") != "decoder":
         raise UserError("this run's model is an encoder: only a decoder (a causal LM) continues text")
     tokenizer, model = encoder.tokenizer, encoder.backbone
@@ -74,7 +75,8 @@ def generate(
     ids, mask = left_padded(rows, pad)
     device = encoder.device
     # min_new_tokens holds the end token back: a small model that ends every document at once still shows text
-    options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "min_new_tokens": min_new_tokens, "do_sample": sample, "pad_token_id": pad}
+    options: dict[str, Any] = {"max_new_tokens": max_new_tokens, "min_new_tokens": min_new_tokens, "do_sample": sample,
+                               "pad_token_id": pad}
     if eos is not None:
         options["eos_token_id"] = eos
     if sample:

@@ -46,7 +46,8 @@ def why_not(method: dict[str, Any], *, task_type: str, mode: str, model_kind: st
         return f"{method['name']} has no {mode} mode"
     kinds = model_kinds(method)
     if model_kind and model_kind not in kinds:
-        return f"{method['name']} needs {' or '.join(KIND_WORDS.get(k, k) for k in kinds)}; the base model is {KIND_WORDS.get(model_kind, model_kind)}"
+        needed = " or ".join(KIND_WORDS.get(k, k) for k in kinds)
+        return f"{method['name']} needs {needed}; the base model is {KIND_WORDS.get(model_kind, model_kind)}"
     return ""
 
 

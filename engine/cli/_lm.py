@@ -15,7 +15,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from engine.inference import load_trained_encoder
 
     prompts = list(args.prompt or [])
-    options = dict(max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens, sample=args.sample, temperature=args.temperature, top_p=args.top_p)
+    options = dict(max_new_tokens=args.max_new_tokens, min_new_tokens=args.min_new_tokens, sample=args.sample,
+                   temperature=args.temperature, top_p=args.top_p)
     check_options(prompts, **options)  # before the model loads
     with open_store(args) as store:
         run_id = store.resolve_id(args.id)

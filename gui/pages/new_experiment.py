@@ -302,8 +302,9 @@ class NewExperimentPage(QWidget):
                 self.model_panel.set_model_name(replacement)
         pooled = tasks.get(task_type).output == "pooled"
         self.baseline_button.setEnabled(pooled)
+        title = tasks.get(task_type).title
         self.baseline_button.setToolTip(self._baseline_tip if pooled else
-                                        f"The frozen-encoder baseline scores classes by their mean embedding: not for {tasks.get(task_type).title}")
+                                        f"The frozen-encoder baseline scores classes by their mean embedding: not for {title}")
 
     def method_name(self) -> str:
         return self.method.currentData() or ""

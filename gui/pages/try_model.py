@@ -91,7 +91,8 @@ def headline_text(metrics: dict[str, Any]) -> str:
     value = metrics.get(key)
     if not isinstance(value, (int, float)):
         return ""
-    return f", {key.replace('_', ' ')} {value:.1f}" if metrics.get("headline_direction") == "minimize" else f", {key.replace('_', ' ')} {value:.3f}"
+    digits = 1 if metrics.get("headline_direction") == "minimize" else 3  # a perplexity, or a share
+    return f", {key.replace('_', ' ')} {value:.{digits}f}"
 
 
 def prompts_text(predictions: list[dict[str, Any]]) -> str:
