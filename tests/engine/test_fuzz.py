@@ -1,6 +1,7 @@
 """Fuzzing the parsers users feed files to: any input gives a result or one clear error line.
 
-10,000 generated inputs in all (5,000 configs, 5,000 dataset files); see docs/RELIABILITY.md.
+4,000 generated inputs in all (2,000 configs, 2,000 dataset files; METALAB_FUZZ_EXAMPLES sets the
+number per property); see docs/RELIABILITY.md.
 """
 
 import os
@@ -20,10 +21,13 @@ scalars = st.one_of(
     st.none(), st.booleans(), st.integers(-10**6, 10**6), st.floats(allow_nan=True, allow_infinity=True),
     st.text(max_size=12), st.sampled_from(["protonet", "finetune", "episodic", "supervised", "cpu", "auto", "cuda:1"]),
 )
+# Examples per property: a few seconds each on a 2-core CI machine;
+# `METALAB_FUZZ_EXAMPLES=50000` for a deeper hunt.
+EXAMPLES = int(os.environ.get("METALAB_FUZZ_EXAMPLES", "2000"))
 values = st.recursive(scalars, lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.sampled_from(KEYS), inner, max_size=4)), max_leaves=12)
 
 
-@settings(max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.dictionaries(st.sampled_from(KEYS), values, max_size=6))
 def test_config_parser_never_crashes(data):
     try:
@@ -38,7 +42,7 @@ cells = st.text(alphabet=string.printable + "éß中\u2028\x00\ufeff", max_size=
 rows = st.lists(st.lists(cells, min_size=0, max_size=4), max_size=8)
 
 
-@settings(max_examples=5000, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.sampled_from([".csv", ".tsv", ".jsonl", ".parquet"]), st.one_of(st.binary(max_size=300), rows.map(lambda r: "\n".join(",".join(c) for c in r).encode("utf-8", "surrogatepass"))))
 def test_dataset_loaders_never_crash(suffix, content):
     fd, path = tempfile.mkstemp(suffix=suffix)
