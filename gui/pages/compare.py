@@ -127,6 +127,7 @@ class ComparePage(QWidget):
         self.inspect_button.setMenu(self.inspect_menu)
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
+        top.addSpacing(12)  # the run names end where the controls begin
         for label, widget in (("Reference", self.reference), ("x axis", self.align), ("Smoothing", self.smoothing)):
             top.addWidget(QLabel(label))
             top.addWidget(widget)
