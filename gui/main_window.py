@@ -29,6 +29,7 @@ from engine.paths import artifacts_dir, default_db_path
 from engine.store import Store
 from gui.engine_info import EngineInfo
 from gui.engine_process import repo_root
+from gui.formatting import plural
 from gui.pages.compare import ComparePage
 from gui.pages.inspect import InspectPage
 from gui.pages.monitor import MonitorPage
@@ -152,7 +153,7 @@ class MainWindow(QMainWindow):
                 stale = store.mark_stale_runs()
         except UserError as exc:
             return str(exc)
-        return f"{len(stale)} run(s) whose engine had stopped were marked interrupted" if stale else ""
+        return f"{plural(len(stale), 'run')} whose engine had stopped {'was' if len(stale) == 1 else 'were'} marked interrupted" if stale else ""
 
     def _make_actions(self) -> None:
         def action(text: str, shortcut: QKeySequence | str | None, slot, menu) -> QAction:  # noqa: ANN001
@@ -437,7 +438,7 @@ class MainWindow(QMainWindow):
         answer = QMessageBox.question(
             self,
             "Runs in progress",
-            f"{running} run(s) are still going. Stop them (each writes a checkpoint) and quit?",
+            f"{plural(running, 'run')} {'is' if running == 1 else 'are'} still going. Stop {'it' if running == 1 else 'them'} (each writes a checkpoint) and quit?",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
         )
         return answer == QMessageBox.StandardButton.Yes

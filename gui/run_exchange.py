@@ -12,6 +12,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from gui.engine_info import EngineCall
+from gui.formatting import plural
 
 EXCHANGE_TIMEOUT_MS = 15 * 60_000  # an MLflow export uploads each run's model folder
 
@@ -34,12 +35,12 @@ def import_mlflow_args(uri: str, db_path: Path) -> list[str]:
 
 def outcome_text(result: dict[str, Any]) -> str:
     if "imported" in result:
-        return f"Imported {len(result['imported'])} run(s)"
+        return f"Imported {plural(len(result['imported']), 'run')}"
     parts = []
     if result.get("tensorboard"):
-        parts.append(f"{len(result['tensorboard'])} run(s) to TensorBoard in {Path(result['tensorboard'][0]).parent}")
+        parts.append(f"{plural(len(result['tensorboard']), 'run')} to TensorBoard in {Path(result['tensorboard'][0]).parent}")
     if result.get("mlflow"):
-        parts.append(f"{len(result['mlflow'])} run(s) to MLflow")
+        parts.append(f"{plural(len(result['mlflow']), 'run')} to MLflow")
     return "Exported " + " and ".join(parts) if parts else "Nothing exported"
 
 

@@ -508,7 +508,7 @@ class RunsPage(QWidget):
             QMessageBox.information(self, "Delete runs", "Stop running or queued runs before deleting them.")
             return
         names = ", ".join(r["name"] for r in runs[:5]) + (f" and {len(runs) - 5} more" if len(runs) > 5 else "")
-        if not self.confirm("Delete runs", f"Delete {len(runs)} run(s) ({names}) with their metrics, logs and saved "
+        if not self.confirm("Delete runs", f"Delete {plural(len(runs), 'run')} ({names}) with their metrics, logs and saved "
                             "weights? This cannot be undone."):
             return
         self.delete_runs([r["id"] for r in runs])

@@ -35,13 +35,13 @@ def test_export_to_tensorboard_and_import_back(qtbot, page, tmp_path):
     with qtbot.waitSignal(page.exchange.finished, timeout=180_000) as done:
         page.export_selected_to_tensorboard()
     assert done.args[0], done.args[1]
-    assert page.message.text() == f"Exported 2 run(s) to TensorBoard in {tmp_path / 'tb'}"
+    assert page.message.text() == f"Exported 2 runs to TensorBoard in {tmp_path / 'tb'}"
     assert sorted(p.name for p in (tmp_path / "tb").iterdir()) == sorted([page.ids["a"], page.ids["b"]])
 
     page.ask_folder = lambda title: str(tmp_path / "tb")
     with qtbot.waitSignal(page.exchange.finished, timeout=180_000) as done:
         page.import_tensorboard()
-    assert done.args == [True, "Imported 2 run(s)"]
+    assert done.args == [True, "Imported 2 runs"]
     qtbot.waitUntil(lambda: page.model.rowCount() == 6, timeout=10_000)
     assert sum(r["status"] == "imported" for r in page.model.runs()) == 2
 
