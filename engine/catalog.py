@@ -265,3 +265,60 @@ register(
         ),
     )
 )
+
+# --- in-context learning with a decoder (classification episodes) ---------------------------
+PROMPT = "Prompt"
+DEFAULT_TEMPLATE = "Input: {text}\nLabel: {label}\n\n"
+
+ICL_PARAMS = (
+    Param("template", "str", DEFAULT_TEMPLATE,
+          "One demonstration: {text} and then {label}; the support set is written this way, then the query up to {label}",
+          label="Prompt template", group=PROMPT),
+    Param("verbalizers", "str", "",
+          "Words the model says for labels, as label=word pairs separated by commas (empty: each label's own text)",
+          label="Verbalisers", group=PROMPT),
+    Param("calibration", "choice", "none",
+          "contextual: divide each label's probability by its probability after the content-free input \"N/A\" (Zhao et al. 2021)",
+          choices=("none", "contextual"), label="Calibration", group=PROMPT),
+    Param("score_batch_size", "int", 16, "Prompts scored per forward pass (left-padded)", low=1, high=4096,
+          label="Scoring batch size", group=SPEED),
+)
+
+register(
+    MethodSpec(
+        name="icl",
+        title="In-context learning",
+        description="No training: a decoder reads the support set as demonstrations and scores each label's verbaliser after the query",
+        impl="engine.methods.icl:ICL",
+        tasks=("classification",),
+        model_kinds=("decoder",),
+        family="baseline",
+        params=ICL_PARAMS,
+    )
+)
+
+register(
+    MethodSpec(
+        name="metaicl",
+        title="MetaICL",
+        description="Meta-trains the decoder to learn in context: ICL prompts from meta-train classes, loss on the query's label tokens",
+        impl="engine.methods.metaicl:MetaICL",
+        tasks=("classification",),
+        model_kinds=("decoder",),
+        family="gradient",
+        params=_with_defaults(OPTIMIZER_PARAMS, lr=1e-4, weight_decay=0.0)
+        + (
+            Param("scope", "choice", "lora", "What meta-training changes: LoRA adapters (the base weights never move) or every weight",
+                  choices=("lora", "all"), label="Trained weights", group=SCOPE_GROUP),
+            Param("lora_rank", "int", 8, "Rank of the LoRA adapters (scope = lora)", low=1, high=1024,
+                  label="LoRA rank", group=SCOPE_GROUP, when=("scope", ("lora",))),
+            Param("lora_alpha", "float", 16.0, "LoRA scaling numerator: adapters are scaled by alpha / rank", low=0.01, high=10000.0,
+                  log=True, label="LoRA alpha", group=SCOPE_GROUP, when=("scope", ("lora",))),
+            Param("meta_batch_size", "int", 2, "Episodes (prompts sets) per optimizer step; train.episodes counts steps", low=1, high=256,
+                  label="Meta-batch size", group=EPISODES),
+            Param("train_query", "int", 2, "Queries per class in training episodes (0 = task.query); each is one prompt", low=0, high=1000,
+                  label="Training queries per class", group=EPISODES),
+        )
+        + ICL_PARAMS,
+    )
+)

@@ -35,6 +35,11 @@ def weights_dir(db_path: Path, run_id: str) -> Path:
 def load_trained_encoder(db_path: Path, run_id: str, *, device: str = "cpu", folder: Path | None = None) -> Any:
     """The run's encoder with its trained weights (adapters merged in), in eval mode; ``folder``: one of
     its checkpoints instead of the final weights."""
+    return load_trained_run(db_path, run_id, device=device, folder=folder)[0]
+
+
+def load_trained_run(db_path: Path, run_id: str, *, device: str = "cpu", folder: Path | None = None) -> tuple[Any, Any]:
+    """(the run's trained encoder as ``load_trained_encoder`` gives it, the run's config)."""
     from engine.config import RunConfig
     from engine.methods import build_run_model
     from engine.models.adaptation import merge_adapters
@@ -46,7 +51,7 @@ def load_trained_encoder(db_path: Path, run_id: str, *, device: str = "cpu", fol
     if "encoder" not in weights:
         raise UserError(f"run {run_id}'s weights hold no encoder")
     encoder.load_state_dict(weights["encoder"])
-    return merge_adapters(encoder).to(device).eval()
+    return merge_adapters(encoder).to(device).eval(), config
 
 
 def check_request(request: dict[str, Any]) -> tuple[list[str], list[str], list[str]]:
@@ -68,14 +73,23 @@ def check_request(request: dict[str, Any]) -> tuple[list[str], list[str], list[s
     return texts, labels, [str(q) for q in queries]
 
 
-def predict(encoder: Any, request: dict[str, Any], *, temperature: float = TEMPERATURE) -> dict[str, Any]:
-    """Nearest-class-mean cosine probabilities for each query (each query word for NER requests)."""
+def predict(encoder: Any, request: dict[str, Any], *, temperature: float = TEMPERATURE, config: Any = None) -> dict[str, Any]:
+    """Nearest-class-mean cosine probabilities for each query (each query word for NER requests);
+    with the run's ``config``, the method's own answer where it has one (``Method.predict_texts``:
+    in-context learning scores labels after a prompt, and returns the prompt)."""
     if is_token_request(request):
         return predict_tokens(encoder, request, temperature=temperature)
     import torch
     import torch.nn.functional as F
 
     texts, labels, queries = check_request(request)
+    if config is not None:
+        from engine import methods
+
+        cls = methods.load(config.method.name)
+        own = cls.predict_texts(encoder, cls.bind(config.method.params), list(zip(texts, labels)), queries)
+        if own is not None:
+            return own
     classes = list(dict.fromkeys(labels))
     with torch.no_grad():
         emb = F.normalize(_embed(encoder, texts + queries), dim=-1)

@@ -104,11 +104,18 @@ class MethodSpec:
     params: tuple[Param, ...] = ()
     modes: tuple[str, ...] = ("episodic",)
     tasks: tuple[str, ...] = ("classification",)  # the task.type values the method serves
+    # The models it can work with: any (a decoder is then read as a mean-pooled encoder), or
+    # only a decoder (a causal LM whose next-token output it needs: in-context learning).
+    model_kinds: tuple[str, ...] = ("encoder", "decoder")
     family: str = "metric"
     extra: dict[str, Any] = field(default_factory=dict)
 
     def defaults(self) -> dict[str, Any]:
         return {p.name: p.default for p in self.params}
+
+    def model_kind(self, task_model_kind: str) -> str:
+        """The model a run loads: a decoder when the task or this method needs one, else an encoder."""
+        return "decoder" if task_model_kind == "decoder" or "encoder" not in self.model_kinds else "encoder"
 
     def param(self, name: str) -> Param:
         for p in self.params:
@@ -147,6 +154,7 @@ class MethodSpec:
             "family": self.family,
             "modes": list(self.modes),
             "tasks": list(self.tasks),
+            "model_kinds": list(self.model_kinds),
             "params": [p.to_json() for p in self.params],
         }
 

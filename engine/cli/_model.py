@@ -11,16 +11,22 @@ from engine.cli._output import EXIT_OK, db_path, open_store, print_json, route_l
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from engine.fileio import read_json_request
-    from engine.inference import load_trained_encoder, predict
+    from engine.inference import load_trained_run, predict
 
     request = read_json_request(args.input)
     with open_store(args) as store:
         run_id = store.resolve_id(args.id)
     route_library_output_to_stderr()
-    encoder = load_trained_encoder(db_path(args), run_id, device=args.device)
-    result = predict(encoder, request)
+    encoder, config = load_trained_run(db_path(args), run_id, device=args.device)
+    result = predict(encoder, request, config=config)
     if args.explain:
         from engine.inspection import explain
+
+        if "temperature" not in result:  # not a nearest-class-mean answer
+            from engine.errors import UserError
+
+            raise UserError(f"--explain is for nearest-class-mean answers; a {config.method.name} run scores "
+                            "labels after a prompt (each prediction's \"prompt\" shows it)")
 
         explain(encoder, request, result)
     result["run_id"] = run_id

@@ -125,6 +125,10 @@ def cmd_validate(args: argparse.Namespace) -> int:
     bad = next((c for c in checks if not c.ok), None)
     if bad:
         raise UserError(bad.message, source=dataset.source)
+    from engine.methods import check_run_model
+
+    # the model the method needs (a decoder for icl) and the method's fit (prompt length)
+    check_run_model(config, tasks.build_task_data(config, train_query=tasks.requested_train_query(config)))
     return EXIT_OK
 
 

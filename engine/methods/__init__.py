@@ -19,15 +19,33 @@ def build_run_model(config: Any) -> Any:
     """The model a run of ``config`` trains: its base model with the method's adaptation
     (LoRA adapters under ``scope = "lora"``). Training, resume, ``predict`` and
     ``export-model`` all build it here, so saved weights always meet the same modules."""
-    from engine import tasks
     from engine.models.adaptation import build_model
 
     cls = load(config.method.name)
     adaptation = cls.adaptation(cls.bind(config.method.params))
     return build_model(
         config.model, adaptation, seed=config.train.seed, attn_implementation=getattr(cls, "attn_implementation", None),
-        causal_lm=tasks.get(config.task.type).model_kind == "decoder",
+        causal_lm=run_model_kind(config) == "decoder",
     )
 
 
-__all__ = ["Method", "build_run_model", "load"]
+def run_model_kind(config: Any) -> str:
+    """"decoder" when the run's task or method needs a causal LM, else "encoder"."""
+    from engine import tasks
+
+    return get(config.method.name).model_kind(tasks.get(config.task.type).model_kind)
+
+
+def check_run_model(config: Any, data: Any) -> None:
+    """What a run needs of its model, checked from its files before any weight loads: a
+    decoder where the task or the method needs one, and the method's own fit (prompt length)."""
+    from engine.models.loading import check_decoder, resolve_model
+
+    if run_model_kind(config) == "decoder":
+        spec = get(config.method.name)
+        needed_by = f"method '{spec.name}'" if "encoder" not in spec.model_kinds else "this task"
+        check_decoder(resolve_model(config.model.name, allow_pickle=config.model.allow_pickle), needed_by=needed_by)
+    load(config.method.name).check_fit(config, data)
+
+
+__all__ = ["Method", "build_run_model", "check_run_model", "load", "run_model_kind"]

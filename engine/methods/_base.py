@@ -49,6 +49,9 @@ class Method(ABC):
     world: World = SINGLE  # set by the runner for a data-parallel run (engine.distributed)
     name: str = ""
     fixed_params: ClassVar[dict[str, Any]] = {}
+    # False: the method learns nothing from meta-train episodes (in-context learning); the
+    # runner then skips training whatever train.episodes says and goes to the meta-test.
+    trains: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -87,6 +90,24 @@ class Method(ABC):
     def adaptation(cls, hp: Any) -> Adaptation:
         """What of the model a task adapts (``engine.models.adaptation``); LoRA changes the model."""
         return Adaptation()
+
+    @classmethod
+    def check_fit(cls, config: Any, data: TaskData) -> None:
+        """Checks that need the method's settings, the data and the model's files (not its
+        weights): run by ``validate`` and before a run writes anything; a UserError if not."""
+
+    @classmethod
+    def predict_texts(
+        cls, encoder: TextEncoder, hp: Any, support: list[tuple[str, str]], queries: list[str]
+    ) -> dict[str, Any] | None:
+        """``predict``'s answer for a trained run of this method, given (text, label) support
+        examples and query texts, or None for the generic one (nearest class mean on the
+        run's encoder, ``engine.inference``)."""
+        return None
+
+    def results(self) -> dict[str, Any]:
+        """Settings a run reports with its final metrics (``calibration`` for in-context learning)."""
+        return {}
 
     # --- lifecycle ----------------------------------------------------------------
     def setup(self) -> None:

@@ -263,7 +263,7 @@ def model_info(name: str, *, allow_pickle: bool = False) -> dict[str, Any]:
     config = read_model_config(source)  # a hub id that cannot be found says so here
     size = sum(p.stat().st_size for p in Path(source.path).glob("*.safetensors")) if source.local else None
     parameters = _count_safetensors(Path(source.path)) if source.local else None
-    is_decoder = bool(config.get("is_decoder")) or any("CausalLM" in a or "LMHead" in a for a in config.get("architectures", []) or [])
+    is_decoder = saved_as_decoder(config)
     return {
         "name": name,
         "path": source.path,
@@ -275,6 +275,20 @@ def model_info(name: str, *, allow_pickle: bool = False) -> dict[str, Any]:
         "vocab_size": config.get("vocab_size"),
         "model_type": config.get("model_type"),
     }
+
+
+def saved_as_decoder(config: dict[str, Any]) -> bool:
+    """A causal LM by its saved config.json: its architecture (``...ForCausalLM``, ``...LMHeadModel``) or flag."""
+    return bool(config.get("is_decoder")) or any("CausalLM" in a or "LMHead" in a for a in config.get("architectures", []) or [])
+
+
+def check_decoder(source: ModelSource, *, needed_by: str) -> None:
+    """Refuses, in one line and without loading weights, a model that is not a causal LM
+    where ``needed_by`` (a task or a method) needs one."""
+    config = read_model_config(source)
+    if not saved_as_decoder(config):
+        kind = config.get("model_type") or "an"
+        raise ModelError(f"{needed_by} needs a decoder (a causal language model); this is {kind} encoder", source=source.name)
 
 
 def _count_safetensors(folder: Path) -> int | None:
@@ -296,3 +310,16 @@ def _count_safetensors(folder: Path) -> int | None:
         except Exception as exc:
             raise ModelError(f"corrupt safetensors file ({str(exc).splitlines()[0]})", source=str(file)) from None
     return total
+
+
+def load_tokenizer(source: ModelSource, *, trust_remote_code: bool = False) -> Any:
+    """A model's tokenizer alone (no weights): for checks that count tokens before a run."""
+    from transformers import AutoTokenizer
+    from transformers.utils import logging as hf_logging
+
+    hf_logging.set_verbosity_error()
+    try:
+        return AutoTokenizer.from_pretrained(source.path, trust_remote_code=trust_remote_code, local_files_only=source.local)
+    except Exception as exc:  # offline, a broken file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelError(f"cannot load the tokenizer ({first})", source=source.name) from None

@@ -102,9 +102,15 @@ def prepare(config: RunConfig) -> tuple[TaskData, torch.device]:
     method_cls = methods.load(config.method.name)
     data = build_task_data(config, train_query=method_cls.train_query(method_cls.bind(config.method.params)))
     resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
+    methods.check_run_model(config, data)
     device = devices.resolve_device(config.train.device)
     check_quantization(config.model.quantize, device.type)  # train.device = "auto" resolved: CUDA or not
     return data, device
+
+
+def training_episodes(config: RunConfig, method_cls: type[methods.Method]) -> int:
+    """train.episodes, or none for a method that learns nothing from them (in-context learning)."""
+    return config.train.episodes if method_cls.trains else 0
 
 
 def run_experiment(
@@ -193,7 +199,7 @@ def _follow(
     try:
         seed_everything(config.train.seed)
         encoder.to(device)
-        total = config.train.episodes
+        total = training_episodes(config, method_cls)
         method = method_cls(encoder, dict(config.method.params), data, device=device, seed=config.train.seed, total_steps=total)
         method.world = world
         precision.setup_compute(encoder, method_cls, config.method.params, device)
@@ -263,7 +269,7 @@ def _train_and_test(
         final.update(baseline.final_metrics(reference))
         log.info("frozen encoder: nearest class mean %.4f, logistic regression %.4f on the test episodes",
                  final["baseline_ncm_accuracy"], final["baseline_logreg_accuracy"])
-    total = config.train.episodes
+    total = training_episodes(config, method_cls)
     method = method_cls(encoder, dict(config.method.params), data, device=device, seed=config.train.seed, total_steps=total)
     method.world = world
     method.setup()
@@ -348,6 +354,7 @@ def _train_and_test(
         final["gain_over_baseline_ncm"] = gain["mean_diff"]
         final["gain_over_baseline_ncm_ci95"] = gain["ci95"]
         final["gain_over_baseline_ncm_p_value"] = gain["p_value"]
+    final.update(method.results())
     final["headline_metric"] = headline
     final["headline_direction"] = "maximize" if task.headline_metric.higher_is_better else "minimize"
     final["train_seconds"] = train_seconds
@@ -405,7 +412,7 @@ def _test(
         recorder.write(lambda: store.update_run(run_id, episodes_key=key))
         summary["test_episodes"] = len(results)
         curves = {f"test_{name}" for name in data.task.curve_metrics}
-        recorder.metrics({k: v for k, v in summary.items() if k in curves}, config.train.episodes)
+        recorder.metrics({k: v for k, v in summary.items() if k in curves}, training_episodes(config, type(method)))
         log.info("meta-test: %s %.4f ± %.4f over %d episodes", headline, summary[headline], summary[f"{headline}_ci95"], len(results))
     return summary, results
 
