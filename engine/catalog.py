@@ -306,7 +306,10 @@ register(
         tasks=("classification",),
         model_kinds=("decoder",),
         family="gradient",
-        params=_with_defaults(OPTIMIZER_PARAMS, lr=1e-4, weight_decay=0.0)
+        params=tuple(
+            replace(p, when=("scope", ("all",))) if p.name == "trainable_layers" else p
+            for p in _with_defaults(OPTIMIZER_PARAMS, lr=1e-4, weight_decay=0.0)
+        )
         + (
             Param("scope", "choice", "lora", "What meta-training changes: LoRA adapters (the base weights never move) or every weight",
                   choices=("lora", "all"), label="Trained weights", group=SCOPE_GROUP),

@@ -70,7 +70,8 @@ def test_a_default_run_of_every_method_predicts_and_exports(qtbot, tmp_path, eve
     """The real engine on a finished tiny run at the method's defaults (MAML's scope: LoRA)."""
     from engine.specs import all_specs
 
-    assert {s.name for s in all_specs()} == set(METHODS)  # a new method joins this list
+    # a new method joins this list (decoder-only ones, icl and metaicl, are not in every_method_runs)
+    assert {s.name for s in all_specs() if "encoder" in s.model_kinds} == set(METHODS)
     db, runs = every_method_runs
     page = TryModelPage(db, command=[sys.executable, "-m", "engine"])
     qtbot.addWidget(page)

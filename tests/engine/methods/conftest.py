@@ -70,6 +70,26 @@ def keyword_csv(tmp_path_factory) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_decoder_dir(tmp_path_factory) -> Path:
+    """A random 2-layer GPT-2 with the bundled tokenizer (``engine.models.tiny``), for the
+    methods that need a decoder (``icl``, ``metaicl``)."""
+    from engine.models.tiny import build_tiny_decoder
+
+    return build_tiny_decoder(tmp_path_factory.mktemp("tiny-gpt2"))
+
+
+def decoder_only(method: str) -> bool:
+    from engine.specs import get
+
+    return "encoder" not in get(method).model_kinds
+
+
+# What a decoder-only method's classification run changes: its model, and a prompt that fits
+# the tiny decoder's context (one demonstration per class).
+DECODER_RUN = {"model.max_length": 128, "task.k_shot": 1}
+
+
 @pytest.fixture
 def tiny_encoder(tokenizer) -> TextEncoder:
     from transformers import AutoModel

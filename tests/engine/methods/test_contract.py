@@ -8,7 +8,7 @@ from engine.specs import all_specs
 from engine.store import Store
 from engine.training.runner import run_experiment
 
-from .conftest import run_config
+from .conftest import DECODER_RUN, decoder_only, run_config
 
 EPISODIC = [spec.name for spec in all_specs() if "episodic" in spec.modes]
 FAST = {"train_query": 2}
@@ -20,9 +20,11 @@ def _params(name: str) -> dict:
 
 
 @pytest.mark.parametrize("method", EPISODIC)
-def test_method_runs_through_the_runner(method, tiny_model_dir, keyword_csv, tmp_path):
+def test_method_runs_through_the_runner(method, tiny_model_dir, keyword_csv, tmp_path, request):
     db = tmp_path / "runs.db"
     config = run_config(tiny_model_dir, keyword_csv, method, _params(method))
+    if decoder_only(method):  # in-context learning: a decoder and a prompt that fits it
+        config = config.with_values({"model.name": str(request.getfixturevalue("tiny_decoder_dir")), **DECODER_RUN})
     outcome = run_experiment(config, db_path=db)
     assert outcome.status == "finished"
     with Store(db) as store:

@@ -62,8 +62,11 @@ def _default_run(method: str, task_type: str, model_dir, keyword_csv, ner_jsonl,
 
 
 @pytest.mark.parametrize(
-    # Decoder tasks (language_modeling) have their own default runs in tests/engine/test_language_modeling.py.
-    "method,task_type", [(s.name, t) for s in all_specs() for t in s.tasks if t != "language_modeling"], ids=lambda v: v
+    # Decoder tasks (language_modeling) and decoder-only methods (icl, metaicl) have their own default
+    # runs in tests/engine/test_language_modeling.py and tests/engine/methods/test_icl.py.
+    "method,task_type",
+    [(s.name, t) for s in all_specs() if "encoder" in s.model_kinds for t in s.tasks if t != "language_modeling"],
+    ids=lambda v: v
 )
 def test_every_default_run_predicts_and_exports(method, task_type, tiny_model_dir, keyword_csv, ner_jsonl, tmp_path):
     from transformers import AutoModel
