@@ -336,7 +336,8 @@ def _train_and_test(
         events.emit("run_finished", status="interrupted", final_metrics={"train_episodes": step, "train_seconds": train_seconds})
         return RunOutcome(run_id, "interrupted", {})
 
-    if total and config.train.eval_every:
+    if config.train.eval_every and (total or not method_cls.trains):
+        # a method that trains nothing is still scored on meta-val once (studies read val_<headline>)
         _validate(config, data, method, recorder, total, on_validate)
     summary, test_results = _test(config, data, method, recorder, store, run_id, record=True)
     final.update(summary)

@@ -9,7 +9,7 @@ from engine.cli import main
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
-@pytest.mark.parametrize("name", ["quickstart.toml", "ner_quickstart.toml"])
+@pytest.mark.parametrize("name", ["quickstart.toml", "ner_quickstart.toml", "icl_quickstart.toml"])
 def test_example_validates(capsys, name):
     assert main(["validate", str(EXAMPLES / name)]) == 0, capsys.readouterr().err
 
