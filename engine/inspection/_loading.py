@@ -44,6 +44,7 @@ class InspectedRun:
         encoder = load_encoder(
             config.model.name, max_length=config.model.max_length, allow_pickle=config.model.allow_pickle,
             trust_remote_code=config.model.trust_remote_code, attn_implementation=getattr(method_cls, "attn_implementation", None),
+            causal_lm=methods.run_model_kind(config) == "decoder",  # icl, metaicl: a causal LM
         ).to(self.device)
         method = method_cls(encoder, dict(config.method.params), self.data, device=self.device, seed=config.train.seed,
                             total_steps=config.train.episodes)

@@ -24,6 +24,7 @@ the ``task.k_shot`` that fits when the asked one does not.
 from __future__ import annotations
 
 import copy
+import inspect
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -194,7 +195,12 @@ def continuation_log_probs(model: Any, pairs: Sequence[tuple[list[int], list[int
     device = next(model.parameters()).device
     batch = left_padded(pairs, pad_id=pad_id, device=device)
     longest = max(len(v) for _, v in pairs)
-    logits = model(**batch, logits_to_keep=longest + 1, use_cache=False).logits[:, :-1].float()  # predicts the last `longest`
+    accepts = inspect.signature(model.forward).parameters
+    if "position_ids" not in accepts:  # a model with relative positions (ALiBi) reads the mask alone
+        batch.pop("position_ids")
+    if "logits_to_keep" in accepts:
+        batch["logits_to_keep"] = longest + 1
+    logits = model(**batch, use_cache=False).logits[:, -(longest + 1) : -1].float()  # predicts the last `longest`
     targets = batch["input_ids"][:, -longest:]
     token_lp = torch.log_softmax(logits, -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     keep = torch.zeros_like(token_lp)

@@ -14,6 +14,7 @@ from typing import Any
 import torch
 
 from engine.data import Episode
+from engine.errors import UserError
 from engine.methods._base import Method
 from engine.methods._prompt import PromptFormat, PromptScorer, check_prompt_fit, demonstrations, start_tokens
 
@@ -46,8 +47,13 @@ class ICL(Method):
         hp = cls.bind(config.method.params)
         fmt = PromptFormat.from_params(hp)
         source = resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
+        model_config = read_model_config(source)
+        positions = model_config.get("n_positions") or model_config.get("max_position_embeddings")
+        if positions and config.model.max_length > positions:
+            raise UserError(f"model.max_length is {config.model.max_length} but this model reads at most {positions} tokens",
+                            source=config.model.name)
         tokenizer = load_tokenizer(source, trust_remote_code=config.model.trust_remote_code)
-        bos = read_model_config(source).get("bos_token_id")
+        bos = model_config.get("bos_token_id")
         scorer = PromptScorer(tokenizer, fmt, start=start_tokens(tokenizer, bos), max_length=config.model.max_length)
         samplers = {"meta-test": (data.test_sampler, config.task.test_episodes), "meta-val": (data.val_sampler, config.task.val_episodes)}
         check_prompt_fit(scorer, samplers, data.dataset.texts)

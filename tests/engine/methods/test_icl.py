@@ -217,6 +217,11 @@ def test_a_default_run_predicts_with_its_prompt_and_exports(method, tiny_decoder
     explained = run_cli("predict", outcome.run_id, "--input", str(tmp_path / "request.json"), "--db", str(db), "--explain")
     assert explained.returncode == 2 and "--explain is for nearest-class-mean answers" in explained.stderr
 
+    inspected = run_cli("inspect", outcome.run_id, "--db", str(db), "--json")  # through the run's own method
+    assert inspected.returncode == 0, inspected.stderr
+    view = json.loads(inspected.stdout)
+    assert view["method"] == method and view["views"]["after"]["accuracy"] == pytest.approx(view["stored_accuracy"])
+
     encoder = load_trained_encoder(db, outcome.run_id)
     out = export_model(db, outcome.run_id, tmp_path / "hf")
     exported = AutoModelForCausalLM.from_pretrained(out, use_safetensors=True).eval()
@@ -242,3 +247,13 @@ def test_a_stopped_metaicl_lora_run_resumes_as_if_unbroken(tiny_decoder_dir, key
         expected = [m["value"] for m in store.metrics(unbroken.run_id, "train_loss")]
     assert len(expected) == 4 and losses == pytest.approx(expected, rel=1e-5)
     assert resumed.final_metrics["test_accuracy"] == pytest.approx(unbroken.final_metrics["test_accuracy"])
+
+
+def test_a_max_length_beyond_the_models_positions_is_one_line(tiny_decoder_dir, keyword_csv):
+    from engine.errors import UserError
+    from engine.methods import check_run_model
+    from engine.tasks import build_task_data
+
+    config = icl_config(tiny_decoder_dir, keyword_csv, **{"model.max_length": 512})
+    with pytest.raises(UserError, match="model.max_length is 512 but this model reads at most 256 tokens"):
+        check_run_model(config, build_task_data(config))
