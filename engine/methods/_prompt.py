@@ -99,7 +99,8 @@ class PromptScorer:
     (``model``: the causal LM; without one it only measures prompts, for ``validate``)."""
 
     def __init__(self, tokenizer: Any, fmt: PromptFormat, *, start: list[int], max_length: int, model: Any = None,
-                 batch_size: int = 16):
+                 batch_size: int = 16, prefix_cache: bool = True):
+        self.prefix_cache = prefix_cache
         self.tokenizer = tokenizer
         self.fmt = fmt
         self.start = start
@@ -109,35 +110,45 @@ class PromptScorer:
         self._ids: dict[str, list[int]] = {}
 
     @classmethod
-    def for_encoder(cls, encoder: Any, fmt: PromptFormat, *, batch_size: int = 16) -> PromptScorer:
+    def for_encoder(cls, encoder: Any, fmt: PromptFormat, **options: Any) -> PromptScorer:
         """A scorer over a loaded decoder (``DecoderEncoder``): its tokenizer, BOS and max_length."""
         bos = getattr(encoder.backbone.config, "bos_token_id", None)
         return cls(encoder.tokenizer, fmt, start=start_tokens(encoder.tokenizer, bos),
-                   max_length=encoder.max_length, model=encoder.backbone, batch_size=batch_size)
+                   max_length=encoder.max_length, model=encoder.backbone, **options)
 
     def ids(self, text: str) -> list[int]:
         if text not in self._ids:
             self._ids[text] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return self._ids[text]
 
-    def context(self, demonstrations: Sequence[tuple[str, str]], text: str) -> list[int]:
+    def prefix(self, demonstrations: Sequence[tuple[str, str]]) -> list[int]:
+        """The start token and the demonstrations: what every prompt of an episode begins with."""
         out = list(self.start)
         for demo_text, label in demonstrations:
             out += self.ids(self.fmt.demonstration(demo_text, label))
-        return out + self.ids(self.fmt.query(text)[0])
+        return out
+
+    def context(self, demonstrations: Sequence[tuple[str, str]], text: str) -> list[int]:
+        return self.prefix(demonstrations) + self.ids(self.fmt.query(text)[0])
 
     def continuation(self, text: str, label: str) -> list[int]:
         return self.ids(self.fmt.query(text)[1] + self.fmt.word(label))
 
     def label_scores(self, demonstrations: Sequence[tuple[str, str]], queries: Sequence[str], labels: Sequence[str]) -> torch.Tensor:
-        """[queries, labels]: the summed log-likelihood of each label's verbaliser after each prompt."""
-        pairs = [(self.context(demonstrations, q), self.continuation(q, label)) for q in queries for label in labels]
-        self.check_length(max(len(c) + len(v) for c, v in pairs))
+        """[queries, labels]: the summed log-likelihood of each label's verbaliser after each prompt.
+        The demonstrations, shared by every prompt of the call, are read once (``prefix_cache``)."""
+        prefix = self.prefix(demonstrations)
+        tails = [(self.ids(self.fmt.query(q)[0]), self.continuation(q, label)) for q in queries for label in labels]
+        self.check_length(len(prefix) + max(len(c) + len(v) for c, v in tails))
         with torch.no_grad():
-            scores = torch.cat([
-                sequence_log_likelihood(self.model, pairs[i : i + self.batch_size], pad_id=self.pad_id)
-                for i in range(0, len(pairs), self.batch_size)
-            ])
+            if self.prefix_cache and prefix and all(query for query, _ in tails):
+                scores = prefix_cached_log_likelihood(self.model, prefix, tails, batch_size=self.batch_size, pad_id=self.pad_id)
+            else:
+                pairs = [(prefix + query, continuation) for query, continuation in tails]
+                scores = torch.cat([
+                    sequence_log_likelihood(self.model, pairs[i : i + self.batch_size], pad_id=self.pad_id)
+                    for i in range(0, len(pairs), self.batch_size)
+                ])
         return scores.view(len(queries), len(labels)).float()
 
     def classify(self, demonstrations: Sequence[tuple[str, str]], queries: Sequence[str], labels: Sequence[str], *,
@@ -192,20 +203,45 @@ def sequence_log_likelihood(model: Any, pairs: Sequence[tuple[list[int], list[in
 def continuation_log_probs(model: Any, pairs: Sequence[tuple[list[int], list[int]]], *, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """([pairs, longest continuation] log-probabilities of each continuation token, a 0/1 mask
     of the real ones). Continuations are right-aligned: the last column is every pair's last token."""
+    batch = left_padded(pairs, pad_id=pad_id, device=next(model.parameters()).device)
+    return _continuation_scores(model, batch, [len(v) for _, v in pairs])
+
+
+def prefix_cached_log_likelihood(model: Any, prefix: list[int], tails: Sequence[tuple[list[int], list[int]]], *,
+                                 batch_size: int, pad_id: int) -> torch.Tensor:
+    """[tails]: ``sequence_log_likelihood`` of ``(prefix + query, continuation)`` for each
+    (query, continuation) tail, reading the shared prefix once: its keys and values are
+    cached and repeated over each batch of tails. A tail's pads sit between the prefix and
+    the tail, masked, and its positions go on from the prefix's."""
     device = next(model.parameters()).device
-    batch = left_padded(pairs, pad_id=pad_id, device=device)
-    longest = max(len(v) for _, v in pairs)
+    cache = model(input_ids=torch.tensor([prefix], device=device), use_cache=True).past_key_values
+    scores = []
+    for i in range(0, len(tails), batch_size):
+        chunk = tails[i : i + batch_size]
+        batch = left_padded(chunk, pad_id=pad_id, device=device)
+        batch["attention_mask"] = torch.cat([batch["attention_mask"].new_ones(len(chunk), len(prefix)), batch["attention_mask"]], 1)
+        batch["position_ids"] = batch["position_ids"] + len(prefix)
+        repeated = copy.deepcopy(cache)
+        repeated.batch_repeat_interleave(len(chunk))
+        batch["past_key_values"] = repeated
+        token_lp, keep = _continuation_scores(model, batch, [len(v) for _, v in chunk])
+        scores.append((token_lp * keep).sum(-1))
+    return torch.cat(scores)
+
+
+def _continuation_scores(model: Any, batch: dict[str, Any], lengths: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    longest = max(lengths)
+    targets = batch["input_ids"][:, -longest:]
     accepts = inspect.signature(model.forward).parameters
     if "position_ids" not in accepts:  # a model with relative positions (ALiBi) reads the mask alone
         batch.pop("position_ids")
     if "logits_to_keep" in accepts:
         batch["logits_to_keep"] = longest + 1
-    logits = model(**batch, use_cache=False).logits[:, -(longest + 1) : -1].float()  # predicts the last `longest`
-    targets = batch["input_ids"][:, -longest:]
+    logits = model(**batch, use_cache="past_key_values" in batch).logits[:, -(longest + 1) : -1].float()  # the last `longest`
     token_lp = torch.log_softmax(logits, -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     keep = torch.zeros_like(token_lp)
-    for row, (_, continuation) in enumerate(pairs):
-        keep[row, longest - len(continuation) :] = 1.0
+    for row, length in enumerate(lengths):
+        keep[row, longest - length :] = 1.0
     return token_lp, keep
 
 

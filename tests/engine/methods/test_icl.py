@@ -58,9 +58,11 @@ QUERIES = ["apple juice", "a long quiet river under the old bridge", "sea"]
 LABELS = ["fruit", "water and sea"]
 
 
-def test_batched_left_padded_scores_equal_one_sequence_at_a_time(tiny_decoder_dir):
-    """Left padding, the attention mask and position ids leave every prompt's scores as if alone."""
-    scorer = _scorer(tiny_decoder_dir, batch_size=16)
+@pytest.mark.parametrize("prefix_cache", [True, False], ids=["cached-demonstrations", "whole-prompts"])
+def test_batched_left_padded_scores_equal_one_sequence_at_a_time(tiny_decoder_dir, prefix_cache):
+    """Left padding, the attention mask and position ids (and the demonstrations' cached keys
+    and values, repeated over a batch) leave every prompt's scores as if it were read alone."""
+    scorer = _scorer(tiny_decoder_dir, batch_size=4, prefix_cache=prefix_cache)
     batched = scorer.label_scores(DEMOS, QUERIES, LABELS)
     model = scorer.model
     expected = torch.zeros(len(QUERIES), len(LABELS))
