@@ -10,7 +10,9 @@ Sequences are tokenized in pieces that are cached: a start token (the model's BO
 piece per demonstration row, the query piece, the verbaliser. Batches are *left*-padded
 with an attention mask and position ids that skip the pads, so every sequence ends at the
 last column and the model computes logits for the last few positions only
-(``logits_to_keep``): the verbaliser tokens, whatever each prompt's length.
+(``logits_to_keep``): the verbaliser tokens, whatever each prompt's length. At scoring
+time the demonstrations, shared by an episode's prompts, are read once and their keys and
+values reused (``prefix_cached_log_likelihood``); training (MetaICL) reads whole prompts.
 
 ``calibration = "contextual"`` (Zhao et al. 2021) scores the same demonstrations with the
 content-free query "N/A" and divides each label's normalised probability by it (a
