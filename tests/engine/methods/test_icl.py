@@ -14,7 +14,10 @@ import pytest
 import torch
 
 from engine.config import RunConfig
+from engine.errors import UserError
+from engine.methods import check_run_model
 from engine.store import Store
+from engine.tasks import build_task_data
 from engine.training.runner import run_experiment
 from tests.conftest import run_cli
 
@@ -114,32 +117,32 @@ def test_icl_skips_training_and_pairs_with_protonet_episode_by_episode(tiny_deco
 
 def test_icl_refuses_an_encoder_and_a_bad_template_in_one_line(tiny_model_dir, tiny_decoder_dir, keyword_csv, tmp_path):
     path = toml_of(icl_config(tiny_model_dir, keyword_csv), tmp_path / "encoder.toml")
-    result = run_cli("validate", str(path))
+    result = run_cli("validate", str(path))  # the real command line: exit 2, one line, no traceback
     assert result.returncode == 2 and "Traceback" not in result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert "method 'icl' needs a decoder (a causal language model); this is bert encoder" in line
     path = toml_of(icl_config(tiny_decoder_dir, keyword_csv, params={"template": "{label}: {text}"}), tmp_path / "bad.toml")
-    result = run_cli("validate", str(path))
-    assert result.returncode == 2 and "must put {text} before {label}" in result.stderr.strip().splitlines()[-1]
+    with pytest.raises(UserError, match="must put {text} before {label}"):
+        check_run_model(RunConfig.load(path), build_task_data(RunConfig.load(path)))
 
 
-def test_methods_json_says_which_models_a_method_needs():
-    result = run_cli("methods", "--json")
-    kinds = {m["name"]: m["model_kinds"] for m in json.loads(result.stdout)}
+def test_methods_json_says_which_models_a_method_needs(capsys):
+    from engine.cli import main
+
+    assert main(["methods", "--json"]) == 0
+    kinds = {m["name"]: m["model_kinds"] for m in json.loads(capsys.readouterr().out)}
     assert kinds["icl"] == kinds["metaicl"] == ["decoder"]
     assert kinds["protonet"] == ["encoder", "decoder"]
 
 
-def test_a_prompt_longer_than_max_length_is_a_validate_error_naming_tokens_and_k(tiny_decoder_dir, keyword_csv, tmp_path):
-    from engine.methods import check_run_model
-    from engine.tasks import build_task_data
+def test_a_prompt_longer_than_max_length_is_a_validate_error_naming_tokens_and_k(tiny_decoder_dir, keyword_csv, tmp_path, capsys):
+    from engine.cli import main
+    from engine.methods._prompt import demonstrations
 
     config = icl_config(tiny_decoder_dir, keyword_csv, **{"task.k_shot": 3})
     data = build_task_data(config)
-    needed = 0
     scorer = _scorer(tiny_decoder_dir)
-    from engine.methods._prompt import demonstrations
-
+    needed = 0  # the longest sequence of the run's meta-test and meta-val episodes, counted here
     for sampler, count in ((data.test_sampler, 10), (data.val_sampler, 4)):
         for episode in sampler.episodes(count):
             demos = demonstrations(episode, data.dataset.texts)
@@ -149,9 +152,9 @@ def test_a_prompt_longer_than_max_length_is_a_validate_error_naming_tokens_and_k
                     needed = max(needed, len(scorer.context(demos, text)) + len(scorer.continuation(text, label)))
     check_run_model(config.with_values({"model.max_length": needed}), data)  # exactly enough
     path = toml_of(config.with_values({"model.max_length": needed - 1}), tmp_path / "long.toml")
-    result = run_cli("validate", str(path))
-    assert result.returncode == 2 and "Traceback" not in result.stderr
-    line = result.stderr.strip().splitlines()[-1]
+    capsys.readouterr()
+    assert main(["validate", str(path)]) == 2
+    line = capsys.readouterr().err.strip().splitlines()[-1]
     assert f"needs {needed} tokens but model.max_length is {needed - 1}" in line
     assert "fewer demonstrations per class: task.k_shot = 2 fits" in line
 
@@ -198,9 +201,10 @@ def test_metaicl_beats_icl_where_the_answer_is_learnable(tmp_path):
 # --- the lifecycle every method has ----------------------------------------------------------
 
 @pytest.mark.parametrize("method", ["icl", "metaicl"])
-def test_a_default_run_predicts_with_its_prompt_and_exports(method, tiny_decoder_dir, keyword_csv, tmp_path):
+def test_a_default_run_predicts_with_its_prompt_and_exports(method, tiny_decoder_dir, keyword_csv, tmp_path, capsys):
     from transformers import AutoModelForCausalLM
 
+    from engine.cli import main
     from engine.inference import export_model, load_trained_encoder
 
     db = tmp_path / "runs.db"
@@ -209,19 +213,17 @@ def test_a_default_run_predicts_with_its_prompt_and_exports(method, tiny_decoder
     request = {"support": [{"text": "apple pie", "label": "fruit"}, {"text": "river water", "label": "water"}],
                "query": ["apple juice", "a river"]}
     (tmp_path / "request.json").write_text(json.dumps(request))
-    result = run_cli("predict", outcome.run_id, "--input", str(tmp_path / "request.json"), "--db", str(db))
-    assert result.returncode == 0, result.stderr
-    answer = json.loads(result.stdout)
+    capsys.readouterr()
+    assert main(["predict", outcome.run_id, "--input", str(tmp_path / "request.json"), "--db", str(db)]) == 0
+    answer = json.loads(capsys.readouterr().out)
     assert answer["classes"] == ["fruit", "water"] and answer["calibration"] == "none"
     first = answer["predictions"][0]
     assert first["prompt"] == "Input: apple pie\nLabel: fruit\n\nInput: river water\nLabel: water\n\nInput: apple juice\nLabel:"
     assert sum(first["probabilities"].values()) == pytest.approx(1.0) and first["label"] in ("fruit", "water")
-    explained = run_cli("predict", outcome.run_id, "--input", str(tmp_path / "request.json"), "--db", str(db), "--explain")
-    assert explained.returncode == 2 and "--explain is for nearest-class-mean answers" in explained.stderr
-
-    inspected = run_cli("inspect", outcome.run_id, "--db", str(db), "--json")  # through the run's own method
-    assert inspected.returncode == 0, inspected.stderr
-    view = json.loads(inspected.stdout)
+    assert main(["predict", outcome.run_id, "--input", str(tmp_path / "request.json"), "--db", str(db), "--explain"]) == 2
+    assert "--explain is for nearest-class-mean answers" in capsys.readouterr().err
+    assert main(["inspect", outcome.run_id, "--db", str(db), "--json"]) == 0  # through the run's own method
+    view = json.loads(capsys.readouterr().out)
     assert view["method"] == method and view["views"]["after"]["accuracy"] == pytest.approx(view["stored_accuracy"])
 
     encoder = load_trained_encoder(db, outcome.run_id)
@@ -252,10 +254,6 @@ def test_a_stopped_metaicl_lora_run_resumes_as_if_unbroken(tiny_decoder_dir, key
 
 
 def test_a_max_length_beyond_the_models_positions_is_one_line(tiny_decoder_dir, keyword_csv):
-    from engine.errors import UserError
-    from engine.methods import check_run_model
-    from engine.tasks import build_task_data
-
     config = icl_config(tiny_decoder_dir, keyword_csv, **{"model.max_length": 512})
     with pytest.raises(UserError, match="model.max_length is 512 but this model reads at most 256 tokens"):
         check_run_model(config, build_task_data(config))
