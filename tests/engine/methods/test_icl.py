@@ -105,7 +105,8 @@ def test_icl_skips_training_and_pairs_with_protonet_episode_by_episode(tiny_deco
     assert icl.status == proto.status == "finished"
     assert icl.final_metrics["train_episodes"] == 0 and icl.final_metrics["calibration"] == "contextual"
     with Store(db) as store:
-        assert not store.metrics(icl.run_id, "train_loss")  # straight to the meta-test
+        assert not store.metrics(icl.run_id, "train_loss")  # straight to the meta-test,
+        assert [m["step"] for m in store.metrics(icl.run_id, "val_accuracy")] == [0]  # after one meta-val (studies)
         assert store.get_run(icl.run_id)["episodes_key"] == store.get_run(proto.run_id)["episodes_key"]
         assert [e["key"] for e in store.episodes(icl.run_id)] == [e["key"] for e in store.episodes(proto.run_id)]
         result = compare_runs(store, proto.run_id, [icl.run_id])
@@ -192,10 +193,13 @@ def test_metaicl_beats_icl_where_the_answer_is_learnable(tmp_path):
     common = {"task.k_shot": 2, "task.test_episodes": 20, "task.meta_test_fraction": 0.3, "train.eval_every": 0}
     icl = run_experiment(icl_config(model, data, "icl", **common), db_path=tmp_path / "runs.db").final_metrics
     params = {"scope": "all", "lr": 3e-3, "meta_batch_size": 2}
-    meta = run_experiment(icl_config(model, data, "metaicl", params, **common, **{"train.episodes": 200}),
+    meta = run_experiment(icl_config(model, data, "metaicl", params, **common, **{"train.episodes": 200, "train.eval_untrained": True}),
                           db_path=tmp_path / "runs.db").final_metrics
     # measured: icl 0.33 (chance), metaicl 1.00 on the same 20 episodes
     assert meta["test_accuracy"] > icl["test_accuracy"] + 0.3, (icl, meta)
+    # before training, metaicl is icl with the same model: its paired gain is the gain over icl
+    assert meta["untrained_test_accuracy"] == pytest.approx(icl["test_accuracy"])
+    assert meta["gain_over_untrained"] > 0.3 and meta["gain_over_untrained_p_value"] < 0.05, meta
 
 
 # --- the lifecycle every method has ----------------------------------------------------------
