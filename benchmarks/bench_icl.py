@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks._results import fmt_ci, fmt_diff, load, save  # noqa: E402
+from benchmarks._results import fmt_ci, fmt_diff, load, save
 
 RESULTS = Path(__file__).resolve().parent / "results" / "icl.json"
 TASK = {"n_way": 5, "k_shot": 1, "query": 15, "test_episodes": 200, "val_episodes": 10, "meta_test_fraction": 0.5}
@@ -40,8 +40,8 @@ CASES = {
 
 def run_case(case: str, decoder: str, max_length: int, db: Path) -> dict:
     from engine.config import RunConfig
-    from engine.training.runner import run_experiment
     from engine.store import Store
+    from engine.training.runner import run_experiment
 
     _, kind, method, params, episodes = CASES[case]
     raw = {
