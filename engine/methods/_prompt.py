@@ -40,6 +40,8 @@ from engine.errors import ConfigError, UserError
 
 CONTENT_FREE = "N/A"
 TEXT, LABEL = "{text}", "{label}"
+Demo = tuple[str, str]  # a demonstration: (text, label)
+Pair = tuple[list[int], list[int]]  # token ids: (context, continuation)
 
 
 def parse_verbalizers(text: str, *, key: str = "method.params.verbalizers") -> dict[str, str]:
@@ -60,7 +62,8 @@ def template_problem(template: str) -> str | None:
     if template.count(TEXT) != 1 or template.count(LABEL) != 1:
         return f"'method.params.template' needs {TEXT} and {LABEL} once each, got {template!r}"
     if template.index(TEXT) > template.index(LABEL):
-        return f"'method.params.template' must put {TEXT} before {LABEL} (the label is what the model says after the text)"
+        return (f"'method.params.template' must put {TEXT} before {LABEL} "
+                "(the label is what the model says after the text)")
     return None
 
 
@@ -91,7 +94,7 @@ class PromptFormat:
         stripped = before.rstrip()
         return stripped, before[len(stripped) :]
 
-    def prompt(self, demonstrations: Sequence[tuple[str, str]], text: str) -> str:
+    def prompt(self, demonstrations: Sequence[Demo], text: str) -> str:
         """The whole prompt as the model reads it, up to (not with) the verbaliser."""
         return "".join(self.demonstration(t, label) for t, label in demonstrations) + self.query(text)[0]
 
@@ -123,20 +126,20 @@ class PromptScorer:
             self._ids[text] = self.tokenizer(text, add_special_tokens=False)["input_ids"]
         return self._ids[text]
 
-    def prefix(self, demonstrations: Sequence[tuple[str, str]]) -> list[int]:
+    def prefix(self, demonstrations: Sequence[Demo]) -> list[int]:
         """The start token and the demonstrations: what every prompt of an episode begins with."""
         out = list(self.start)
         for demo_text, label in demonstrations:
             out += self.ids(self.fmt.demonstration(demo_text, label))
         return out
 
-    def context(self, demonstrations: Sequence[tuple[str, str]], text: str) -> list[int]:
+    def context(self, demonstrations: Sequence[Demo], text: str) -> list[int]:
         return self.prefix(demonstrations) + self.ids(self.fmt.query(text)[0])
 
     def continuation(self, text: str, label: str) -> list[int]:
         return self.ids(self.fmt.query(text)[1] + self.fmt.word(label))
 
-    def label_scores(self, demonstrations: Sequence[tuple[str, str]], queries: Sequence[str], labels: Sequence[str]) -> torch.Tensor:
+    def label_scores(self, demonstrations: Sequence[Demo], queries: Sequence[str], labels: Sequence[str]) -> torch.Tensor:
         """[queries, labels]: the summed log-likelihood of each label's verbaliser after each prompt.
         The demonstrations, shared by every prompt of the call, are read once (``prefix_cache``)."""
         prefix = self.prefix(demonstrations)
@@ -144,7 +147,9 @@ class PromptScorer:
         self.check_length(len(prefix) + max(len(c) + len(v) for c, v in tails))
         with torch.no_grad():
             if self.prefix_cache and prefix and all(query for query, _ in tails):
-                scores = prefix_cached_log_likelihood(self.model, prefix, tails, batch_size=self.batch_size, pad_id=self.pad_id)
+                scores = prefix_cached_log_likelihood(
+                    self.model, prefix, tails, batch_size=self.batch_size, pad_id=self.pad_id
+                )
             else:
                 pairs = [(prefix + query, continuation) for query, continuation in tails]
                 scores = torch.cat([
@@ -153,7 +158,7 @@ class PromptScorer:
                 ])
         return scores.view(len(queries), len(labels)).float()
 
-    def classify(self, demonstrations: Sequence[tuple[str, str]], queries: Sequence[str], labels: Sequence[str], *,
+    def classify(self, demonstrations: Sequence[Demo], queries: Sequence[str], labels: Sequence[str], *,
                  calibration: str) -> torch.Tensor:
         """[queries, labels] logits: log-likelihoods, or with contextual calibration the
         normalised log-probabilities less those after the content-free query."""
@@ -182,7 +187,7 @@ def start_tokens(tokenizer: Any, bos: int | None) -> list[int]:
     return [] if bos is None else [int(bos)]
 
 
-def left_padded(pairs: Sequence[tuple[list[int], list[int]]], *, pad_id: int, device: torch.device) -> dict[str, torch.Tensor]:
+def left_padded(pairs: Sequence[Pair], *, pad_id: int, device: torch.device) -> dict[str, torch.Tensor]:
     """input_ids, attention_mask and position_ids of context + continuation, padded on the left."""
     width = max(len(c) + len(v) for c, v in pairs)
     input_ids = torch.full((len(pairs), width), pad_id, dtype=torch.long)
@@ -195,21 +200,21 @@ def left_padded(pairs: Sequence[tuple[list[int], list[int]]], *, pad_id: int, de
     return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device), "position_ids": positions.to(device)}
 
 
-def sequence_log_likelihood(model: Any, pairs: Sequence[tuple[list[int], list[int]]], *, pad_id: int) -> torch.Tensor:
+def sequence_log_likelihood(model: Any, pairs: Sequence[Pair], *, pad_id: int) -> torch.Tensor:
     """[pairs]: the summed log-probability of each continuation after its context (gradients
     flow when enabled). Only the last ``longest continuation + 1`` positions get logits."""
     token_lp, keep = continuation_log_probs(model, pairs, pad_id=pad_id)
     return (token_lp * keep).sum(-1)
 
 
-def continuation_log_probs(model: Any, pairs: Sequence[tuple[list[int], list[int]]], *, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+def continuation_log_probs(model: Any, pairs: Sequence[Pair], *, pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
     """([pairs, longest continuation] log-probabilities of each continuation token, a 0/1 mask
     of the real ones). Continuations are right-aligned: the last column is every pair's last token."""
     batch = left_padded(pairs, pad_id=pad_id, device=next(model.parameters()).device)
     return _continuation_scores(model, batch, [len(v) for _, v in pairs])
 
 
-def prefix_cached_log_likelihood(model: Any, prefix: list[int], tails: Sequence[tuple[list[int], list[int]]], *,
+def prefix_cached_log_likelihood(model: Any, prefix: list[int], tails: Sequence[Pair], *,
                                  batch_size: int, pad_id: int) -> torch.Tensor:
     """[tails]: ``sequence_log_likelihood`` of ``(prefix + query, continuation)`` for each
     (query, continuation) tail, reading the shared prefix once: its keys and values are
@@ -221,7 +226,8 @@ def prefix_cached_log_likelihood(model: Any, prefix: list[int], tails: Sequence[
     for i in range(0, len(tails), batch_size):
         chunk = tails[i : i + batch_size]
         batch = left_padded(chunk, pad_id=pad_id, device=device)
-        batch["attention_mask"] = torch.cat([batch["attention_mask"].new_ones(len(chunk), len(prefix)), batch["attention_mask"]], 1)
+        mask = batch["attention_mask"]
+        batch["attention_mask"] = torch.cat([mask.new_ones(len(chunk), len(prefix)), mask], 1)
         batch["position_ids"] = batch["position_ids"] + len(prefix)
         repeated = copy.deepcopy(cache)
         repeated.batch_repeat_interleave(len(chunk))
@@ -232,6 +238,8 @@ def prefix_cached_log_likelihood(model: Any, prefix: list[int], tails: Sequence[
 
 
 def _continuation_scores(model: Any, batch: dict[str, Any], lengths: Sequence[int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """(log-probabilities of the last ``max(lengths)`` tokens of each row, a 0/1 mask of each
+    row's own ``lengths`` of them): one forward pass of a left-padded batch."""
     longest = max(lengths)
     targets = batch["input_ids"][:, -longest:]
     accepts = inspect.signature(model.forward).parameters
@@ -239,7 +247,8 @@ def _continuation_scores(model: Any, batch: dict[str, Any], lengths: Sequence[in
         batch.pop("position_ids")
     if "logits_to_keep" in accepts:
         batch["logits_to_keep"] = longest + 1
-    logits = model(**batch, use_cache="past_key_values" in batch).logits[:, -(longest + 1) : -1].float()  # the last `longest`
+    logits = model(**batch, use_cache="past_key_values" in batch).logits
+    logits = logits[:, -(longest + 1) : -1].float()  # each predicts the token after it: the last `longest`
     token_lp = torch.log_softmax(logits, -1).gather(-1, targets.unsqueeze(-1)).squeeze(-1)
     keep = torch.zeros_like(token_lp)
     for row, length in enumerate(lengths):
@@ -249,10 +258,11 @@ def _continuation_scores(model: Any, batch: dict[str, Any], lengths: Sequence[in
 
 # --- episodes -----------------------------------------------------------------------------
 
-def demonstrations(episode: Episode, texts: Sequence[str]) -> list[tuple[str, str]]:
+def demonstrations(episode: Episode, texts: Sequence[str]) -> list[Demo]:
     """The support rows as (text, class) pairs, in an order seeded by the episode: grouped by
     class, the class written last would be favoured (recency)."""
-    pairs = [(texts[row], episode.classes[label]) for row, label in zip(episode.support, episode.support_labels, strict=True)]
+    support = zip(episode.support, episode.support_labels, strict=True)
+    pairs = [(texts[row], episode.classes[label]) for row, label in support]
     random.Random(episode.key).shuffle(pairs)
     return pairs
 

@@ -34,7 +34,8 @@ class ICL(Method):
         self.encoder.eval()
         texts = self.data.dataset.texts
         queries = [texts[row] for row in episode.query]
-        return self.scorer.classify(demonstrations(episode, texts), queries, list(episode.classes), calibration=self.hp.calibration)
+        demos = demonstrations(episode, texts)
+        return self.scorer.classify(demos, queries, list(episode.classes), calibration=self.hp.calibration)
 
     def results(self) -> dict[str, Any]:
         return {"calibration": self.hp.calibration}
@@ -50,12 +51,17 @@ class ICL(Method):
         model_config = read_model_config(source)
         positions = model_config.get("n_positions") or model_config.get("max_position_embeddings")
         if positions and config.model.max_length > positions:
-            raise UserError(f"model.max_length is {config.model.max_length} but this model reads at most {positions} tokens",
-                            source=config.model.name)
+            raise UserError(
+                f"model.max_length is {config.model.max_length} but this model reads at most {positions} tokens",
+                source=config.model.name,
+            )
         tokenizer = load_tokenizer(source, trust_remote_code=config.model.trust_remote_code)
         bos = model_config.get("bos_token_id")
         scorer = PromptScorer(tokenizer, fmt, start=start_tokens(tokenizer, bos), max_length=config.model.max_length)
-        samplers = {"meta-test": (data.test_sampler, config.task.test_episodes), "meta-val": (data.val_sampler, config.task.val_episodes)}
+        samplers = {
+            "meta-test": (data.test_sampler, config.task.test_episodes),
+            "meta-val": (data.val_sampler, config.task.val_episodes),
+        }
         check_prompt_fit(scorer, samplers, data.dataset.texts)
 
     @classmethod
@@ -68,5 +74,7 @@ class ICL(Method):
         predictions = []
         for text, row in zip(queries, probs.tolist(), strict=True):
             ranked = sorted(zip(classes, row, strict=True), key=lambda kv: -kv[1])
-            predictions.append({"text": text, "label": ranked[0][0], "probabilities": dict(ranked), "prompt": fmt.prompt(support, text)})
+            predictions.append(
+                {"text": text, "label": ranked[0][0], "probabilities": dict(ranked), "prompt": fmt.prompt(support, text)}
+            )
         return {"classes": classes, "calibration": hp.calibration, "predictions": predictions}

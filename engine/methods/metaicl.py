@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.data import Episode
-from engine.methods._prompt import PromptScorer, continuation_log_probs, demonstrations
+from engine.methods._prompt import Demo, Pair, PromptScorer, continuation_log_probs, demonstrations
 from engine.methods.icl import ICL
 from engine.models.adaptation import Adaptation
 
@@ -31,7 +31,9 @@ class MetaICL(ICL):
 
     @classmethod
     def adaptation(cls, hp: Any) -> Adaptation:
-        return Adaptation("lora", lora_rank=hp.lora_rank, lora_alpha=hp.lora_alpha) if hp.scope == "lora" else Adaptation("all")
+        if hp.scope == "lora":
+            return Adaptation("lora", lora_rank=hp.lora_rank, lora_alpha=hp.lora_alpha)
+        return Adaptation("all")
 
     def setup(self) -> None:
         adaptation = self.adaptation(self.hp)
@@ -65,7 +67,8 @@ class MetaICL(ICL):
         total = 0.0
         size = self.hp.score_batch_size
         for i in range(0, len(pairs), size):  # gradient accumulation: the loss is the mean over every label token
-            token_lp, keep = continuation_log_probs(self.encoder.backbone, pairs[i : i + size], pad_id=self.scorer.pad_id)
+            chunk = pairs[i : i + size]
+            token_lp, keep = continuation_log_probs(self.encoder.backbone, chunk, pad_id=self.scorer.pad_id)
             loss = -(token_lp * keep).sum() / tokens
             (loss / self.world.size).backward()
             total += float(loss.detach())
@@ -74,7 +77,7 @@ class MetaICL(ICL):
         return {"train_loss": train_loss}
 
 
-def fitting_prompt(scorer: PromptScorer, demos: list[tuple[str, str]], text: str, label: str) -> tuple[list[int], list[int]]:
+def fitting_prompt(scorer: PromptScorer, demos: list[Demo], text: str, label: str) -> Pair:
     """(context, verbaliser) token ids of a training prompt; the oldest demonstrations are
     dropped while it does not fit model.max_length (validation and test prompts are checked
     before the run instead, so that every method sees the same episodes)."""
