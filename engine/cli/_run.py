@@ -128,7 +128,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     from engine.methods import check_run_model
 
     # the model the method needs (a decoder for icl) and the method's fit (prompt length)
-    check_run_model(config, tasks.build_task_data(config, train_query=tasks.requested_train_query(config)))
+    for line in check_run_model(config, tasks.build_task_data(config, train_query=tasks.requested_train_query(config))):
+        print("ok    " + line)
     return EXIT_OK
 
 

@@ -36,16 +36,17 @@ def run_model_kind(config: Any) -> str:
     return get(config.method.name).model_kind(tasks.get(config.task.type).model_kind)
 
 
-def check_run_model(config: Any, data: Any) -> None:
+def check_run_model(config: Any, data: Any) -> list[str]:
     """What a run needs of its model, checked from its files before any weight loads: a
-    decoder where the task or the method needs one, and the method's own fit (prompt length)."""
+    decoder where the task or the method needs one, and the method's own fit (prompt length).
+    A UserError, or the lines of what passed."""
     from engine.models.loading import check_decoder, resolve_model
 
     if run_model_kind(config) == "decoder":
         spec = get(config.method.name)
         needed_by = f"method '{spec.name}'" if "encoder" not in spec.model_kinds else "this task"
         check_decoder(resolve_model(config.model.name, allow_pickle=config.model.allow_pickle), needed_by=needed_by)
-    load(config.method.name).check_fit(config, data)
+    return load(config.method.name).check_fit(config, data)
 
 
 __all__ = ["Method", "build_run_model", "check_run_model", "load", "run_model_kind"]

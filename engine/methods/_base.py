@@ -92,9 +92,11 @@ class Method(ABC):
         return Adaptation()
 
     @classmethod
-    def check_fit(cls, config: Any, data: TaskData) -> None:
+    def check_fit(cls, config: Any, data: TaskData) -> list[str]:
         """Checks that need the method's settings, the data and the model's files (not its
-        weights): run by ``validate`` and before a run writes anything; a UserError if not."""
+        weights): run by ``validate`` and before a run writes anything; a UserError if not,
+        else a line per check that passed (``validate`` prints them)."""
+        return []
 
     @classmethod
     def predict_texts(

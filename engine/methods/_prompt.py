@@ -276,13 +276,14 @@ def prompt_length(scorer: PromptScorer, episode: Episode, texts: Sequence[str]) 
     return base + longest_query + longest_word
 
 
-def check_prompt_fit(scorer: PromptScorer, samplers: dict[str, tuple[Any, int]], texts: Sequence[str]) -> None:
+def check_prompt_fit(scorer: PromptScorer, samplers: dict[str, tuple[Any, int]], texts: Sequence[str]) -> str:
     """A UserError naming the tokens the longest prompt needs, and the ``task.k_shot`` that
-    fits, when a prompt of the episodes of ``samplers`` ({name: (sampler, count)}) does not fit."""
+    fits, when a prompt of the episodes of ``samplers`` ({name: (sampler, count)}) does not
+    fit; else a line saying how much of model.max_length the longest one takes."""
     max_length = scorer.max_length
     needed, where = _longest(scorer, samplers, texts)
     if needed <= max_length:
-        return
+        return f"every in-context prompt fits: the longest needs {needed} of {max_length} tokens (model.max_length)"
     k_shot = next(iter(samplers.values()))[0].k_shot
     for fewer in range(k_shot - 1, 0, -1):
         fits, _ = _longest(scorer, {n: (_with_k(s, fewer), c) for n, (s, c) in samplers.items()}, texts)

@@ -41,7 +41,7 @@ class ICL(Method):
         return {"calibration": self.hp.calibration}
 
     @classmethod
-    def check_fit(cls, config: Any, data: Any) -> None:
+    def check_fit(cls, config: Any, data: Any) -> list[str]:
         """The template, the verbalisers, and every meta-val and meta-test prompt within model.max_length."""
         from engine.models.loading import load_tokenizer, read_model_config, resolve_model
 
@@ -62,7 +62,7 @@ class ICL(Method):
             "meta-test": (data.test_sampler, config.task.test_episodes),
             "meta-val": (data.val_sampler, config.task.val_episodes),
         }
-        check_prompt_fit(scorer, samplers, data.dataset.texts)
+        return [check_prompt_fit(scorer, samplers, data.dataset.texts)]
 
     @classmethod
     def predict_texts(cls, encoder: Any, hp: Any, support: list[tuple[str, str]], queries: list[str]) -> dict[str, Any]:

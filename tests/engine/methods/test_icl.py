@@ -151,7 +151,8 @@ def test_a_prompt_longer_than_max_length_is_a_validate_error_naming_tokens_and_k
                 text = data.dataset.texts[row]
                 for label in episode.classes:
                     needed = max(needed, len(scorer.context(demos, text)) + len(scorer.continuation(text, label)))
-    check_run_model(config.with_values({"model.max_length": needed}), data)  # exactly enough
+    (fits,) = check_run_model(config.with_values({"model.max_length": needed}), data)  # exactly enough
+    assert fits.endswith(f"the longest needs {needed} of {needed} tokens (model.max_length)")
     path = toml_of(config.with_values({"model.max_length": needed - 1}), tmp_path / "long.toml")
     capsys.readouterr()
     assert main(["validate", str(path)]) == 2
