@@ -9,6 +9,10 @@ The run's model is rebuilt as it was trained (``engine.methods.build_run_model``
 adapters included), its weights loaded, then adapters are merged into the base weights,
 so ``predict`` and ``export-model`` see a plain encoder whatever the method's scope.
 
+A method may answer its own way instead (``Method.predict_texts``, given the run's config):
+``icl`` and ``metaicl`` write the support examples into a prompt, score each label after
+every query with the run's decoder, and return each query's ``prompt``.
+
 Token classification (NER): a request whose support examples are ``{"tokens", "tags"}``
 gets a prototype per entity type plus ``O`` from the support words (first sub-token of each
 word), and each query word the nearest one; queries are texts split on white space.
