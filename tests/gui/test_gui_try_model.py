@@ -147,3 +147,43 @@ def test_explanations_shade_each_word_of_the_query(qtbot, tmp_path):
     assert shade["refund"][1] > shade["refund"][0] and shade["get"][1] > shade["get"][0]  # green
     assert shade["a"][0] > shade["a"][1]  # red
     assert sum(shade["refund"]) < sum(shade["a"]) < sum(shade["get"]) < sum(shade["now"])  # darker = stronger
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("method", ["icl", "metaicl"])
+def test_an_in_context_run_shows_the_prompts_the_real_engine_built(qtbot, tmp_path, method):
+    """A finished tiny icl / metaicl run (a random GPT-2 built in a subprocess: no torch here):
+    the page shows the real engine's labels and, read-only, each query's prompt."""
+    import subprocess
+    from pathlib import Path
+
+    script = (
+        "import sys; from pathlib import Path; from engine.config import RunConfig; "
+        "from engine.models.tiny import build_tiny_decoder; from engine.training.runner import run_experiment; "
+        "from tests.conftest import tiny_config_text, write_keyword_dataset; folder = Path(sys.argv[1]); "
+        "model = build_tiny_decoder(folder / 'gpt2'); data = write_keyword_dataset(folder / 'keywords.csv'); "
+        "(folder / 'run.toml').write_text(tiny_config_text(model, data, method=sys.argv[2], episodes=2)); "
+        "config = RunConfig.load(folder / 'run.toml').with_values({'model.max_length': 128, 'task.k_shot': 1}); "
+        "print(run_experiment(config, db_path=folder / 'runs.db').run_id)"
+    )
+    made = subprocess.run([sys.executable, "-c", script, str(tmp_path), method], capture_output=True, text=True, timeout=400,
+                          cwd=str(Path(__file__).resolve().parents[2]))
+    assert made.returncode == 0, made.stderr[-2000:]
+    run_id = made.stdout.strip().splitlines()[-1]
+    page = TryModelPage(tmp_path / "runs.db", command=[sys.executable, "-m", "engine"])
+    qtbot.addWidget(page)
+    page.refresh()
+    qtbot.waitUntil(lambda: page.run_combo.findData(run_id) >= 0, timeout=20_000)
+    page.run_combo.setCurrentIndex(page.run_combo.findData(run_id))
+    page.support.setPlainText("fruit: apple pie please\nwater: the river bank")
+    page.query.setPlainText("apple juice\n")
+    errors = []
+    page.call_failed.connect(errors.append)
+    with qtbot.waitSignal(page.prediction_shown, timeout=180_000, raising=False) as shown:
+        page.predict()
+    assert shown.signal_triggered, errors or page.message.text()
+    assert [row[0] for row in page.results.rows] == ["apple juice"]
+    assert not page.prompts_box.isHidden()
+    assert "Input: apple pie please\nLabel: fruit\n\nInput: the river bank\nLabel: water\n\nInput: apple juice\nLabel:" in (
+        page.prompts.toPlainText())
