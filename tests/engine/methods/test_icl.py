@@ -61,11 +61,33 @@ QUERIES = ["apple juice", "a long quiet river under the old bridge", "sea"]
 LABELS = ["fruit", "water and sea"]
 
 
+@pytest.fixture(scope="module")
+def tiny_llama_dir(tmp_path_factory) -> Path:
+    """A random 2-layer Llama (rotary positions, another cache layout than GPT-2's) with the bundled tokenizer."""
+    import shutil
+
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from engine.models.loading import bundled_model_dir
+    from engine.models.tiny import TOKENIZER_FILES
+
+    folder = tmp_path_factory.mktemp("tiny-llama")
+    for name in TOKENIZER_FILES:
+        if (bundled_model_dir("all-MiniLM-L6-v2") / name).exists():
+            shutil.copy(bundled_model_dir("all-MiniLM-L6-v2") / name, folder / name)
+    config = LlamaConfig(vocab_size=30522, hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
+                         num_key_value_heads=1, max_position_embeddings=256, bos_token_id=101, eos_token_id=102, pad_token_id=0)
+    torch.manual_seed(0)
+    LlamaForCausalLM(config).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+@pytest.mark.parametrize("decoder", ["tiny_decoder_dir", "tiny_llama_dir"], ids=["gpt2", "llama"])
 @pytest.mark.parametrize("prefix_cache", [True, False], ids=["cached-demonstrations", "whole-prompts"])
-def test_batched_left_padded_scores_equal_one_sequence_at_a_time(tiny_decoder_dir, prefix_cache):
+def test_batched_left_padded_scores_equal_one_sequence_at_a_time(decoder, prefix_cache, request):
     """Left padding, the attention mask and position ids (and the demonstrations' cached keys
     and values, repeated over a batch) leave every prompt's scores as if it were read alone."""
-    scorer = _scorer(tiny_decoder_dir, batch_size=4, prefix_cache=prefix_cache)
+    scorer = _scorer(request.getfixturevalue(decoder), batch_size=4, prefix_cache=prefix_cache)
     batched = scorer.label_scores(DEMOS, QUERIES, LABELS)
     model = scorer.model
     expected = torch.zeros(len(QUERIES), len(LABELS))
