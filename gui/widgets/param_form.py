@@ -107,6 +107,37 @@ def describe_param(param: Param, key_prefix: str = "") -> str:
     return "\n".join(p for p in parts if p)
 
 
+_ESCAPES = {"n": "\n", "t": "\t", "\\": "\\"}
+
+
+def show_breaks(text: str) -> str:
+    """A one-line field shows line breaks and tabs as ``\\n`` and ``\\t`` (a prompt template has them)."""
+    return text.replace("\\", "\\\\").replace("\n", "\\n").replace("\t", "\\t")
+
+
+def read_breaks(text: str) -> str:
+    """The inverse of :func:`show_breaks`; a backslash before anything else stays as typed."""
+    out, i = [], 0
+    while i < len(text):
+        if text[i] == "\\" and i + 1 < len(text) and text[i + 1] in _ESCAPES:
+            out.append(_ESCAPES[text[i + 1]])
+            i += 2
+        else:
+            out.append(text[i])
+            i += 1
+    return "".join(out)
+
+
+class TextEdit(QLineEdit):
+    """A text parameter on one line: ``\\n`` and ``\\t`` stand for line breaks and tabs."""
+
+    def value(self) -> str:
+        return read_breaks(self.text())
+
+    def set_value(self, value: str) -> None:
+        self.setText(show_breaks(value))
+
+
 class FloatEdit(QLineEdit):
     """A number field: accepts 0.5, 3e-5, 1E-3."""
 
@@ -272,7 +303,8 @@ class ParamForm(QWidget):
             combo.setCurrentIndex(list(param.choices).index(param.default))
             combo.currentIndexChanged.connect(self._changed)
             return combo
-        edit = QLineEdit(str(param.default))
+        edit = TextEdit()
+        edit.set_value(str(param.default))
         edit.textChanged.connect(self._changed)
         return edit
 
@@ -323,8 +355,8 @@ class ParamForm(QWidget):
             return editor.isChecked()
         if isinstance(editor, QComboBox):
             return editor.currentData()
-        assert isinstance(editor, QLineEdit)
-        return editor.text()
+        assert isinstance(editor, TextEdit)
+        return editor.value()
 
     def problems(self) -> dict[str, str]:
         """Field name -> message, for values that do not pass the parameter's checks."""
@@ -374,8 +406,8 @@ class ParamForm(QWidget):
                     index = editor.findData(value)
                     if index >= 0:
                         editor.setCurrentIndex(index)
-                elif isinstance(editor, QLineEdit):
-                    editor.setText(str(value))
+                elif isinstance(editor, TextEdit):
+                    editor.set_value(str(value))
             finally:
                 editor.blockSignals(False)
         self._changed()

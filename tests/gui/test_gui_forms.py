@@ -132,3 +132,22 @@ def test_supervised_mode_disables_episode_keys(qtbot):
     form.set_values({"task.mode": "supervised"})
     assert not form.applies("task.n_way") and not form.applies("task.k_shot") and form.applies("train.seed")
     assert form._labels["task.n_way"].text() == "Classes per episode (N)"
+
+
+def test_a_prompt_template_keeps_its_line_breaks_through_the_form(qtbot):
+    """icl's template has line breaks: the one-line field shows them as \\n and gives them back."""
+    from gui.widgets.param_form import ParamForm, read_breaks, show_breaks
+    from engine.specs import Param
+
+    template = "Input: {text}\nLabel: {label}\n\n"
+    form = ParamForm([Param("template", "str", template, help="prompt")])
+    qtbot.addWidget(form)
+    editor = form.editor("template")
+    assert editor.text() == "Input: {text}\\nLabel: {label}\\n\\n"
+    assert form.values()["template"] == template
+    editor.setText("Q: {text}\\tA: {label}\\n")
+    assert form.values()["template"] == "Q: {text}\tA: {label}\n"
+    form.set_values({"template": "a\\b\nc"})
+    assert form.values()["template"] == "a\\b\nc"
+    for text in ["", "\\", "\\n", "x\\\\ny", "tab\there", "end\\"]:
+        assert read_breaks(show_breaks(text)) == text
