@@ -230,6 +230,27 @@ def _classify_failure(exc: BaseException, device: torch.device) -> tuple[str, st
     return "failed", "internal", f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
+def _frozen_reference(config: RunConfig, data: TaskData, device: torch.device) -> baseline.Baseline | None:
+    """The frozen base model on the test episodes: the reference a trained model has to beat
+    (Compare draws it; the run's gain over it is paired). Scored after training, on a fresh
+    copy of the base model, so that the first training point is not kept waiting (tens of
+    seconds on CPU); the random generators are left as training left them, so the meta-test
+    draws what it drew before."""
+    if not baseline.applies(data):
+        return None
+    import random
+
+    log.info("scoring the frozen base model on the test episodes (the reference)")
+    python_state, numpy_state = random.getstate(), np.random.get_state()
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        try:
+            frozen = methods.build_run_model(config).to(device)
+            return baseline.score_test_episodes(frozen, data, config.task.test_episodes)
+        finally:
+            random.setstate(python_state)
+            np.random.set_state(numpy_state)
+
+
 def _train_and_test(
     config: RunConfig,
     data: TaskData,
@@ -260,15 +281,6 @@ def _train_and_test(
         config.model.name, encoder.parameter_count() / 1e6, where,
         data.dataset.source, data.task.dataset_summary(data.dataset),
     )
-    reference = None
-    if baseline.applies(data):
-        # The frozen encoder on the test episodes, before the method touches it: the reference
-        # a trained model has to beat (Compare draws it; the gain below is paired).
-        assert data.test_sampler is not None
-        reference = baseline.score_test_episodes(encoder, data, config.task.test_episodes)
-        final.update(baseline.final_metrics(reference))
-        log.info("frozen encoder: nearest class mean %.4f, logistic regression %.4f on the test episodes",
-                 final["baseline_ncm_accuracy"], final["baseline_logreg_accuracy"])
     total = training_episodes(config, method_cls)
     method = method_cls(encoder, dict(config.method.params), data, device=device, seed=config.train.seed, total_steps=total)
     method.world = world
@@ -339,6 +351,11 @@ def _train_and_test(
     if config.train.eval_every and (total or not method_cls.trains):
         # a method that trains nothing is still scored on meta-val once (studies read val_<headline>)
         _validate(config, data, method, recorder, total, on_validate)
+    reference = _frozen_reference(config, data, device)
+    if reference is not None:
+        final.update(baseline.final_metrics(reference))
+        log.info("frozen encoder: nearest class mean %.4f, logistic regression %.4f on the test episodes",
+                 final["baseline_ncm_accuracy"], final["baseline_logreg_accuracy"])
     summary, test_results = _test(config, data, method, recorder, store, run_id, record=True)
     final.update(summary)
     if untrained_results:

@@ -54,9 +54,18 @@ def test_baseline_scores_the_runs_test_episodes_and_a_run_records_the_same_refer
 
     assert result.episodes_key == episodes_key(data.dataset.fingerprint(), list(data.test_sampler.episodes(config.task.test_episodes)))
 
-    outcome = run_experiment(config, db_path=tmp_path / "runs.db")
+    import io
+    import json
+
+    stream = io.StringIO()
+    outcome = run_experiment(config, db_path=tmp_path / "runs.db", events_stream=stream)
     final = outcome.final_metrics
-    # the run embeds with the same untouched encoder before training: the same figures
+    # the reference is scored after training (the first point is not kept waiting for it),
+    # on a fresh copy of the untouched base model: the same figures as the CLI's
+    events = [json.loads(line) for line in stream.getvalue().splitlines()]
+    first_point = next(i for i, e in enumerate(events) if e["type"] == "metric" and e["name"] == "train_loss")
+    reference = next(i for i, e in enumerate(events) if e["type"] == "log" and e["message"].startswith("frozen encoder:"))
+    assert first_point < reference
     assert final["baseline_ncm_accuracy"] == pytest.approx(summary["ncm"]["accuracy"])
     assert final["baseline_logreg_accuracy"] == pytest.approx(summary["logreg"]["accuracy"])
     with Store(tmp_path / "runs.db") as store:
