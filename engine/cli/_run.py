@@ -7,7 +7,7 @@ import sys
 from typing import Any
 
 from engine.cli._output import (
-    EXIT_INTERRUPTED, EXIT_OK, db_path, overrides, route_library_output_to_stderr, with_db, with_set,
+    EXIT_INTERRUPTED, EXIT_OK, db_path, overrides, print_json, route_library_output_to_stderr, with_db, with_set,
 )
 from engine.errors import UserError
 
@@ -120,15 +120,20 @@ def cmd_validate(args: argparse.Namespace) -> int:
     source = resolve_model(config.model.name, allow_pickle=config.model.allow_pickle)
     check_weights_fit(source, trust_remote_code=config.model.trust_remote_code)
     check_quantization(config.model.quantize, config.train.device)
-    for check in checks:
-        print(("ok    " if check.ok else "ERROR ") + check.message)
+    if not args.json:
+        for check in checks:
+            print(("ok    " if check.ok else "ERROR ") + check.message)
     bad = next((c for c in checks if not c.ok), None)
     if bad:
         raise UserError(bad.message, source=dataset.source)
     from engine.methods import check_run_model
 
     # the model the method needs (a decoder for icl) and the method's fit (prompt length)
-    for line in check_run_model(config, tasks.build_task_data(config, train_query=tasks.requested_train_query(config))):
+    lines = check_run_model(config, tasks.build_task_data(config, train_query=tasks.requested_train_query(config)))
+    if args.json:
+        print_json({"ok": True, "checks": [c.message for c in checks] + list(lines)})
+        return EXIT_OK
+    for line in lines:
         print("ok    " + line)
     return EXIT_OK
 
@@ -164,4 +169,5 @@ def add_commands(sub: Any) -> None:
 
     p = with_set(sub.add_parser("validate", help="check a config, its dataset and its model path without running"))
     p.add_argument("config", help="run configuration (TOML)")
+    p.add_argument("--json", action="store_true", help="on success, the passed checks as JSON (errors stay one line, exit 2)")
     p.set_defaults(func=cmd_validate)

@@ -1,7 +1,7 @@
 """A stand-in for ``python -m engine`` that follows the same contract, for GUI tests and benchmarks.
 
     fake_engine.py run CONFIG --db DB --events --run-id ID
-    fake_engine.py devices --json | model-info NAME --json | methods --json | baseline CONFIG --json
+    fake_engine.py devices --json | model-info NAME --json | methods --json | baseline CONFIG --json | validate CONFIG --json
 
 Behaviour comes from the environment (the GUI's QProcess passes its environment on):
 
@@ -32,6 +32,7 @@ import argparse
 import json
 import math
 import os
+import re
 import signal
 import socket
 import sys
@@ -301,6 +302,9 @@ def main() -> int:
     b = sub.add_parser("baseline")
     b.add_argument("config")
     b.add_argument("--json", action="store_true")
+    v = sub.add_parser("validate")
+    v.add_argument("config")
+    v.add_argument("--json", action="store_true")
     w = sub.add_parser("serve")
     w.add_argument("--db", required=True)
     w.add_argument("--preload")
@@ -315,6 +319,15 @@ def main() -> int:
             return 2
         print(json.dumps({"episodes": 200, "n_way": 5, "k_shot": 5, "ncm": {"accuracy": 0.7971, "ci95": 0.012},
                           "logreg": {"accuracy": 0.806, "ci95": 0.011}}))
+        return 0
+    if args.command == "validate":
+        tokens = int(os.environ.get("FAKE_PROMPT_TOKENS", "100"))
+        limit = int(re.search(r"max_length = (\d+)", Path(args.config).read_text()).group(1))
+        if tokens > limit:
+            print(f"error: the in-context prompt of meta-test episode 3 needs {tokens} tokens but model.max_length "
+                  f"is {limit}; give fewer demonstrations per class", file=sys.stderr)
+            return 2
+        print(json.dumps({"ok": True, "checks": [f"every in-context prompt fits: the longest needs {tokens} tokens"]}))
         return 0
     if args.command in ("run", "resume"):
         return run(args)

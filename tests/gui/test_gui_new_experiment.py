@@ -331,3 +331,20 @@ def test_switching_to_language_modelling_brings_its_sample_data_and_model(qtbot,
     assert page.dataset_panel.path() == "bundled:intents" and page.model_panel.model_name() == DEFAULT_MODEL
     assert page.task_form.editor("task.n_way").isEnabled()
     assert page.task_form._labels["task.k_shot"].text() == "Support examples per class (K)"
+
+
+def test_an_icl_prompt_that_does_not_fit_is_refused_before_launch(qtbot, page, intents_csv, monkeypatch):
+    """Whether a prompt fits needs the model's tokenizer: the page asks the engine's
+    `validate --json` once per config, keeps Launch off meanwhile, and shows its one line."""
+    monkeypatch.setenv("FAKE_PROMPT_TOKENS", "118")
+    values = {"model.name": "bundled:tiny-gpt2", "method.name": "icl", "model.max_length": 64, "task.k_shot": 1}
+    load(qtbot, page, intents_csv, **values)
+    qtbot.waitUntil(lambda: page.model_panel.model_kind() == "decoder", timeout=20_000)
+    page.validate()
+    assert not page.launch_button.isEnabled()
+    qtbot.waitUntil(lambda: "needs 118 tokens" in page.reason.text(), timeout=20_000)
+    assert "model.max_length is 64" in page.reason.text() and not page.launch_button.isEnabled()
+    # a longer context fits: Launch turns on once the engine says so
+    page.run_form.set_values({"model.max_length": 256})
+    qtbot.waitUntil(lambda: page.launch_button.isEnabled(), timeout=20_000)
+    assert page.reason.text().startswith("Ready: icl")
