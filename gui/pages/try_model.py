@@ -191,7 +191,7 @@ class TryModelPage(QWidget):
         splitter.addWidget(inputs)
         answers = QSplitter(Qt.Orientation.Vertical)
         answers.addWidget(table_view(self.results))
-        explained = QWidget()
+        self.explained_box = explained = QWidget()
         explained_layout = QVBoxLayout(explained)
         explained_layout.setContentsMargins(0, 0, 0, 0)
         heading = QLabel("<b>Which words drove each prediction</b> — green towards the predicted label, red away from it")
@@ -265,6 +265,12 @@ class TryModelPage(QWidget):
         self.explain_box.setEnabled(not prompted)
         self.explain_box.setToolTip("Word attributions are for nearest-class-mean answers: this run's method scores each "
                                     "label after a prompt, shown with its answer" if prompted else self._explain_tip)
+        self.explained_box.setVisible(not prompted)  # its place goes to the prompts
+        if prompted and self.task_type != LM_TASK:
+            self.explanation.setText(
+                "The run's decoder reads the support examples as demonstrations in a prompt, then each query; the label "
+                "whose words it finds likeliest next is the answer (computed by the engine, not here)."
+            )
 
     def _show_task_type(self, kind: str) -> None:
         """Inputs, hints and answer view for the selected run's task type."""

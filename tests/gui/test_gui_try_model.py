@@ -185,5 +185,6 @@ def test_an_in_context_run_shows_the_prompts_the_real_engine_built(qtbot, tmp_pa
     assert shown.signal_triggered, errors or page.message.text()
     assert [row[0] for row in page.results.rows] == ["apple juice"]
     assert not page.prompts_box.isHidden()
+    assert page.explained_box.isHidden() and "demonstrations in a prompt" in page.explanation.text()  # no word attributions here
     assert "Input: apple pie please\nLabel: fruit\n\nInput: the river bank\nLabel: water\n\nInput: apple juice\nLabel:" in (
         page.prompts.toPlainText())
