@@ -53,6 +53,26 @@ def _method(run, params: dict[str, object], *, trained: bool):
     return method
 
 
+def _open(db_path: Path, run_id: str):
+    """``engine.inspection.open_run``, also for a run stored before ``bf16`` and ``gradient_checkpointing`` became choices."""
+    from engine.config import RunConfig
+    from engine.inference import weights_dir
+    from engine.inspection._loading import InspectedRun
+    from engine.store import Store
+    from engine.training import devices
+    from engine.training.runner import prepare
+
+    with Store(db_path, readonly=True) as store:
+        row = store.get_run(store.resolve_id(run_id))
+    params = row["config"]["method"]["params"]
+    for name in ("bf16", "gradient_checkpointing"):  # booleans before they became auto/on/off
+        if isinstance(params.get(name), bool):
+            params[name] = "on" if params[name] else "off"
+    config = RunConfig.from_dict(row["config"])
+    data, _ = prepare(config)
+    return InspectedRun(row, config, weights_dir(db_path, row["id"]), data, devices.resolve_device("cpu"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("run_id")
@@ -62,11 +82,10 @@ def main() -> None:
     parser.add_argument("--untrained", action="store_true", help="the base model, not the run's weights")
     args = parser.parse_args()
 
-    from engine.inspection._loading import open_run
     from engine.stats import mean_ci, paired_difference
     from engine.training.evaluation import evaluate_episodes
 
-    run = open_run(Path(args.db), args.run_id)
+    run = _open(Path(args.db), args.run_id)
     base = dict(run.config.method.params)
     print(f"run {run.run['id']} ({run.config.method.name}), {'untrained' if args.untrained else 'trained'} weights, "
           f"{args.episodes} meta-val episodes")
