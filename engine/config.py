@@ -220,6 +220,16 @@ def _drop_other_methods_params(method: dict[str, Any], previous: str, *, kept: s
             "dropped %s: parameters of method '%s' that '%s' does not take",
             ", ".join(f"method.params.{n}" for n in dropped), previous, method["name"],
         )
+    # A shared parameter that holds the previous method's default was filled in, not chosen:
+    # the new method's own default applies (MAML must not train with protonet's lr).
+    try:
+        previous_defaults = {p.name: p.default for p in specs.get(previous).params}
+    except ConfigError:
+        return
+    reset = [n for n, v in method["params"].items()
+             if n in previous_defaults and v == previous_defaults[n] and f"method.params.{n}" not in kept]
+    for name in reset:
+        del method["params"][name]
 
 
 def resolve_relative(value: str, base_dir: Path, *, keep_if_missing: bool = False) -> str:

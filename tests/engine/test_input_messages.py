@@ -92,7 +92,22 @@ def test_json_errors_say_where(tmp_path):
 def test_switching_method_drops_the_previous_methods_params_with_a_note(caplog):
     config = RunConfig().with_values({"method.params.distance": "cosine"})
     switched = config.with_values({"method.name": "finetune"})
-    assert "distance" not in switched.method.params and switched.method.params["lr"] == config.method.params["lr"]
+    assert "distance" not in switched.method.params
     assert "dropped method.params.distance" in caplog.text and "'protonet'" in caplog.text
     with pytest.raises(ConfigError, match="unknown key 'method.params.distance' for method 'finetune'"):
         config.with_values({"method.name": "finetune", "method.params.distance": "cosine"})  # set now: an error
+
+
+def test_switching_method_gives_the_new_methods_defaults_not_the_old_ones():
+    """Shared parameters holding the previous method's defaults were filled in, not chosen:
+    a MAML run made from a protonet config trains with MAML's defaults (found running
+    `--set method.name=maml` on a protonet config: lr 3e-5 and weight_decay 0.01 came along)."""
+    from engine.specs import get
+
+    protonet = RunConfig().with_values({"method.params.train_query": 7})
+    maml = protonet.with_values({"method.name": "maml"})
+    defaults = {p.name: p.default for p in get("maml").params}
+    assert maml.method.params["lr"] == defaults["lr"] != protonet.method.params["lr"]
+    assert maml.method.params["weight_decay"] == defaults["weight_decay"]
+    assert maml.method.params["train_query"] == 7  # chosen, not a default: kept
+    assert protonet.with_values({"method.name": "maml", "method.params.lr": 3e-5}).method.params["lr"] == 3e-5
