@@ -59,6 +59,9 @@ class Param:
                 raise bad
             value = float(value)
         elif self.type == "choice":
+            if isinstance(value, bool) and {"on", "off"} <= set(self.choices):
+                # runs stored while such a switch was true/false (bf16, gradient_checkpointing)
+                return "on" if value else "off"
             if value not in self.choices:
                 raise bad
             return value

@@ -121,3 +121,12 @@ def test_every_key_is_documented():
     doc = (Path(__file__).resolve().parents[2] / "docs" / "CONFIG.md").read_text()
     for row in schema()["keys"]:
         assert f"`{row['key']}`" in doc, row["key"]
+
+
+def test_runs_stored_with_true_false_switches_still_open():
+    """bf16 and gradient_checkpointing were booleans before they became auto/on/off: a
+    stored run's config with the old values must still load (inspect, resume, Compare)."""
+    old = RunConfig().with_values({"method.name": "maml"}).to_dict()
+    old["method"]["params"].update({"bf16": False, "gradient_checkpointing": True})
+    config = RunConfig.from_dict(old)
+    assert config.method.params["bf16"] == "off" and config.method.params["gradient_checkpointing"] == "on"
