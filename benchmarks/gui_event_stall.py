@@ -98,6 +98,9 @@ def run_app(args: argparse.Namespace, tmp: Path) -> dict:
     from engine.config import RunConfig
     from gui.main_window import MainWindow
 
+    from gui.main_thread_gc import collect_on_gui_thread
+
+    collector = collect_on_gui_thread()  # noqa: F841 - as gui.app.main: garbage collected on the GUI thread's timer
     window = MainWindow(db_path=tmp / "runs.db", engine_command=[sys.executable, str(FAKE_ENGINE)], restore=False)
     window.resize(1280, 820)
     window.show()
