@@ -180,7 +180,9 @@ class NewExperimentPage(QWidget):
         self.task_form.values_changed.connect(self._fill_methods_for_mode)
         # the model's kind (model-info) greys out methods and is checked against the task
         self.model_panel.model_changed.connect(lambda _name: self._fill_methods_for_mode())
-        info.model_info_changed.connect(lambda *_: self._fill_methods_for_mode())
+        # a bound method, not a lambda: Qt drops the connection when this page is destroyed
+        # (the engine info outlives pages; a late answer must not reach a deleted form)
+        info.model_info_changed.connect(self._model_info_changed)
         info.model_info_changed.connect(self.schedule_validate)
         self._method_changed()
 
@@ -279,6 +281,9 @@ class NewExperimentPage(QWidget):
         self.method.blockSignals(False)
         if changed:
             self._method_changed()
+
+    def _model_info_changed(self, *_: Any) -> None:
+        self._fill_methods_for_mode()
 
     def _fill_methods_for_mode(self) -> None:
         values = self.task_form.values()

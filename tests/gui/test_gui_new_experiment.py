@@ -348,3 +348,18 @@ def test_an_icl_prompt_that_does_not_fit_is_refused_before_launch(qtbot, page, i
     page.run_form.set_values({"model.max_length": 256})
     qtbot.waitUntil(lambda: page.launch_button.isEnabled(), timeout=20_000)
     assert page.reason.text().startswith("Ready: icl")
+
+
+def test_a_late_model_answer_does_not_reach_a_closed_page(qtbot, fake_cmd):
+    """The engine info outlives pages: an answer that comes after a page is gone must not
+    call into its deleted widgets (it did, through a lambda, in a full-suite run)."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from gui.engine_info import EngineInfo
+
+    info = EngineInfo(command=fake_cmd)
+    closed = NewExperimentPage(info)
+    closed.deleteLater()
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    info.model_info_changed.emit("bundled:tiny-gpt2", {"kind": "decoder"})  # raised inside Qt before the fix
+    info.shutdown()
