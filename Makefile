@@ -27,7 +27,7 @@ demo: install
 
 test: install
 	$(VENV)/bin/lint-imports
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider
+	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider --durations=30
 
 # Real screenshots of every page under a virtual X server, into docs/screenshots/.
 screenshots: install
