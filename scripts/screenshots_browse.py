@@ -14,16 +14,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-OUT = ROOT / "docs" / "screenshots"
+from _screens import OUT, ROOT, SIZE, settle, wait  # noqa: E402,F401  (the scripts' shared helpers)
 
-
-def wait(app, cond, timeout=60.0):
-    end = time.time() + timeout
-    while not cond() and time.time() < end:
-        app.processEvents()
-        time.sleep(0.01)
 
 
 def main() -> None:

@@ -15,20 +15,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-OUT = ROOT / "docs" / "screenshots"
-SIZE = (1024, 700)
+from _screens import OUT, ROOT, SIZE, settle, wait  # noqa: E402,F401  (the scripts' shared helpers)
 
-
-def wait(app, cond, timeout=240.0):  # noqa: ANN001
-    end = time.time() + timeout
-    while not cond() and time.time() < end:
-        app.processEvents()
-        time.sleep(0.01)
 
 
 def train_lm_run(db: Path) -> str:

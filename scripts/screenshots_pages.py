@@ -12,26 +12,12 @@ from __future__ import annotations
 import math
 import os
 import random
-import sys
 import tempfile
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-OUT = ROOT / "docs" / "screenshots"
-SIZE = (1024, 700)
+from _screens import OUT, ROOT, SIZE, settle, wait  # noqa: E402,F401  (the scripts' shared helpers)
 
 
-def wait(app, cond, timeout=60.0):  # noqa: ANN001
-    end = time.time() + timeout
-    while not cond() and time.time() < end:
-        app.processEvents()
-        time.sleep(0.01)
-
-
-def settle(app, seconds=0.3):  # noqa: ANN001
-    wait(app, lambda: False, seconds)
 
 
 def make_study(db: Path, name: str = "maml-search", n: int = 16) -> None:
