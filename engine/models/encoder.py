@@ -56,14 +56,22 @@ class TextEncoder(nn.Module):
         out = self.tokenizer(list(texts), truncation=True, max_length=self.max_length, padding=False)
         return out["input_ids"]
 
-    def collate(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+    def padded(self, ids: Sequence[Sequence[int]], *, left: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(input_ids, attention_mask)`` on the CPU, each text padded to the batch's longest,
+        on the right (encoders, training) or on the left (a decoder scoring what comes next)."""
         pad = self.tokenizer.pad_token_id or 0
         width = max(len(x) for x in ids)
         input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
         mask = torch.zeros((len(ids), width), dtype=torch.long)
         for row, seq in enumerate(ids):
-            input_ids[row, : len(seq)] = torch.as_tensor(seq, dtype=torch.long)
-            mask[row, : len(seq)] = 1
+            if seq:
+                cols = slice(width - len(seq), width) if left else slice(0, len(seq))
+                input_ids[row, cols] = torch.as_tensor(seq, dtype=torch.long)
+                mask[row, cols] = 1
+        return input_ids, mask
+
+    def collate(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
+        input_ids, mask = self.padded(ids)
         device = self.device
         return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device)}
 
@@ -129,14 +137,7 @@ class DecoderEncoder(TextEncoder):
 
     def collate_left(self, ids: Sequence[Sequence[int]]) -> dict[str, torch.Tensor]:
         """Left-padded batch with ``position_ids`` that start at 0 on each text's first real token."""
-        pad = self.tokenizer.pad_token_id or 0
-        width = max(len(x) for x in ids)
-        input_ids = torch.full((len(ids), width), pad, dtype=torch.long)
-        mask = torch.zeros((len(ids), width), dtype=torch.long)
-        for row, seq in enumerate(ids):
-            if seq:
-                input_ids[row, width - len(seq) :] = torch.as_tensor(seq, dtype=torch.long)
-                mask[row, width - len(seq) :] = 1
+        input_ids, mask = self.padded(ids, left=True)
         position_ids = (mask.cumsum(-1) - 1).clamp(min=0)
         device = self.device
         return {"input_ids": input_ids.to(device), "attention_mask": mask.to(device), "position_ids": position_ids.to(device)}
