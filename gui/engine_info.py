@@ -158,11 +158,6 @@ class EngineInfo(QObject):
         """The frozen encoder scored on a config's meta-test episodes (``baseline CONFIG --json``)."""
         return self._call(["baseline", config_path, "--json"], timeout_ms=BASELINE_TIMEOUT_MS)
 
-    def validate(self, config_path: str) -> EngineCall:
-        """The engine's own checks of a config (``validate CONFIG --json``): those that need the
-        model's files, such as whether an in-context prompt fits ``model.max_length``."""
-        return self._call(["validate", config_path, "--json"])
-
     def refresh_devices(self) -> None:
         self._call(["devices", "--json"]).done.connect(self._on_devices)
 

@@ -34,6 +34,7 @@ from engine.errors import UserError
 from engine.specs import MethodSpec, all_specs
 from engine.tasks import requested_train_query
 from gui.config_warnings import config_warnings
+from gui.engine_config_check import EngineConfigCheck
 from gui.engine_info import EngineInfo
 from gui.method_fit import answers_with_prompts, model_problem, why_not
 from gui.widgets.dataset_panel import DatasetPanel
@@ -155,10 +156,9 @@ class NewExperimentPage(QWidget):
         self.baseline_result.setWordWrap(True)
         self.baseline_result.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self._baseline_dir = QTemporaryDir()
-        # The engine's answer to `validate` per config (TOML text -> "" or its error line), for
-        # methods whose fit needs the model's files (an in-context prompt's length in tokens).
-        self._engine_checks: dict[str, str] = {}
-        self._engine_check_pending: str | None = None
+        # for methods whose fit needs the model's files (an in-context prompt's length in tokens)
+        self.engine_check = EngineConfigCheck(info.command, self)
+        self.engine_check.answered.connect(self.validate)
         self._baseline_call: Any = None
 
         self._build_layout()
@@ -450,29 +450,8 @@ class NewExperimentPage(QWidget):
         self._update_estimate()
         problem = first_problem(checks)
         if problem is None and answers_with_prompts(self.specs[config.method.name].to_json()):
-            return self._engine_check(config)
+            return self.engine_check.verdict(config)
         return problem
-
-    def _engine_check(self, config: RunConfig) -> str | None:
-        """The engine's verdict on ``config`` (asked once per config, in the background):
-        None when it passed, else its one line; a note while the answer is coming."""
-        key = config.to_toml()
-        if key in self._engine_checks:
-            return self._engine_checks[key] or None
-        if self._engine_check_pending != key:
-            self._engine_check_pending = key
-            path = str(Path(self._baseline_dir.path()) / "validate.toml")
-            config.save(path)
-            call = self.info.validate(path)
-            call.done.connect(lambda result, error: self._engine_checked(key, result, error))
-        return "Checking that the prompts fit the model (the engine reads its tokenizer)…"
-
-    def _engine_checked(self, key: str, result: Any, error: str) -> None:
-        if self._engine_check_pending == key:
-            self._engine_check_pending = None
-        ok = isinstance(result, dict) and result.get("ok") is True
-        self._engine_checks[key] = "" if ok else (error.removeprefix("error:").strip() or "the engine could not check this config")
-        self.validate()
 
     def _update_estimate(self) -> None:
         task = self.task_form.values()
