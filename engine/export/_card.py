@@ -47,6 +47,32 @@ The same folder is also a sentence-transformers model for the (normalised) embed
 '''
 
 
+TOKEN_SUPERVISED_USE = '''\
+The run trained a token-classification head over `O` and {n_types} entity types, saved
+as an `AutoModelForTokenClassification` (labels `O` and `I-TYPE`, in `config.json`).
+Each word is labelled by its first word piece, as MetaLab scores it:
+
+```python
+from transformers import pipeline
+
+tagger = pipeline("token-classification", model="{folder}", aggregation_strategy="first")
+print(tagger("Ada Lovelace lives in Paris"))  # entities grouped from runs of one type
+```
+'''
+
+LM_USE = '''\
+A causal language model (`AutoModelForCausalLM`), LoRA adapters merged:
+
+```python
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+tokenizer, model = AutoTokenizer.from_pretrained("{folder}"), AutoModelForCausalLM.from_pretrained("{folder}")
+batch = tokenizer(["The recipe starts with"], return_tensors="pt")
+print(tokenizer.decode(model.generate(**batch, max_new_tokens=30)[0]))
+```
+'''
+
+
 TOKEN_USE = '''\
 A token-level run ({task_type}): each word is labelled by its first word piece's last
 hidden state. The entity types come from a few tagged example sentences at use time, as
@@ -80,13 +106,13 @@ def model_card(run: dict[str, Any], config: Any, *, supervised_labels: list[str]
     final = run.get("final_metrics") or {}
     task = config.task
     if task.mode == "supervised":
-        task_text = f"supervised classification over {len(supervised_labels or [])} classes"
+        task_text = f"supervised {task.type} over {len(supervised_labels or [])} classes"
     else:
         task_text = f"{task.type}, episodic {task.n_way}-way {task.k_shot}-shot ({task.query} queries per class)"
     lines = [
         "---",
         "library_name: " + _library(config, adapter_only),
-        "pipeline_tag: " + ("feature-extraction" if adapter_only else "sentence-similarity"),
+        "pipeline_tag: " + _pipeline_tag(config, adapter_only),
         "tags:",
         "- metalab",
         f"- {config.method.name}",
@@ -114,15 +140,22 @@ def model_card(run: dict[str, Any], config: Any, *, supervised_labels: list[str]
         "",
         "",
     ]
+    return "\n".join(lines) + _use(config, supervised_labels, adapter_only, folder)
+
+
+def _use(config: Any, supervised_labels: list[str] | None, adapter_only: bool, folder: str) -> str:
+    task_type = config.task.type
     if adapter_only:
-        body = PEFT_USE.format(base=config.model.name, folder=folder)
-    elif config.task.type != "classification":
-        body = TOKEN_USE.format(task_type=config.task.type, folder=folder)
-    elif supervised_labels:
-        body = SUPERVISED_USE.format(n_labels=len(supervised_labels), folder=folder, max_length=config.model.max_length)
-    else:
-        body = EPISODIC_USE.format(folder=folder)
-    return "\n".join(lines) + body
+        return PEFT_USE.format(base=config.model.name, folder=folder)
+    if task_type == "language_modeling":
+        return LM_USE.format(folder=folder)
+    if task_type != "classification":
+        if supervised_labels:
+            return TOKEN_SUPERVISED_USE.format(n_types=len(supervised_labels) - 1, folder=folder)
+        return TOKEN_USE.format(task_type=task_type, folder=folder)
+    if supervised_labels:
+        return SUPERVISED_USE.format(n_labels=len(supervised_labels), folder=folder, max_length=config.model.max_length)
+    return EPISODIC_USE.format(folder=folder)
 
 
 def _library(config: Any, adapter_only: bool) -> str:
@@ -131,12 +164,27 @@ def _library(config: Any, adapter_only: bool) -> str:
     return "sentence-transformers" if config.task.type == "classification" else "transformers"
 
 
+def _pipeline_tag(config: Any, adapter_only: bool) -> str:
+    if adapter_only:
+        return "feature-extraction"
+    if config.task.type == "language_modeling":
+        return "text-generation"
+    if config.task.type == "classification":
+        return "sentence-similarity"
+    return "token-classification" if config.task.mode == "supervised" else "feature-extraction"
+
+
 def _result(final: dict[str, Any]) -> str:
-    acc = final.get("test_accuracy")
-    if acc is None:
+    """The run's headline meta-test metric (accuracy, entity F1, perplexity) with its CI."""
+    name = final.get("headline_metric") or "test_accuracy"
+    value = final.get(name)
+    if value is None:
         return "not measured"
-    ci = final.get("test_accuracy_ci95")
-    ci_text = f" ± {ci * 100:.2f} (95% CI)" if ci is not None else ""
+    ci = final.get(f"{name}_ci95")
+    label = name.removeprefix("test_").replace("_", " ")
+    if final.get("headline_direction") == "minimize":  # perplexity, loss: plain numbers
+        text = f"{label} {value:.2f}" + (f" ± {ci:.2f} (95% CI)" if ci is not None else "")
+    else:
+        text = f"{label} {value * 100:.2f}%" + (f" ± {ci * 100:.2f} (95% CI)" if ci is not None else "")
     episodes = final.get("test_episodes")
-    over = f", {episodes} episodes" if episodes else ""
-    return f"accuracy {acc * 100:.2f}%{ci_text}{over}"
+    return text + (f", {episodes} episodes" if episodes else "")

@@ -7,9 +7,10 @@ The folder is at once:
 - a model card (``README.md``) and the run's config (``metalab_run.toml``).
 
 A LoRA run exports merged weights (``W + alpha/r * B A``); with ``adapter_only`` its
-adapter alone, as a PEFT folder. A supervised run adds its trained head
-(``head.safetensors``) and its class names (``id2label`` in ``config.json``).
-Task types with a head register a writer in ``HEAD_WRITERS`` (NER: token classification).
+adapter alone, as a PEFT folder. A supervised run adds its trained head and its class
+names (``id2label`` in ``config.json``): sentence classification as ``head.safetensors``
+on the mean-pooled embedding, NER as an ``AutoModelForTokenClassification`` folder.
+Task types with a head register a writer in ``HEAD_WRITERS``.
 The folder is written beside the target and renamed into place: all or nothing.
 """
 
@@ -96,8 +97,12 @@ def _write_model(folder: Path, db_path: Path, run_id: str, source: Path, config:
     from engine.inference import load_trained_encoder
 
     encoder = load_trained_encoder(db_path, run_id, folder=source)  # LoRA adapters merged
-    labels = _write_head(folder, config, weights, encoder)
-    encoder.backbone.save_pretrained(folder, safe_serialization=True)
+    model, labels = encoder.backbone, None
+    writer = HEAD_WRITERS.get(config.task.type) if config.task.mode == "supervised" else None
+    if writer is not None and weights.get("head"):
+        labels = _head_labels(config, weights["head"])
+        model = writer(folder, encoder, weights["head"], labels)
+    model.save_pretrained(folder, safe_serialization=True)
     encoder.tokenizer.model_max_length = config.model.max_length
     encoder.tokenizer.save_pretrained(folder)
     if config.task.type == SENTENCE_TASK:  # a token-level run (NER) has no sentence embedding to offer
@@ -105,39 +110,63 @@ def _write_model(folder: Path, db_path: Path, run_id: str, source: Path, config:
     return labels
 
 
-def _write_head(folder: Path, config: Any, weights: dict[str, Any], encoder: Any) -> list[str] | None:
-    """The trained head of a task mode that has one, and its class names (None: classes at use time).
+def _head_labels(config: Any, head: dict[str, Any]) -> list[str]:
+    """The head's classes, as the run ordered them (``Task.head_labels``), checked against the head."""
+    from engine import tasks
 
-    The hook for task types: a mode with a head adds its writer to ``HEAD_WRITERS``
-    (NER: a token-classification head, ``AutoModelForTokenClassification``-style ``id2label``).
-    """
-    writer = HEAD_WRITERS.get(config.task.mode)
-    head = weights.get("head")
-    return writer(folder, config, head, encoder) if writer and head else None
-
-
-def _write_sequence_head(folder: Path, config: Any, head: dict[str, Any], encoder: Any) -> list[str]:
-    """A linear head on the mean-pooled embedding: ``head.safetensors`` and ``id2label`` in config.json."""
-    from safetensors.torch import save_file
-
-    labels = _supervised_labels(config)
+    task = tasks.get(config.task.type)
+    labels = task.head_labels(task.load_dataset(config))
     if len(labels) != head["weight"].shape[0]:
         raise UserError(f"the dataset now has {len(labels)} classes, the run's head {head['weight'].shape[0]}",
                         source=config.dataset.path)
-    save_file({k: v.contiguous() for k, v in head.items()}, str(folder / "head.safetensors"))
-    encoder.backbone.config.id2label = dict(enumerate(labels))
-    encoder.backbone.config.label2id = {label: i for i, label in enumerate(labels)}
     return labels
 
 
-HEAD_WRITERS = {"supervised": _write_sequence_head}
+def _name_labels(model_config: Any, labels: list[str]) -> None:
+    model_config.id2label = dict(enumerate(labels))
+    model_config.label2id = {label: i for i, label in enumerate(labels)}
 
 
-def _supervised_labels(config: Any) -> list[str]:
-    """The head's classes: the dataset's labels, sorted, as the run ordered them (engine.tasks)."""
-    from engine import tasks
+def _write_sequence_head(folder: Path, encoder: Any, head: dict[str, Any], labels: list[str]) -> Any:
+    """A linear head on the mean-pooled embedding: ``head.safetensors`` beside the plain model.
 
-    return sorted(set(tasks.get(config.task.type).load_dataset(config).labels))
+    Not an ``AutoModelForSequenceClassification``: those classify the first token's pooled
+    state, MetaLab's head the mean over tokens, so their logits would differ."""
+    from safetensors.torch import save_file
+
+    save_file({k: v.contiguous() for k, v in head.items()}, str(folder / "head.safetensors"))
+    _name_labels(encoder.backbone.config, labels)
+    return encoder.backbone
+
+
+def _write_token_head(folder: Path, encoder: Any, head: dict[str, Any], labels: list[str]) -> Any:
+    """The backbone and its word head as one ``AutoModelForTokenClassification``.
+
+    MetaLab's token head is a linear layer on each word's first word-piece state, which is
+    what ``…ForTokenClassification`` computes (its dropout is off in eval). Labels are IO tags
+    (``O``, ``I-TYPE``), which the token-classification pipeline groups into entities. An
+    architecture with no such class keeps the plain model and ``head.safetensors``."""
+    from transformers import AutoModelForTokenClassification
+
+    backbone = encoder.backbone
+    config = backbone.config.__class__.from_dict(backbone.config.to_dict())
+    config.num_labels = len(labels)
+    _name_labels(config, [label if label == OUTSIDE else f"I-{label}" for label in labels])
+    try:
+        model = AutoModelForTokenClassification.from_config(config)
+    except ValueError:  # no token-classification class for this architecture
+        return _write_sequence_head(folder, encoder, head, labels)
+    classifier = getattr(model, "classifier", None) or getattr(model, "score", None)
+    missing, _ = model.base_model.load_state_dict(backbone.state_dict(), strict=False)  # the pooler is not used
+    if missing or not hasattr(classifier, "weight") or classifier.weight.shape != head["weight"].shape:
+        return _write_sequence_head(folder, encoder, head, labels)
+    classifier.load_state_dict({k: v.to(classifier.weight.dtype) for k, v in head.items()})
+    return model.eval()
+
+
+OUTSIDE = "O"
+# task type -> writer of a supervised run's head; it returns the model to save.
+HEAD_WRITERS = {"classification": _write_sequence_head, "token_classification": _write_token_head}
 
 
 def _base_model(config: Any) -> str:

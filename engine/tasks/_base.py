@@ -85,6 +85,10 @@ class Task(ABC):
     # support set; features then stay as the model gives them (no L2 normalisation).
     model_head: ClassVar[bool] = False
 
+    def head_labels(self, dataset: Any) -> list[str]:
+        """The classes a supervised head predicts, in the order of its outputs (training and export read this)."""
+        raise NotImplementedError(f"{self.name} has no supervised head")
+
     # --- names and metrics (torch-free) ---------------------------------------------------
     def metric(self, name: str) -> Metric:
         return next(m for m in self.metrics if m.name == name)

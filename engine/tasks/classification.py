@@ -68,6 +68,9 @@ class ClassificationTask(Task):
     def dataset_summary(self, dataset: TextDataset) -> str:
         return f"{len(dataset)} rows, {len(set(dataset.labels))} classes"
 
+    def head_labels(self, dataset: TextDataset) -> list[str]:
+        return sorted(set(dataset.labels))
+
     def build_data(self, config: RunConfig, dataset: TextDataset, *, train_query: int | None) -> TaskData:
         task = config.task
         if task.mode == "supervised":
@@ -75,7 +78,7 @@ class ClassificationTask(Task):
             return TaskData(
                 self, dataset, "supervised", 0, 0, 0,
                 train_rows=list(rows.train),
-                label_names=sorted(set(dataset.labels)),
+                label_names=self.head_labels(dataset),
                 val_rows=list(rows.val) or list(rows.train[: max(1, len(rows.train) // 10)]),
                 test_rows=list(rows.test),
             )

@@ -114,6 +114,9 @@ class TokenClassificationTask(Task):
 
         return check_tagged_task(dataset, task)
 
+    def head_labels(self, dataset: Any) -> list[str]:
+        return [OUTSIDE, *dataset.entity_types()]  # IO tagging: O, then one class per entity type
+
     def build_data(self, config: RunConfig, dataset: Any, *, train_query: int | None) -> TaskData:
         from engine.data.entity_episodes import EntityEpisodeSampler, rows_without, split_sentences, split_types
 
@@ -124,7 +127,7 @@ class TokenClassificationTask(Task):
             return TaskData(
                 self, dataset, "supervised", 0, 0, 0,
                 train_rows=list(rows.train),
-                label_names=[OUTSIDE, *dataset.entity_types()],
+                label_names=self.head_labels(dataset),
                 val_rows=list(rows.val) or list(rows.train[: max(1, len(rows.train) // 10)]),
                 test_rows=list(rows.test),
             )

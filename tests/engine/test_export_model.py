@@ -182,24 +182,82 @@ def test_export_refuses_a_folder_with_other_files(runs, tmp_path, capsys):
     assert main(["export-model", ids["protonet"], str(tmp_path / "m"), "--db", str(db)]) == 0  # an earlier export is replaced
 
 
-@pytest.mark.slow
-def test_an_ner_run_exports_a_plain_token_model_without_a_sentence_pipeline(tmp_path, tiny_model):
-    from transformers import AutoModel
+NER_SENTENCES = [["Ada", "Lovelace", "visited", "Paris", "and", "Rome"], ["a", "quiet", "day"] + ["river"] * 30]
 
+
+def ner_run(tmp_path, tiny_model, mode):
     config = tmp_path / "ner.toml"
     config.write_text(
-        f'name = "ner"\n[dataset]\npath = "bundled:entities"\n[task]\ntype = "token_classification"\nn_way = 2\nk_shot = 1\n'
-        f'query = 1\ntest_episodes = 2\nval_episodes = 1\n[model]\nname = "{tiny_model}"\nmax_length = 16\n'
-        '[method]\nname = "protonet"\n[train]\nepisodes = 1\neval_every = 1\ndevice = "cpu"\n'
+        f'name = "ner"\n[dataset]\npath = "bundled:entities"\n[task]\ntype = "token_classification"\nmode = "{mode}"\n'
+        f'n_way = 2\nk_shot = 1\nquery = 1\ntest_episodes = 2\nval_episodes = 1\n[model]\nname = "{tiny_model}"\n'
+        'max_length = 16\n[method]\nname = "' + ("protonet" if mode == "episodic" else "finetune") + '"\n'
+        '[train]\nepisodes = 2\neval_every = 2\ndevice = "cpu"\n'
     )
     db = tmp_path / "runs.db"
     assert main(["run", str(config), "--db", str(db)]) == 0
     from engine.store import Store
 
     with Store(db) as store:
-        run_id = store.list_runs(limit=1)[0]["id"]
+        return db, store.list_runs(limit=1)[0]["id"]
+
+
+def metalab_word_vectors(db, run_id):
+    """MetaLab's own per-word vectors (first word piece) for NER_SENTENCES, and the word batch."""
+    from types import SimpleNamespace
+
+    from engine.inference import load_trained_encoder
+    from engine.tasks.token_classification import WordBatcher
+
+    encoder = load_trained_encoder(db, run_id)
+    dataset = SimpleNamespace(sentences=NER_SENTENCES, tags=[["O"] * len(s) for s in NER_SENTENCES])
+    batch = WordBatcher(encoder, dataset)(list(range(len(NER_SENTENCES))))
+    with torch.no_grad():
+        return encoder(**batch), batch
+
+
+@pytest.mark.slow
+def test_an_episodic_ner_export_gives_metalabs_word_vectors_without_a_sentence_pipeline(tmp_path, tiny_model):
+    from transformers import AutoModel
+
+    db, run_id = ner_run(tmp_path, tiny_model, "episodic")
     assert main(["export-model", run_id, str(tmp_path / "m"), "--db", str(db)]) == 0
     files = {p.name for p in (tmp_path / "m").iterdir()}
     assert "modules.json" not in files and {"config.json", "model.safetensors", "README.md"} <= files
-    assert AutoModel.from_pretrained(tmp_path / "m").config.hidden_size == 32
-    assert "is_split_into_words" in (tmp_path / "m" / "README.md").read_text()
+    expected, batch = metalab_word_vectors(db, run_id)
+    exported = AutoModel.from_pretrained(tmp_path / "m", use_safetensors=True).eval()
+    with torch.no_grad():
+        hidden = exported(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).last_hidden_state
+    positions = batch["positions"]
+    assert torch.allclose(hidden[positions[:, 0], positions[:, 1]], expected, atol=1e-5)
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert "is_split_into_words" in card and "pipeline_tag: feature-extraction" in card and "f1 " in card
+
+
+@pytest.mark.slow
+def test_a_supervised_ner_export_is_a_token_classification_model_with_metalabs_logits(tmp_path, tiny_model):
+    """The trained word head and IO labels as AutoModelForTokenClassification: MetaLab's logits to 1e-5."""
+    from transformers import AutoModelForTokenClassification, AutoTokenizer, pipeline
+
+    from engine.inference import weights_dir
+    from engine.training.checkpoints import load_checkpoint
+
+    db, run_id = ner_run(tmp_path, tiny_model, "supervised")
+    out = tmp_path / "m"
+    assert main(["export-model", run_id, str(out), "--db", str(db)]) == 0
+    vectors, batch = metalab_word_vectors(db, run_id)
+    head = load_checkpoint(weights_dir(db, run_id))[0]["head"]
+    expected = F.linear(vectors, head["weight"], head["bias"])
+
+    model = AutoModelForTokenClassification.from_pretrained(out, use_safetensors=True).eval()
+    with torch.no_grad():
+        logits = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
+    positions = batch["positions"]
+    assert torch.allclose(logits[positions[:, 0], positions[:, 1]], expected, atol=1e-5)
+    from engine.data.tagged import load_tagged_dataset
+
+    types = load_tagged_dataset("bundled:entities").entity_types()
+    assert list(model.config.id2label.values()) == ["O", *(f"I-{t}" for t in types)]
+    card = (out / "README.md").read_text()
+    assert "AutoModelForTokenClassification" in card and "pipeline_tag: token-classification" in card
+    tagger = pipeline("token-classification", model=model, tokenizer=AutoTokenizer.from_pretrained(out), aggregation_strategy="first")
+    assert all(e["entity_group"] in types for e in tagger("Ada Lovelace visited Paris"))
