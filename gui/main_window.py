@@ -43,6 +43,7 @@ from gui.run_queue import RunQueue, describe
 from gui.run_session import RunSession
 from gui.settings import app_settings
 from gui.widgets.help_dialogs import AboutDialog, DocsViewer, ShortcutsDialog, about_text, docs_pages, shortcut_rows
+from gui.widgets.wheel_guard import guard_wheel
 from gui.warm_engine import ENV_SWITCH as WARM_SWITCH
 from gui.warm_engine import WarmEngine
 
@@ -87,6 +88,7 @@ class MainWindow(QMainWindow):
         for page in (self.new_page, self.monitor_page, self.runs_page, self.compare_page, self.studies_page, self.try_page,
                      self.inspect_page):
             self.stack.addWidget(page)
+        guard_wheel(self.stack)  # scrolling a page never changes a field on the way
         self.nav = QListWidget()
         self.nav.addItems(list(PAGES))
         self.nav.setFixedWidth(150)

@@ -40,6 +40,7 @@ from gui.method_fit import answers_with_prompts, model_problem, why_not
 from gui.widgets.dataset_panel import DatasetPanel
 from gui.widgets.model_panel import DEFAULT_MODEL, SAMPLE_DECODER, ModelPanel
 from gui.widgets.param_form import ParamForm, config_params
+from gui.widgets.wheel_guard import guard_wheel
 
 TASK_KEYS = [
     "task.type",
@@ -177,6 +178,8 @@ class NewExperimentPage(QWidget):
         ):
             signal.connect(self.schedule_validate)
         self.method.currentIndexChanged.connect(self._method_changed)
+        # a dataset that can only be one task type (a CoNLL file: NER) switches the form to it
+        self.dataset_panel.task_type_needed.connect(self._set_task_type)
         self.task_form.values_changed.connect(self._fill_methods_for_mode)
         # the model's kind (model-info) greys out methods and is checked against the task
         self.model_panel.model_changed.connect(lambda _name: self._fill_methods_for_mode())
@@ -185,6 +188,7 @@ class NewExperimentPage(QWidget):
         info.model_info_changed.connect(self._model_info_changed)
         info.model_info_changed.connect(self.schedule_validate)
         self._method_changed()
+        guard_wheel(self)  # scrolling the long form never changes a field on the way
 
     def _build_layout(self) -> None:
         dataset_box = QGroupBox("Dataset")
@@ -298,6 +302,9 @@ class NewExperimentPage(QWidget):
         if key != getattr(self, "_mode", ("episodic", tasks.DEFAULT_TASK_TYPE, None)):
             self._mode = key
             self._fill_methods(*key)
+
+    def _set_task_type(self, task_type: str) -> None:
+        self.task_form.set_values({"task.type": task_type})  # values_changed -> _fill_methods_for_mode
 
     def _task_type_changed(self, previous: str, task_type: str) -> None:
         """The task fields in the type's own words; a model of the kind the type needs."""

@@ -34,6 +34,7 @@ from engine.data import TextDataset, bundled_datasets, guess_columns, load_datas
 from engine.data.checks import Check, plural
 from engine.data.loaders import CONLL_SUFFIXES
 from engine.data.tagged import TaggedDataset, guess_tagged_columns, is_conll, load_tagged_dataset
+from engine import tasks
 from engine.errors import UserError
 from gui.background import Worker
 from gui.entity_html import preview_html
@@ -77,6 +78,8 @@ class ClassChart(pg.PlotWidget):
             self.getAxis(side).setTextPen(pg.mkPen(text))
             self.getAxis(side).setPen(pg.mkPen(text))
         if not self.counts:
+            self._names = []
+            self.getAxis("left").setTicks([[]])  # no class names left from a dataset that is gone
             return
         names = list(self.counts)[::-1]  # largest at the top
         values = [self.counts[n] for n in names]
@@ -133,6 +136,21 @@ def fits_task(task_type: str, file: Path) -> bool:
     return file.suffix not in CONLL_SUFFIXES and is_domain_corpus(file) == (task_type == LM_TASK)
 
 
+def only_task_type(path: str) -> str | None:
+    """The one task type a dataset can be read as, or None where several fit: a CoNLL file
+    holds tagged sentences (NER); a bundled dataset is made for one task type."""
+    if path.startswith("bundled:"):
+        try:
+            file = bundled_datasets().get(path.removeprefix("bundled:"))
+        except OSError:
+            return None
+        return next((t for t in (TOKEN_TASK, LM_TASK, "classification") if file is not None and fits_task(t, file)), None)
+    try:
+        return TOKEN_TASK if is_conll(path) else None
+    except OSError:
+        return None
+
+
 def bundled_for(task_type: str, path: str) -> str:
     """A bundled dataset of the task type in place of a bundled one of another type; other paths as they are."""
     if not path.startswith("bundled:"):
@@ -158,6 +176,9 @@ class DatasetPanel(QWidget):
 
     dataset_changed = Signal()  # a dataset loaded, failed to load, or its columns changed
     source_changed = Signal(str)
+    # The chosen dataset can only be read as this task type (a CoNLL file: NER): the page
+    # switches its task type, which calls ``set_task_type`` and loads the dataset.
+    task_type_needed = Signal(str)
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -167,6 +188,8 @@ class DatasetPanel(QWidget):
         self.loading = False
         self._loaded_path = ""
         self._bundled_by_type: dict[str, str] = {}  # the bundled set last used for each task type
+        self._pending_path = ""  # a dataset waiting for the task type it needs
+        self.switched_note = ""  # why the task type changed by itself, shown with the dataset
         self._columns: list[str] = []
         self._worker = Worker(self)
 
@@ -288,19 +311,33 @@ class DatasetPanel(QWidget):
         if documents:
             self.label_column.setToolTip("dataset.label_column: the column with the document's domain (source, author, topic)")
         self.preview_stack.setCurrentWidget(self.sentences if tokens else self.preview)
-        if self._loaded_path:
+        pending, self._pending_path = self._pending_path, ""
+        if pending:  # the dataset that asked for this task type
+            self.load(pending, switch_task=False)
+        elif self._loaded_path:
             path = bundled_for(task_type, self._loaded_path)  # bundled intents <-> bundled entities
             if path != self._loaded_path:  # back to the bundled set this type had, when there was one
                 path = self._bundled_by_type.get(task_type, path)
-            if path == self._loaded_path:
-                self.load(path, self.text_column_name(), self.label_column_name())
+            if path == self._loaded_path:  # the user's own file, read as the type they chose
+                self.load(path, self.text_column_name(), self.label_column_name(), switch_task=False)
             else:
-                self.load(path)
+                self.load(path, switch_task=False)
 
     # --- loading ------------------------------------------------------------------------
-    def load(self, path: str, text_column: str = "", label_column: str = "") -> None:
-        """Loads ``path`` in the background; ``dataset_changed`` follows."""
+    def load(self, path: str, text_column: str = "", label_column: str = "", *, switch_task: bool = True) -> None:
+        """Loads ``path`` in the background; ``dataset_changed`` follows. A dataset that can
+        only be one task type first asks the page for it (``switch_task``: a dataset chosen,
+        not one reloaded because the user chose a task type)."""
         path = path.strip()
+        self.switched_note = ""
+        needed = only_task_type(path) if switch_task else None
+        if needed and needed != self.task_type:
+            self._pending_path = path
+            self.task_type_needed.emit(needed)  # the page switches; set_task_type loads path
+            if self.task_type == needed:
+                self.switched_note = f"task type set to {tasks.get(needed).title} for this dataset"
+                return
+            self._pending_path = ""  # nobody switched: load it as it is and say why it does not fit
         self._loaded_path = path
         self.source.setEditText(path)
         self.source_changed.emit(path)
@@ -389,6 +426,7 @@ class DatasetPanel(QWidget):
             columns = f" · columns: {', '.join(dataset.columns)}" if dataset.columns else ""
             self.status.setText(
                 f"{plural(len(dataset), 'sentence')}, {plural(sum(counts.values()), 'mention')} of {plural(len(counts), 'entity type')}{columns}"
+                + self._note()
             )
             self.status.setStyleSheet("")
             self.chart.set_counts(counts, self.chart.need, unit="mentions")
@@ -396,7 +434,8 @@ class DatasetPanel(QWidget):
         elif dataset is not None:
             counts = dataset.class_counts()
             row, group, unit = ("document", "domain", "documents") if self.task_type == LM_TASK else ("row", "class", "rows")
-            self.status.setText(f"{plural(len(dataset), row)} in {plural(len(counts), group)} · columns: {', '.join(dataset.columns)}")
+            self.status.setText(f"{plural(len(dataset), row)} in {plural(len(counts), group)} · columns: {', '.join(dataset.columns)}"
+                                + self._note())
             self.status.setStyleSheet("")
             self.chart.set_counts(counts, self.chart.need, unit=unit)
         else:
@@ -405,6 +444,9 @@ class DatasetPanel(QWidget):
             self.chart.set_counts({})
             self.sentences.clear()
         self.dataset_changed.emit()
+
+    def _note(self) -> str:
+        return f" · {self.switched_note}" if self.switched_note else ""
 
     def counts(self) -> dict[str, int]:
         """Rows per class, or mentions per entity type; empty while nothing is loaded."""

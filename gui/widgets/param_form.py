@@ -34,6 +34,7 @@ from engine.config import TASK_MODES, schema
 from engine.errors import ConfigError
 from engine.specs import Param
 from engine.tasks import TASK_TYPES
+from gui.widgets.wheel_guard import guard_wheel
 
 INT_LIMIT = 2_000_000_000
 _CONFIG_TYPES = {"an integer": "int", "a number": "float", "true or false": "bool", "a string": "str"}
@@ -228,6 +229,7 @@ class ParamForm(QWidget):
         self.reset_button.setEnabled(bool(self._params))
         self._show_help(self._params[0] if self._params else None)
         self._update_applicable()
+        guard_wheel(self)
         self.values_changed.emit()
 
     def _add_row(self, param: Param) -> None:

@@ -363,3 +363,66 @@ def test_a_late_model_answer_does_not_reach_a_closed_page(qtbot, fake_cmd):
     QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     info.model_info_changed.emit("bundled:tiny-gpt2", {"kind": "decoder"})  # raised inside Qt before the fix
     info.shutdown()
+
+
+def test_a_dataset_that_can_only_be_ner_switches_the_task_type(qtbot, page, intents_csv, tmp_path):
+    """Picking a CoNLL file (or the bundled NER set) on a classification form reads it as NER
+    and says so, instead of refusing it; the other task types are unchanged."""
+    assert load(qtbot, page, intents_csv) is None
+    own = tmp_path / "mine.conll"
+    own.write_text("".join(f"Ada{i}\tB-PER\nin\tO\nRome{i}\tB-CITY\n\n" for i in range(40)))
+    for path in (str(own), "bundled:entities"):
+        page.dataset_panel.load(path)
+        qtbot.waitUntil(lambda: not page.dataset_panel.is_busy(), timeout=10_000)
+        assert page.task_form.values()["task.type"] == "token_classification"
+        assert page.dataset_panel.path() == path and page.dataset_panel.dataset is not None, page.dataset_panel.error
+        assert "task type set to Token classification (NER)" in page.dataset_panel.status.text()
+        page.task_form.set_values({"task.type": "classification"})  # the user's choice is not flipped back
+        qtbot.waitUntil(lambda: not page.dataset_panel.is_busy(), timeout=10_000)
+        assert page.task_form.values()["task.type"] == "classification"
+        if path == "bundled:entities":  # a bundled classification set takes its place
+            assert page.dataset_panel.path().startswith("bundled:") and page.dataset_panel.dataset is not None
+        else:  # one's own file stays, with the engine's word on the mismatch
+            assert page.dataset_panel.path() == path and 'fits task.type = "token_classification"' in page.dataset_panel.error
+
+
+def test_a_failed_load_leaves_no_class_names_on_the_chart(qtbot, page, intents_csv, tmp_path):
+    assert load(qtbot, page, intents_csv) is None
+    assert page.dataset_panel.chart.getAxis("left")._tickLevels
+    broken = tmp_path / "broken.csv"
+    broken.write_text("just one column\nno labels\n")
+    page.dataset_panel.load(str(broken))
+    qtbot.waitUntil(lambda: not page.dataset_panel.is_busy(), timeout=10_000)
+    assert page.dataset_panel.dataset is None
+    assert page.dataset_panel.chart.getAxis("left")._tickLevels in ([[]], [])
+
+
+def test_scrolling_the_form_never_changes_a_field_under_the_pointer(qtbot, page, intents_csv):
+    """The wheel over an unclicked combo box scrolls the settings; once clicked it picks values."""
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    assert load(qtbot, page, intents_csv) is None
+    page.resize(1000, 500)  # the settings column scrolls
+    bar = page.settings_scroll.verticalScrollBar()
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=5000)
+    bar.setValue(0)
+    method = page.method.currentData()
+
+    def wheel_down(widget):
+        centre = QPointF(widget.rect().center())
+        event = QWheelEvent(centre, QPointF(widget.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, -120),
+                            Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+        QApplication.sendEvent(widget, event)
+
+    page.launch_button.setFocus()
+    wheel_down(page.method)
+    assert page.method.currentData() == method and bar.value() > 0  # the page scrolled instead
+    n_way = page.task_form.editor("task.n_way")  # a spin box, in a form built after the page
+    before = n_way.value()
+    wheel_down(n_way)
+    assert n_way.value() == before
+    page.method.setFocus()
+    wheel_down(page.method)
+    assert page.method.currentData() != method  # clicked first: the wheel is the user's choice
