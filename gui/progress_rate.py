@@ -22,25 +22,32 @@ class PhaseRate:
         self.phase: str | None = None
         self.done = 0
         self.total = 0
-        self._samples: deque[tuple[float, int]] = deque()
+        # phase -> its samples: training keeps its clock across the validations in between
+        self._clocks: dict[str, deque[tuple[float, int]]] = {}
+
+    @property
+    def _samples(self) -> deque[tuple[float, int]]:
+        return self._clocks.setdefault(self.phase or "train", deque())
 
     def update(self, event: dict[str, Any], now: float | None = None) -> None:
         now = time.monotonic() if now is None else now
         phase = str(event.get("phase") or "train")
         done, total = int(event.get("done") or 0), int(event.get("total") or 0)
-        if phase != self.phase or done < self.done:  # a new phase (or a resumed run): a new clock
-            self._samples.clear()
-            self.phase = phase
+        self.phase = phase
+        samples = self._samples
+        if samples and done < samples[-1][1]:  # the phase again from the start (a resumed run, the next validation)
+            samples.clear()
         self.done, self.total = done, total
-        self._samples.append((now, done))
-        while len(self._samples) > 2 and now - self._samples[1][0] > WINDOW:
-            self._samples.popleft()
+        samples.append((now, done))
+        while len(samples) > 2 and now - samples[1][0] > WINDOW:
+            samples.popleft()
 
     def rate(self) -> float | None:
         """Episodes a second in this phase; None until two events of it arrived."""
-        if len(self._samples) < 2:
+        samples = self._samples
+        if len(samples) < 2:
             return None
-        (t0, d0), (t1, d1) = self._samples[0], self._samples[-1]
+        (t0, d0), (t1, d1) = samples[0], samples[-1]
         if t1 <= t0 or d1 <= d0:
             return None
         return (d1 - d0) / (t1 - t0)
@@ -50,6 +57,10 @@ class PhaseRate:
         if rate is None or not self.total:
             return None
         return max(self.total - self.done, 0) / rate
+
+
+# How the progress bar names each phase of the events wire (docs/EVENTS.md).
+PHASE_TITLES = {"train": "train", "val": "validation", "test": "meta-test", "untrained": "untrained baseline"}
 
 
 def format_rate(rate: float | None) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-PHASE_LABELS = {"test": "meta-test", "untrained": "untrained baseline"}
+PHASE_LABELS = {"test": "meta-test", "untrained": "untrained baseline", "val": "validation"}
 
 
 class PhaseBar:
@@ -19,11 +19,18 @@ class PhaseBar:
         self.progress: Any = None
         self.task: Any = None
         self.phase: str | None = None
+        self.training = False  # a training bar is being drawn
 
     def __call__(self, event: dict[str, Any]) -> None:
         if event["type"] == "run_finished":
             self.close()
-        if event["type"] != "progress" or event.get("phase", "train") == "train":
+        if event["type"] != "progress":
+            return
+        phase = event.get("phase", "train")
+        if phase == "train":
+            self.training = event["done"] < event["total"]
+            return
+        if phase == "val" and self.training:  # the training bar is on screen: no second bar under it
             return
         if event["phase"] != self.phase:
             self.close()

@@ -30,7 +30,7 @@ class Recorder:
         self._logs: list[tuple[float, str, str]] = []
         self._last_flush = 0.0
         self._last_progress = 0.0
-        self._phase: tuple[str, float, int] | None = None  # (phase, its first event's time, done then)
+        self._phases: dict[str, tuple[str, float, int]] = {}  # phase -> (phase, its first event's time, done then)
         self.queue = WriteQueue(store)
 
     def wall_time(self) -> float:
@@ -59,10 +59,12 @@ class Recorder:
             return
         self._last_progress = now
         # Each phase has its own clock (model loading, a resumed run's earlier steps and the
-        # training before the meta-test are not part of the meta-test's speed).
-        if self._phase is None or self._phase[0] != phase or done < self._phase[2]:
-            self._phase = (phase, now, done)
-        _, phase_start, phase_done = self._phase
+        # training before the meta-test are not part of the meta-test's speed); training
+        # keeps its clock across the validations in between.
+        clock = self._phases.get(phase)
+        if clock is None or done < clock[2]:
+            self._phases[phase] = clock = (phase, now, done)
+        _, phase_start, phase_done = clock
         elapsed = now - phase_start
         rate = (done - phase_done) / elapsed if elapsed > 0 and done > phase_done else 0.0
         eta = (total - done) / rate if rate > 0 else None

@@ -397,7 +397,11 @@ def _validate(
         metrics = {f"val_{k}": v for k, v in evaluate_rows(method, data.val_rows or [], data.label_names).items()}
     else:
         assert data.val_sampler is not None
-        episodes, results = evaluate_episodes(method, data.val_sampler, config.task.val_episodes)
+
+        def progress(done: int, total: int) -> None:  # MAML's val episodes take minutes on CPU: say so
+            recorder.progress(done, total, force=done == total, phase="val")
+
+        episodes, results = evaluate_episodes(method, data.val_sampler, config.task.val_episodes, on_episode=progress)
         # the latest validation's episodes, for exports (through the lock-tolerant queue)
         recorder.write(lambda: recorder.store.add_episodes(recorder.run_id, results, split="val"), rows=len(results))
         metrics = {k: v for k, v in data.task.summarize(results, "val").items() if not k.endswith("_ci95")}

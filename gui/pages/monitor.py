@@ -39,7 +39,7 @@ from gui.engine_info import format_bytes
 from gui.formatting import format_duration
 from gui.models.log_model import LogFilterModel
 from gui.oom_relaunch import OomPanel
-from gui.progress_rate import PhaseRate, format_rate
+from gui.progress_rate import PHASE_TITLES, PhaseRate, format_rate
 from gui.run_session import RunSession
 from gui.widgets.live_plot import LivePlot
 
@@ -313,7 +313,8 @@ class MonitorPage(QWidget):
             self.progress.setRange(0, total)
             self.progress.setValue(min(done, total))
             phase = str(event.get("phase") or "train")
-            self.progress.setFormat(f"{phase} %v / %m" if status != "interrupted" else "interrupted at %v / %m")
+            title = PHASE_TITLES.get(phase, phase)
+            self.progress.setFormat(f"{title} %v / %m" if status != "interrupted" else "interrupted at %v / %m")
         parts = []
         rate = self.rates.get(s.run_id) if s is not None else None
         if event and s is not None and not s.is_over and rate is not None:

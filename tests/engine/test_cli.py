@@ -34,7 +34,9 @@ def test_end_to_end_run_into_a_temporary_db(tmp_path, tiny_config):
     assert types[0] == "run_started" and types[-1] == "run_finished"
     assert {"progress", "metric", "log", "checkpoint"} <= set(types)
     phases = {e["phase"] for e in events if e["type"] == "progress"}
-    assert phases == {"train", "untrained", "test"}  # the long phases after training show progress too
+    assert phases == {"train", "untrained", "val", "test"}  # the long phases besides training show progress too
+    val = [e for e in events if e["type"] == "progress" and e["phase"] == "val"]
+    assert val[-1]["done"] == val[-1]["total"] > 0  # each validation ends at its last episode
     assert [e["seq"] for e in events] == list(range(len(events)))
     assert all(e["run_id"] == run_id for e in events)
 
@@ -245,6 +247,11 @@ def test_the_phase_bar_draws_the_meta_test_on_the_terminal():
     bar = PhaseBar(Console(file=out, force_terminal=True, width=100))
     bar({"type": "progress", "phase": "train", "done": 1, "total": 4})
     assert bar.progress is None  # training has its own bar
+    bar({"type": "progress", "phase": "val", "done": 1, "total": 5})
+    assert bar.progress is None  # a validation during training: not a second bar under the training one
+    bar({"type": "progress", "phase": "train", "done": 4, "total": 4})
+    bar({"type": "progress", "phase": "val", "done": 5, "total": 5})  # the last validation, training over
+    assert "validation" in out.getvalue()
     bar({"type": "progress", "phase": "test", "done": 3, "total": 8})
     assert bar.phase == "test" and bar.progress.tasks[0].completed == 3
     bar({"type": "progress", "phase": "test", "done": 8, "total": 8})

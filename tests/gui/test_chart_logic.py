@@ -106,6 +106,20 @@ def test_speed_and_eta_are_measured_per_phase():
     assert abs(rate.rate() - 0.5) < 1e-9 and abs(rate.eta() - 178.0) < 1e-9
 
 
+def test_training_keeps_its_clock_across_a_validation():
+    rate = PhaseRate()
+    for t in range(0, 11):  # 1 episode a second
+        rate.update({"done": t, "total": 100, "phase": "train"}, now=float(t))
+    for done in range(1, 31):  # a validation of 30 episodes in between, 1 a second
+        rate.update({"done": done, "total": 30, "phase": "val"}, now=10.0 + done)
+    assert abs(rate.eta() - 0.0) < 1e-9 and rate.phase == "val"
+    rate.update({"done": 11, "total": 100, "phase": "train"}, now=41.0)
+    assert rate.rate() is not None  # no "measuring" after each validation: the train clock went on
+    assert abs(rate.rate() - 11 / 41) < 1e-9
+    rate.update({"done": 1, "total": 30, "phase": "val"}, now=42.0)  # the next validation: a new clock
+    assert rate.rate() is None
+
+
 def test_slow_runs_read_as_seconds_per_episode():
     assert format_rate(0.04) == "25 s/episode"
     assert format_rate(0.5) == "2.0 s/episode"
