@@ -262,10 +262,15 @@ class TryModelPage(QWidget):
         self._show_task_type(task_type(config))
         method = self.method_specs.get(str((config.get("method") or {}).get("name", "")), {})
         prompted = answers_with_prompts(method) if method else False
-        self.explain_box.setEnabled(not prompted)
-        self.explain_box.setToolTip("Word attributions are for nearest-class-mean answers: this run's method scores each "
-                                    "label after a prompt, shown with its answer" if prompted else self._explain_tip)
-        self.explained_box.setVisible(not prompted)  # its place goes to the prompts
+        tagger = self.task_type == TOKEN_TASK  # predict --explain attributes a sentence's label, not a word's tag
+        self.explain_box.setEnabled(not prompted and not tagger)
+        self.explain_box.setToolTip(
+            "Word attributions are for nearest-class-mean answers: this run's method scores each label after a prompt, "
+            "shown with its answer" if prompted else
+            "Word attributions explain a sentence's label: an NER run tags each word, shown highlighted" if tagger else
+            self._explain_tip
+        )
+        self.explained_box.setVisible(not prompted and not tagger)  # its place goes to the prompts or the tagged text
         if prompted and self.task_type != LM_TASK:
             self.explanation.setText(
                 "The run's decoder reads the support examples as demonstrations in a prompt, then each query; the label "

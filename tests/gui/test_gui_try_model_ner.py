@@ -64,6 +64,8 @@ def test_ner_run_predicts_through_the_engine_and_highlights(qtbot, tmp_path):
         page.predict()
     args, request = json.loads((tmp_path / "args.json").read_text())
     assert args[:2] == ["predict", "r1"]
+    # the engine refuses --explain for tags: the box is off for an NER run, checked or not
+    assert "--explain" not in args and not page.explain_box.isEnabled() and not page.explained_box.isVisibleTo(page)
     assert request["query"] == ["Bo left Kessing ."]
     assert request["support"][0]["tags"] == ["B-PERSON", "O", "B-CITY", "O"]
     html = page.tagged.toHtml()
