@@ -129,7 +129,7 @@ def model_card(run: dict[str, Any], config: Any, *, supervised_labels: list[str]
         f"| data | `{config.dataset.path}` |",
         f"| task | {task_text} |",
         f"| N / K | {task.n_way} / {task.k_shot} |" if task.mode != "supervised" else "| N / K | - (supervised) |",
-        f"| meta-test result | {_result(final)} |",
+        f"| meta-test result | {_result(final, task.type)} |",
         f"| max length | {config.model.max_length} tokens |",
         f"| run id | `{run['id']}` |",
         f"| MetaLab version | {engine.__version__} |",
@@ -174,14 +174,18 @@ def _pipeline_tag(config: Any, adapter_only: bool) -> str:
     return "token-classification" if config.task.mode == "supervised" else "feature-extraction"
 
 
-def _result(final: dict[str, Any]) -> str:
+def _result(final: dict[str, Any], task_type: str) -> str:
     """The run's headline meta-test metric (accuracy, entity F1, perplexity) with its CI."""
+    from engine import tasks
+
     name = final.get("headline_metric") or "test_accuracy"
     value = final.get(name)
     if value is None:
         return "not measured"
     ci = final.get(f"{name}_ci95")
-    label = name.removeprefix("test_").replace("_", " ")
+    short = name.removeprefix("test_")
+    titles = {m.name: m.title for m in tasks.get(task_type).metrics} if task_type in tasks.TASK_TYPES else {}
+    label = titles.get(short, short.replace("_", " "))
     if final.get("headline_direction") == "minimize":  # perplexity, loss: plain numbers
         text = f"{label} {value:.2f}" + (f" ± {ci:.2f} (95% CI)" if ci is not None else "")
     else:

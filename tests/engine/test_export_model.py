@@ -230,7 +230,7 @@ def test_an_episodic_ner_export_gives_metalabs_word_vectors_without_a_sentence_p
     positions = batch["positions"]
     assert torch.allclose(hidden[positions[:, 0], positions[:, 1]], expected, atol=1e-5)
     card = (tmp_path / "m" / "README.md").read_text()
-    assert "is_split_into_words" in card and "pipeline_tag: feature-extraction" in card and "f1 " in card
+    assert "is_split_into_words" in card and "pipeline_tag: feature-extraction" in card and "Entity micro-F1 " in card
 
 
 @pytest.mark.slow
