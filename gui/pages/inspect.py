@@ -28,6 +28,7 @@ from engine.store import Store
 from gui.background import Worker
 from gui.engine_info import EngineCall
 from gui.engine_process import engine_command
+from gui.formatting import headline_text
 from gui.widgets.confusion_table import ConfusionTable
 from gui.widgets.embedding_map import EmbeddingMap, legend_html
 from gui.widgets.message_line import MessageLine
@@ -38,14 +39,22 @@ PROJECTION_CHOICES = (("auto", "UMAP if installed, else t-SNE"), ("tsne", "t-SNE
 INSPECT_TIMEOUT_MS = 0
 
 
+def inspectable(final: dict[str, Any]) -> bool:
+    """Whether a finished run's results are what ``inspect`` shows: meta-test episodes of
+    sentence classification (an NER or language-modelling run has another headline, a
+    supervised run no episodes)."""
+    return (final.get("headline_metric") or "test_accuracy") == "test_accuracy" and bool(final.get("test_episodes"))
+
+
 def inspectable_runs(db_path: Path) -> list[dict[str, Any]]:
-    """Finished episodic runs with saved weights, newest first."""
+    """Finished episodic classification runs with saved weights, newest first."""
     if not db_path.exists():
         return []
     with Store(db_path, readonly=True) as store:
         runs = store.list_runs(status="finished", config=False)
     root = artifacts_dir(db_path)
-    return [r for r in runs if r.get("task_mode", "episodic") == "episodic" and (root / r["id"] / "weights" / "model.safetensors").exists()]
+    return [r for r in runs if r.get("task_mode", "episodic") == "episodic" and inspectable(r.get("final_metrics") or {})
+            and (root / r["id"] / "weights" / "model.safetensors").exists()]
 
 
 class InspectPage(QWidget):
@@ -134,9 +143,8 @@ class InspectPage(QWidget):
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
         for run in runs:
-            acc = run["final_metrics"].get("test_accuracy")
-            acc_text = f", test accuracy {acc:.3f}" if isinstance(acc, (int, float)) else ""
-            self.run_combo.addItem(f"{run['name']} ({run['id']}, {run['method']}{acc_text})", run["id"])
+            score = headline_text(run["final_metrics"] or {})
+            self.run_combo.addItem(f"{run['name']} ({run['id']}, {run['method']}{', ' + score if score else ''})", run["id"])
             self.run_combo.setItemData(self.run_combo.count() - 1, run, Qt.ItemDataRole.UserRole + 1)
         if current and self.run_combo.findData(current) >= 0:
             self.run_combo.setCurrentIndex(self.run_combo.findData(current))

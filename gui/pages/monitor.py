@@ -36,12 +36,15 @@ from engine.errors import UserError
 from engine.fileio import atomic_write_bytes
 from engine.store import Store
 from gui.engine_info import format_bytes
-from gui.formatting import format_duration
+from gui.formatting import format_duration, headline_text
 from gui.models.log_model import LogFilterModel
 from gui.oom_relaunch import OomPanel
+from gui.pages.inspect import inspectable
 from gui.progress_rate import PHASE_TITLES, PhaseRate, format_rate
 from gui.run_session import RunSession
 from gui.widgets.live_plot import LivePlot
+
+INSPECT_TIP = "Embedding maps and confusion matrices of this finished run's meta-test episodes"
 
 
 class MonitorPage(QWidget):
@@ -86,7 +89,7 @@ class MonitorPage(QWidget):
         self.resume_button.clicked.connect(self._resume_clicked)
         top.addWidget(self.resume_button)
         self.inspect_button = QPushButton("Inspect")
-        self.inspect_button.setToolTip("Embedding maps and confusion matrices of this finished run's meta-test episodes")
+        self.inspect_button.setToolTip(INSPECT_TIP)
         self.inspect_button.setEnabled(False)
         self.inspect_button.clicked.connect(self._inspect_clicked)
         top.addWidget(self.inspect_button)
@@ -277,11 +280,14 @@ class MonitorPage(QWidget):
         elif s.status == "interrupted" and s.error:
             text += f" — {_escape(s.error)}"
         elif s.status == "finished" and s.final_metrics:
-            text += headline_summary(s.final_metrics)
+            headline = headline_text(s.final_metrics, with_ci=True)
+            text += f" — {headline}" if headline else ""
         self.status.setText(text)
         self.stop_button.setEnabled(s.status in ("queued", "starting", "running"))
         self.resume_button.setEnabled(s.status in ("interrupted", "failed"))
-        self.inspect_button.setEnabled(s.status == "finished")
+        self.inspect_button.setEnabled(s.status == "finished" and inspectable(s.final_metrics))
+        self.inspect_button.setToolTip(INSPECT_TIP if s.status != "finished" or inspectable(s.final_metrics) else
+                                       "Inspect shows the meta-test episodes of sentence classification runs: not this run's")
         self.oom_panel.show_for(s)
 
     def _queue_progress(self, _event: dict[str, Any]) -> None:
@@ -358,17 +364,6 @@ class MonitorPage(QWidget):
     def _resume_clicked(self) -> None:
         if self.session is not None:
             self.resume_requested.emit(self.session.run_id)
-
-
-def headline_summary(final: dict[str, Any]) -> str:
-    """' — test F1 0.280 ± 0.016': the task's headline metric (accuracy for older runs)."""
-    key = final.get("headline_metric") or "test_accuracy"
-    value = final.get(key)
-    if not isinstance(value, (int, float)):
-        return ""
-    ci = final.get(f"{key}_ci95")
-    name = key.replace("_", " ").replace(" f1", " F1")
-    return f" — {name} {value:.3f}" + (f" ± {ci:.3f}" if isinstance(ci, (int, float)) else "")
 
 
 def _escape(text: str) -> str:

@@ -38,6 +38,7 @@ from gui.background import Worker
 from gui.engine_info import EngineCall
 from gui.engine_process import engine_command
 from gui.entity_html import sentence_html, type_colors
+from gui.formatting import headline_text
 from gui.method_fit import answers_with_prompts
 from gui.ner_examples import TOKEN_TASK, query_request, run_examples, support_request, task_type
 from gui.ner_examples import EXAMPLE_QUERY as NER_QUERY
@@ -83,16 +84,6 @@ def _shade(word: str, weight: float) -> str:
     share = min(1.0, abs(weight)) * 0.7
     r, g, b = (round(255 + (c - 255) * share) for c in base)
     return f'<span style="background-color:#{r:02x}{g:02x}{b:02x}">{escape(word)}</span>'
-
-
-def headline_text(metrics: dict[str, Any]) -> str:
-    """', test perplexity 812.4' or ', test accuracy 0.870': the run's headline meta-test figure."""
-    key = metrics.get("headline_metric") or ("test_f1" if "test_f1" in metrics else "test_accuracy")
-    value = metrics.get(key)
-    if not isinstance(value, (int, float)):
-        return ""
-    digits = 1 if metrics.get("headline_direction") == "minimize" else 3  # a perplexity, or a share
-    return f", {key.replace('_', ' ')} {value:.{digits}f}"
 
 
 def prompts_text(predictions: list[dict[str, Any]]) -> str:
@@ -243,8 +234,8 @@ class TryModelPage(QWidget):
         self.run_combo.blockSignals(True)
         self.run_combo.clear()
         for run in runs:
-            score_text = headline_text(run["final_metrics"] or {})
-            self.run_combo.addItem(f"{run['name']} ({run['id']}, {run['method']}{score_text})", run["id"])
+            score = headline_text(run["final_metrics"] or {})
+            self.run_combo.addItem(f"{run['name']} ({run['id']}, {run['method']}{', ' + score if score else ''})", run["id"])
         if current:
             self.run_combo.setCurrentIndex(max(0, self.run_combo.findData(current)))
         self.run_combo.blockSignals(False)

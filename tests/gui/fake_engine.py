@@ -208,7 +208,8 @@ def run(args: argparse.Namespace) -> int:
         metric("test_accuracy", steps, 0.71)
         metric("test_macro_f1", steps, 0.69)
     flush(force=True)
-    final = {"test_accuracy": 0.71, "test_accuracy_ci95": 0.02, "train_seconds": time.time() - start}
+    final = {"test_accuracy": 0.71, "test_accuracy_ci95": 0.02, "test_episodes": 8, "headline_metric": "test_accuracy",
+             "headline_direction": "maximize", "train_seconds": time.time() - start}
     events.emit("log", level="info", message="meta-test accuracy 0.710 ± 0.020")
     store.finish_run(run_id, "finished", final_metrics=final)
     events.emit("run_finished", status="finished", final_metrics=final)

@@ -35,9 +35,10 @@ def test_preview_has_a_legend_then_a_paragraph_per_sentence():
 
 
 def test_monitor_summary_shows_the_tasks_headline():
-    from gui.pages.monitor import headline_summary
+    from gui.formatting import headline_text
 
     ner = {"headline_metric": "test_f1", "test_f1": 0.28, "test_f1_ci95": 0.0165, "test_accuracy": 0.8}
-    assert headline_summary(ner) == " — test F1 0.280 ± 0.017"
-    assert headline_summary({"test_accuracy": 0.71, "test_accuracy_ci95": 0.02}) == " — test accuracy 0.710 ± 0.020"
-    assert headline_summary({}) == ""
+    assert headline_text(ner, with_ci=True) == "test F1 0.280 ± 0.017"
+    assert headline_text({"test_accuracy": 0.71, "test_accuracy_ci95": 0.02}, with_ci=True) == "test accuracy 0.710 ± 0.020"
+    assert headline_text({"test_accuracy": 0.71, "test_accuracy_ci95": 0.02}) == "test accuracy 0.710"
+    assert headline_text({}) == ""

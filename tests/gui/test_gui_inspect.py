@@ -125,3 +125,29 @@ def test_monitor_inspect_button_for_a_finished_run(qtbot, window):
     assert window.stack.currentWidget() is window.inspect_page
     qtbot.waitUntil(lambda: "cannot be inspected" in window.inspect_page.message.text(), timeout=10_000)
     assert window.inspect_page.call is None and session.run_id in window.inspect_page.message.text()
+
+
+def test_only_sentence_classification_episodes_are_offered_for_inspection():
+    """An NER or language-modelling run (another headline) or a supervised run (no episodes)
+    would only meet the engine's refusal: Monitor's button is off and the page does not list it."""
+    from gui.pages.inspect import inspectable
+
+    assert inspectable({"headline_metric": "test_accuracy", "test_accuracy": 0.9, "test_episodes": 200})
+    assert inspectable({"test_accuracy": 0.9, "test_episodes": 20})  # a run from before headlines
+    assert not inspectable({"headline_metric": "test_f1", "test_f1": 0.25, "test_accuracy": 0.78, "test_episodes": 20})
+    assert not inspectable({"headline_metric": "test_perplexity", "test_perplexity": 80.0, "test_episodes": 20})
+    assert not inspectable({"headline_metric": "test_accuracy", "test_accuracy": 0.9})  # supervised: no episodes
+
+
+def test_monitor_keeps_inspect_off_for_an_ner_run(qtbot):
+    from gui.pages.monitor import MonitorPage
+    from gui.run_session import RunSession
+
+    page = MonitorPage()
+    qtbot.addWidget(page)
+    session = RunSession("r1", "ner")
+    page.show_session(session)
+    session.finish("finished", {"headline_metric": "test_f1", "test_f1": 0.25, "test_accuracy": 0.78, "test_episodes": 20}, "")
+    qtbot.waitUntil(lambda: "F1" in page.status.text(), timeout=5000)
+    assert not page.inspect_button.isEnabled() and "sentence classification" in page.inspect_button.toolTip()
+    assert "test F1 0.250" in page.status.text()
