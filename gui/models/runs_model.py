@@ -19,7 +19,7 @@ from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, QPersisten
 from PySide6.QtGui import QBrush, QColor
 
 from engine.store import Store, parse_iso
-from gui.formatting import format_duration
+from gui.formatting import format_duration, headline_text
 
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -33,6 +33,7 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("model", "Model"),
     ("dataset", "Dataset"),
     ("task", "Task"),
+    ("result", "Result"),  # the task's headline meta-test figure: accuracy, entity F1, perplexity
     ("test_accuracy", "Test accuracy"),
     ("test_macro_f1", "Test macro-F1"),
     ("val_accuracy", "Val accuracy"),
@@ -47,7 +48,7 @@ KEYS = tuple(key for key, _ in COLUMNS)
 TITLES = dict(COLUMNS)
 CONFIG_PREFIX, METRIC_PREFIX = "config:", "metric:"
 PROGRESS_ROLE = Qt.ItemDataRole.UserRole + 2  # 0..1 or None, for the progress bar delegate
-NUMERIC = ("test_accuracy", "test_macro_f1", "val_accuracy", "duration", "progress")
+NUMERIC = ("result", "test_accuracy", "test_macro_f1", "val_accuracy", "duration", "progress")
 HIDDEN_BY_DEFAULT = ("device", "study", "val_accuracy")
 STATUS_COLORS = {"failed": QColor(200, 40, 40), "interrupted": QColor(190, 120, 0), "running": QColor(30, 120, 200)}
 
@@ -129,6 +130,10 @@ def sort_value(run: dict[str, Any], key: str) -> Any:
     if key in ("test_accuracy", "test_macro_f1", "val_accuracy"):
         value = _metric(run, key)
         return -1.0 if value is None else value
+    if key == "result":
+        final = run.get("final_metrics") or {}
+        value = _metric(run, final.get("headline_metric") or "test_accuracy")
+        return -1.0 if value is None else value
     if key == "duration":
         value = duration_seconds(run)
         return -1.0 if value is None else value
@@ -155,6 +160,8 @@ def cell(run: dict[str, Any], key: str) -> str:
             return ""
         ci = _metric(run, f"{key}_ci95")
         return f"{value:.3f} ± {ci:.3f}" if ci is not None else f"{value:.3f}"
+    if key == "result":
+        return headline_text(run.get("final_metrics") or {}, with_ci=True).removeprefix("test ")
     if key == "duration":
         seconds = duration_seconds(run)
         return "" if seconds is None else format_duration(seconds)

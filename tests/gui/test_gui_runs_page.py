@@ -224,3 +224,17 @@ def test_one_run_is_singular(page):
     page.model.set_runs(page.model.runs()[:1])
     page._update_count()
     assert page.message.text() == "1 run"
+
+
+def test_the_result_column_is_each_runs_own_headline():
+    """An NER run is judged by entity F1 (its token accuracy is mostly O), a language model by
+    perplexity: the Result column shows and sorts each run's headline."""
+    from gui.models.runs_model import cell, sort_value
+
+    ner = {"final_metrics": {"headline_metric": "test_f1", "test_f1": 0.25, "test_f1_ci95": 0.028, "test_accuracy": 0.78}}
+    clf = {"final_metrics": {"test_accuracy": 0.9, "test_accuracy_ci95": 0.01}}
+    lm = {"final_metrics": {"headline_metric": "test_perplexity", "headline_direction": "minimize", "test_perplexity": 812.44}}
+    assert cell(ner, "result") == "F1 0.250 ± 0.028" and sort_value(ner, "result") == 0.25
+    assert cell(clf, "result") == "accuracy 0.900 ± 0.010"
+    assert cell(lm, "result") == "perplexity 812.4" and sort_value(lm, "result") == 812.44
+    assert cell({"final_metrics": {}}, "result") == "" and sort_value({}, "result") == -1.0
