@@ -67,9 +67,24 @@ def save_external_run(store: Store, run: ExternalRun) -> str:
         for name, step, value, stamp in run.points if value is not None and math.isfinite(value)
     ]
     store.add_metrics(run_id, rows)
-    final = {k: v for k, v in run.final_metrics.items() if v is not None and math.isfinite(v)}
+    final: dict[str, Any] = {k: v for k, v in run.final_metrics.items() if v is not None and math.isfinite(v)}
+    final.update(_headline(config, final))
     store.update_run(run_id, final_metrics=final, finished_at=_iso(max((r[4] for r in rows), default=None)))
     return run_id
+
+
+def _headline(config: dict[str, Any], final: dict[str, Any]) -> dict[str, str]:
+    """The task's headline (a string: exports carry numbers only), from a MetaLab run's
+    ``task.type``, so an imported NER run is read by its F1 as the original is."""
+    from engine import tasks
+
+    task_type = (config.get("task") or {}).get("type", tasks.DEFAULT_TASK_TYPE)
+    if task_type not in tasks.TASK_TYPES:
+        return {}
+    metric = tasks.get(task_type).headline_metric
+    if f"test_{metric.name}" not in final:
+        return {}
+    return {"headline_metric": f"test_{metric.name}", "headline_direction": "maximize" if metric.higher_is_better else "minimize"}
 
 
 def _iso(stamp: float | None) -> str | None:

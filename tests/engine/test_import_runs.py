@@ -93,3 +93,20 @@ def test_mlflow_runs_come_back_as_imported_runs(tmp_path, capsys):
     assert first["config"]["task"]["n_way"] == 5 and first["n_way"] == 5 and "sweep" in first["tags"]
     assert first["final_metrics"]["test_accuracy"] == pytest.approx(0.5)
     assert {(p["name"], p["step"]): p["value"] for p in expected_points(db, ids[0])} == pytest.approx(points)
+
+
+def test_an_imported_ner_run_keeps_its_headline():
+    """A TensorBoard export carries numbers only; the headline (a string) comes back from the
+    run's task.type, so the imported copy is read by entity F1 as the original is."""
+    from engine.external._common import ExternalRun, save_external_run
+    from engine.store import Store
+
+    run = ExternalRun("ner", {"kind": "tensorboard"}, params={"task.type": "token_classification", "method.name": "maml"},
+                      points=[("train_loss", 1, 0.8, 1000.0)], final_metrics={"test_f1": 0.25, "test_accuracy": 0.78})
+    plain = ExternalRun("other", {"kind": "tensorboard"}, params={"lr": 0.1}, points=[("loss", 1, 0.5, 1000.0)],
+                        final_metrics={"loss": 0.5})
+    with Store(":memory:") as store:
+        ner_id, plain_id = save_external_run(store, run), save_external_run(store, plain)
+        ner_final, plain_final = store.get_run(ner_id)["final_metrics"], store.get_run(plain_id)["final_metrics"]
+    assert ner_final["headline_metric"] == "test_f1" and ner_final["headline_direction"] == "maximize"
+    assert "headline_metric" not in plain_final  # a run from elsewhere: no task, no headline made up
