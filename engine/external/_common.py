@@ -54,7 +54,8 @@ def split_final(points: list[tuple[str, int, float, float]]) -> tuple[list[tuple
 
 def save_external_run(store: Store, run: ExternalRun) -> str:
     config = nest(run.params)
-    config["name"] = run.name
+    own_name = config.get("name")  # a MetaLab run's own name came with its config
+    config["name"] = own_name if isinstance(own_name, str) and own_name else run.name
     config["imported_from"] = run.source
     config["tags"] = sorted({*run.tags, "imported", run.source["kind"]})
     for table in ("method", "model", "dataset", "task"):  # the runs table reads these as tables

@@ -64,8 +64,11 @@ def padded_x(bounds: tuple[float, float], headroom: float = 1.0) -> tuple[float,
 
 
 def padded_y(bounds: tuple[float, float]) -> tuple[float, float]:
+    """A margin above and below; one value (or values equal but for float32 rounding, as a
+    run and its TensorBoard copy are) gets a readable range around it, not an axis 1e-8 tall."""
     y0, y1 = bounds
-    span = y1 - y0 if y1 > y0 else max(abs(y0) * 0.1, 0.05)
+    flat = y1 - y0 <= max(abs(y0), abs(y1)) * 1e-5
+    span = max(abs(y0) * 0.1, 0.05) if flat else y1 - y0
     return y0 - Y_MARGIN * span, y1 + Y_MARGIN * span
 
 

@@ -27,6 +27,8 @@ def test_a_metalab_tensorboard_export_comes_back_as_an_imported_run(tmp_path, ca
         run = store.get_run(new_id)
         points = {(m["name"], m["step"]): m for m in store.metrics(new_id)}
     assert run["status"] == "imported" and run["method"] == "protonet"
+    with Store(db) as store:
+        assert run["name"] == store.get_run(ids[0])["name"]  # the run's own name, not its folder's (its id)
     assert run["config"]["method"]["params"]["lr"] == pytest.approx(1e-3)
     assert run["config"]["imported_from"]["kind"] == "tensorboard" and "imported" in run["tags"]
     assert run["final_metrics"]["test_accuracy"] == pytest.approx(0.5)

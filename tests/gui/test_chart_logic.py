@@ -136,3 +136,13 @@ def test_svg_transforms_are_baked_into_the_coordinates():
     assert 'd="M50,300 L70,400 L90,450 "' in out
     text = '<g transform="matrix(2,0,0,2,0,0)"><text>x</text><path vector-effect="non-scaling-stroke" d="M1,1"/></g>'
     assert bake_transforms(text) == text  # text relies on the group's transform: left alone
+
+
+def test_values_equal_but_for_float32_rounding_get_a_readable_y_range():
+    """A run and its TensorBoard copy differ in the 8th digit: the axis must not be 1e-8 tall."""
+    from gui.widgets.plot_grid import padded_y
+
+    low, high = padded_y((0.7254, 0.7254 + 3e-8))
+    assert high - low > 0.01 and low < 0.7254 < high
+    low, high = padded_y((0.5, 0.9))  # real spread: a margin around it, no more
+    assert 0.4 < high - low < 0.6 and low < 0.5 and high > 0.9
