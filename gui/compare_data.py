@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from engine.compare import compare_runs, config_diff
+from engine.compare import compare_runs, config_diff, headline
 from engine.store import Store
 from gui.metric_kinds import default_picks, final_partner
 
@@ -140,7 +140,8 @@ def load_runs_data(
     curves charted with these picks (``None``: the default picks); ``False``: every curve."""
     with Store(db_path, readonly=True) as store:  # one connection for runs, episodes and curves
         runs = [store.get_run(i) for i in ids]
-        episodes = {run["id"]: [e["accuracy"] for e in store.episodes(run["id"], "test")] for run in runs}
+        # each run's own headline per episode (accuracy, entity F1, perplexity), as the statistics pair them
+        episodes = {run["id"]: [e.get(headline(run)[0]) for e in store.episodes(run["id"], "test")] for run in runs}
         names = {run["id"]: store.metric_names(run["id"]) for run in runs}
         every = sorted({n for per in names.values() for n in per})
         if picks is not False:
@@ -218,6 +219,11 @@ def baseline_ncm(comp: Comparison, run_id: str) -> float | None:
 
 
 PAIRED_HEADER = ["Run", "vs reference", "Episodes", "Mean difference", "95% CI", "p-value", "Test"]
+
+
+def paired_metric(comp: Comparison) -> str:
+    """'test accuracy', 'test F1', 'test perplexity': what the statistics pair, the reference's headline."""
+    return str(comp.stats.get("metric") or "test_accuracy").replace("_", " ").replace(" f1", " F1")
 
 
 def paired_table(comp: Comparison) -> list[list[str]]:
@@ -316,7 +322,7 @@ def report_html(comp: Comparison, png: bytes | None = None, *, title: str = "Met
         f"({comp.reference}). Generated {datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
         "<h2>Runs</h2>", _html_table(RUNS_HEADER, runs_rows),
         "<h2>Results (mean ± 95% CI over meta-test episodes)</h2>", _html_table(results_header, results_rows),
-        "<h2>Against the reference: per-episode test accuracy</h2>", _html_table(PAIRED_HEADER, paired_table(comp)),
+        f"<h2>Against the reference: per-episode {html.escape(paired_metric(comp))}</h2>", _html_table(PAIRED_HEADER, paired_table(comp)),
         f"<p class='note'>{html.escape(note).replace(chr(10), '<br>')}</p>" if note else "",
         "<h2>Config differences</h2>",
         _html_table(["Key", *names], diff_rows) if diff_rows else "<p>The configs are identical.</p>",
@@ -345,7 +351,7 @@ def report_markdown(comp: Comparison, image_name: str | None = None, *, title: s
         f"Generated {datetime.now().strftime('%Y-%m-%d %H:%M')}.",
         "## Runs", _md_table(RUNS_HEADER, runs_rows),
         "## Results (mean ± 95% CI over meta-test episodes)", _md_table(results_header, results_rows),
-        "## Against the reference: per-episode test accuracy", _md_table(PAIRED_HEADER, paired_table(comp)),
+        f"## Against the reference: per-episode {paired_metric(comp)}", _md_table(PAIRED_HEADER, paired_table(comp)),
         *([f"> {line}" for line in note.splitlines()] if note else []),
         "## Config differences",
         _md_table(["Key", *[r["name"] for r in comp.runs]], diff_rows) if diff_rows else "The configs are identical.",

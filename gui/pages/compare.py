@@ -47,6 +47,7 @@ from gui.compare_data import (
     load_comparison,
     load_curves,
     load_stats,
+    paired_metric,
     paired_table,
     report_html,
     report_markdown,
@@ -69,6 +70,8 @@ def table_view(model: RecordsModel) -> QTableView:
     view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
     view.horizontalHeader().setStretchLastSection(True)
     return view
+
+PAIRED_TITLE = "<b>Against the reference</b> — per-episode difference in {metric} (run − reference)"
 
 
 class ComparePage(QWidget):
@@ -160,12 +163,14 @@ class ComparePage(QWidget):
         left = QVBoxLayout()
         left.addWidget(_wrapping("<b>Results</b> — every final metric as mean ± 95% CI over the meta-test episodes"))
         left.addWidget(table_view(self.results_model), 1)
-        left.addWidget(_wrapping("<b>Against the reference</b> — per-episode difference in test accuracy (run − reference)"))
+        self.paired_title = _wrapping(PAIRED_TITLE.format(metric="test accuracy"))
+        left.addWidget(self.paired_title)
         left.addWidget(table_view(self.paired_model), 1)
         left.addWidget(self.note)
         right = QVBoxLayout()
         pick = QHBoxLayout()
-        pick.addWidget(QLabel("Per-episode accuracy, reference vs"))
+        self.scatter_title = QLabel("Per-episode test accuracy, reference vs")
+        pick.addWidget(self.scatter_title)
         pick.addWidget(self.scatter_run, 1)
         right.addLayout(pick)
         right.addWidget(self.scatter, 1)
@@ -293,6 +298,9 @@ class ComparePage(QWidget):
         header, rows = results_table(comp)
         self.results_model.set_rows(rows, columns=header)
         self.paired_model.set_rows(paired_table(comp))
+        metric = paired_metric(comp)  # the reference task's headline: accuracy, F1, perplexity
+        self.paired_title.setText(PAIRED_TITLE.format(metric=metric))
+        self.scatter_title.setText(f"Per-episode {metric}, reference vs")
         note = unpaired_note(comp)
         self.note.setText(note)
         self.note.setVisible(bool(note))

@@ -191,3 +191,34 @@ def test_inspect_menu_offers_each_compared_run(qtbot, page):
     with qtbot.waitSignal(page.inspect_requested, timeout=2000) as asked:
         next(a for a in actions if ids["b"] in a.text()).trigger()
     assert asked.args == [ids["b"]]
+
+
+def test_ner_runs_are_paired_and_drawn_on_entity_f1(qtbot, tmp_path):
+    """Two NER runs on the same episodes: the statistics, their titles and the per-episode
+    scatter all read entity F1, not the token accuracy (mostly the O tag) each episode also has."""
+    from engine.store import Store
+    from tests.gui.store_fill import base_config
+
+    db = tmp_path / "runs.db"
+    f1s = {"ner-a": [0.20, 0.30, 0.25, 0.35], "ner-b": [0.30, 0.40, 0.30, 0.45]}
+    ids = []
+    with Store(db) as store:
+        for name, scores in f1s.items():
+            config = base_config(name, dataset="bundled:entities")
+            config["task"]["type"] = "token_classification"
+            run_id = store.create_run(config, status="queued")
+            store.add_episodes(run_id, [{"episode": i, "accuracy": 0.8, "loss": 0.5, "f1": f, "precision": f, "recall": f,
+                                         "n_query": 30, "key": f"K{i}"} for i, f in enumerate(scores)])
+            store.finish_run(run_id, "finished", final_metrics={"headline_metric": "test_f1", "test_f1": sum(scores) / 4,
+                                                                "test_accuracy": 0.8})
+            store.update_run(run_id, episodes_key="K")
+            ids.append(run_id)
+    page = ComparePage(db)
+    qtbot.addWidget(page)
+    page.show()
+    with qtbot.waitSignal(page.loaded, timeout=10_000):
+        page.set_runs(ids)
+    (row,) = cells(page.paired_model)
+    assert row[2] == "4" and row[3] == "+0.0875" and row[6] == "paired t-test"
+    assert "test F1" in page.paired_title.text() and "test F1" in page.scatter_title.text()
+    assert page.comparison.episodes[ids[1]] == f1s["ner-b"]
