@@ -44,6 +44,12 @@ from gui.progress_rate import PHASE_TITLES, PhaseRate, format_rate
 from gui.run_session import RunSession
 from gui.widgets.live_plot import LivePlot
 
+# What a run does before its first progress event (a busy bar shows no text).
+WAITING = {
+    "queued": "waiting for the runs before it",
+    "starting": "loading the dataset and the model…",
+    "running": "preparing the first episode…",
+}
 INSPECT_TIP = "Embedding maps and confusion matrices of this finished run's meta-test episodes"
 
 
@@ -321,7 +327,7 @@ class MonitorPage(QWidget):
             phase = str(event.get("phase") or "train")
             title = PHASE_TITLES.get(phase, phase)
             self.progress.setFormat(f"{title} %v / %m" if status != "interrupted" else "interrupted at %v / %m")
-        parts = []
+        parts = [WAITING[status]] if not event and status in WAITING else []  # what a busy bar cannot say
         rate = self.rates.get(s.run_id) if s is not None else None
         if event and s is not None and not s.is_over and rate is not None:
             eta = rate.eta()

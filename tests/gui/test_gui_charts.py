@@ -289,6 +289,7 @@ def test_progress_bar_for_starting_finished_and_reopened_runs(qtbot, main_window
     session.status = "starting"
     monitor.add_session(session)
     assert monitor.progress.maximum() == 0 and monitor.progress.format() == "starting"  # busy, not "0 / 1"
+    assert monitor.progress_text.text() == "loading the dataset and the model…"  # the busy bar shows no text
     session.set_progress({"done": 5, "total": 50, "phase": "train", "rate": 0.0})
     monitor._show_latest_progress()
     assert "0.0 episodes/s" not in monitor.progress_text.text()
