@@ -14,21 +14,26 @@ from typing import Any
 
 import tomli_w
 
+from engine import tasks
 from engine.config import RunConfig
 from engine.fileio import atomic_write_text
 from engine.specs import Param, get
 
 SAMPLERS = ("random", "grid", "tpe", "gp", "cmaes", "nsga2", "pbt")
 PRUNERS = ("none", "median", "sha", "hyperband")
-METRICS = ("val_accuracy", "val_loss", "val_macro_f1", "val_precision", "val_recall")
 SAMPLER_TITLES = {"random": "Random", "grid": "Grid", "tpe": "TPE (Bayesian)", "gp": "Gaussian process",
                   "cmaes": "CMA-ES", "nsga2": "NSGA-II (genetic)",
                   "pbt": "Population-based training (4 members)"}
 PRUNER_TITLES = {"none": "None", "median": "Median", "sha": "Successive halving", "hyperband": "Hyperband"}
 
 
-def default_direction(metric: str) -> str:
-    return "minimize" if metric == "val_loss" else "maximize"
+def objective_metrics(base: RunConfig) -> list[tuple[str, str]]:
+    """(validation metric, direction) a study on ``base`` can optimise: what its task type
+    logs, the headline first (val_accuracy; val_f1 for NER, not its token accuracy;
+    val_perplexity, minimised, for a language model)."""
+    task = tasks.get(base.task.type)
+    ordered = [task.headline_metric, *(m for m in task.metrics if m.name != task.headline)]
+    return [(f"val_{m.name}", "maximize" if m.higher_is_better else "minimize") for m in ordered]
 
 
 def searchable_params(base: RunConfig) -> list[Param]:

@@ -34,14 +34,13 @@ from engine.config import RunConfig
 from engine.specs import Param
 from gui.engine_process import repo_root
 from gui.study_file import (
-    METRICS,
     PRUNER_TITLES,
     PRUNERS,
     SAMPLER_TITLES,
     SAMPLERS,
     applies_to_base,
     default_dimension,
-    default_direction,
+    objective_metrics,
     parse_choices,
     searchable_params,
     study_document,
@@ -83,11 +82,10 @@ class StudyDialog(QDialog):
             self.pruner.addItem(PRUNER_TITLES[name], name)
         self.pruner.setCurrentIndex(PRUNERS.index("median"))
         self.n_trials = QSpinBox(minimum=1, maximum=10_000, value=20)
-        self.objective = QComboBox()
-        self.objective.addItems(list(METRICS))
+        self.objective = QComboBox()  # the base's task metrics (_base_changed)
         self.direction = QComboBox()
         self.direction.addItems(["maximize", "minimize"])
-        self.objective.currentTextChanged.connect(lambda m: self.direction.setCurrentText(default_direction(m)))
+        self.objective.currentIndexChanged.connect(self._objective_changed)
 
         self.space = QTableWidget(0, len(SPACE_COLUMNS))
         self.space.setHorizontalHeaderLabels(list(SPACE_COLUMNS))
@@ -134,8 +132,16 @@ class StudyDialog(QDialog):
     def base(self) -> RunConfig:
         return self.bases[self.base_combo.currentIndex()][1]
 
+    def _objective_changed(self, _index: int) -> None:
+        direction = self.objective.currentData()
+        if direction:
+            self.direction.setCurrentText(direction)
+
     def _base_changed(self, _index: int) -> None:
         base = self.base()
+        self.objective.clear()
+        for metric, direction in objective_metrics(base):
+            self.objective.addItem(metric, direction)
         self.name.setText(f"{base.name}-search")
         self.params = searchable_params(base)
         self.space.setRowCount(len(self.params))

@@ -15,13 +15,29 @@ import pytest
 from engine.config import RunConfig
 from tests.gui.test_gui_real_engine import gui_tiny_model  # noqa: F401  (a module fixture: the tiny BERT)
 from gui.pages.studies import StudiesPage
-from gui.study_file import METRICS, PRUNERS, SAMPLERS
+from gui.study_file import PRUNERS, SAMPLERS, objective_metrics
 
 
 def test_the_gui_names_the_engines_samplers_pruners_and_metrics():
     import engine.study as study
 
-    assert (SAMPLERS, PRUNERS, METRICS) == (study.SAMPLERS, study.PRUNERS, study.METRICS)
+    assert (SAMPLERS, PRUNERS) == (study.SAMPLERS, study.PRUNERS)
+    assert [m for m, _ in objective_metrics(RunConfig())] == ["val_accuracy", *(m for m in study.METRICS if m != "val_accuracy")]
+
+
+def test_the_objective_is_the_base_tasks_headline(qtbot, page):
+    """An NER base is searched on entity F1 (its token accuracy is mostly O), a language model
+    on perplexity, minimised; each choice brings its direction."""
+    ner = RunConfig().with_values({"task.type": "token_classification", "dataset.path": "bundled:entities"})
+    dialog = page.new_study(ner)
+    qtbot.addWidget(dialog)
+    assert (dialog.objective.currentText(), dialog.direction.currentText()) == ("val_f1", "maximize")
+    assert "val_macro_f1" not in [dialog.objective.itemText(i) for i in range(dialog.objective.count())]
+    dialog.objective.setCurrentText("val_loss")
+    assert dialog.direction.currentText() == "minimize"
+    lm = RunConfig().with_values({"task.type": "language_modeling", "dataset.path": "bundled:domains",
+                                  "model.name": "bundled:tiny-gpt2", "method.name": "fomaml"})
+    assert objective_metrics(lm)[0] == ("val_perplexity", "minimize")
 
 
 @pytest.fixture
