@@ -160,12 +160,9 @@ class Task(ABC):
     def row_targets(self, batcher: Batcher, rows: Sequence[int], label_names: Sequence[str]) -> torch.Tensor:
         """Targets of ``rows`` over ``label_names`` (a supervised head's classes); IGNORE for others."""
 
+    @abstractmethod
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        """The training loss of items' logits against their targets (IGNORE skipped): cross-entropy,
-        for a sentence's class, a word's tag and a next token alike."""
-        from engine.tasks._torch import cross_entropy
-
-        return cross_entropy(logits, targets)
+        """The training loss of items' logits against their targets (IGNORE skipped)."""
 
     @abstractmethod
     def episode_metrics(self, batcher: Batcher, episode: Episode, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:

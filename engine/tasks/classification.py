@@ -98,6 +98,11 @@ class ClassificationTask(Task):
             test_sampler=test_sampler,
         )
 
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        from engine.tasks._torch import cross_entropy
+
+        return cross_entropy(logits, targets)
+
     # --- torch side ---------------------------------------------------------------------
     def batcher(self, encoder: TextEncoder, dataset: TextDataset) -> TextBatcher:
         return TextBatcher(encoder, dataset)

@@ -148,6 +148,11 @@ class LanguageModelingTask(Task):
         assert isinstance(batcher, NextTokenBatcher)
         return batcher.next_tokens(rows)
 
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        from engine.tasks._torch import cross_entropy
+
+        return cross_entropy(logits, targets)
+
     def episode_metrics(self, batcher: Batcher, episode: Episode, logits: torch.Tensor, targets: torch.Tensor) -> dict[str, float]:
         return token_metrics(logits, targets)
 

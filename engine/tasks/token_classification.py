@@ -155,6 +155,11 @@ class TokenClassificationTask(Task):
         )
 
     # --- torch side -------------------------------------------------------------------------
+    def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        from engine.tasks._torch import cross_entropy
+
+        return cross_entropy(logits, targets)
+
     def batcher(self, encoder: TextEncoder, dataset: Any) -> WordBatcher:
         return WordBatcher(encoder, dataset)
 
