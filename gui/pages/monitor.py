@@ -42,6 +42,7 @@ from gui.oom_relaunch import OomPanel
 from gui.pages.inspect import inspectable
 from gui.progress_rate import PHASE_TITLES, PhaseRate, format_rate
 from gui.run_session import RunSession
+from gui.widgets.elided_label import ElidedLabel
 from gui.widgets.live_plot import LivePlot
 
 # What a run does before its first progress event (a busy bar shows no text).
@@ -149,9 +150,9 @@ class MonitorPage(QWidget):
         self.export_button.setMenu(export_menu)
         controls.addWidget(self.export_button)
         controls.addStretch(1)
-        hint = QLabel("Drag to pan, wheel to zoom, right-click for options")
-        hint.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
-        controls.addWidget(hint, 1)
+        self.hint = ElidedLabel("Drag to pan, wheel to zoom, right-click for options")
+        self.hint.setAlignment(Qt.AlignmentFlag.AlignRight)
+        controls.addWidget(self.hint, 1)
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search the log")

@@ -396,3 +396,16 @@ def test_a_language_model_run_plots_its_perplexity_on_a_log_scale(qtbot):
     assert item.ctrl.logYCheck.isChecked() and not plot.grid.plots["loss"].ctrl.logYCheck.isChecked()
     (_x0, _x1), (y0, y1) = item.vb.viewRange()
     assert y0 <= math.log10(1000.0) and y1 >= math.log10(4000.0)  # every value (1100 to 4000), in log units
+
+
+def test_the_plot_hint_ends_in_an_ellipsis_when_short_of_room(qtbot):
+    from gui.widgets.elided_label import ElidedLabel
+
+    label = ElidedLabel("Drag to pan, wheel to zoom, right-click for options")
+    qtbot.addWidget(label)
+    label.resize(900, 30)
+    assert label.shown_text() == label.text()
+    label.resize(120, 30)
+    shown = label.shown_text()
+    assert shown.endswith("…") and label.text().startswith(shown[:-1]) and label.toolTip() == label.text()
+    assert label.minimumSizeHint().width() < 120  # it never asks the window for more room
