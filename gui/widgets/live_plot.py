@@ -397,7 +397,10 @@ class LivePlot(QWidget):
         (v0, v1), (w0, w1) = plot.vb.viewRange()
         x0, x1 = padded_x(x_bounds)
         headroom = 1.0 if self.session is not None and self.session.is_over else X_HEADROOM  # no more points to come
-        if force or v0 > x0 or v1 < x1 or (v1 - v0) > 2 * headroom * (x1 - x0):
+        # The left edge is checked against the data, not the padded edge: the margin grows with
+        # the span, so the padded edge moves left with every new point and the range (with
+        # every axis picture) would be redone on every redraw.
+        if force or v0 > x_bounds[0] or v1 < x1 or (v1 - v0) > 2 * headroom * (x1 - x0):
             plot.setXRange(*padded_x(x_bounds, headroom), padding=0)
         if y_bounds is None:
             return

@@ -247,6 +247,24 @@ def test_x_axis_spans_the_run_and_never_collapses(qtbot):
     assert x0 <= 1 and x1 >= 10  # the validation plot spans the run's steps
 
 
+def test_the_x_range_holds_while_new_steps_fit_in_it(qtbot):
+    """A live plot keeps its ranges (and its axes' cached pictures) until the data outgrows
+    them: its left edge stays put as the span, and with it the margin, grows."""
+    session = session_of([("train_loss", s, 1.0 + (s % 2), float(s)) for s in range(1, 101)])
+    plot = live_plot(qtbot, session)
+    before = plot.grid.plots["loss"].vb.viewRange()
+    changes = []
+    plot.grid.plots["loss"].vb.sigRangeChanged.connect(lambda *_a: changes.append(1))
+    for first in range(101, 121, 5):  # within the headroom left for points to come
+        session.add_points([("train_loss", s, 1.0 + (s % 2), float(s)) for s in range(first, first + 5)])
+        plot.redraw()
+    assert changes == [] and plot.grid.plots["loss"].vb.viewRange() == before
+    session.add_points([("train_loss", s, 1.0, float(s)) for s in range(121, 401)])  # past it
+    plot.redraw()
+    x0, x1 = plot.grid.plots["loss"].vb.viewRange()[0]
+    assert x0 <= 1 and x1 >= 400
+
+
 def test_wall_time_starts_at_the_run_start(qtbot):
     session = session_of([("train_loss", s, 1.0, 120.0 + s) for s in range(10)])  # first point after 2 min
     plot = live_plot(qtbot, session)
