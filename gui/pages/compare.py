@@ -8,7 +8,6 @@ the view and downsample with the ``peak`` method, so 20 x 10,000 points draw at 
 
 from __future__ import annotations
 
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.fileio import atomic_write_bytes, atomic_write_text
+from gui import startup_imports
 from gui.background import Worker
 from gui.chart_colors import run_colors
 from gui.compare_data import (
@@ -89,10 +89,7 @@ class ComparePage(QWidget):
         self.worker = Worker(self)
         self.stats_worker = Worker(self)
         self.detail_worker = Worker(self)
-        # scipy.stats takes ~1.5 s to import here and scipy.signal (smoothing) ~0.2 s: import them
-        # now, off the UI thread, not on the first Compare or the first touch of Smoothing.
-        self.imports = threading.Thread(target=_import_scipy, daemon=True)
-        self.imports.start()
+        self.imports = startup_imports.start()  # scipy, off the UI thread, before the first Compare
 
         self.title = QLabel("Select 2 to 20 runs on the Runs page and press Compare.")
         # One line that never changes height: a wrapping title re-laid out (and re-downsampled) every plot.
@@ -435,11 +432,6 @@ def _wrapping(text: str) -> QLabel:
     label.setWordWrap(True)
     label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
     return label
-
-
-def _import_scipy() -> None:
-    import scipy.signal
-    import scipy.stats  # noqa: F401
 
 
 def _flat_keys(config: dict[str, Any]) -> list[str]:

@@ -31,7 +31,7 @@ from gui.compare_data import Comparison
 from gui.metric_kinds import final_partner, is_final, kind, label, order, smoothable
 from gui.smoothing import smooth
 from gui.widgets.metric_picker import MetricPicker
-from gui.widgets.plot_grid import PlotGrid, finite_bounds, log_y, padded_x, padded_y
+from gui.widgets.plot_grid import NEXT_TURN_MS, PlotGrid, finite_bounds, log_y, padded_x, padded_y
 
 # Each curve costs ~4 ms of pyqtgraph set-up; one batch stays under this, then the UI breathes.
 BATCH_SECONDS = 0.025
@@ -155,7 +155,7 @@ class ComparisonPlots(QWidget):
         # No repaint between batches (each costs a full scene paint, ~25 ms): the plots show once, whole.
         self.grid.view.setUpdatesEnabled(False)
         self.grid.set_order([k for k in order_keys if k in self.grid.plots])
-        QTimer.singleShot(0, self, lambda: self._draw_batch(generation))
+        QTimer.singleShot(NEXT_TURN_MS, self, lambda: self._draw_batch(generation))
 
     def _fit(self, jobs: list[_CurveJob], plot_key: str) -> tuple[tuple[float, float], tuple[float, float]] | None:
         plot = self.grid.plots.get(plot_key)
@@ -195,7 +195,7 @@ class ComparisonPlots(QWidget):
         while self._jobs and time.perf_counter() < deadline:
             self._set_curve(self._jobs.popleft())
         if self._jobs:
-            QTimer.singleShot(0, self, lambda: self._draw_batch(generation))
+            QTimer.singleShot(NEXT_TURN_MS, self, lambda: self._draw_batch(generation))
             return
         for key in list(self._ranges):  # plots whose range changed but got no new curve
             self._plot(key)

@@ -44,7 +44,7 @@ from gui.metric_kinds import family, is_final, label, order, role_of, smoothable
 from gui.run_session import RunSession, Series
 from gui.smoothing import Ema
 from gui.widgets.metric_picker import MetricPicker
-from gui.widgets.plot_grid import PlotGrid, finite_bounds, log_y, padded_x, padded_y
+from gui.widgets.plot_grid import NEXT_TURN_MS, PlotGrid, finite_bounds, log_y, padded_x, padded_y
 
 REDRAW_MS = 50  # at most 20 redraws a second
 # Curve updates per event-loop turn when the timer redraws (20 curves of thousands of points
@@ -323,7 +323,7 @@ class LivePlot(QWidget):
                     self._fit(key, force=key in self._stale)
         self.redraws += 1
         if self._dirty:  # series held back (a plot of their own, the budget): next turn
-            QTimer.singleShot(0, self, lambda: self.redraw(budget=budget))
+            QTimer.singleShot(NEXT_TURN_MS, self, lambda: self.redraw(budget=budget))
         self.redrawn.emit()
 
     def _set_data(self, curve: _Curve, series: Series) -> None:

@@ -35,6 +35,9 @@ MIN_X_SPAN = 1.0  # a single step still gets an axis one step wide, not "10.0000
 Y_MARGIN = 0.08
 X_MARGIN = 0.03
 LEGEND_ROW = 22
+# Work split over event-loop turns continues after this delay: a 0 ms timer is handled before
+# timers already due and before input, so a chain of them held the UI for whole batches at once.
+NEXT_TURN_MS = 1
 
 
 def finite_bounds(arrays: Iterable[np.ndarray], *, log: bool = False) -> tuple[float, float] | None:

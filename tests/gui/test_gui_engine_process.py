@@ -51,6 +51,25 @@ def test_events_become_signals_and_points(qtbot, make_run):
         assert len(store.metrics(process.run_id, "train_loss")) == 40
 
 
+def test_a_fast_engines_points_arrive_whole_in_a_few_batches(qtbot, make_run, monkeypatch):
+    """stdout is read every few tens of ms, not per chunk: far fewer batches than the
+    engine's hundreds of flushes, and every point there, in order, the last one included."""
+    monkeypatch.setenv("FAKE_ENGINE_MODE", "stream")
+    monkeypatch.setenv("FAKE_RATE", "2000")
+    monkeypatch.setenv("FAKE_SECONDS", "1")
+    process, session, _db = make_run()
+    batches = []
+    process.metrics_changed.connect(batches.append)
+    status, final, _error = run_to_end(qtbot, process, timeout=30_000)
+    assert status == "finished" and final["sent"] == 2000
+    points = [p for batch in batches for p in batch]
+    assert len(points) == session.points_received == 2000
+    assert len(batches) <= 2000 / 10  # the engine flushes every ~2 ms: one batch per chunk would be hundreds
+    for name, series in session.series.items():
+        assert list(series.steps) == sorted(series.steps), name
+    assert points[-1][1] == max(p[1] for p in points)  # the last point is the run's last step
+
+
 def test_garbage_on_stdout_goes_to_the_log(qtbot, make_run, monkeypatch):
     monkeypatch.setenv("FAKE_ENGINE_MODE", "garbage")
     process, session, _ = make_run()

@@ -34,3 +34,31 @@ def test_garbage_is_collected_on_the_gui_thread(qtbot):
         collector.timer.stop()
         if was_enabled:
             gc.enable()
+
+
+def test_the_startup_freeze_waits_for_the_startup_imports(qtbot, monkeypatch):
+    """Objects the start-up imports make (scipy's ~36,000) are frozen with the rest, on the GUI thread."""
+    from gui import startup_imports
+    from gui.app import freeze_startup_objects
+
+    release = threading.Event()
+    importing = threading.Thread(target=release.wait, daemon=True)
+    importing.start()
+    monkeypatch.setattr(startup_imports, "_thread", importing)
+    frozen: list[str] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(threading.current_thread().name))
+    freeze_startup_objects()
+    qtbot.wait(300)  # several polls while the imports still run
+    assert frozen == []
+    release.set()
+    qtbot.waitUntil(lambda: bool(frozen), timeout=10_000)
+    assert frozen == [threading.main_thread().name]
+
+
+def test_the_startup_imports_run_once(monkeypatch):
+    from gui import startup_imports
+
+    first = startup_imports.start()
+    assert startup_imports.start() is first
+    first.join(timeout=60)
+    assert not startup_imports.running()
