@@ -60,6 +60,11 @@ class Comparison:
     def reference(self) -> str:
         return self.stats["reference"]
 
+    @property
+    def stats_pending(self) -> bool:
+        """The statistics are still being computed (the curves show first)."""
+        return bool(self.stats.get("pending"))
+
     def metric_names(self) -> list[str]:
         if self.names:
             return list(self.names)
@@ -155,14 +160,21 @@ def load_stats(db_path: Path, ref_id: str, ids: list[str]) -> dict[str, Any]:
         return compare_runs(store, ref_id, [i for i in ids if i != ref_id])
 
 
+def pending_stats(ref_id: str) -> dict[str, Any]:
+    """Statistics still to come: the reference alone, no rows."""
+    return {"reference": ref_id, "runs": [], "comparisons": [], "pending": True}
+
+
 def load_comparison(db_path: Path, ids: list[str], ref_id: str | None = None, *, max_points: int | None = None,
-                    picks: set[str] | None | bool = False) -> Comparison:
+                    picks: set[str] | None | bool = False, stats: bool = True) -> Comparison:
     """``picks`` as in ``load_runs_data``: a first paint reads only what it charts (a MAML run
-    logs 20 metrics; five are charted by default), the rest comes with ``load_curves``."""
+    logs 20 metrics; five are charted by default), the rest comes with ``load_curves``.
+    ``stats=False``: ``pending_stats`` in their place, for ``load_stats`` to fill in later
+    (scipy's tests must not hold up the curves: its import alone takes seconds)."""
     runs, curves, episodes, names = load_runs_data(db_path, ids, max_points=max_points, picks=picks)
     ids = [r["id"] for r in runs]
     ref_id = ref_id if ref_id in ids else ids[0]
-    stats = load_stats(db_path, ref_id, ids)
+    stats = load_stats(db_path, ref_id, ids) if stats else pending_stats(ref_id)
     return Comparison(runs, curves, episodes, stats, config_diff([r["config"] for r in runs]), names=names,
                       partial=picks is not False)
 

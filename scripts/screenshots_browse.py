@@ -76,8 +76,9 @@ def main() -> None:
 
     loaded = []
     win.compare_page.loaded.connect(lambda: loaded.append(1))
+    win.compare_page.stats_shown.connect(lambda: loaded.append(2))
     win.compare_runs([ids[0], ids[1], ids[-1]])  # two protonets and a MAML
-    wait(app, lambda: bool(loaded))
+    wait(app, lambda: set(loaded) == {1, 2})  # the curves, then the statistics
     drawn = []
     win.compare_page.curves_drawn.connect(lambda: drawn.append(1))
     win.compare_page.smoothing.setValue(0.6)

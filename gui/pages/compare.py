@@ -77,7 +77,8 @@ PAIRED_TITLE = "<b>Against the reference</b> — per-episode difference in {metr
 class ComparePage(QWidget):
     open_requested = Signal(str)
     inspect_requested = Signal(str)  # run id: its embedding maps and confusion matrices
-    loaded = Signal()  # a comparison is on screen, every curve drawn
+    loaded = Signal()  # a comparison is on screen, every curve drawn (its statistics may still be coming)
+    stats_shown = Signal()  # the statistics (results, paired tests) of the comparison on screen are shown
     curves_drawn = Signal()  # the last batch of curves of a draw_curves() call is on the plots
     details_loaded = Signal()  # the full curves replaced the first paint's overviews
 
@@ -203,7 +204,7 @@ class ComparePage(QWidget):
         picker = self.plots.picker  # the first paint reads only the curves it charts
         picks = set(picker.picked) if picker.customised else None
         self.worker.submit(
-            lambda: load_comparison(db_path, list(ids), reference, max_points=OVERVIEW_POINTS, picks=picks),
+            lambda: load_comparison(db_path, list(ids), reference, max_points=OVERVIEW_POINTS, picks=picks, stats=False),
             self._loaded, self._failed
         )
 
@@ -221,9 +222,10 @@ class ComparePage(QWidget):
             self.reference.addItem(run["name"], run["id"])
         self.reference.setCurrentIndex(self.reference.findData(comp.reference))
         self.reference.blockSignals(False)
-        self.export_button.setEnabled(True)
+        self.export_button.setEnabled(False)  # the exports carry the statistics: once they are in
         self.show_stats()
         self.show_diff()
+        self._request_stats(comp.reference)
         self._announce_loaded = True  # once the curves are drawn
         QTimer.singleShot(0, self, self.draw_curves)  # the tables paint first, then the plots lay out
 
@@ -249,14 +251,22 @@ class ComparePage(QWidget):
         ref = self.reference.itemData(index)
         if comp is None or not ref or ref == comp.reference:
             return
-        ids, db_path = [r["id"] for r in comp.runs], self.db_path
-        self.stats_worker.submit(lambda: load_stats(db_path, ref, ids), self._stats_loaded, self._failed)
+        self._request_stats(ref)
 
-    def _stats_loaded(self, stats: dict[str, Any]) -> None:
-        if self.comparison is not None:
-            self.comparison.stats = stats
-            self.show_stats()
-            self.loaded.emit()
+    def _request_stats(self, ref: str) -> None:
+        """The statistics against ``ref``, on a thread: the curves do not wait for scipy."""
+        ids, db_path = [r["id"] for r in self.comparison.runs], self.db_path
+        self.stats_worker.submit(lambda: (ids, load_stats(db_path, ref, ids)), self._stats_loaded, self._failed)
+
+    def _stats_loaded(self, result: tuple[list[str], dict[str, Any]]) -> None:
+        ids, stats = result
+        comp = self.comparison
+        if comp is None or [r["id"] for r in comp.runs] != ids:  # another comparison took over
+            return
+        comp.stats = stats
+        self.show_stats()
+        self.export_button.setEnabled(True)
+        self.stats_shown.emit()
 
     # --- curves -------------------------------------------------------------------------------
     def color(self, run_id: str) -> QColor:
@@ -298,7 +308,7 @@ class ComparePage(QWidget):
         metric = paired_metric(comp)  # the reference task's headline: accuracy, F1, perplexity
         self.paired_title.setText(PAIRED_TITLE.format(metric=metric))
         self.scatter_title.setText(f"Per-episode {metric}, reference vs")
-        note = unpaired_note(comp)
+        note = "Computing the statistics…" if comp.stats_pending else unpaired_note(comp)
         self.note.setText(note)
         self.note.setVisible(bool(note))
         self.scatter_run.blockSignals(True)
@@ -308,7 +318,7 @@ class ComparePage(QWidget):
             if c["paired"]:
                 self.scatter_run.addItem(c["name"], c["id"])
         if self.scatter_run.count() == 0:
-            self.scatter_run.addItem("(no run paired with the reference)", None)
+            self.scatter_run.addItem("(computing…)" if comp.stats_pending else "(no run paired with the reference)", None)
         index = self.scatter_run.findData(current)
         self.scatter_run.setCurrentIndex(max(index, 0))
         self.scatter_run.blockSignals(False)
@@ -316,7 +326,7 @@ class ComparePage(QWidget):
 
     def _fill_inspect_menu(self) -> None:
         self.inspect_menu.clear()
-        runs = self.comparison.stats["runs"] if self.comparison is not None else []
+        runs = self.comparison.runs if self.comparison is not None else []
         for run in runs:
             self.inspect_menu.addAction(f"{run['name']} ({run['id']})", lambda i=run["id"]: self.inspect_requested.emit(i))
         if not runs:
@@ -395,7 +405,7 @@ class ComparePage(QWidget):
 
     def export(self, fmt: str, path: Path) -> bool:
         comp = self.comparison
-        if comp is None:
+        if comp is None or comp.stats_pending:  # (the Export button waits for the statistics too)
             return False
         path = Path(path)
         try:

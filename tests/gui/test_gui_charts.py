@@ -119,7 +119,7 @@ def test_compare_with_20_metrics_scrolls_with_readable_plots(qtbot, runs_db):
     page.resize(1000, 700)
     page.show()
     run_ids = [ids[k] for k in ("proto", "maml", "maml2", "maml3", "proto2")]
-    with qtbot.waitSignal(page.loaded, timeout=20_000):
+    with qtbot.waitSignals([page.loaded, page.stats_shown], timeout=20_000):  # (the report below needs both)
         page.set_runs(run_ids)
     assert set(page.plot_items) == {"train_loss", "val_accuracy", "inner_query_accuracy_before",
                                     "inner_query_accuracy_after"}  # the defaults

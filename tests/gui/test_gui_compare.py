@@ -20,7 +20,7 @@ def page(qtbot, tmp_path):
     qtbot.addWidget(page)
     page.resize(1300, 800)
     page.show()
-    with qtbot.waitSignal(page.loaded, timeout=10_000):
+    with qtbot.waitSignals([page.loaded, page.stats_shown], timeout=10_000):
         page.set_runs([ids["a"], ids["b"], ids["c"]])
     page.ids_by_name = ids
     return page
@@ -90,7 +90,7 @@ def test_smoothing_and_alignment_redraw(qtbot, page):
 
 
 def test_changing_the_reference_recomputes(qtbot, page):
-    with qtbot.waitSignal(page.loaded, timeout=10_000):
+    with qtbot.waitSignal(page.stats_shown, timeout=10_000):
         page.reference.setCurrentIndex(1)  # proto-b
     paired = {r[0]: r for r in cells(page.paired_model)}
     assert paired["proto-a"][3] == "-0.0800"
@@ -175,7 +175,7 @@ def test_scatter_draws_the_frozen_baseline_a_run_recorded(qtbot, tmp_path):
     page = ComparePage(db)
     qtbot.addWidget(page)
     page.show()
-    with qtbot.waitSignal(page.loaded, timeout=10_000):
+    with qtbot.waitSignals([page.loaded, page.stats_shown], timeout=10_000):
         page.set_runs(ids)
     qtbot.waitUntil(lambda: page.scatter_run.currentText() == "trained", timeout=10_000)
     lines = [i for i in page.scatter.getPlotItem().items if isinstance(i, pg.InfiniteLine)]
@@ -216,9 +216,37 @@ def test_ner_runs_are_paired_and_drawn_on_entity_f1(qtbot, tmp_path):
     page = ComparePage(db)
     qtbot.addWidget(page)
     page.show()
-    with qtbot.waitSignal(page.loaded, timeout=10_000):
+    with qtbot.waitSignals([page.loaded, page.stats_shown], timeout=10_000):
         page.set_runs(ids)
     (row,) = cells(page.paired_model)
     assert row[2] == "4" and row[3] == "+0.0875" and row[6] == "paired t-test"
     assert "test F1" in page.paired_title.text() and "test F1" in page.scatter_title.text()
     assert page.comparison.episodes[ids[1]] == f1s["ner-b"]
+
+
+def test_curves_show_before_the_statistics(qtbot, tmp_path, monkeypatch):
+    """scipy's tests (and its import, seconds on a cold start) never hold up the curves."""
+    import threading
+
+    from gui.pages import compare
+
+    ids = fill(tmp_path / "runs.db")
+    release = threading.Event()
+    real = compare.load_stats
+    monkeypatch.setattr(compare, "load_stats", lambda *a: (release.wait(30), real(*a))[1])  # as if scipy were importing
+    page = ComparePage(tmp_path / "runs.db")
+    qtbot.addWidget(page)
+    page.show()
+    try:
+        with qtbot.waitSignal(page.loaded, timeout=10_000):
+            page.set_runs([ids["a"], ids["b"]])
+        assert set(page.plot_items) == {"train_loss", "val_accuracy"}
+        assert page.comparison.stats_pending and cells(page.paired_model) == []
+        assert not page.export_button.isEnabled() and not page.export("csv", tmp_path / "c.csv")
+        assert "Computing" in page.note.text()
+        with qtbot.waitSignal(page.stats_shown, timeout=10_000):
+            release.set()
+    finally:
+        release.set()
+    assert [r[0] for r in cells(page.paired_model)] == ["proto-b"]
+    assert page.export_button.isEnabled() and page.export("csv", tmp_path / "c.csv")
