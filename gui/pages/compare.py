@@ -91,6 +91,7 @@ class ComparePage(QWidget):
         self.stats_worker = Worker(self)
         self.detail_worker = Worker(self)
         self.imports = startup_imports.start()  # scipy, off the UI thread, before the first Compare
+        self._holding_imports = False
 
         self.title = QLabel("Select 2 to 20 runs on the Runs page and press Compare.")
         # One line that never changes height: a wrapping title re-laid out (and re-downsampled) every plot.
@@ -200,6 +201,7 @@ class ComparePage(QWidget):
             return
         self.ids = list(ids)
         self.title.setText(f"Loading {len(ids)} runs…")
+        self._hold_imports(True)  # scipy's import waits until the curves are on screen
         db_path = self.db_path
         picker = self.plots.picker  # the first paint reads only the curves it charts
         picks = set(picker.picked) if picker.customised else None
@@ -209,7 +211,17 @@ class ComparePage(QWidget):
         )
 
     def _failed(self, exc: BaseException) -> None:
+        self._hold_imports(False)
         self.title.setText(f"Cannot compare: {exc}")
+
+    def _hold_imports(self, on: bool) -> None:
+        if on != self._holding_imports:
+            self._holding_imports = on
+            (startup_imports.hold if on else startup_imports.release)()
+
+    def closeEvent(self, event) -> None:  # noqa: ANN001
+        self._hold_imports(False)
+        super().closeEvent(event)
 
     def _loaded(self, comp: Comparison) -> None:
         self.comparison = comp
@@ -225,8 +237,7 @@ class ComparePage(QWidget):
         self.export_button.setEnabled(False)  # the exports carry the statistics: once they are in
         self.show_stats()
         self.show_diff()
-        self._request_stats(comp.reference)
-        self._announce_loaded = True  # once the curves are drawn
+        self._announce_loaded = True  # once the curves are drawn (then the statistics)
         QTimer.singleShot(0, self, self.draw_curves)  # the tables paint first, then the plots lay out
 
     def _read_details(self) -> None:
@@ -292,6 +303,9 @@ class ComparePage(QWidget):
         if self._announce_loaded:
             self._announce_loaded = False
             self.loaded.emit()
+            self._hold_imports(False)
+            if self.comparison is not None and self.comparison.stats_pending:
+                self._request_stats(self.comparison.reference)
             self._read_details()
         if self._announce_details:
             self._announce_details = False

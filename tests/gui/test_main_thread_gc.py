@@ -54,11 +54,3 @@ def test_the_startup_freeze_waits_for_the_startup_imports(qtbot, monkeypatch):
     qtbot.waitUntil(lambda: bool(frozen), timeout=10_000)
     assert frozen == [threading.main_thread().name]
 
-
-def test_the_startup_imports_run_once(monkeypatch):
-    from gui import startup_imports
-
-    first = startup_imports.start()
-    assert startup_imports.start() is first
-    first.join(timeout=60)
-    assert not startup_imports.running()
