@@ -138,6 +138,26 @@ def test_compare_with_20_metrics_scrolls_with_readable_plots(qtbot, runs_db):
     assert "Metrics charted: train_loss, val_loss." in _report(page, tmp=db.parent)
 
 
+def test_compare_shows_a_changed_grid_plot_by_plot_and_leaves_none_hidden(qtbot, runs_db):
+    db, ids = runs_db
+    page = ComparePage(db)
+    qtbot.addWidget(page)
+    page.resize(1000, 700)
+    page.show()
+    with qtbot.waitSignal(page.loaded, timeout=20_000):
+        page.set_runs([ids["proto"], ids["maml"]])
+    seen: list[list[float]] = []
+    page.plots.grid.view.scene().changed.connect(lambda _r: seen.append([p.opacity() for p in page.plot_items.values()]))
+    page.plots.picker.set_picked(page.plots.picker.names)
+    qtbot.waitUntil(lambda: len(page.plot_items) == 18, timeout=20_000)
+    with qtbot.waitSignal(page.curves_drawn, timeout=20_000):
+        page.plots.picker.set_picked(["train_loss", "val_loss"])  # a new grid while the last one is still showing
+    qtbot.wait(100)
+    assert all(p.opacity() == 1.0 for p in page.plot_items.values())
+    assert all(p.opacity() == 1.0 for p in page.plots.grid.plots.values())  # (off the grid too)
+    assert any(0 < sum(o == 1.0 for o in shown) < len(shown) for shown in seen)  # some shown, some still to come
+
+
 def _report(page, tmp) -> str:
     assert page.export("md", tmp / "report.md")
     return (tmp / "report.md").read_text()
