@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QIODevice, QRectF, QSize, Qt, Signal
+from PySide6.QtCore import QBuffer, QIODevice, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import QFileDialog, QFrame, QGraphicsItem, QScrollArea, QSizePolicy, QWidget
 
@@ -38,6 +38,10 @@ LEGEND_ROW = 22
 # Work split over event-loop turns continues after this delay: a 0 ms timer is handled before
 # timers already due and before input, so a chain of them held the UI for whole batches at once.
 NEXT_TURN_MS = 1
+# Plots made ahead, one per turn once the window is up (a PlotItem is ~10 ms of axes and
+# menus): the first plots a run or a comparison needs then cost no set-up while data streams.
+SPARE_PLOTS = 3
+SPARE_DELAY_MS = 100
 
 
 def finite_bounds(arrays: Iterable[np.ndarray], *, log: bool = False) -> tuple[float, float] | None:
@@ -104,13 +108,23 @@ class PlotGrid(QScrollArea):
         self.log_all = False
         self.style_plot: Callable[[pg.PlotItem], None] | None = None
         self.export_legend: Callable[[], list[tuple[str, str]]] = lambda: []
+        self._spares: list[pg.PlotItem] = []
+        self._spare_timer = QTimer(self)
+        self._spare_timer.setSingleShot(True)
+        self._spare_timer.timeout.connect(self._make_spare)
+        self._spare_timer.start(SPARE_DELAY_MS)
+
+    def _make_spare(self) -> None:
+        if len(self.plots) + len(self._spares) < SPARE_PLOTS:
+            self._spares.append(pg.PlotItem())
+            self._spare_timer.start(NEXT_TURN_MS)
 
     # --- plots ------------------------------------------------------------------------------
     def plot(self, key: str, title: str | None = None) -> pg.PlotItem:
         """The plot for ``key``, made on first use (then laid out with the others)."""
         plot = self.plots.get(key)
         if plot is None:
-            plot = pg.PlotItem()
+            plot = self._spares.pop(0) if self._spares else pg.PlotItem()
             plot.setTitle(title or key)
             plot.setClipToView(True)
             plot.setDownsampling(auto=True, mode="peak")

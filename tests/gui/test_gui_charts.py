@@ -447,3 +447,19 @@ def test_the_plot_hint_ends_in_an_ellipsis_when_short_of_room(qtbot):
     shown = label.shown_text()
     assert shown.endswith("…") and label.text().startswith(shown[:-1]) and label.toolTip() == label.text()
     assert label.minimumSizeHint().width() < 120  # it never asks the window for more room
+
+
+def test_plots_made_ahead_are_used_first(qtbot):
+    """The grid makes a few plots while the app idles; the first ones a run asks for are those."""
+    from gui.widgets.plot_grid import SPARE_PLOTS, PlotGrid
+
+    grid = PlotGrid()
+    qtbot.addWidget(grid)
+    qtbot.waitUntil(lambda: len(grid._spares) == SPARE_PLOTS, timeout=10_000)
+    spares = list(grid._spares)
+    made = [grid.plot(f"k{i}", f"plot {i}") for i in range(SPARE_PLOTS + 1)]
+    assert made[:SPARE_PLOTS] == spares and made[-1] not in spares
+    assert [p.titleLabel.text for p in made] == [f"plot {i}" for i in range(SPARE_PLOTS + 1)]
+    assert all(not p.getAxis("left").autoSIPrefix for p in made)  # set up as a new one would be
+    qtbot.wait(50)
+    assert grid._spares == []  # (not made again: the next plots cost their set-up where they are needed)
