@@ -15,7 +15,8 @@ title, outside the data. Sparse series (validation, inner loop) carry markers, s
 single point shows; final test metrics are labelled stars.
 
 Ranges follow the data in steps (the x range grows by a quarter at a time, the y range
-only when a point falls outside or the data shrinks well inside it) instead of
+only when a point falls outside, then with some room on that side, or when the data
+shrinks well inside it) instead of
 pyqtgraph's auto-range on every frame: axes then keep their cached pictures and most
 frames only repaint the curves. The x range spans every drawn series of the run (the
 plots share it) and is never narrower than one step. Zooming or panning by hand stops
@@ -51,6 +52,9 @@ REDRAW_MS = 50  # at most 20 redraws a second
 # are ~20 ms); the rest follow on the next turn, so the UI never waits on them all at once.
 REDRAW_BUDGET_S = 0.010
 X_HEADROOM = 1.25  # the x range grows to 125% of the data's extent when points pass its end
+# A live y range that a point passes grows by this share of the data's span on that side
+# too: a rising accuracy would otherwise move it (and redraw the axes) every few redraws.
+Y_HEADROOM = 0.15
 MARKER_MAX = 50  # series with at most this many points carry a marker on each
 
 
@@ -406,6 +410,10 @@ class LivePlot(QWidget):
             return
         y0, y1 = padded_y(y_bounds)
         if force or w0 > y_bounds[0] or w1 < y_bounds[1] or (w1 - w0) > 3 * (y1 - y0):
+            if not force and headroom > 1.0:  # live: room for the trend to go on
+                span = y_bounds[1] - y_bounds[0]
+                y0 -= Y_HEADROOM * span if w0 > y_bounds[0] else 0.0
+                y1 += Y_HEADROOM * span if w1 < y_bounds[1] else 0.0
             plot.setYRange(y0, y1, padding=0)
 
     def point_count(self) -> int:

@@ -285,6 +285,19 @@ def test_the_x_range_holds_while_new_steps_fit_in_it(qtbot):
     assert x0 <= 1 and x1 >= 400
 
 
+def test_a_rising_curve_moves_the_y_range_now_and_then_not_every_redraw(qtbot):
+    session = session_of([("train_accuracy", s, 0.2 + 0.005 * s, float(s)) for s in range(1, 21)])
+    plot = live_plot(qtbot, session)
+    vb = plot.grid.plots["accuracy"].vb
+    changes = []
+    vb.sigYRangeChanged.connect(lambda *_a: changes.append(vb.viewRange()[1]))
+    for first in range(21, 61, 2):  # 20 redraws, each with a new highest point
+        session.add_points([("train_accuracy", s, 0.2 + 0.005 * s, float(s)) for s in (first, first + 1)])
+        plot.redraw()
+        assert vb.viewRange()[1][1] >= 0.2 + 0.005 * (first + 1)  # the newest point is always in view
+    assert 1 <= len(changes) <= 7
+
+
 def test_wall_time_starts_at_the_run_start(qtbot):
     session = session_of([("train_loss", s, 1.0, 120.0 + s) for s in range(10)])  # first point after 2 min
     plot = live_plot(qtbot, session)
