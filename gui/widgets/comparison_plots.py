@@ -206,20 +206,25 @@ class ComparisonPlots(QWidget):
             self._plot(key)
         self.grid.set_order(self._order)
         # When the grid changed (plots added, removed, moved to other cells: new sizes, so every
-        # curve is downsampled again), plots show one per event-loop turn, top row first: the
-        # first paint of nine plots of 20 runs at once held the UI ~80 ms of CPU (measured).
-        # (Transparent, they keep their place in the layout and are not painted.)
-        hidden = [self.grid.plots[k] for k in self._order] if self._order != self._on_grid else []
+        # curve is downsampled again), the plots on screen show one per event-loop turn, top
+        # row first: the first paint of nine plots of 20 runs at once held the UI ~80 ms of
+        # CPU (measured). (Transparent, they keep their place in the layout and are not
+        # painted; those scrolled out of view are painted when they come into it.)
+        changed = self._order != self._on_grid
+        hidden = [self.grid.plots[k] for k in self._order if changed and self.grid.on_screen(k)]
         for plot in hidden:
             plot.setOpacity(0.0)
         self.grid.view.setUpdatesEnabled(True)
-        QTimer.singleShot(NEXT_TURN_MS, self, lambda: self._reveal(hidden, generation))
+        self._reveal(hidden, generation)
 
     def _reveal(self, hidden: list[pg.PlotItem], generation: int) -> None:
+        """The next plot shows; ``drawn`` goes with the last, before its paint (as a draw
+        with nothing to reveal announces itself before its one paint)."""
         if generation != self._generation:  # a newer draw() took over (and showed them all)
             return
         if hidden:
             hidden.pop(0).setOpacity(1.0)
+        if hidden:
             QTimer.singleShot(NEXT_TURN_MS, self, lambda: self._reveal(hidden, generation))
             return
         self.drawn.emit()

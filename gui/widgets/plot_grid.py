@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import QBuffer, QIODevice, QRectF, QSize, Qt, QTimer, Signal
+from PySide6.QtCore import QBuffer, QIODevice, QPoint, QRect, QRectF, QSize, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import QFileDialog, QFrame, QGraphicsItem, QScrollArea, QSizePolicy, QWidget
 
@@ -199,6 +199,14 @@ class PlotGrid(QScrollArea):
         grid.activate()
         rows = max(1, math.ceil(len(self._order) / self._columns))
         self.view.setMinimumHeight(rows * MIN_PLOT_HEIGHT)
+
+    def on_screen(self, key: str) -> bool:
+        """Whether any of ``key``'s plot is in the scrolled-to part of a shown grid."""
+        plot = self.plots.get(key)
+        if plot is None or not self.isVisible() or key not in self._cells:
+            return False
+        shown = QRect(QPoint(0, self.verticalScrollBar().value()), self.viewport().size())
+        return self.view.mapFromScene(plot.sceneBoundingRect()).boundingRect().intersects(shown)
 
     def resizeEvent(self, event) -> None:  # noqa: ANN001
         super().resizeEvent(event)
