@@ -231,6 +231,9 @@ class EngineProcess(QObject):
             self.log_changed.emit(logs)
 
     def _read_stderr(self) -> None:
+        if self._read_timer.isActive():  # stdout that came first goes first: the log stays in order
+            self._read_timer.stop()
+            self._read_stdout()
         data = self._stderr_buffer + bytes(self._process.readAllStandardError().data())
         lines = data.split(b"\n")
         self._stderr_buffer = lines.pop()
