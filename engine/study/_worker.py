@@ -307,7 +307,6 @@ def recover_stale_trials(
 
     The trial's run, when it is in this run database, is marked ``interrupted``.
     """
-    import psutil
     from optuna.trial import TrialState
 
     recovered = []
@@ -318,9 +317,7 @@ def recover_stale_trials(
         beat = t.system_attrs.get(HEARTBEAT_ATTR)
         if beat is None and t.datetime_start is not None:
             beat = t.datetime_start.timestamp()
-        gone_here = (
-            worker.get("host") == host and worker.get("pid") != os.getpid() and not psutil.pid_exists(int(worker.get("pid", 0)))
-        )
+        gone_here = worker.get("host") == host and worker.get("pid") != os.getpid() and _process_gone(int(worker.get("pid", 0)))
         if not (gone_here or (beat is not None and now - beat > stale_after)):
             continue
         try:
@@ -335,6 +332,21 @@ def recover_stale_trials(
             _interrupt_run(db_path, t.user_attrs["run_id"], t.number)
         log.warning("trial %d was left running by a worker that is gone: failed, and queued again", t.number)
     return recovered
+
+
+def _process_gone(pid: int) -> bool:
+    """A worker killed by its own ``study run`` parent stays a zombie until the parent reaps it:
+    dead, though ``psutil.pid_exists`` still sees it. Without this its trial waited 60 s."""
+    import psutil
+
+    if pid <= 0:
+        return False
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.AccessDenied:  # alive, owned by another user
+        return False
 
 
 def _interrupt_run(db_path: Path, run_id: str, number: int) -> None:

@@ -120,3 +120,36 @@ def test_an_interrupted_study_resumes_after_ctrl_c_and_after_a_kill(study_dir: P
         assert len(retries) == 1 and retries[0]["params"] == cut["params"]  # retried with the same parameters
     assert_no_trial_lost_or_duplicated(shown, db, budget)
     assert len(shown["trials"]) == budget + 2
+
+
+def test_a_worker_killed_but_not_yet_reaped_by_its_parent_is_recovered_at_once() -> None:
+    """``study run`` reaps its own workers only at the end: a killed one is a zombie meanwhile,
+    and its trial, fresh heartbeat and all, is failed and queued again without the 60 s wait."""
+    import os
+    import socket
+    import sys
+
+    import optuna
+    import psutil
+
+    from engine.study._worker import HEARTBEAT_ATTR, WORKER_ATTR, recover_stale_trials
+
+    study = optuna.create_study()
+    trial = study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    try:
+        deadline = time.monotonic() + 60
+        while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:
+            assert time.monotonic() < deadline, "the child never exited"
+            time.sleep(0.05)
+        study._storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, {"host": socket.gethostname(), "pid": child.pid})
+        study._storage.set_trial_system_attr(trial._trial_id, HEARTBEAT_ATTR, time.time())
+        assert recover_stale_trials(study) == [trial.number]
+    finally:
+        child.wait()
+    (retry,) = study.get_trials(states=(optuna.trial.TrialState.WAITING,))
+    assert retry.user_attrs["retry_of"] == trial.number and retry.system_attrs["fixed_params"] == trial.params
+    alive = study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})
+    study._storage.set_trial_system_attr(alive._trial_id, WORKER_ATTR, {"host": socket.gethostname(), "pid": os.getppid()})
+    study._storage.set_trial_system_attr(alive._trial_id, HEARTBEAT_ATTR, time.time())
+    assert recover_stale_trials(study) == []  # a live worker with a fresh heartbeat keeps its trial
