@@ -25,9 +25,12 @@ run: install
 demo: install
 	$(VENV)/bin/metalab-engine run examples/quickstart.toml
 
+# Two workers (CI has two cores), each torch on one thread so they do not fight over them;
+# files that share an expensive fixture run on one worker (tests/conftest.py, xdist groups).
+TEST_WORKERS ?= 2
 test: install
 	$(VENV)/bin/lint-imports
-	QT_QPA_PLATFORM=offscreen $(PY) -m pytest -q -p no:cacheprovider --durations=30
+	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider --durations=30 -n $(TEST_WORKERS) --dist loadgroup
 
 # Real screenshots of every page under a virtual X server, into docs/screenshots/.
 screenshots: install
