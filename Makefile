@@ -25,12 +25,13 @@ run: install
 demo: install
 	$(VENV)/bin/metalab-engine run examples/quickstart.toml
 
-# Two workers (CI has two cores), each torch on one thread so they do not fight over them;
-# files that share an expensive fixture run on one worker (tests/conftest.py, xdist groups).
+# Two workers (CI has two cores), each torch on one thread so they do not fight over them.
+# A file's tests stay on one worker, so a module-scoped fixture is built once (loadgroup
+# would not do: pytest 9.2's node ids break xdist 3.8's groups, pytest-xdist#1386).
 TEST_WORKERS ?= 2
 test: install
 	$(VENV)/bin/lint-imports
-	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider --durations=30 -n $(TEST_WORKERS) --dist loadgroup
+	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider --durations=30 -n $(TEST_WORKERS) --dist loadfile
 
 # Real screenshots of every page under a virtual X server, into docs/screenshots/.
 screenshots: install

@@ -21,26 +21,6 @@ REPO = Path(__file__).resolve().parent.parent
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
 
-# Session fixtures too costly to build once per xdist worker: their users share one worker.
-SHARED_SESSION_FIXTURES = ("every_method_runs",)
-
-
-@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups (--dist loadgroup)
-def pytest_collection_modifyitems(config, items):
-    """Under ``--dist loadgroup`` each test goes to whichever worker is free, except that a
-    module's tests sharing a module-scoped fixture stay together (it is built once), and
-    so do all users of a costly session fixture."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        shared = [name for name in SHARED_SESSION_FIXTURES if name in info.names_closure]
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(shared[0]))
-        elif any(d.scope == "module" for defs in info.name2fixturedefs.values() for d in defs):
-            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::")[0]))
-
-
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path_factory, monkeypatch):
     """No test touches the user's real data folder."""
