@@ -27,12 +27,11 @@ demo: install
 
 # Two workers (CI has two cores), each torch on one thread so they do not fight over them.
 # A file's tests stay on one worker, so a module-scoped fixture is built once (loadgroup
-# would not do: pytest 9.2's node ids break xdist 3.8's groups, pytest-xdist#1386); files
-# go out in collection order, which puts files with slow tests first (tests/conftest.py).
+# would not do: pytest 9.2's node ids break xdist 3.8's groups, pytest-xdist#1386).
 TEST_WORKERS ?= 2
 test: install
 	$(VENV)/bin/lint-imports
-	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider --durations=30 -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
+	QT_QPA_PLATFORM=offscreen OMP_NUM_THREADS=1 $(PY) -m pytest -q -p no:cacheprovider --durations=30 -n $(TEST_WORKERS) --dist loadfile
 
 # Real screenshots of every page under a virtual X server, into docs/screenshots/.
 screenshots: install

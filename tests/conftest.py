@@ -21,16 +21,6 @@ REPO = Path(__file__).resolve().parent.parent
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "vocab.txt", "special_tokens_map.json")
 
 
-def pytest_collection_modifyitems(items):
-    """Files with the most slow tests first, each file's own order kept: under xdist (``make
-    test``, one file per worker at a time, ``--no-loadscope-reorder``) the long files start
-    early and the short ones fill the end, instead of one worker finishing a long file alone."""
-    from collections import Counter
-
-    slow_tests = Counter(item.path for item in items if item.get_closest_marker("slow"))
-    items.sort(key=lambda item: -slow_tests[item.path])
-
-
 @pytest.fixture(autouse=True)
 def _isolated_data_dir(tmp_path_factory, monkeypatch):
     """No test touches the user's real data folder."""
