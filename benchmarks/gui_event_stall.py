@@ -61,6 +61,7 @@ class Stalls:
         # CPU time of the UI thread between two ticks: the work that blocked the loop, without
         # the time other processes took the core (a fair figure on a shared machine).
         self.busy: list[float] = []
+        self.when: list[float] = []  # seconds since the first measured tick, per tick
         self.active = False
         self._last: float | None = None
         self._last_cpu = 0.0
@@ -75,6 +76,9 @@ class Stalls:
         if self.active and self._last is not None:
             self.late.append(max(0.0, now - self._last - self.interval))
             self.busy.append(cpu - self._last_cpu)
+            self.when.append(now - (self._first if self.when else now))
+            if len(self.when) == 1:
+                self._first = now
         self._last, self._last_cpu = now, cpu
 
     def summary(self) -> dict[str, float]:
@@ -86,6 +90,9 @@ class Stalls:
             "max_ms": round(max(ms), 2) if ms else float("nan"),
             "cpu_p99_ms": round(percentile([v * 1000 for v in self.busy], 99), 2),
             "cpu_max_ms": round(max(self.busy) * 1000, 2) if self.busy else float("nan"),
+            # the five longest stalls: (seconds into the stream, ms late, UI-thread CPU ms in it)
+            "worst": [(round(self.when[i], 2), round(ms[i], 1), round(self.busy[i] * 1000, 1))
+                      for i in sorted(range(len(ms)), key=ms.__getitem__)[-5:][::-1]],
         }
 
 

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 from engine.errors import UserError
 from engine.fileio import atomic_write_bytes
 from engine.store import Store
+from gui import startup_imports
 from gui.engine_info import format_bytes
 from gui.formatting import format_duration, headline_text
 from gui.models.log_model import LogFilterModel
@@ -202,6 +203,22 @@ class MonitorPage(QWidget):
         self.latest_button.setVisible(False)
         if show:
             self.picker.setCurrentIndex(self.picker.count() - 1)
+        if not session.is_over:  # a run launched while scipy still imports: the stream comes first
+            self._hold_imports_while_live(session)
+
+    def _hold_imports_while_live(self, session: RunSession) -> None:
+        """The start-up imports (scipy, for Compare) wait while a run streams: an import holds
+        the GIL, and beside 2,000 events a second it stalled the loop ~100-150 ms at a time.
+        Compare imports what it needs on its own thread meanwhile."""
+        startup_imports.hold()
+
+        def release_when_over(_status: str) -> None:
+            if session.is_over and session.property("imports_held"):
+                session.setProperty("imports_held", False)
+                startup_imports.release()
+
+        session.setProperty("imports_held", True)
+        session.status_changed.connect(release_when_over)
 
     def show_session(self, session: RunSession) -> None:
         if session not in self.sessions:

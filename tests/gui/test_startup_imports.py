@@ -38,3 +38,26 @@ def test_held_imports_stop_between_modules_until_released(monkeypatch):
         startup_imports.release()
     thread.join(timeout=30)
     assert imported == ["a", "b", "c"] and not thread.is_alive()
+
+
+def test_a_live_run_holds_the_imports_until_it_is_over(qtbot):
+    """Beside a run streaming 2,000 events a second, an import holding the GIL stalled the
+    loop ~100-150 ms at a time (benchmarks/gui_event_stall.py): the Monitor holds the start-up
+    imports while a run is live, and lets go once, when it ends."""
+    from gui.pages.monitor import MonitorPage
+    from gui.run_session import RunSession
+
+    page = MonitorPage()
+    qtbot.addWidget(page)
+    before = startup_imports._holds
+    live, done = RunSession("r1", "live"), RunSession("r2", "reopened")
+    done.status = "finished"
+    page.add_session(done)  # a finished run streams nothing: no hold
+    assert startup_imports._holds == before
+    page.add_session(live)
+    assert startup_imports._holds == before + 1 and not startup_imports._go.is_set()
+    live.set_status("running")
+    assert startup_imports._holds == before + 1
+    live.set_status("finished")
+    live.set_status("finished")  # released once, however often the end is told
+    assert startup_imports._holds == before and (before > 0 or startup_imports._go.is_set())
