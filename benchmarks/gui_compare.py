@@ -79,6 +79,9 @@ def main() -> None:
     parser.add_argument("--maml", action="store_true", help="20 MAML runs with their 20 metrics each")
     args = parser.parse_args()
     app = QApplication.instance() or QApplication([])
+    from gui.main_thread_gc import collect_on_gui_thread
+
+    collector = collect_on_gui_thread()  # noqa: F841 - garbage collected as in the app (gui.app.main)
     db = Path(tempfile.mkdtemp()) / "runs.db"
     from PySide6.QtCore import QSettings
 
@@ -95,6 +98,9 @@ def main() -> None:
         return page
 
     page = new_page()
+    import gc
+
+    gc.freeze()  # as the app freezes what start-up built (gui.app.freeze_startup_objects): the fill's rows too
     for attempt in ("cold", "settled", "warm"):
         if attempt == "settled":  # a new page, first Compare in an app open for a few seconds
             page.close()
