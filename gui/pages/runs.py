@@ -112,7 +112,7 @@ class RunsPage(QWidget):
         header.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         header.customContextMenuRequested.connect(self._header_menu)
         for key, width in (("name", 180), ("status", 80), ("progress", 80), ("method", 80), ("model", 170), ("dataset", 170), ("task", 90),
-                           ("result", 130), ("test_accuracy", 110), ("test_macro_f1", 110), ("val_accuracy", 100), ("duration", 90),
+                           ("result", 180), ("test_accuracy", 110), ("test_macro_f1", 110), ("val_accuracy", 100), ("duration", 90),
                            ("created_at", 140), ("tags", 120)):
             self.table.setColumnWidth(KEYS.index(key), width)
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
