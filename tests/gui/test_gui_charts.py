@@ -138,14 +138,20 @@ def test_compare_with_20_metrics_scrolls_with_readable_plots(qtbot, runs_db):
     assert "Metrics charted: train_loss, val_loss." in _report(page, tmp=db.parent)
 
 
-def test_compare_shows_a_changed_grid_plot_by_plot_and_leaves_none_hidden(qtbot, runs_db):
-    db, ids = runs_db
+def open_compare(qtbot, db, run_ids):  # noqa: ANN001, ANN201
+    """Compare with ``run_ids`` loaded, on screen at 1000 x 700."""
     page = ComparePage(db)
     qtbot.addWidget(page)
     page.resize(1000, 700)
     page.show()
     with qtbot.waitSignal(page.loaded, timeout=20_000):
-        page.set_runs([ids["proto"], ids["maml"]])
+        page.set_runs(run_ids)
+    return page
+
+
+def test_compare_shows_a_changed_grid_plot_by_plot_and_leaves_none_hidden(qtbot, runs_db):
+    db, ids = runs_db
+    page = open_compare(qtbot, db, [ids["proto"], ids["maml"]])
     seen: list[list[float]] = []
     page.plots.grid.view.scene().changed.connect(lambda _r: seen.append([p.opacity() for p in page.plot_items.values()]))
     page.plots.picker.set_picked(page.plots.picker.names)
@@ -166,12 +172,7 @@ def _report(page, tmp) -> str:
 @pytest.mark.skipif(shutil.which("rsvg-convert") is None, reason="rsvg-convert (Debian librsvg2-bin) is not installed")
 def test_svg_export_renders_the_same_outside_qt(qtbot, runs_db, tmp_path):
     db, ids = runs_db
-    page = ComparePage(db)
-    qtbot.addWidget(page)
-    page.resize(1000, 700)
-    page.show()
-    with qtbot.waitSignal(page.loaded, timeout=20_000):
-        page.set_runs([ids["proto"], ids["maml"]])
+    page = open_compare(qtbot, db, [ids["proto"], ids["maml"]])
     qtbot.wait(100)
     for key in (None, "val_accuracy"):
         svg = tmp_path / "plots.svg"
@@ -207,12 +208,7 @@ def test_single_points_are_drawn_as_markers(qtbot):
 
 def test_compare_draws_single_points_and_final_values(qtbot, runs_db):
     db, ids = runs_db
-    page = ComparePage(db)
-    qtbot.addWidget(page)
-    page.resize(1000, 700)
-    page.show()
-    with qtbot.waitSignal(page.loaded, timeout=20_000):
-        page.set_runs([ids["proto"], ids["maml"]])
+    page = open_compare(qtbot, db, [ids["proto"], ids["maml"]])
     items = page.plot_items["val_accuracy"].listDataItems()
     stars = [i for i in items if i.opts["symbol"] == "star"]
     assert len(stars) == 2  # each run's test_accuracy on its validation plot
@@ -241,12 +237,7 @@ def test_log_toggle_shows_the_positive_data(qtbot):
 
 def test_compare_log_toggle(qtbot, runs_db):
     db, ids = runs_db
-    page = ComparePage(db)
-    qtbot.addWidget(page)
-    page.resize(1000, 700)
-    page.show()
-    with qtbot.waitSignal(page.loaded, timeout=20_000):
-        page.set_runs([ids["proto"], ids["maml"]])
+    page = open_compare(qtbot, db, [ids["proto"], ids["maml"]])
     page.log_y.setChecked(True)
     plot = page.plot_items["train_loss"]
     assert plot.ctrl.logYCheck.isChecked()
