@@ -33,26 +33,6 @@ def _overrides(text: str) -> dict[str, object]:
     return out
 
 
-def _method(run, params: dict[str, object], *, trained: bool):
-    from engine import methods
-    from engine.models.encoder import load_encoder
-    from engine.training.checkpoints import load_checkpoint
-    from engine.training.runner import seed_everything
-
-    config = run.config
-    seed_everything(config.train.seed)
-    cls = methods.load(config.method.name)
-    encoder = load_encoder(config.model.name, max_length=config.model.max_length,
-                           attn_implementation=getattr(cls, "attn_implementation", None)).to(run.device)
-    method = cls(encoder, params, run.data, device=run.device, seed=config.train.seed, total_steps=config.train.episodes)
-    method.setup()
-    if trained:
-        weights, _, _ = load_checkpoint(run.weights_dir)
-        method.load_state_dict(weights)
-    method.encoder.eval()
-    return method
-
-
 def _open(db_path: Path, run_id: str):
     """``engine.inspection.open_run``, also for a run stored before ``bf16`` and ``gradient_checkpointing`` became choices."""
     from engine.config import RunConfig
@@ -92,7 +72,7 @@ def main() -> None:
     reference: list[float] | None = None
     for label, extra in [("run's settings", {}), *((t, _overrides(t)) for t in args.tries)]:
         started = time.perf_counter()
-        method = _method(run, base | extra, trained=not args.untrained)
+        method = run.method(trained=not args.untrained, params=base | extra)
         _, results = evaluate_episodes(method, run.data.val_sampler, args.episodes)
         acc = [r["accuracy"] for r in results]
         mean, ci = mean_ci(acc)

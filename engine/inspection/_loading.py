@@ -31,8 +31,9 @@ class InspectedRun:
             raise UserError(f"run {self.run['id']} has meta-test episodes 0 to {self.test_episodes - 1}; got {index}")
         return self.data.test_sampler.episode(index)
 
-    def method(self, *, trained: bool) -> Any:
-        """The run's method on a fresh encoder; with the trained weights when ``trained``."""
+    def method(self, *, trained: bool, params: dict[str, Any] | None = None) -> Any:
+        """The run's method on a fresh encoder; with the trained weights when ``trained``;
+        ``params`` in place of the run's method params (test-time settings to try)."""
         from engine import methods
         from engine.models.encoder import load_encoder
         from engine.training.checkpoints import load_checkpoint
@@ -46,7 +47,8 @@ class InspectedRun:
             trust_remote_code=config.model.trust_remote_code, attn_implementation=getattr(method_cls, "attn_implementation", None),
             causal_lm=methods.run_model_kind(config) == "decoder",  # icl, metaicl: a causal LM
         ).to(self.device)
-        method = method_cls(encoder, dict(config.method.params), self.data, device=self.device, seed=config.train.seed,
+        params = dict(config.method.params) if params is None else dict(params)
+        method = method_cls(encoder, params, self.data, device=self.device, seed=config.train.seed,
                             total_steps=config.train.episodes)
         method.setup()
         if trained:
