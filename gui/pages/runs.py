@@ -11,13 +11,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import json
 
 from PySide6.QtCore import QModelIndex, QPoint, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
-    QDialog,
     QComboBox,
     QFileDialog,
     QHBoxLayout,
@@ -44,17 +42,15 @@ from gui.formatting import plural
 from gui.models.runs_model import (
     COLUMNS,
     CONFIG_PREFIX,
-    HIDDEN_BY_DEFAULT,
     KEYS,
-    METRIC_PREFIX,
     RunsFilter,
     RunsModel,
     add_progress,
-    flat_config,
     prepare,
     sort_runs,
 )
 from gui.resume import can_resume
+from gui.pages.runs_columns import RunColumns
 from gui.run_exchange import (
     RunExchange,
     export_mlflow_args,
@@ -62,8 +58,6 @@ from gui.run_exchange import (
     import_mlflow_args,
     import_tensorboard_args,
 )
-from gui.settings import app_settings
-from gui.widgets.column_chooser import ColumnChooser
 from gui.widgets.progress_delegate import ProgressDelegate
 
 LIVE_REFRESH_MS = 3000  # while runs are going and the page is visible
@@ -72,7 +66,7 @@ ALL = "(all)"
 EXPORT_FILTERS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "toml": "TOML config (*.toml)"}
 
 
-class RunsPage(QWidget):
+class RunsPage(RunColumns, QWidget):
     open_requested = Signal(str)  # run id: its curves and log
     compare_requested = Signal(list)  # run ids
     clone_requested = Signal(dict)  # a run's config, for New experiment
@@ -231,9 +225,6 @@ class RunsPage(QWidget):
         add_progress(store, runs)
         return runs
 
-    def all_columns(self) -> tuple[str, ...]:
-        return (*KEYS, *self.extra_columns)
-
     def refresh(self) -> None:
         """Reloads on a worker thread; the table keeps its rows until the new ones arrive."""
         db_path = self.db_path
@@ -294,63 +285,6 @@ class RunsPage(QWidget):
     def _update_count(self, *_: Any) -> None:
         total, shown = self.model.rowCount(), self.proxy.rowCount()
         self.message.setText(plural(total, "run") if total == shown else f"{shown} of {plural(total, 'run')} shown")
-
-    # --- columns ------------------------------------------------------------------------------
-    def set_column_visible(self, column: int, visible: bool) -> None:
-        self.table.setColumnHidden(column, not visible)
-        hidden = [KEYS[i] for i in range(len(KEYS)) if self.table.isColumnHidden(i)]
-        app_settings().setValue("runs/hidden_columns", ",".join(hidden))
-
-    def available_columns(self) -> list[str]:
-        """Every config key and final metric among the newest runs, for the column chooser."""
-        try:
-            with Store(self.db_path, readonly=self.db_path.exists()) as store:
-                runs = store.list_runs(limit=500, config=True)
-        except UserError:
-            runs = []
-        config_keys = sorted({k for r in runs for k in flat_config(r.get("config") or {})} - {"name", "tags", "notes"})
-        metric_keys = sorted({k for r in runs for k in (r.get("final_metrics") or {})})
-        return [f"{CONFIG_PREFIX}{k}" for k in config_keys] + [f"{METRIC_PREFIX}{k}" for k in metric_keys]
-
-    def ask_columns(self, available: list[str], chosen: list[str]) -> list[str] | None:
-        dialog = ColumnChooser(available, chosen, self)
-        return dialog.chosen() if dialog.exec() == QDialog.DialogCode.Accepted else None
-
-    def choose_columns(self) -> None:
-        available = self.available_columns()
-        options = available + [k for k in self.extra_columns if k not in available]
-        chosen = self.ask_columns(options, self.extra_columns)
-        if chosen is not None:
-            self.set_extra_columns(chosen)
-
-    def set_extra_columns(self, keys: list[str]) -> None:
-        """Config and metric columns after the fixed ones; saved, and loaded from the store."""
-        self.extra_columns = [k for k in keys if k.startswith((CONFIG_PREFIX, METRIC_PREFIX))]
-        app_settings().setValue("runs/extra_columns", json.dumps(self.extra_columns))
-        self.model.set_columns(self.all_columns())
-        for index in range(len(KEYS), len(self.all_columns())):
-            self.table.setColumnHidden(index, False)
-            self.table.setColumnWidth(index, 110)
-        self.refresh()
-
-    def _restore_columns(self) -> None:
-        try:
-            extra = json.loads(str(app_settings().value("runs/extra_columns", "[]")))
-        except ValueError:
-            extra = []
-        self.extra_columns = [k for k in extra if isinstance(k, str) and k.startswith((CONFIG_PREFIX, METRIC_PREFIX))]
-        if self.extra_columns:
-            self.model.set_columns(self.all_columns())
-        saved = app_settings().value("runs/hidden_columns")
-        hidden = set(str(saved).split(",")) if saved is not None else set(HIDDEN_BY_DEFAULT)
-        for index, key in enumerate(KEYS):
-            self.column_actions[key].blockSignals(True)
-            self.column_actions[key].setChecked(key not in hidden)
-            self.column_actions[key].blockSignals(False)
-            self.table.setColumnHidden(index, key in hidden)
-
-    def _header_menu(self, pos: QPoint) -> None:
-        self.columns_menu.exec(self.table.horizontalHeader().mapToGlobal(pos))
 
     # --- selection ----------------------------------------------------------------------------
     def selected_ids(self) -> list[str]:
