@@ -213,11 +213,10 @@ class MonitorPage(QWidget):
         startup_imports.hold()
 
         def release_when_over(_status: str) -> None:
-            if session.is_over and session.property("imports_held"):
-                session.setProperty("imports_held", False)
+            if session.is_over:
+                session.status_changed.disconnect(release_when_over)  # once, however often the end is told
                 startup_imports.release()
 
-        session.setProperty("imports_held", True)
         session.status_changed.connect(release_when_over)
 
     def show_session(self, session: RunSession) -> None:
