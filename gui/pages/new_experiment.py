@@ -8,7 +8,6 @@ trip, and Save writes the same TOML the CLI reads.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -36,48 +35,12 @@ from engine.tasks import requested_train_query
 from gui.config_warnings import config_warnings
 from gui.engine_config_check import EngineConfigCheck
 from gui.engine_info import EngineInfo
+from gui.experiment_form import RUN_KEYS, TASK_KEYS, TASK_UNAVAILABLE, TASK_WORDS, renamed_for_method
 from gui.method_fit import answers_with_prompts, model_problem, why_not
 from gui.widgets.dataset_panel import DatasetPanel
 from gui.widgets.model_panel import DEFAULT_MODEL, SAMPLE_DECODER, ModelPanel
 from gui.widgets.param_form import ParamForm, config_params
 from gui.widgets.wheel_guard import guard_wheel
-
-TASK_KEYS = [
-    "task.type",
-    "task.mode",
-    "task.n_way",
-    "task.k_shot",
-    "task.query",
-    "task.meta_test_fraction",
-    "task.meta_val_fraction",
-    "task.split_seed",
-    "task.test_episodes",
-]
-# A task type's own words for the task fields, and the fields that do not apply to it (with why).
-TASK_WORDS: dict[str, dict[str, str]] = {
-    "language_modeling": {
-        "task.k_shot": "Support documents (K)",
-        "task.query": "Query documents",
-        "task.meta_test_fraction": "Meta-test share of domains",
-        "task.meta_val_fraction": "Meta-validation share of domains",
-        "task.split_seed": "Domain split seed",
-    },
-}
-TASK_UNAVAILABLE: dict[str, dict[str, str]] = {
-    "language_modeling": {"task.n_way": "Does not apply to language modelling: an episode holds documents of one domain."},
-}
-RUN_KEYS = ["train.episodes", "train.eval_every", "train.seed", "model.max_length", "train.checkpoint_every",
-            "train.devices", "model.trust_remote_code"]
-
-
-def renamed_for_method(name: str, old: str, new: str) -> str:
-    """A run name after the method changes: ``protonet-intents`` -> ``maml-intents``;
-    a name without the old method's name gets the new one appended (``baseline-maml``)."""
-    parts = re.split(r"([-_ .]+)", name)
-    if old in parts:
-        return "".join(new if part == old else part for part in parts)
-    return f"{name}-{new}" if name else new
-
 
 class NewExperimentPage(QWidget):
     launch_requested = Signal(object)  # a validated RunConfig
