@@ -147,6 +147,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 def test_train_query_is_checked_against_class_sizes(capsys):
     quickstart = str(REPO / "examples" / "quickstart.toml")
-    code, out, err = cli(capsys, "validate", quickstart, "--set", "method.params.train_query=39", "--set", "task.k_shot=5")
+    code, out, err = cli(capsys, "validate", quickstart, "--set", "dataset.path=bundled:intents",
+                         "--set", "method.params.train_query=39", "--set", "task.k_shot=5")
     assert code == 2 and "has 40 rows; method.params.train_query = 39 with 5-shot needs 44" in err and err.count("\n") == 1
     assert "ERROR meta-train class" in out
