@@ -230,8 +230,9 @@ def main() -> None:
     wanted = [c for c in args.contenders.split(",") if c]
     shots = [int(k) for k in args.shots.split(",")]
     rows = {k: results.setdefault(f"5way{k}shot", {}) for k in shots}
+    setfit_episodes = args.setfit_episodes or args.test_episodes
     for name in wanted:
-        wanted_len = (args.setfit_episodes or args.test_episodes) if name == "setfit" else args.test_episodes
+        wanted_len = setfit_episodes if name == "setfit" else args.test_episodes
         todo = [k for k in shots if len(rows[k].get(name, [])) < wanted_len]
         if not todo:
             continue
@@ -239,7 +240,7 @@ def main() -> None:
         if name in REFERENCES:
             for k_shot in todo:
                 rows[k_shot].update(frozen_references(k_shot, args.test_episodes) if name != "setfit"
-                                    else {"setfit": setfit(k_shot, args.setfit_episodes or args.test_episodes)})
+                                    else {"setfit": setfit(k_shot, setfit_episodes)})
                 save(args.out, results)
         else:
             for k_shot, accs in meta_trained(name, todo, args.train_shot, args.train_episodes, args.test_episodes, db).items():
