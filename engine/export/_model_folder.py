@@ -11,19 +11,17 @@ adapter alone, as a PEFT folder. A supervised run adds its trained head and its 
 names (``id2label`` in ``config.json``): sentence classification as ``head.safetensors``
 on the mean-pooled embedding, NER as an ``AutoModelForTokenClassification`` folder.
 Task types with a head register a writer in ``HEAD_WRITERS``.
-The folder is written beside the target and renamed into place: all or nothing.
+The folder is written beside the target and put in place by ``_placement``: all or nothing,
+and never over files MetaLab did not write.
 """
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from engine.errors import UserError
-from engine.fileio import usual_permissions
+from engine.export._placement import building, check_target, place
 
 CONFIG_FILE = "metalab_run.toml"
 SENTENCE_TASK = "classification"  # task.type whose runs embed whole texts (the sentence-transformers pipeline)
@@ -35,18 +33,14 @@ def export_model(db_path: Path, run_id: str, out_dir: Path, *, step: int | None 
     from engine.store import Store
     from engine.training.checkpoints import load_checkpoint
 
+    target = check_target(out_dir)  # refused before any work
     source = _source_folder(db_path, run_id, step)
     weights, meta, _ = load_checkpoint(source)
     config = RunConfig.from_dict(meta["config"])
     with Store(db_path) as store:
         run = store.get_run(run_id)
         config_toml = export_run(store, run_id, "toml")
-    out_dir = Path(out_dir)
-    _check_target(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.", dir=out_dir.parent))
-    try:
-        usual_permissions(tmp)  # a folder for other tools, not mkdtemp's 0700
+    with building(target) as tmp:
         labels = None
         if adapter_only:
             from engine.export._peft import write_adapter
@@ -62,13 +56,8 @@ def export_model(db_path: Path, run_id: str, out_dir: Path, *, step: int | None 
             model_card(run, config, supervised_labels=labels, adapter_only=adapter_only, folder=str(out_dir)), encoding="utf-8"
         )
         (tmp / CONFIG_FILE).write_text(config_toml, encoding="utf-8")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return out_dir
+        place(tmp, target, run_id=run_id)
+    return target
 
 
 def _source_folder(db_path: Path, run_id: str, step: int | None) -> Path:
@@ -84,12 +73,6 @@ def _source_folder(db_path: Path, run_id: str, step: int | None) -> Path:
         steps = ", ".join(str(s) for s in sorted(found)) or "none"
         raise UserError(f"run {run_id} has no checkpoint at step {step} (checkpoints: {steps})", source=str(run_dir))
     return found[step]
-
-
-def _check_target(out_dir: Path) -> None:
-    """An empty or missing folder, or an earlier export (replaced); never someone's other files."""
-    if out_dir.exists() and (not out_dir.is_dir() or (any(out_dir.iterdir()) and not (out_dir / CONFIG_FILE).exists())):
-        raise UserError("exists and is not an empty folder or an earlier export: choose another folder", source=str(out_dir))
 
 
 def _write_model(folder: Path, db_path: Path, run_id: str, source: Path, config: Any, weights: dict[str, Any]) -> list[str] | None:

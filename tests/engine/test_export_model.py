@@ -182,6 +182,25 @@ def test_export_refuses_a_folder_with_other_files(runs, tmp_path, capsys):
     assert main(["export-model", ids["protonet"], str(tmp_path / "m"), "--db", str(db)]) == 0  # an earlier export is replaced
 
 
+@pytest.mark.slow
+def test_export_into_the_current_folder_holding_a_copied_run_file_deletes_nothing(runs, tmp_path, monkeypatch, capsys):
+    """Issue 27 case 1: `export-model RUN .` once emptied a thesis folder."""
+    db, ids = runs
+    work = tmp_path / "thesis"
+    (work / "src").mkdir(parents=True)
+    (work / "thesis.tex").write_text("chapter 1")
+    (work / "metalab_run.toml").write_text('name = "copied"')
+    monkeypatch.chdir(work)
+    assert main(["export-model", ids["protonet"], ".", "--db", str(db)]) == 2
+    err = capsys.readouterr().err
+    assert "current folder" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in work.iterdir()) == ["metalab_run.toml", "src", "thesis.tex"]
+    assert main(["export-model", ids["protonet"], "model", "--db", str(db)]) == 0
+    (work / "model" / "NOTES.md").write_text("mine")
+    assert main(["export-model", ids["maml"], "model", "--db", str(db)]) == 0  # re-export keeps NOTES.md
+    assert (work / "model" / "NOTES.md").read_text() == "mine" and (work / "model" / "model.safetensors").exists()
+
+
 NER_SENTENCES = [["Ada", "Lovelace", "visited", "Paris", "and", "Rome"], ["a", "quiet", "day"] + ["river"] * 30]
 
 
