@@ -51,8 +51,12 @@ class Baseline:
         return out
 
 
-def embed_rows(encoder: Any, texts: Sequence[str], rows: Sequence[int]) -> dict[int, torch.Tensor]:
-    """Unit-length embeddings of ``rows``, batched by length (less padding)."""
+def embed_rows(
+    encoder: Any, texts: Sequence[str], rows: Sequence[int], *, on_batch: Callable[[int, int], None] | None = None
+) -> dict[int, torch.Tensor]:
+    """Unit-length embeddings of ``rows``, batched by length (less padding).
+
+    ``on_batch(done, total)`` after each batch (progress, and a stop that raises)."""
     order = sorted(set(rows), key=lambda r: len(texts[r]))
     out: dict[int, torch.Tensor] = {}
     encoder.eval()
@@ -62,6 +66,8 @@ def embed_rows(encoder: Any, texts: Sequence[str], rows: Sequence[int]) -> dict[
             vectors = encoder.encode_batch(encoder.collate(encoder.tokenize([texts[r] for r in chunk])))
             vectors = torch.nn.functional.normalize(vectors.float(), dim=-1).cpu()
             out.update(zip(chunk, vectors))
+            if on_batch is not None:
+                on_batch(len(out), len(order))
     return out
 
 
@@ -97,14 +103,16 @@ def applies(data: TaskData) -> bool:
     return data.mode == "episodic" and data.task.output == "pooled" and data.test_sampler is not None
 
 
-def score_test_episodes(encoder: Any, data: TaskData, count: int) -> Baseline:
+def score_test_episodes(
+    encoder: Any, data: TaskData, count: int, *, on_batch: Callable[[int, int], None] | None = None
+) -> Baseline:
     """Every reference on the first ``count`` meta-test episodes of ``data``, with ``encoder`` as it is."""
     import time
 
     assert data.test_sampler is not None
     started = time.monotonic()
     test = list(data.test_sampler.episodes(count))
-    embeddings = embed_rows(encoder, data.dataset.texts, [r for ep in test for r in (*ep.support, *ep.query)])
+    embeddings = embed_rows(encoder, data.dataset.texts, [r for ep in test for r in (*ep.support, *ep.query)], on_batch=on_batch)
     scores = score_episodes(embeddings, test, data.n_way)
     return Baseline(episodes_key(data.dataset.fingerprint(), test), scores, data.n_way, data.k_shot, time.monotonic() - started)
 

@@ -350,10 +350,16 @@ class Store:
             return stored  # rows from before paths were relative
         return str(self.path.expanduser().resolve().parent / stored)
 
-    def delete_metrics_after(self, run_id: str, step: int) -> int:
-        """Rows written after a checkpoint, dropped before resuming from it."""
+    def delete_metrics_after(self, run_id: str, step: int, *, saved_at: float | None = None) -> int:
+        """Rows written after a checkpoint, dropped before resuming from it: those of later
+        steps and, given the checkpoint's time, those of its own step written after it (the
+        validation after training, redone by the resumed run)."""
         with transaction(self.conn):
-            return self.conn.execute("DELETE FROM metrics WHERE run_id = ? AND step > ?", (run_id, step)).rowcount
+            if saved_at is None:
+                return self.conn.execute("DELETE FROM metrics WHERE run_id = ? AND step > ?", (run_id, step)).rowcount
+            return self.conn.execute(
+                "DELETE FROM metrics WHERE run_id = ? AND (step > ? OR (step = ? AND time > ?))", (run_id, step, step, saved_at)
+            ).rowcount
 
     def copy_metrics(self, source_id: str, target_id: str, *, up_to_step: int) -> int:
         """A fork's curves start with its parent's, up to the checkpoint it starts from."""

@@ -80,7 +80,7 @@ def resume_run(
         notes = _check_inputs(run, config, allow_changed_data=allow_changed_data, db_path=db_path)
         step, (weights, _, state), skipped = _load_sound_checkpoint(db_path, run["id"], None)
         _note(store, run["id"], skipped + notes)
-        store.delete_metrics_after(run["id"], step)
+        store.delete_metrics_after(run["id"], step, saved_at=(state or {}).get("saved_at"))
         store.update_run(run["id"], status="queued", error=None, finished_at=None)
     return run_experiment(
         config, db_path=db_path, events_stream=events_stream, run_id=run["id"], stop=stop,

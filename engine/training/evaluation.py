@@ -11,29 +11,60 @@ from engine.data import Episode, EpisodeSampler
 from engine.methods._base import Method
 
 
+class EvaluationStopped(Exception):
+    """A stop asked for while episodes were being scored; ``results`` holds those scored so far."""
+
+    def __init__(self, results: list[dict[str, Any]]):
+        super().__init__(f"stopped after {len(results)} scored episodes")
+        self.results = results
+
+
 def evaluate_episodes(
     method: Method,
     sampler: EpisodeSampler,
     count: int,
     *,
     on_episode: Callable[[int, int], None] | None = None,
+    on_result: Callable[[dict[str, Any]], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+    scored: Sequence[dict[str, Any]] = (),
 ) -> tuple[list[Episode], list[dict[str, Any]]]:
-    """Per-episode metrics for episodes 0..count-1 of ``sampler``."""
+    """Per-episode metrics for episodes 0..count-1 of ``sampler``.
+
+    ``scored`` are results kept from an earlier, stopped attempt: those episodes are not
+    scored again. ``should_stop`` is asked before each episode (a MAML episode can take
+    seconds); when it says so, ``EvaluationStopped`` carries what was scored.
+    """
     episodes = list(sampler.episodes(count))
-    rows = sorted({r for ep in episodes for r in (*ep.support, *ep.query)})
+    kept = {r["episode"]: r for r in scored}
+    todo = [ep for ep in episodes if ep.index not in kept]
+    results = [kept[ep.index] for ep in episodes if ep.index in kept]
+    if on_episode:
+        on_episode(len(results), count)  # the phase's clock starts before the encoding below, not after it
+    if not todo:
+        return episodes, _in_order(results)
+    rows = sorted({r for ep in todo for r in (*ep.support, *ep.query)})
     method.begin_eval(rows)
-    results = []
     try:
-        for done, episode in enumerate(episodes, start=1):
+        for episode in todo:
+            if should_stop is not None and should_stop():
+                raise EvaluationStopped(_in_order(results))
             logits = method.predict(episode)
             _, targets = method.targets(episode)
             metrics = method.task.episode_metrics(method.batcher, episode, logits, targets.to(logits.device))
-            results.append({"episode": episode.index, "key": episode.key, "n_query": len(episode.query), **metrics})
+            result = {"episode": episode.index, "key": episode.key, "n_query": len(episode.query), **metrics}
+            results.append(result)
+            if on_result:
+                on_result(result)
             if on_episode:
-                on_episode(done, count)
+                on_episode(len(results), count)
     finally:
         method.end_eval()
-    return episodes, results
+    return episodes, _in_order(results)
+
+
+def _in_order(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(results, key=lambda r: r["episode"])
 
 
 def evaluate_rows(method: Method, rows: Sequence[int], label_names: Sequence[str], *, batch: int = 256) -> dict[str, float]:

@@ -102,6 +102,27 @@ class Recorder:
         self.queue.drain(where="the run's files and checkpoints are kept")
 
 
+class EpisodeSaver:
+    """Scored episodes into the store as they come, at most once a second: a kill in the
+    middle of a meta-test keeps what was scored, and a resume scores only the rest."""
+
+    def __init__(self, recorder: Recorder, *, split: str):
+        self.recorder, self.split = recorder, split
+        self._pending: list[dict[str, Any]] = []
+        self._last = time.time()
+
+    def __call__(self, result: dict[str, Any]) -> None:
+        self._pending.append(result)
+        if time.time() - self._last >= FLUSH_SECONDS:
+            self.flush()
+
+    def flush(self) -> None:
+        rows, self._pending, self._last = self._pending, [], time.time()
+        if rows:
+            store, run_id, split = self.recorder.store, self.recorder.run_id, self.split
+            self.recorder.write(lambda: store.add_episodes(run_id, rows, split=split), rows=len(rows))
+
+
 class RecorderLogHandler(logging.Handler):
     """Sends the engine's log records to the run's log (events and store)."""
 

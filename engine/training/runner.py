@@ -9,12 +9,13 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 import signal
 import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 import numpy as np
@@ -34,9 +35,9 @@ from engine.store import Store
 from engine.tasks import TaskData, build_task_data
 from engine.training import devices, fingerprints, precision
 from engine.training.checkpoints import KEEP_CHECKPOINTS, prune_checkpoints, save_checkpoint
-from engine.training.evaluation import evaluate_episodes, evaluate_rows
+from engine.training.evaluation import EvaluationStopped, evaluate_episodes, evaluate_rows
 from engine.training.phase_bar import PhaseBar
-from engine.training.recorder import Recorder, RecorderLogHandler, versions
+from engine.training.recorder import EpisodeSaver, Recorder, RecorderLogHandler, versions
 from engine.training.write_queue import StoreUnavailable
 from engine.training.reporters import open_reporters
 
@@ -230,7 +231,9 @@ def _classify_failure(exc: BaseException, device: torch.device) -> tuple[str, st
     return "failed", "internal", f"{type(exc).__name__}: {text[0] if text else ''}".strip()
 
 
-def _frozen_reference(config: RunConfig, data: TaskData, device: torch.device) -> baseline.Baseline | None:
+def _frozen_reference(
+    config: RunConfig, data: TaskData, device: torch.device, on_batch: Callable[[int, int], None]
+) -> baseline.Baseline | None:
     """The frozen base model on the test episodes: the reference a trained model has to beat
     (Compare draws it; the run's gain over it is paired). Scored after training, on a fresh
     copy of the base model, so that the first training point is not kept waiting (tens of
@@ -245,7 +248,7 @@ def _frozen_reference(config: RunConfig, data: TaskData, device: torch.device) -
     with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
         try:
             frozen = methods.build_run_model(config).to(device)
-            return baseline.score_test_episodes(frozen, data, config.task.test_episodes)
+            return baseline.score_test_episodes(frozen, data, config.task.test_episodes, on_batch=on_batch)
         finally:
             random.setstate(python_state)
             np.random.set_state(numpy_state)
@@ -298,11 +301,17 @@ def _train_and_test(
     if not untrained_results and config.train.eval_untrained and data.mode == "episodic" and start is None:
         assert data.test_sampler is not None
         def untrained_progress(done: int, total: int) -> None:
-            recorder.progress(done, total, force=done == total, phase="untrained")
+            recorder.progress(done, total, force=done in (0, total), phase="untrained")
 
-        _, untrained_results = evaluate_episodes(
-            method, data.test_sampler, config.task.test_episodes, on_episode=untrained_progress
-        )
+        try:
+            _, untrained_results = evaluate_episodes(
+                method, data.test_sampler, config.task.test_episodes, on_episode=untrained_progress,
+                should_stop=lambda: stop.requested,
+            )
+        except EvaluationStopped as exc:  # nothing trained yet: nothing to keep or resume
+            return _stopped(recorder, step=0, train_seconds=0.0,
+                            reason=f"stopped by the user while scoring the untrained model ({len(exc.results)} of "
+                                   f"{config.task.test_episodes} episodes), before training: launch it again")
         recorder.write(lambda: store.add_episodes(run_id, untrained_results, split="untrained"), rows=len(untrained_results))
         untrained = task.summarize(untrained_results, "test")
         log.info("untrained model: %s %.4f ± %.4f", headline, untrained[headline], untrained[f"{headline}_ci95"])
@@ -324,7 +333,10 @@ def _train_and_test(
             if bar:
                 bar.update(step, values.get("train_loss"))
             if config.train.eval_every and step % config.train.eval_every == 0 and step < total:
-                _validate(config, data, method, recorder, step, on_validate)
+                try:
+                    _validate(config, data, method, recorder, step, on_validate, stop)
+                except EvaluationStopped:  # the checkpoint below keeps this step; its validation is dropped
+                    log.info("stop requested during the validation at step %d", step)
             if config.train.checkpoint_every and step % config.train.checkpoint_every == 0:
                 _checkpoint(config, method, recorder, step, elapsed=time.time() - started)
             if world.any(stop.requested):  # every rank stops at the same step
@@ -342,21 +354,40 @@ def _train_and_test(
     train_seconds = time.time() - started + earlier_seconds
     if stop.requested:
         _checkpoint(config, method, recorder, step, elapsed=train_seconds)
-        stopped = {"train_episodes": step, "train_seconds": train_seconds}
-        recorder.write(lambda: store.finish_run(run_id, "interrupted", final_metrics=stopped, error="stopped by the user"))
-        recorder.drain()
-        events.emit("run_finished", status="interrupted", final_metrics={"train_episodes": step, "train_seconds": train_seconds})
-        return RunOutcome(run_id, "interrupted", {})
+        return _stopped(recorder, step=step, train_seconds=train_seconds, reason="stopped by the user")
 
-    if config.train.eval_every and (total or not method_cls.trains):
-        # a method that trains nothing is still scored on meta-val once (studies read val_<headline>)
-        _validate(config, data, method, recorder, total, on_validate)
-    reference = _frozen_reference(config, data, device)
-    if reference is not None:
-        final.update(baseline.final_metrics(reference))
-        log.info("frozen encoder: nearest class mean %.4f, logistic regression %.4f on the test episodes",
-                 final["baseline_ncm_accuracy"], final["baseline_logreg_accuracy"])
-    summary, test_results = _test(config, data, method, recorder, store, run_id, record=True)
+    # The trained weights are kept before the evaluation, which can take longer than the
+    # training (a MAML meta-test on CPU): a stop or a kill from here on loses no training,
+    # and ``resume`` goes straight on to the evaluation.
+    kept_for_evaluation = total > 0 and not (config.train.checkpoint_every and total % config.train.checkpoint_every == 0)
+    if kept_for_evaluation and step >= first_step:  # (a run resumed for its evaluation has it already)
+        _checkpoint(config, method, recorder, total, elapsed=train_seconds)
+    phase = "validation"
+    try:
+        if config.train.eval_every and (total or not method_cls.trains):
+            # a method that trains nothing is still scored on meta-val once (studies read val_<headline>)
+            _validate(config, data, method, recorder, total, on_validate, stop)
+        phase = "frozen reference"
+
+        def reference_progress(done: int, count: int) -> None:
+            recorder.progress(done, count, force=done in (0, count), phase="reference")
+            if stop.requested:
+                raise EvaluationStopped([])
+
+        reference = _frozen_reference(config, data, device, reference_progress)
+        if reference is not None:
+            final.update(baseline.final_metrics(reference))
+            log.info("frozen encoder: nearest class mean %.4f, logistic regression %.4f on the test episodes",
+                     final["baseline_ncm_accuracy"], final["baseline_logreg_accuracy"])
+        phase = "meta-test"
+        # a run stopped during its meta-test and resumed keeps the episodes it had scored
+        scored = store.episodes(run_id, split="test") if start is not None and start.step >= total else []
+        summary, test_results = _test(config, data, method, recorder, store, run_id, record=True, stop=stop, scored=scored)
+    except EvaluationStopped as exc:
+        kept = f"; {len(exc.results)} of {config.task.test_episodes} episodes scored and kept" if phase == "meta-test" else ""
+        resumable = "resume finishes the evaluation" if total > 0 else "launch it again"
+        return _stopped(recorder, step=total, train_seconds=train_seconds,
+                        reason=f"stopped by the user during the {phase}{kept}: {resumable}")
     final.update(summary)
     if untrained_results:
         # Same episodes before and after training: a paired difference is the honest gain.
@@ -379,10 +410,22 @@ def _train_and_test(
     final["train_episodes"] = total
     final["episodes_per_second"] = total / train_seconds if train_seconds > 0 else None
     _checkpoint(config, method, recorder, total, kind="weights")
+    if kept_for_evaluation and not config.train.checkpoint_every:  # only kept for the evaluation: the weights replace it
+        _drop_checkpoint(recorder, total)
     recorder.write(lambda: store.finish_run(run_id, "finished", final_metrics=final))
     recorder.drain()
     events.emit("run_finished", status="finished", final_metrics=final)
     return RunOutcome(run_id, "finished", final)
+
+
+def _stopped(recorder: Recorder, *, step: int, train_seconds: float, reason: str) -> RunOutcome:
+    """The run ends ``interrupted``, with what it did so far."""
+    store, run_id = recorder.store, recorder.run_id
+    stopped = {"train_episodes": step, "train_seconds": train_seconds}
+    recorder.write(lambda: store.finish_run(run_id, "interrupted", final_metrics=stopped, error=reason))
+    recorder.drain()
+    recorder.events.emit("run_finished", status="interrupted", final_metrics=stopped)
+    return RunOutcome(run_id, "interrupted", {})
 
 
 def _validate(
@@ -392,6 +435,7 @@ def _validate(
     recorder: Recorder,
     step: int,
     on_validate: ValidateCallback | None,
+    stop: StopFlag,
 ) -> None:
     if data.mode == "supervised":
         metrics = {f"val_{k}": v for k, v in evaluate_rows(method, data.val_rows or [], data.label_names).items()}
@@ -399,9 +443,11 @@ def _validate(
         assert data.val_sampler is not None
 
         def progress(done: int, total: int) -> None:  # MAML's val episodes take minutes on CPU: say so
-            recorder.progress(done, total, force=done == total, phase="val")
+            recorder.progress(done, total, force=done in (0, total), phase="val")
 
-        episodes, results = evaluate_episodes(method, data.val_sampler, config.task.val_episodes, on_episode=progress)
+        episodes, results = evaluate_episodes(
+            method, data.val_sampler, config.task.val_episodes, on_episode=progress, should_stop=lambda: stop.requested
+        )
         # the latest validation's episodes, for exports (through the lock-tolerant queue)
         recorder.write(lambda: recorder.store.add_episodes(recorder.run_id, results, split="val"), rows=len(results))
         metrics = {k: v for k, v in data.task.summarize(results, "val").items() if not k.endswith("_ci95")}
@@ -413,7 +459,8 @@ def _validate(
 
 
 def _test(
-    config: RunConfig, data: TaskData, method: methods.Method, recorder: Recorder, store: Store, run_id: str, *, record: bool
+    config: RunConfig, data: TaskData, method: methods.Method, recorder: Recorder, store: Store, run_id: str, *, record: bool,
+    stop: StopFlag | None = None, scored: Sequence[dict[str, Any]] = (),
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(summary, per-episode results) of the meta-test (no episodes in supervised mode)."""
     if data.mode == "supervised":
@@ -423,14 +470,20 @@ def _test(
     count = config.task.test_episodes
 
     def progress(done: int, total: int) -> None:
-        recorder.progress(done, total, force=done == total, phase="test")
+        recorder.progress(done, total, force=done in (0, total), phase="test")
 
-    episodes, results = evaluate_episodes(method, data.test_sampler, count, on_episode=progress if record else None)
+    saver = EpisodeSaver(recorder, split="test")  # a kill keeps the episodes scored up to the last second
+    try:
+        episodes, results = evaluate_episodes(
+            method, data.test_sampler, count, on_episode=progress if record else None, on_result=saver if record else None,
+            should_stop=(lambda: stop.requested) if stop is not None else None, scored=scored,
+        )
+    finally:
+        saver.flush()
     summary = data.task.summarize(results, "test")
     headline = f"test_{data.task.headline}"
     if record:
         key = episodes_key(data.dataset.fingerprint(), episodes)
-        recorder.write(lambda: store.add_episodes(run_id, results, split="test"), rows=len(results))
         recorder.write(lambda: store.update_run(run_id, episodes_key=key))
         summary["test_episodes"] = len(results)
         curves = {f"test_{name}" for name in data.task.curve_metrics}
@@ -454,6 +507,7 @@ def _checkpoint(
         extra = {
             "step": step,
             "train_seconds": elapsed,
+            "saved_at": time.time(),  # rows of this step written after it are dropped on resume
             "generator": method.generator.get_state(),
             "torch_rng": torch.get_rng_state(),  # dropout masks, so a resumed run matches an unbroken one
         }
@@ -467,6 +521,12 @@ def _checkpoint(
     if kind == "checkpoint":
         for removed in prune_checkpoints(run_dir, keep=KEEP_CHECKPOINTS):
             recorder.write(lambda removed=removed: store.remove_artifact(run_id, removed))
+
+
+def _drop_checkpoint(recorder: Recorder, step: int) -> None:
+    folder = recorder.store.claim_artifacts(recorder.run_id) / f"checkpoint-{step:06d}"
+    shutil.rmtree(folder, ignore_errors=True)
+    recorder.write(lambda: recorder.store.remove_artifact(recorder.run_id, folder))
 
 
 def _restore(method: methods.Method, start: StartPoint) -> None:

@@ -42,6 +42,7 @@ from gui.models.log_model import LogFilterModel
 from gui.oom_relaunch import OomPanel
 from gui.pages.inspect import inspectable
 from gui.progress_rate import PHASE_TITLES, PhaseRate, format_rate
+from gui.resume import NO_CHECKPOINT_TIP, RESUME_TIP, has_checkpoint
 from gui.run_session import RunSession
 from gui.widgets.elided_label import ElidedLabel
 from gui.widgets.live_plot import LivePlot
@@ -92,7 +93,7 @@ class MonitorPage(QWidget):
         top.addWidget(self.latest_button)
         top.addWidget(self.stop_button)
         self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue this interrupted or failed run from its newest checkpoint")
+        self.resume_button.setToolTip(RESUME_TIP)
         self.resume_button.setEnabled(False)
         self.resume_button.clicked.connect(self._resume_clicked)
         top.addWidget(self.resume_button)
@@ -307,7 +308,10 @@ class MonitorPage(QWidget):
             text += f" — {headline}" if headline else ""
         self.status.setText(text)
         self.stop_button.setEnabled(s.status in ("queued", "starting", "running"))
-        self.resume_button.setEnabled(s.status in ("interrupted", "failed"))
+        resumable = s.status in ("interrupted", "failed")
+        checkpointed = resumable and has_checkpoint(self.db_path, s.run_id)
+        self.resume_button.setEnabled(checkpointed)
+        self.resume_button.setToolTip(RESUME_TIP if checkpointed or not resumable else NO_CHECKPOINT_TIP)
         self.inspect_button.setEnabled(s.status == "finished" and inspectable(s.final_metrics))
         self.inspect_button.setToolTip(INSPECT_TIP if s.status != "finished" or inspectable(s.final_metrics) else
                                        "Inspect shows the meta-test episodes of sentence classification runs: not this run's")

@@ -48,7 +48,7 @@ from gui.models.runs_model import (
     prepare,
     sort_runs,
 )
-from gui.resume import can_resume
+from gui.resume import NO_CHECKPOINT_TIP, RESUME_TIP, can_resume, has_checkpoint
 from gui.pages.runs_columns import RunColumns
 from gui.pages.runs_transfer import RunTransfers
 from gui.run_exchange import RunExchange
@@ -156,7 +156,7 @@ class RunsPage(RunColumns, RunTransfers, QWidget):
         self.clone_button.setToolTip("Open the selected run's config in New experiment")
         self.clone_button.clicked.connect(self.clone_selected)
         self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue the selected interrupted or failed run from its newest checkpoint")
+        self.resume_button.setToolTip(RESUME_TIP)
         self.resume_button.clicked.connect(self.resume_selected)
         self.rename_button = QPushButton("Rename…")
         self.rename_button.clicked.connect(self.rename_selected)
@@ -310,7 +310,10 @@ class RunsPage(RunColumns, RunTransfers, QWidget):
         self.delete_button.setEnabled(n >= 1)
         self.compare_button.setEnabled(2 <= n <= 20)
         runs = self.selected_runs() if n == 1 else []
-        self.resume_button.setEnabled(bool(runs) and can_resume(runs[0]))
+        resumable = bool(runs) and can_resume(runs[0])
+        checkpointed = resumable and has_checkpoint(self.db_path, runs[0]["id"])
+        self.resume_button.setEnabled(checkpointed)
+        self.resume_button.setToolTip(RESUME_TIP if checkpointed or not resumable else NO_CHECKPOINT_TIP)
 
     def _row_menu(self, pos: QPoint) -> None:
         if self.table.indexAt(pos).isValid():
