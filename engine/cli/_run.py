@@ -122,7 +122,7 @@ def cmd_validate(args: argparse.Namespace) -> int:
     check_quantization(config.model.quantize, config.train.device)
     if not args.json:
         for check in checks:
-            print(("ok    " if check.ok else "ERROR ") + check.message)
+            print(("ERROR " if not check.ok else "WARN  " if check.warning else "ok    ") + check.message)
     bad = next((c for c in checks if not c.ok), None)
     if bad:
         raise UserError(bad.message, source=dataset.source)
@@ -131,7 +131,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
     # the model the method needs (a decoder for icl) and the method's fit (prompt length)
     lines = check_run_model(config, tasks.build_task_data(config, train_query=tasks.requested_train_query(config)))
     if args.json:
-        print_json({"ok": True, "checks": [c.message for c in checks] + list(lines)})
+        print_json({"ok": True, "checks": [c.message for c in checks] + list(lines),
+                    "warnings": [c.message for c in checks if c.warning]})
         return EXIT_OK
     for line in lines:
         print("ok    " + line)

@@ -17,6 +17,22 @@ from engine.data.tagged import TaggedDataset
 class Check:
     ok: bool
     message: str
+    warning: bool = False  # runs, but the user should know (shown as WARN / ⚠)
+
+
+def no_val_rows_warning(kind: str, metric: str) -> str:
+    """Supervised: no held-out validation rows, so validation reuses training rows."""
+    return (f"no {kind}s held out for validation (task.meta_val_fraction): validation scores the first tenth of the "
+            f"training {kind}s, so {metric} measures fit, not generalisation; raise task.meta_val_fraction")
+
+
+def val_fallback_warning(found: int, kind: str, n_way: int, metric: str) -> str:
+    """Why a validation score would mislead: too few held-out meta-val classes (or types)."""
+    return (
+        f"only {plural(found, kind)} for meta-validation, fewer than {n_way}-way needs: validation scores "
+        f"meta-train {kind}s on training data, so {metric} measures fit, not transfer (a study on it optimises "
+        "the wrong thing); lower task.n_way or task.meta_test_fraction, or raise task.meta_val_fraction"
+    )
 
 
 def plural(count: int, word: str) -> str:
@@ -48,7 +64,7 @@ def check_task(dataset: TextDataset, task: TaskConfig, *, train_query: int | Non
         ("meta-val", split.val, "for meta-validation"),
     ):
         if name == "meta-val" and len(classes) < task.n_way:
-            checks.append(Check(True, f"{plural(len(classes), 'class')} {role}, fewer than {task.n_way}: val_accuracy uses meta-train classes"))
+            checks.append(Check(True, val_fallback_warning(len(classes), "class", task.n_way, "val_accuracy"), warning=True))
             continue
         enough = len(classes) >= task.n_way
         verdict = "ok" if enough else "too few"
@@ -103,4 +119,6 @@ def check_tagged_task(dataset: TaggedDataset, task: TaskConfig) -> list[Check]:
             EntityEpisodeSampler(dataset.tags, types, n_way=task.n_way, k_shot=task.k_shot, query=task.query, seed=task.split_seed, stream=stream, rows=rows).episode(0)
         except ValueError as exc:
             checks.append(Check(False, f"{name}: {exc}"))
+    if len(split.val) < task.n_way:
+        checks.append(Check(True, val_fallback_warning(len(split.val), "entity type", task.n_way, "val_f1"), warning=True))
     return checks

@@ -26,6 +26,7 @@ class TaskData:
     test_sampler: EpisodeSampler | None = None
     val_rows: list[int] | None = None  # supervised
     test_rows: list[int] | None = None  # supervised
+    val_warning: str | None = None  # validation falls back to training data: the run's log and the Monitor say so
 
     def label_index(self) -> dict[str, int]:
         return {name: i for i, name in enumerate(self.label_names)}

@@ -17,6 +17,7 @@ from engine.data import (
     split_classes,
     split_rows,
 )
+from engine.data.checks import no_val_rows_warning, val_fallback_warning
 from engine.tasks._base import Batcher, Metric, Task
 from engine.tasks._data import TaskData
 
@@ -81,11 +82,13 @@ class ClassificationTask(Task):
                 label_names=self.head_labels(dataset),
                 val_rows=list(rows.val) or list(rows.train[: max(1, len(rows.train) // 10)]),
                 test_rows=list(rows.test),
+                val_warning=None if rows.val else no_val_rows_warning("row", "val_accuracy"),
             )
         split = split_classes(dataset.labels, test_fraction=task.meta_test_fraction, val_fraction=task.meta_val_fraction, seed=task.split_seed)
         common = dict(n_way=task.n_way, k_shot=task.k_shot)
         train_sampler = EpisodeSampler(dataset.labels, split.train, query=train_query or task.query, seed=config.train.seed, stream="train", **common)
-        val_classes = split.val if len(split.val) >= task.n_way else split.train
+        val_classes = split.val if len(split.val) >= task.n_way else split.train  # too few: meta-train's, and say so
+        val_warning = None if len(split.val) >= task.n_way else val_fallback_warning(len(split.val), "class", task.n_way, "val_accuracy")
         val_sampler = EpisodeSampler(dataset.labels, val_classes, query=task.query, seed=task.split_seed, stream="val", **common)
         test_sampler = EpisodeSampler(dataset.labels, split.test, query=task.query, seed=task.split_seed, stream="test", **common)
         train_set = set(split.train)
@@ -96,6 +99,7 @@ class ClassificationTask(Task):
             train_sampler=train_sampler,
             val_sampler=val_sampler,
             test_sampler=test_sampler,
+            val_warning=val_warning,
         )
 
     def loss(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:

@@ -21,6 +21,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from engine.data import Check
+from engine.data.checks import no_val_rows_warning, val_fallback_warning
 from engine.data.entity_episodes import keep_types
 from engine.data.spans import OUTSIDE, entity_counts, entity_scores, split_tag
 from engine.errors import ModelError
@@ -130,6 +131,7 @@ class TokenClassificationTask(Task):
                 label_names=self.head_labels(dataset),
                 val_rows=list(rows.val) or list(rows.train[: max(1, len(rows.train) // 10)]),
                 test_rows=list(rows.test),
+                val_warning=None if rows.val else no_val_rows_warning("sentence", "val_f1"),
             )
         split = split_types(dataset.tags, **fractions)
         # Training sees no sentence that mentions a held-out type, not even as O.
@@ -142,8 +144,10 @@ class TokenClassificationTask(Task):
             val_sampler = EntityEpisodeSampler(
                 dataset.tags, split.val, query=task.query, seed=task.split_seed, stream="val", rows=rows_without(dataset.tags, split.test), **common
             )
-        else:  # too few meta-val types: validate on meta-train types, as classification does
+            val_warning = None
+        else:  # too few meta-val types: validate on meta-train types, as classification does, and say so
             val_sampler = EntityEpisodeSampler(dataset.tags, split.train, query=task.query, seed=task.split_seed, stream="val", rows=train_rows, **common)
+            val_warning = val_fallback_warning(len(split.val), "entity type", task.n_way, "val_f1")
         test_sampler = EntityEpisodeSampler(dataset.tags, split.test, query=task.query, seed=task.split_seed, stream="test", **common)
         return TaskData(
             self, dataset, "episodic", task.n_way, task.k_shot, task.query,
@@ -152,6 +156,7 @@ class TokenClassificationTask(Task):
             train_sampler=train_sampler,
             val_sampler=val_sampler,
             test_sampler=test_sampler,
+            val_warning=val_warning,
         )
 
     # --- torch side -------------------------------------------------------------------------

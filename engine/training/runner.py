@@ -284,6 +284,8 @@ def _train_and_test(
         config.model.name, encoder.parameter_count() / 1e6, where,
         data.dataset.source, data.task.dataset_summary(data.dataset),
     )
+    if data.val_warning:  # in the run's log, and the Monitor's warning line
+        log.warning(data.val_warning)
     total = training_episodes(config, method_cls)
     method = method_cls(encoder, dict(config.method.params), data, device=device, seed=config.train.seed, total_steps=total)
     method.world = world

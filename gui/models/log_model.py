@@ -27,6 +27,7 @@ class LogModel(QAbstractListModel):
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
         self._rows: list[tuple[float, str, str]] = []
+        self.warnings: list[str] = []  # every warning line, kept when old rows are dropped
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008 - Qt's signature
         return 0 if parent.isValid() else len(self._rows)
@@ -47,6 +48,7 @@ class LogModel(QAbstractListModel):
     def append_rows(self, rows: list[tuple[float, str, str]]) -> None:
         if not rows:
             return
+        self.warnings.extend(message for _, level, message in rows if level == "warning")
         overflow = len(self._rows) + len(rows) - MAX_ROWS
         if overflow > 0:
             drop = min(overflow, len(self._rows))

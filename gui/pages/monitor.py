@@ -103,6 +103,15 @@ class MonitorPage(QWidget):
         self.inspect_button.clicked.connect(self._inspect_clicked)
         top.addWidget(self.inspect_button)
         self.oom_panel = OomPanel()
+        # A run's warnings (validation on training data, a locked database...) stay in sight,
+        # not only in the log pane where they scroll away.
+        self.warning_line = QLabel("")
+        self.warning_line.setObjectName("runWarning")
+        self.warning_line.setTextFormat(Qt.TextFormat.PlainText)
+        self.warning_line.setWordWrap(True)
+        self.warning_line.setStyleSheet("QLabel#runWarning { color: #7a4a00; background: #fff3dc; padding: 4px; }")
+        self.warning_line.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.warning_line.setVisible(False)
 
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
@@ -188,6 +197,7 @@ class MonitorPage(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(top)
+        layout.addWidget(self.warning_line)
         layout.addWidget(self.oom_panel)
         layout.addLayout(progress_row)
         layout.addWidget(splitter, 1)
@@ -268,6 +278,7 @@ class MonitorPage(QWidget):
             for signal, slot in (
                 (self.session.progress_changed, self._queue_progress),
                 (self.session.info_changed, self._show_status),
+                (self.session.log.rowsInserted, self._show_warnings),
             ):
                 try:
                     signal.disconnect(slot)
@@ -279,10 +290,19 @@ class MonitorPage(QWidget):
             return
         self.session.progress_changed.connect(self._queue_progress)
         self.session.info_changed.connect(self._show_status)
+        self.session.log.rowsInserted.connect(self._show_warnings)
         self.log_filter.setSourceModel(self.session.log)
         self.log_view.scrollToBottom()
+        self._show_warnings()
         self._show_progress(self.session.progress)
         self._show_status()
+
+    def _show_warnings(self, *_args: Any) -> None:
+        warnings = self.session.log.warnings if self.session is not None else []
+        if warnings:
+            more = f"  (+{len(warnings) - 1} more in the log)" if len(warnings) > 1 else ""
+            self.warning_line.setText(f"⚠ {warnings[0]}{more}")
+        self.warning_line.setVisible(bool(warnings))
 
     def _session_status(self, session: RunSession) -> None:
         if session in self.sessions:

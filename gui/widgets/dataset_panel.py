@@ -467,7 +467,7 @@ class DatasetPanel(QWidget):
             self.chart.set_counts(self.counts(), need_rows, unit=self.chart.unit)
         lines = []
         for check in checks:
-            mark, color = ("✓", "#2e7d32") if check.ok else ("✗", "#c62828")
+            mark, color = ("✗", "#c62828") if not check.ok else ("⚠", "#b26a00") if check.warning else ("✓", "#2e7d32")
             lines.append(f"<span style='color:{color}'>{mark}</span> {_escape(check.message)}")
         self.checks.setText("<br>".join(lines))
 
