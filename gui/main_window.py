@@ -127,8 +127,10 @@ class MainWindow(QMainWindow):
         # Engines that outlived an earlier GUI: follow them from the store (docs/RELIABILITY.md).
         self.reattacher = Reattacher(self.db_path, stop_timeout=stop_timeout, parent=self)
         self.reattacher.run_finished.connect(lambda _id, _status: self.runs_page.refresh())
+        self.reattacher.run_finished.connect(lambda _id, _status: self._update_status())
         for session in self.reattacher.attach_live_runs():
             self.monitor_page.add_session(session)
+        self._update_status()
         self.monitor_page.resume_requested.connect(self.resume_run)
         self.runs_page.resume_requested.connect(self.resume_run)
         self.monitor_page.oom_panel.db_path = self.db_path
@@ -204,7 +206,7 @@ class MainWindow(QMainWindow):
             self._update_devices(self.info.devices)
 
     def _update_status(self) -> None:
-        text = describe(self.queue.jobs)
+        text = describe(self.queue.jobs, followed=len(self.reattacher.active()))
         workers = self.studies_page.running_workers()
         if workers:
             text += f", {workers} study worker{'s' if workers != 1 else ''} running"

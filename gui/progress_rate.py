@@ -60,14 +60,16 @@ class PhaseRate:
 
 
 # How the progress bar names each phase of the events wire (docs/EVENTS.md).
-PHASE_TITLES = {"train": "train", "val": "validation", "test": "meta-test", "untrained": "untrained baseline"}
+PHASE_TITLES = {"train": "train", "val": "validation", "test": "meta-test", "untrained": "untrained baseline",
+                "reference": "frozen reference"}
 
 
-def format_rate(rate: float | None) -> str:
+def format_rate(rate: float | None, unit: str = "episodes") -> str:
     """3.2 episodes/s, or 12 s/episode when slower than one a second (never "0.0 episodes/s")."""
     if rate is None or rate <= 0:
         return ""
     if rate >= 1:
-        return f"{rate:.1f} episodes/s"
+        return f"{rate:.1f} {unit}/s"
     seconds = 1 / rate
-    return f"{seconds:.0f} s/episode" if seconds >= 10 else f"{seconds:.1f} s/episode"
+    one = unit.removesuffix("s") if unit.endswith("s") else unit
+    return f"{seconds:.0f} s/{one}" if seconds >= 10 else f"{seconds:.1f} s/{one}"

@@ -161,9 +161,10 @@ class RunQueue(QObject):
             print(f"metalab: cannot mark run {run_id} as {status}: {exc}")
 
 
-def describe(jobs: list[Any]) -> str:
-    running = sum(1 for j in jobs if j.process is not None)
-    waiting = len(jobs) - running
+def describe(jobs: list[Any], *, followed: int = 0) -> str:
+    """``followed``: engines of an earlier GUI this one follows from the store; they run too."""
+    running = sum(1 for j in jobs if j.process is not None) + followed
+    waiting = len(jobs) - (running - followed)
     parts = [f"{running} engine{'s' if running != 1 else ''} running"]
     if waiting:
         parts.append(f"{waiting} queued")

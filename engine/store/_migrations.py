@@ -108,6 +108,16 @@ def m003_run_fingerprints(db: sqlite_utils.Database) -> None:
     db["runs"].add_column("model_fingerprint", str)
 
 
+@migration
+def m004_run_progress(db: sqlite_utils.Database) -> None:
+    """Where a running run is, for readers that do not hear its events: ``progress`` (share of
+    the whole run done, by time, every phase counted), ``phase`` (train, val, reference, test,
+    untrained), and ``earlier_seconds`` (time it ran before its latest resume)."""
+    db["runs"].add_column("progress", float)
+    db["runs"].add_column("phase", str)
+    db["runs"].add_column("earlier_seconds", float)
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 

@@ -48,6 +48,15 @@ def parse_iso(text: str | None) -> float | None:
     return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
 
 
+def _ran_seconds(started: Any, ended: Any) -> float:
+    """Seconds between two stored times; 0 where either is missing or not a time."""
+    try:
+        began, end = parse_iso(started), parse_iso(ended)
+    except (TypeError, ValueError, AttributeError):
+        return 0.0
+    return max(0.0, end - began) if began is not None and end is not None else 0.0
+
+
 def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
 
@@ -153,9 +162,21 @@ class Store:
 
     def start_run(self, run_id: str, *, device: str, versions: dict[str, str], pid: int, host: str) -> None:
         stamp = now_iso()
+        before = self.conn.execute(
+            "SELECT started_at, finished_at, heartbeat_at, earlier_seconds FROM runs WHERE id = ?", (run_id,)
+        ).fetchone()
+        earlier = None
+        if before is not None and before[0]:  # resumed: the time it ran before counts in its duration
+            kept = before[3] if isinstance(before[3], (int, float)) else 0.0
+            earlier = kept + _ran_seconds(before[0], before[1] or before[2])
         self.update_run(
-            run_id, status="running", started_at=stamp, heartbeat_at=stamp, device=device, versions=versions, pid=pid, host=host
+            run_id, status="running", started_at=stamp, heartbeat_at=stamp, device=device, versions=versions, pid=pid, host=host,
+            progress=None, phase=None, earlier_seconds=earlier,
         )
+
+    def set_progress(self, run_id: str, fraction: float, phase: str) -> None:
+        with transaction(self.conn):
+            self.conn.execute("UPDATE runs SET progress = ?, phase = ? WHERE id = ?", (float(fraction), phase, run_id))
 
     def heartbeat(self, run_id: str) -> None:
         with transaction(self.conn):

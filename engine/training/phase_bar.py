@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-PHASE_LABELS = {"test": "meta-test", "untrained": "untrained baseline", "val": "validation"}
+PHASE_LABELS = {"test": "meta-test", "untrained": "untrained baseline", "val": "validation", "reference": "frozen reference"}
 
 
 class PhaseBar:
@@ -44,7 +44,8 @@ class PhaseBar:
 
         self.phase = phase
         self.progress = Progress(
-            TextColumn(PHASE_LABELS.get(phase, phase)), BarColumn(), MofNCompleteColumn(), TextColumn("episodes"),
+            TextColumn(PHASE_LABELS.get(phase, phase)), BarColumn(), MofNCompleteColumn(),
+            TextColumn("sentences" if phase == "reference" else "episodes"),
             TimeRemainingColumn(), console=self.console, transient=True,
         )
         self.task = self.progress.add_task(phase, total=total)

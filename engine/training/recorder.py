@@ -14,10 +14,12 @@ from typing import Any
 
 from engine.events import EventWriter
 from engine.store import Store
+from engine.training.progress_plan import ProgressPlan
 from engine.training.write_queue import WriteQueue
 
 FLUSH_SECONDS = 1.0
 PROGRESS_SECONDS = 0.25
+UNITS = {"reference": "sentences"}  # what a phase counts; the others count episodes (a training step is one)
 
 
 class Recorder:
@@ -31,6 +33,8 @@ class Recorder:
         self._last_flush = 0.0
         self._last_progress = 0.0
         self._phases: dict[str, tuple[str, float, int]] = {}  # phase -> (phase, its first event's time, done then)
+        self.plan: ProgressPlan | None = None  # the whole run's phases, set once their sizes are known
+        self._run_progress: tuple[float, str] | None = None  # (share done, phase) for the store, at the next flush
         self.queue = WriteQueue(store)
 
     def wall_time(self) -> float:
@@ -55,6 +59,8 @@ class Recorder:
 
     def progress(self, done: int, total: int, *, force: bool = False, phase: str = "train") -> None:
         now = time.time()
+        if self.plan is not None:
+            self.plan.update(phase, done, total)
         if not force and now - self._last_progress < PROGRESS_SECONDS:
             return
         self._last_progress = now
@@ -68,7 +74,12 @@ class Recorder:
         elapsed = now - phase_start
         rate = (done - phase_done) / elapsed if elapsed > 0 and done > phase_done else 0.0
         eta = (total - done) / rate if rate > 0 else None
-        self.events.emit("progress", done=done, total=total, eta_seconds=eta, rate=rate, phase=phase)
+        run_eta = self.plan.eta() if self.plan is not None else None
+        run_fraction = self.plan.fraction() if self.plan is not None else None
+        if run_fraction is not None:
+            self._run_progress = (run_fraction, phase)
+        self.events.emit("progress", done=done, total=total, eta_seconds=eta, rate=rate, phase=phase,
+                         unit=UNITS.get(phase, "episodes"), run_eta_seconds=run_eta, run_fraction=run_fraction)
 
     def maybe_flush(self) -> None:
         if time.time() - self._last_flush >= FLUSH_SECONDS:
@@ -84,6 +95,10 @@ class Recorder:
         if logs:
             self.queue.put(lambda: store.add_logs(run_id, logs), rows=len(logs))
         self.queue.put(lambda: store.heartbeat(run_id))
+        if self._run_progress is not None:  # the Runs page's share done (by time, every phase)
+            fraction, phase = self._run_progress
+            self._run_progress = None
+            self.queue.put(lambda: store.set_progress(run_id, fraction, phase))
         was_locked = self.queue.locked_since is not None
         self.queue.try_drain()
         self._last_flush = time.time()

@@ -37,6 +37,7 @@ from engine.training import devices, fingerprints, precision
 from engine.training.checkpoints import KEEP_CHECKPOINTS, prune_checkpoints, save_checkpoint
 from engine.training.evaluation import EvaluationStopped, evaluate_episodes, evaluate_rows
 from engine.training.phase_bar import PhaseBar
+from engine.training.progress_plan import ProgressPlan
 from engine.training.recorder import EpisodeSaver, Recorder, RecorderLogHandler, versions
 from engine.training.write_queue import StoreUnavailable
 from engine.training.reporters import open_reporters
@@ -300,7 +301,9 @@ def _train_and_test(
     task = data.task
     headline = f"test_{task.headline}"
     untrained_results: list[dict[str, Any]] = store.episodes(run_id, split="untrained") if start else []
-    if not untrained_results and config.train.eval_untrained and data.mode == "episodic" and start is None:
+    score_untrained = not untrained_results and config.train.eval_untrained and data.mode == "episodic" and start is None
+    recorder.plan = _plan(config, data, method_cls, total, first_step, score_untrained)
+    if score_untrained:
         assert data.test_sampler is not None
         def untrained_progress(done: int, total: int) -> None:
             recorder.progress(done, total, force=done in (0, total), phase="untrained")
@@ -325,6 +328,8 @@ def _train_and_test(
     bar = _progress_bar(total) if progress_bar else None
     started = time.time()
     step = first_step - 1
+    if total:
+        recorder.progress(step, total, force=True)  # training's clock starts here, not after its first step
     try:
         for step in range(first_step, total + 1):
             values = method.train_step(step)
@@ -376,6 +381,8 @@ def _train_and_test(
             if stop.requested:
                 raise EvaluationStopped([])
 
+        if baseline.applies(data):
+            reference_progress(0, 1)  # said before the base model loads (seconds), not after
         reference = _frozen_reference(config, data, device, reference_progress)
         if reference is not None:
             final.update(baseline.final_metrics(reference))
@@ -418,6 +425,26 @@ def _train_and_test(
     recorder.drain()
     events.emit("run_finished", status="finished", final_metrics=final)
     return RunOutcome(run_id, "finished", final)
+
+
+def _plan(
+    config: RunConfig, data: TaskData, method_cls: type[methods.Method], total: int, first_step: int, score_untrained: bool
+) -> ProgressPlan:
+    """The phases this process will run, and their sizes (a resumed run's are fewer)."""
+    every = config.train.eval_every
+    validations = 0
+    if every and data.mode == "episodic":
+        validations = sum(1 for s in range(first_step, total) if s % every == 0)
+        validations += 1 if (total or not method_cls.trains) else 0
+    episodic = data.mode == "episodic"
+    test = config.task.test_episodes if episodic else 0
+    return ProgressPlan.for_run(
+        untrained=config.task.test_episodes if score_untrained else 0,
+        train=max(0, total - first_step + 1),
+        validations=validations, val_episodes=config.task.val_episodes,
+        reference=test if baseline.applies(data) else 0,
+        test=test,
+    )
 
 
 def _stopped(recorder: Recorder, *, step: int, train_seconds: float, reason: str) -> RunOutcome:

@@ -20,6 +20,7 @@ from PySide6.QtGui import QBrush, QColor
 
 from engine.store import Store, parse_iso
 from gui.formatting import format_duration, headline_text
+from gui.progress_rate import PHASE_TITLES
 
 Index = QModelIndex | QPersistentModelIndex
 SORT_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -54,13 +55,16 @@ STATUS_COLORS = {"failed": QColor(200, 40, 40), "interrupted": QColor(190, 120, 
 
 
 def duration_seconds(run: dict[str, Any], now: float | None = None) -> float | None:
-    """Started to finished; a running run's clock runs on to ``now`` (the page ticks it)."""
+    """Started to finished, plus the time it ran before a resume; a running run's clock runs
+    on to ``now`` (the page ticks it)."""
     start = parse_iso(run.get("started_at"))
     if run.get("status") == "running" and not run.get("finished_at"):
         end: float | None = time.time() if now is None else now
     else:
         end = parse_iso(run.get("finished_at"))
-    return None if start is None or end is None else max(0.0, end - start)
+    earlier = run.get("earlier_seconds")
+    earlier = float(earlier) if isinstance(earlier, (int, float)) else 0.0
+    return None if start is None or end is None else max(0.0, end - start) + earlier
 
 
 def column_title(key: str) -> str:
@@ -83,9 +87,13 @@ def flat_config(config: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def progress_fraction(run: dict[str, Any]) -> float | None:
-    """Share of the training steps done: 1 for a finished run, from the last step otherwise."""
+    """Share of the run done: 1 for a finished run; while it runs, the engine's own share by
+    time over every phase (so not 100 % during the meta-test); else from the last step."""
     if run.get("status") == "finished":
         return 1.0
+    share = run.get("progress")
+    if run.get("status") == "running" and isinstance(share, (int, float)):
+        return max(0.0, min(0.99, float(share)))
     step, total = run.get("last_step"), run.get("total_steps")
     if isinstance(step, (int, float)) and isinstance(total, (int, float)) and total > 0:
         return max(0.0, min(1.0, (step + 1) / total))
@@ -300,6 +308,8 @@ class RunsModel(QAbstractTableModel):
                 return run["notes"]
             if key in ("model", "dataset"):
                 return run.get(key)
+            if key == "progress" and run.get("status") == "running" and run.get("phase"):
+                return f"{PHASE_TITLES.get(run['phase'], run['phase'])}; step {(run.get('last_step') or 0) + 1} of {run.get('total_steps') or '?'}"
             if key == "progress" and run.get("total_steps"):
                 return f"step {(run.get('last_step') or 0) + 1} of {run['total_steps']}"
         right = key in NUMERIC or isinstance(run["_sort"][index.column()], tuple) and run["_sort"][index.column()][0] == 1

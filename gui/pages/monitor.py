@@ -204,8 +204,14 @@ class MonitorPage(QWidget):
 
     # --- sessions -----------------------------------------------------------------------
     def add_session(self, session: RunSession, *, show: bool = True) -> None:
-        self.sessions.append(session)
-        self.picker.addItem(self._picker_text(session), session.run_id)
+        earlier = next((i for i, s in enumerate(self.sessions) if s.run_id == session.run_id), None)
+        if earlier is not None:  # a resumed run: its new session takes the old one's place, listed once
+            self.sessions[earlier] = session
+            self.picker.setItemText(earlier, self._picker_text(session))
+            self.rates.pop(session.run_id, None)
+        else:
+            self.sessions.append(session)
+            self.picker.addItem(self._picker_text(session), session.run_id)
         session.status_changed.connect(lambda _s, s=session: self._session_status(s))
         rate = self.rates.setdefault(session.run_id, PhaseRate())
         session.progress_changed.connect(rate.update)
@@ -213,7 +219,11 @@ class MonitorPage(QWidget):
             rate.update(session.progress)
         self.latest_button.setVisible(False)
         if show:
-            self.picker.setCurrentIndex(self.picker.count() - 1)
+            index = self.sessions.index(session)
+            if self.picker.currentIndex() == index:
+                self._picked(index)  # the same row, a new session: show it
+            else:
+                self.picker.setCurrentIndex(index)
         if not session.is_over:  # a run launched while scipy still imports: the stream comes first
             self._hold_imports_while_live(session)
 
@@ -371,9 +381,13 @@ class MonitorPage(QWidget):
         parts = [WAITING[status]] if not event and status in WAITING else []  # what a busy bar cannot say
         rate = self.rates.get(s.run_id) if s is not None else None
         if event and s is not None and not s.is_over and rate is not None:
-            eta = rate.eta()
-            parts.append(f"ETA {format_duration(eta)}" if eta is not None else "ETA: measuring…")
-            speed = format_rate(rate.rate())
+            # the engine's ETA covers every phase left (validations, reference, meta-test);
+            # a follower reading the store has none, and shows this phase's
+            whole_run = event.get("run_eta_seconds")
+            eta = whole_run if isinstance(whole_run, (int, float)) else rate.eta()
+            label = "ETA (whole run)" if isinstance(whole_run, (int, float)) else "ETA"
+            parts.append(f"{label} {format_duration(eta)}" if eta is not None else "ETA: measuring…")
+            speed = format_rate(rate.rate(), str(event.get("unit") or "episodes"))
             if speed:
                 parts.append(speed)
         memory = event.get("memory_allocated", event.get("memory"))

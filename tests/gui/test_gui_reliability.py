@@ -122,6 +122,7 @@ def test_next_start_reattaches_to_a_live_engine_and_can_stop_it(qtbot, tmp_path,
         assert run_id in sessions, "a live engine is shown in the Monitor"
         session = sessions[run_id]
         assert session.status == "running"
+        assert win.engines_label.text().startswith("1 engine running")  # a followed engine counts (issue 27, case 17)
         win.monitor_page.show_session(session)
         assert win.monitor_page.stop_button.isEnabled()
         qtbot.waitUntil(lambda: session.series.get("train_loss") is not None and session.series["train_loss"].size > 0,
@@ -135,6 +136,7 @@ def test_next_start_reattaches_to_a_live_engine_and_can_stop_it(qtbot, tmp_path,
         qtbot.mouseClick(win.monitor_page.stop_button, _left())
         qtbot.waitUntil(lambda: session.status == "interrupted", timeout=10_000)
         print(f"\nre-attached run stopped and shown interrupted in {time.time() - started:.1f} s")
+        qtbot.waitUntil(lambda: win.engines_label.text().startswith("0 engines running"), timeout=5000)
         assert proc.wait(5) == 130  # SIGTERM reached the engine: graceful stop
         qtbot.waitUntil(lambda: not process_group.group_alive(proc.pid), timeout=5000)  # the worker too
         with Store(db, readonly=True) as store:
