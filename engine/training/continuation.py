@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -119,7 +120,8 @@ def fork_run(
         if with_state and state is not None and config.method.name == parent_config.method.name:
             kept = {k: state[k] for k in ("optimizer", "scheduler") if k in state}
             start = StartPoint(ckpt_step, weights, kept, lr_scale=_lr_ratio(parent_config, config))
-        new_id = store.create_run(config.to_dict(), parent_id=parent["id"], study=study, trial_number=trial_number)
+        new_id = store.create_run(config.to_dict(), parent_id=parent["id"], study=study, trial_number=trial_number,
+                                  owner_pid=os.getpid())
         _note(store, new_id, skipped + notes)
         store.copy_metrics(parent["id"], new_id, up_to_step=ckpt_step)
     if on_created is not None:

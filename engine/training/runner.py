@@ -145,7 +145,8 @@ def run_experiment(
 
     store = Store(db_path)
     if run_id is None:
-        run_id = store.create_run(config.to_dict(), study=study, trial_number=trial_number)
+        # owned by this process until it starts: a kill in between is seen, not left queued
+        run_id = store.create_run(config.to_dict(), study=study, trial_number=trial_number, owner_pid=os.getpid())
     else:
         existing = store.get_run(run_id)
         if existing["status"] != "queued":
