@@ -301,6 +301,29 @@ def _build(cls: type, data: Any, *, prefix: str, source: str | None) -> Any:
     return cls(**kwargs)
 
 
+def check_known_keys(
+    data: dict[str, Any], *, source: str | None = None, cls: type | None = None, prefix: str = ""
+) -> dict[str, Any]:
+    """The keys of ``data`` that a run config has, type-checked as ``from_dict`` checks them;
+    other keys are left as they are (an imported run's params from another tool). A whole
+    float for an integer key becomes the integer: TensorBoard keeps every number as a float."""
+    cls = cls or RunConfig
+    hints = get_type_hints(cls)
+    for name, tp in hints.items():
+        if name not in data:
+            continue
+        key, value = f"{prefix}{name}", data[name]
+        if dataclasses.is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise ConfigError(f"'{key}' must be a table, got {value!r}", source=source)
+            check_known_keys(value, source=source, cls=tp, prefix=f"{key}.")
+            continue
+        if tp is int and isinstance(value, float) and value.is_integer():
+            value = int(value)
+        data[name] = _check_type(value, tp, key, source)
+    return data
+
+
 def _check_ranges(obj: Any, prefix: str, source: str | None) -> None:
     for f in dataclasses.fields(obj):
         value = getattr(obj, f.name)

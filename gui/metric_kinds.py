@@ -146,10 +146,14 @@ def headline(names: Iterable[str]) -> str | None:
     return falling[0] if falling else None
 
 
+DEFAULT_CHARTS = 8  # metrics charted by default when a run logs none that MetaLab knows
+
+
 def default_picks(names: Iterable[str]) -> list[str]:
     """The metrics shown before anyone picks: the train loss, the headline validation metric
     (with its final test value), the inner-loop before/after pair of methods that adapt.
-    A run that logs none of these shows everything it has."""
+    A run that logs none of these shows its first ``DEFAULT_CHARTS`` metrics by kind (an
+    import from TensorBoard can hold 20,000 tags: charting all froze Compare for 30 s)."""
     names = set(names)
     picks = [n for n in ("train_loss",) if n in names]
     best = headline(names)
@@ -166,7 +170,7 @@ def default_picks(names: Iterable[str]) -> list[str]:
     pair = next((n for n in pairs if "accuracy" in n), pairs[0] if pairs else None)
     if pair:
         picks += [pair, pair[: -len("before")] + "after"]
-    return picks or sorted(names, key=order)
+    return picks or sorted(names, key=order)[:DEFAULT_CHARTS]
 
 
 def log_by_default(family_name: str) -> bool:

@@ -51,12 +51,14 @@ class RunExchange(QObject):
         super().__init__(parent)
         self.command = command
         self.call: EngineCall | None = None
+        self.args: list[str] = []  # the last call's, to repeat it (an import asked to go again)
 
     @property
     def busy(self) -> bool:
         return self.call is not None
 
     def start(self, args: list[str]) -> None:
+        self.args = list(args)
         self.call = EngineCall(args, self.command, self, timeout_ms=EXCHANGE_TIMEOUT_MS)
         self.call.done.connect(self._done)
 

@@ -21,10 +21,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
     for run in runs:
         row = {k: run.get(k) for k in RUN_LIST_FIELDS}
         row["test_accuracy"] = run["final_metrics"].get("test_accuracy")
-        # The run's task headline (test_accuracy, or test_f1 for NER) and its value.
-        row["headline_metric"] = run["final_metrics"].get("headline_metric", "test_accuracy")
-        row["headline"] = run["final_metrics"].get(row["headline_metric"])
-        row["headline_direction"] = run["final_metrics"].get("headline_direction", "maximize")
+        row.update(headline_fields(run["final_metrics"]))
         row["tags"] = run["tags"]
         rows.append(row)
     if args.json:
@@ -41,6 +38,16 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         acc = (f"{short:>4} {value * 100:7.2f}%" if share else f"{short:>4} {value:8.2f}") if isinstance(value, (int, float)) else f"{'-':>13}"
         print(f"{row['id']:12}  {row['status']:11}  {row['method'] or '-':9}  {acc}  {row['created_at'][:19]:19}  {row['name']}")
     return EXIT_OK
+
+
+def headline_fields(final: dict[str, Any]) -> dict[str, Any]:
+    """The run's task headline (test_accuracy, or test_f1 for NER), its value and direction;
+    a headline name that is not text (written by another program) reads as test_accuracy."""
+    name = final.get("headline_metric")
+    name = name if isinstance(name, str) and name else "test_accuracy"
+    direction = final.get("headline_direction")
+    direction = direction if direction in ("maximize", "minimize") else "maximize"
+    return {"headline_metric": name, "headline": final.get(name), "headline_direction": direction}
 
 
 def cmd_runs_show(args: argparse.Namespace) -> int:
@@ -127,7 +134,7 @@ def _model_folder_for(args: argparse.Namespace) -> Any:
 
 def cmd_runs_import(args: argparse.Namespace) -> int:
     """TensorBoard event folders (PATH...) and/or MLflow runs (--from-mlflow URI) as external runs."""
-    from engine.external import save_external_run
+    from engine.external import import_runs
 
     if not args.paths and not args.from_mlflow:
         raise UserError("give TensorBoard folders (PATH...) or --from-mlflow URI")
@@ -143,7 +150,7 @@ def cmd_runs_import(args: argparse.Namespace) -> int:
         route_library_output_to_stderr()
         found += read_runs(args.from_mlflow, experiment=args.experiment, run_ids=args.mlflow_run)
     with open_store(args) as store:
-        ids = [save_external_run(store, external) for external in found]
+        ids = import_runs(store, found, again=args.again)  # all or nothing
     if args.json:
         print_json({"imported": ids})
     else:
@@ -240,6 +247,7 @@ def add_commands(sub: Any) -> None:
     p.add_argument("--from-mlflow", metavar="URI", help="import MLflow runs from this tracking URI")
     p.add_argument("--experiment", help="MLflow: only this experiment (default: all)")
     p.add_argument("--mlflow-run", action="append", metavar="RUN_ID", help="MLflow: only this run (repeatable)")
+    p.add_argument("--again", action="store_true", help="import a source imported before a second time (else refused)")
     p.add_argument("--json", action="store_true", help='print {"imported": [new run ids]}')
     p.set_defaults(func=cmd_runs_import)
     p = with_db(runs.add_parser("delete", help="delete runs, their rows and their artifacts"))

@@ -97,7 +97,7 @@ def cmd_study_list(args: argparse.Namespace) -> int:
 def cmd_study_show(args: argparse.Namespace) -> int:
     from engine.study import show_study
 
-    data = show_study(args.name, _storage_for(args))
+    data = show_study(args.name, _storage_for(args), importances=args.importances)
     if args.json:
         print_json(data)
         return EXIT_OK
@@ -107,13 +107,24 @@ def cmd_study_show(args: argparse.Namespace) -> int:
         print(f"best: trial {data['best_trial']}  {data['best_value']:.4f}  run {data['best_run_id']}")
         for key, value in data["best_params"].items():
             print(f"  {key:40} {_short(value)}")
-    if data["importances"]:
-        print("parameter importances:")
-        for key, value in data["importances"].items():
-            print(f"  {key:40} {value:.3f}")
+    _print_importances(data)
     for row in data["trials"]:
         _print_trial(row)
     return EXIT_OK
+
+
+def _print_importances(data: dict[str, Any]) -> None:
+    if not data["importances_computed"]:
+        print("parameter importances: not computed (add --importances)")
+        return
+    if not data["importances"]:
+        print(f"parameter importances: not available ({data['importance_note']})")
+        return
+    sample = data["importance_sample"]
+    on = f"{sample['used']:,} complete trials" + (f", a random sample of {sample['of']:,}" if sample["used"] < sample["of"] else "")
+    print(f"parameter importances ({data['importance_evaluator']}, on {on}):")
+    for key, value in data["importances"].items():
+        print(f"  {key:40} {value:.3f}")
 
 
 def add_commands(sub: Any) -> None:
@@ -149,5 +160,7 @@ def add_commands(sub: Any) -> None:
     p = with_db(cmds.add_parser("show", help="a study's best trial, trials and parameter importances"))
     p.add_argument("name", help="study name")
     p.add_argument("--storage", help=storage_help)
+    p.add_argument("--importances", action="store_true",
+                   help="also compute parameter importances (fANOVA, on at most 1,000 complete trials drawn at random)")
     p.add_argument("--json", action="store_true", help="a JSON object")
     p.set_defaults(func=cmd_study_show)

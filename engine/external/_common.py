@@ -6,7 +6,10 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.store import Store
+from engine.errors import UserError
+from engine.external._checks import check_config, check_final, check_points, describe
+from engine.external._provenance import AGAIN_FLAG, earlier_imports, identity
+from engine.store import Store, transaction
 
 IMPORTED = "imported"
 FINAL_PREFIX = "final/"  # what MetaLab's own exports name final metrics
@@ -52,15 +55,49 @@ def split_final(points: list[tuple[str, int, float, float]]) -> tuple[list[tuple
     return curves, final
 
 
+def import_runs(store: Store, runs: list[ExternalRun], *, again: bool = False) -> list[str]:
+    """All of ``runs`` in one transaction, or none: every run is checked first, and a source
+    imported before is refused unless ``again``. The same source given twice is imported once."""
+    unique = list({identity(run.source) or id(run): run for run in runs}.values())
+    configs = [checked_config(run) for run in unique]
+    with transaction(store.conn):  # the check for earlier imports and the writes hold one lock
+        if not again:
+            _refuse_earlier_imports(store, unique)
+        return [_save(store, run, config) for run, config in zip(unique, configs)]
+
+
+def _refuse_earlier_imports(store: Store, runs: list[ExternalRun]) -> None:
+    seen = [(run, found) for run in runs if (found := earlier_imports(store, run.source))]
+    if not seen:
+        return
+    run, found = seen[0]
+    others = f" (and {len(seen) - 1} more of these sources)" if len(seen) > 1 else ""
+    raise UserError(
+        f"already imported as run {found[-1]['id']} ({found[-1]['name']!r}){others}; nothing imported;"
+        f" give {AGAIN_FLAG} to import a second copy", source=describe(run.source),
+    )
+
+
+def checked_config(run: ExternalRun) -> dict[str, Any]:
+    """The run's config as it will be stored, its known keys type-checked (``UserError`` if not)."""
+    where = describe(run.source)
+    check_final(run.final_metrics, where)
+    check_points(run.points, where)
+    return check_config(nest(run.params), where)
+
+
 def save_external_run(store: Store, run: ExternalRun) -> str:
-    config = nest(run.params)
+    """One run, checked, in one transaction (a second import of its source is not asked about)."""
+    config = checked_config(run)
+    with transaction(store.conn):
+        return _save(store, run, config)
+
+
+def _save(store: Store, run: ExternalRun, config: dict[str, Any]) -> str:
     own_name = config.get("name")  # a MetaLab run's own name came with its config
     config["name"] = own_name if isinstance(own_name, str) and own_name else run.name
     config["imported_from"] = run.source
     config["tags"] = sorted({*run.tags, "imported", run.source["kind"]})
-    for table in ("method", "model", "dataset", "task"):  # the runs table reads these as tables
-        if not isinstance(config.get(table), dict):
-            config.pop(table, None)
     run_id = store.create_run(config, status=IMPORTED)
     start = min((stamp for _, _, _, stamp in run.points), default=None)
     rows = [

@@ -11,6 +11,12 @@ if TYPE_CHECKING:
     import optuna
 
 
+# fANOVA's cost grows with the trials it fits (10,000 trials: 938 MB, 20 min); importances are
+# computed on request, on at most this many complete trials drawn at random (seed 0).
+IMPORTANCE_SAMPLE = 1000
+IMPORTANCE_SEED = 0
+
+
 def _number(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
 
@@ -55,7 +61,8 @@ def trial_row(trial: optuna.trial.FrozenTrial) -> dict[str, Any]:
     }
 
 
-def study_details(study: optuna.Study, storage_label: str) -> dict[str, Any]:
+def study_details(study: optuna.Study, storage_label: str, *, importances: bool = False) -> dict[str, Any]:
+    """Everything ``study show`` says; parameter importances only when asked (``importances``)."""
     from optuna.trial import TrialState
 
     attr = study.user_attrs.get(SPEC_ATTR, {})
@@ -65,7 +72,10 @@ def study_details(study: optuna.Study, storage_label: str) -> dict[str, Any]:
     counts: dict[str, int] = {}
     for t in trials:
         counts[t.state.name.lower()] = counts.get(t.state.name.lower(), 0) + 1
-    importances, evaluator, note = param_importances(study, len(complete))
+    if importances:
+        found, evaluator, note, sample = param_importances(study, complete)
+    else:
+        found, evaluator, note, sample = {}, None, None, None
     population = None
     if attr.get("sampler") == "pbt":  # the best is the best member at the end, not the best generation
         from engine.study._pbt_report import population_report
@@ -91,9 +101,11 @@ def study_details(study: optuna.Study, storage_label: str) -> dict[str, Any]:
         "best_params": best.params if best is not None else {},
         "best_trial": best.number if best is not None else None,
         "best_run_id": best.user_attrs.get("run_id") if best is not None else None,
-        "importances": importances,
+        "importances": found,
+        "importances_computed": importances,
         "importance_evaluator": evaluator,
         "importance_note": note,
+        "importance_sample": sample,
         "trials": [trial_row(t) for t in trials],
     }
     if population is not None:
@@ -101,20 +113,38 @@ def study_details(study: optuna.Study, storage_label: str) -> dict[str, Any]:
     return details
 
 
-def param_importances(study: optuna.Study, n_complete: int) -> tuple[dict[str, float], str | None, str | None]:
-    """Optuna's fANOVA importances (PED-ANOVA when scikit-learn is missing); empty with a note when too few trials."""
+def param_importances(
+    study: optuna.Study, complete: list[optuna.trial.FrozenTrial], *, sample: int = IMPORTANCE_SAMPLE
+) -> tuple[dict[str, float], str | None, str | None, dict[str, int] | None]:
+    """Optuna's fANOVA importances (PED-ANOVA when scikit-learn is missing), on at most ``sample``
+    complete trials; empty with a note when too few. The last item: ``{"used", "of"}`` trials."""
     import importlib.util
 
     import optuna.importance as imp
 
-    if n_complete < 2:
-        return {}, None, "needs at least 2 complete trials"
+    if len(complete) < 2:
+        return {}, None, "needs at least 2 complete trials", None
     if importlib.util.find_spec("sklearn") is not None:
         evaluator: Any = imp.FanovaImportanceEvaluator(seed=0)
     else:
         evaluator = imp.PedAnovaImportanceEvaluator()
+    used = _sampled_study(study, complete, sample) if len(complete) > sample else study
     try:
-        values = imp.get_param_importances(study, evaluator=evaluator)
+        values = imp.get_param_importances(used, evaluator=evaluator)
     except (ValueError, RuntimeError, ZeroDivisionError) as exc:
-        return {}, type(evaluator).__name__, str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return {k: float(v) for k, v in values.items()}, type(evaluator).__name__, None
+        note = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        return {}, type(evaluator).__name__, note, None
+    counted = {"used": min(len(complete), sample), "of": len(complete)}
+    return {k: float(v) for k, v in values.items()}, type(evaluator).__name__, None, counted
+
+
+def _sampled_study(study: optuna.Study, complete: list[optuna.trial.FrozenTrial], sample: int) -> optuna.Study:
+    """An in-memory study holding ``sample`` of the complete trials, drawn at random (seeded)."""
+    import random
+
+    import optuna
+
+    chosen = random.Random(IMPORTANCE_SEED).sample(complete, sample)
+    copy = optuna.create_study(directions=study.directions)
+    copy.add_trials(sorted(chosen, key=lambda t: t.number))
+    return copy

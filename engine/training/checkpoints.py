@@ -28,6 +28,11 @@ MANIFEST = "manifest.json"
 class DamagedCheckpoint(UserError):
     """A checkpoint whose files are missing, cut short or unreadable."""
 
+
+class PrunedCheckpoint(DamagedCheckpoint):
+    """A checkpoint removed while it was read, by the pruning after a newer one was written:
+    gone or going, not damaged. A ``DamagedCheckpoint`` still, so resume moves on to another."""
+
 # Checkpoints kept per run (the newest ones); final weights are kept apart.
 KEEP_CHECKPOINTS = 3
 
@@ -132,17 +137,40 @@ def load_checkpoint(folder: Path) -> tuple[dict[str, Any], dict[str, Any], dict[
     folder = Path(folder)
     problem = verify(folder)
     if problem:
+        _refuse_pruned(folder)
         raise DamagedCheckpoint(f"damaged checkpoint: {problem}", source=str(folder))
     try:
         weights = _unflatten(load_file(str(folder / "model.safetensors")))
         meta = json.loads((folder / "run_config.json").read_text())
         extra = torch.load(folder / "state.pt", weights_only=True) if (folder / "state.pt").exists() else None
     except Exception as exc:  # a file from before manifests, cut short: many exception types
+        _refuse_pruned(folder)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise DamagedCheckpoint(f"damaged checkpoint: cannot read it ({first})", source=str(folder)) from None
     if not isinstance(meta, dict) or "config" not in meta:
         raise DamagedCheckpoint("damaged checkpoint: run_config.json has no config", source=str(folder))
     return weights, meta, extra
+
+
+def _refuse_pruned(folder: Path) -> None:
+    """A checkpoint that failed to read because pruning removed it meanwhile is said to be
+    pruned: its folder is gone or no longer whole (``rmtree`` removes file by file), or it is
+    past the newest ``KEEP_CHECKPOINTS`` and so due to go."""
+    step = checkpoint_step(folder)
+    if step is None:
+        return
+    newer = [s for s, _ in list_checkpoints(folder.parent) if s > step]
+    if not folder.exists() or not is_complete(folder) or len(newer) >= KEEP_CHECKPOINTS:
+        raise PrunedCheckpoint(
+            f"checkpoint at step {step} was pruned (removed by a newer checkpoint) while reading; pick another step",
+            source=str(folder),
+        )
+
+
+def checkpoint_step(folder: Path) -> int | None:
+    """The step of a ``checkpoint-NNNNNN`` folder (None for the final weights or another folder)."""
+    prefix, _, digits = Path(folder).name.partition("-")
+    return int(digits) if prefix == "checkpoint" and digits.isdigit() else None
 
 
 def is_complete(folder: Path) -> bool:
@@ -155,11 +183,9 @@ def list_checkpoints(run_dir: Path) -> list[tuple[int, Path]]:
     """(step, folder) of the complete checkpoints of a run, oldest first."""
     found = []
     for folder in Path(run_dir).glob("checkpoint-*"):
-        if is_complete(folder):
-            try:
-                found.append((int(folder.name.split("-", 1)[1]), folder))
-            except ValueError:
-                continue
+        step = checkpoint_step(folder)
+        if step is not None and is_complete(folder):
+            found.append((step, folder))
     return sorted(found)
 
 

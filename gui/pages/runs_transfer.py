@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from engine.errors import UserError
 from engine.exports import export_run
+from engine.external import AGAIN_FLAG
 from engine.fileio import atomic_write_text
 from engine.store import Store
 from gui.run_exchange import export_mlflow_args, export_tensorboard_args, import_mlflow_args, import_tensorboard_args
@@ -69,6 +70,17 @@ class RunTransfers:
         self.exchange.start(args)
 
     def _exchange_finished(self, ok: bool, text: str) -> None:
+        if not ok and self._refused_as_imported_before(text):
+            if self.confirm("Import again", f"{text}\n\nImport a second copy of these runs?"):
+                self._exchange([*self.exchange.args, AGAIN_FLAG])
+            else:
+                self.message.setText("Not imported: already imported before")
+            return
         self.message.setText(text if ok else f"Failed: {text}")
         if ok:
             self.refresh()
+
+    def _refused_as_imported_before(self, text: str) -> bool:
+        """The engine refuses a source imported before and names the flag that imports it again."""
+        args = self.exchange.args
+        return args[:2] == ["runs", "import"] and AGAIN_FLAG not in args and AGAIN_FLAG in text

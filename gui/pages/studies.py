@@ -32,11 +32,12 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import RunConfig
-from gui.engine_info import EngineCall
+from gui.engine_info import CALL_TIMEOUT_MS, EngineCall
 from gui.engine_process import engine_command
 from gui.formatting import format_duration, plural
 from gui.models.records_model import SORT_ROLE, RecordsModel
 from gui.pages.compare import table_view
+from gui.pages.study_importances import StudyImportances
 from gui.pages.study_launch import StudyLaunching
 from gui.widgets import population_plots, study_plots
 from gui.widgets.study_dialog import StudyDialog
@@ -73,7 +74,7 @@ def _plot_widget() -> pg.PlotWidget:
     return widget
 
 
-class StudiesPage(StudyLaunching, QWidget):
+class StudiesPage(StudyLaunching, StudyImportances, QWidget):
     open_requested = Signal(str)  # a trial's run id
     study_shown = Signal(str)  # a study's details are on screen
     workers_changed = Signal(int)  # study engine processes running from this page
@@ -128,6 +129,7 @@ class StudiesPage(StudyLaunching, QWidget):
         self.history = _plot_widget()
         self.importances = _plot_widget()
         self.importance_note = QLabel("")
+        self.importance_button = self.make_importance_button()
         self.slice_param = QComboBox()
         self.slice_param.currentTextChanged.connect(lambda _t: self.draw_slice())
         self.slice = _plot_widget()
@@ -146,7 +148,7 @@ class StudiesPage(StudyLaunching, QWidget):
         self.tabs.setUsesScrollButtons(True)
         self.tabs.addTab(self.trials_view, "Trials")
         self.tabs.addTab(self.history, "History")
-        self.tabs.addTab(_page(self.importance_note, self.importances), "Importances")
+        self.tabs.addTab(_page(_row(self.importance_button, self.importance_note), self.importances), "Importances")
         self.tabs.addTab(_page(_row(QLabel("Parameter"), self.slice_param), self.slice), "Slice")
         self.tabs.addTab(self.parallel, "Parallel coordinates")
         self.tabs.addTab(_page(_row(QLabel("x"), self.contour_x, QLabel("y"), self.contour_y), self.contour_note, self.contour),
@@ -205,8 +207,9 @@ class StudiesPage(StudyLaunching, QWidget):
     def storage_url(self) -> str:
         return self.storage.text().strip() or f"journal:{self.db_path.expanduser().resolve().parent / 'studies.journal'}"
 
-    def _call(self, args: list[str], on_done: Any) -> None:
-        call = EngineCall([*args, "--db", str(self.db_path), "--storage", self.storage_url()], self.command, self)
+    def _call(self, args: list[str], on_done: Any, *, timeout_ms: int = CALL_TIMEOUT_MS) -> None:
+        call = EngineCall([*args, "--db", str(self.db_path), "--storage", self.storage_url()], self.command, self,
+                          timeout_ms=timeout_ms)
         self._calls.add(call)
 
         def done(result: Any, error: str) -> None:
@@ -275,7 +278,7 @@ class StudiesPage(StudyLaunching, QWidget):
         if error:
             self.message.setText(f"Cannot read the study: {error}")
             return
-        self.details = result
+        self.details = self.keep_importances(result)
         self.show_details()
         self._select_pending_trial()
         running = result.get("counts", {}).get("running", 0) or self.running_workers()

@@ -68,7 +68,12 @@ def draw_importances(plot: pg.PlotItem, d: dict[str, Any]) -> str:
     values = d.get("importances") or {}
     note = d.get("importance_note")
     evaluator = d.get("importance_evaluator") or ""
-    text = f"Not available: {note}." if note else (f"Optuna's {evaluator}, sums to 1." if values else "")
+    sample = d.get("importance_sample") or {}
+    sampled = sample.get("used", 0) < sample.get("of", 0)
+    on = f" on {sample['used']:,} of {sample['of']:,} complete trials (a random sample)" if sampled else ""
+    text = f"Not available: {note}." if note else (f"Optuna's {evaluator}{on}, sums to 1." if values else "")
+    if d and d.get("importances_computed") is False:
+        text = "Not computed yet (they take a while on a large study)."
     if not values:
         return text
     names = list(values)[::-1]

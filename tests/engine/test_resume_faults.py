@@ -153,3 +153,48 @@ def test_a_truncated_checkpoint_without_a_manifest_is_caught_on_load(tmp_path, s
     newest = list_checkpoints(artifacts_dir(db) / run_id)[-1][1] / "state.pt"
     newest.write_bytes(newest.read_bytes()[:100])
     assert resume_run(run_id, db_path=db).status == "finished"
+
+
+def test_export_of_a_checkpoint_pruned_while_read_says_pruned(tmp_path, monkeypatch, capsys):
+    """#27.11d: a checkpoint listed, then removed by the pruning after a newer one, before it
+    is loaded: ``export-model --step N`` said "damaged"; it says pruned, in one line."""
+    import shutil
+
+    import torch
+
+    from engine.cli import main
+    from engine.paths import artifacts_dir
+    from engine.store import Store
+    from engine.training import checkpoints
+
+    db = tmp_path / "runs.db"
+    with Store(db) as store:
+        run_id = store.create_run({"name": "r"}, status="finished")
+    folder = checkpoints.save_checkpoint(
+        artifacts_dir(db) / run_id / "checkpoint-000002", {"encoder": {"w": torch.zeros(2)}}, step=2, config={"name": "r"}
+    )
+    listed = checkpoints.list_checkpoints
+
+    def list_then_prune(run_dir):
+        found = listed(run_dir)
+        shutil.rmtree(folder, ignore_errors=True)  # the pruning of a running engine, between listing and loading
+        return found
+
+    monkeypatch.setattr(checkpoints, "list_checkpoints", list_then_prune)
+    assert main(["export-model", run_id, str(tmp_path / "out"), "--db", str(db), "--step", "2"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "damaged" not in err
+    assert "checkpoint at step 2 was pruned (removed by a newer checkpoint) while reading; pick another step" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_checkpoint_damaged_in_place_is_still_called_damaged(tmp_path):
+    import torch
+
+    from engine.training import checkpoints
+
+    folder = checkpoints.save_checkpoint(tmp_path / "checkpoint-000004", {"encoder": {"w": torch.zeros(2)}}, step=4, config={})
+    (folder / "model.safetensors").write_bytes(b"cut")
+    with pytest.raises(checkpoints.DamagedCheckpoint, match="damaged checkpoint") as caught:
+        checkpoints.load_checkpoint(folder)
+    assert not isinstance(caught.value, checkpoints.PrunedCheckpoint)

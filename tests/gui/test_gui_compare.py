@@ -7,6 +7,7 @@ import csv
 import math
 
 import pytest
+from PySide6.QtCore import Qt
 
 from gui.pages.compare import ComparePage
 from tests.gui.store_fill import fill
@@ -250,3 +251,42 @@ def test_curves_show_before_the_statistics(qtbot, tmp_path, monkeypatch):
         release.set()
     assert [r[0] for r in cells(page.paired_model)] == ["proto-b"]
     assert page.export_button.isEnabled() and page.export("csv", tmp_path / "c.csv")
+
+
+def test_a_run_with_20000_metrics_charts_a_default_set_and_the_picker_finds_the_rest(qtbot, tmp_path):
+    """#27.10b: a TensorBoard import with 20,000 tags froze Compare for 30 s, every metric
+    charted. Now at most ``DEFAULT_CHARTS`` are, and the picker's search finds any other."""
+    from engine.store import Store
+    from gui.metric_kinds import DEFAULT_CHARTS
+    from gui.widgets.metric_picker import MENU_NAMES
+
+    names = [f"layer_{i:05d}/grad_norm" for i in range(20_000)]
+    db = tmp_path / "many.db"
+    with Store(db) as store:
+        wide = store.create_run({"name": "tensorboard import", "tags": ["imported"]}, status="imported")
+        store.add_metrics(wide, [(name, step, 0.1 * step, step, 1e9 + step) for name in names for step in (1, 2)])
+        narrow = store.create_run({"name": "other"}, status="imported")
+        store.add_metrics(narrow, [(names[0], step, 0.2 * step, step, 1e9 + step) for step in (1, 2)])
+    page = ComparePage(db)
+    qtbot.addWidget(page)
+    page.resize(1300, 800)
+    page.show()
+    with qtbot.waitSignal(page.details_loaded, timeout=120_000):
+        page.set_runs([wide, narrow])
+    qtbot.waitUntil(lambda: 0 < len(page.plot_items) <= DEFAULT_CHARTS, timeout=60_000)
+    picker = page.plots.picker
+    assert len(picker.names) == 20_000 and len(picker.picked) <= DEFAULT_CHARTS
+    assert picker.text() == f"Metrics ({len(picker.picked)} of 20000)"
+    picker._fill()  # the menu lists a bounded number of metrics, and the search field
+    checkable = [a for a in picker.menu().actions() if a.isCheckable()]
+    assert len(checkable) <= MENU_NAMES and picker.menu().actions()[0].defaultWidget() is picker.search
+    assert "All" not in [a.text() for a in picker.menu().actions()]
+
+    wanted = "layer_12345/grad_norm"
+    assert picker.matches("12345/GRAD") == [wanted]
+    assert picker.search.completer().filterMode() == Qt.MatchFlag.MatchContains
+    picker.search.setText(wanted)
+    with qtbot.waitSignal(page.curves_drawn, timeout=60_000):
+        picker.search.returnPressed.emit()
+    assert wanted in page.plot_items and wanted in page.picked_metrics() and picker.search.text() == ""
+    assert len(page.plot_items) <= DEFAULT_CHARTS + 1

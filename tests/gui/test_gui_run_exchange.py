@@ -66,3 +66,29 @@ def test_a_study_run_opens_its_trial(qtbot, tmp_path):
     with qtbot.waitSignal(studies.open_requested) as opened:
         studies.open_button.click()
     assert opened.args[0] == run_ids[2]
+
+
+def test_importing_a_folder_again_asks_first(qtbot, page, tmp_path):
+    """#27.5: a second import of the same TensorBoard folder is asked about: No keeps one copy
+    (said on the message line), Yes imports a second copy."""
+    pytest.importorskip("tensorboard")
+    page.select_ids([page.ids["a"]])
+    page.ask_folder = lambda title: str(tmp_path / "tb")
+    with qtbot.waitSignal(page.exchange.finished, timeout=180_000):
+        page.export_selected_to_tensorboard()
+    outcomes = []
+    page.exchange.finished.connect(lambda ok, text: outcomes.append((ok, text)))
+    page.import_tensorboard()
+    qtbot.waitUntil(lambda: len(outcomes) == 1, timeout=180_000)
+    assert outcomes[0] == (True, "Imported 1 run")
+    asked = []
+    page.confirm = lambda title, text: asked.append(text) or False
+    page.import_tensorboard()
+    qtbot.waitUntil(lambda: len(outcomes) == 2, timeout=180_000)
+    assert len(asked) == 1 and "already imported as run" in asked[0]
+    assert page.message.text() == "Not imported: already imported before"
+    page.confirm = lambda title, text: True
+    page.import_tensorboard()
+    qtbot.waitUntil(lambda: len(outcomes) == 4, timeout=360_000)  # refused, asked, then imported again
+    assert outcomes[3] == (True, "Imported 1 run") and page.exchange.args[-1] == "--again"
+    qtbot.waitUntil(lambda: sum(r["status"] == "imported" for r in page.model.runs()) == 2, timeout=10_000)

@@ -145,3 +145,19 @@ def test_status_bar_counts_study_workers(qtbot, window):
     finally:
         process.kill()
     qtbot.waitUntil(lambda: "study worker" not in window.engines_label.text(), timeout=10_000)
+
+
+def test_importances_are_computed_on_request(qtbot, page):
+    """#27.10a: the study opens without fANOVA importances; the Importances tab's button asks
+    the engine for them, and a live refresh of the same study keeps them."""
+    assert page.details["importances_computed"] is False and page.details["importances"] == {}
+    assert page.importance_note.text().startswith("Not computed yet")
+    assert page.importances.getPlotItem().listDataItems() == [] and page.importance_button.isEnabled()
+    page.compute_importances()
+    assert not page.importance_button.isEnabled()
+    qtbot.waitUntil(lambda: page.importance_button.isEnabled(), timeout=120_000)
+    assert set(page.details["importances"]) == {"method.params.lr", "method.params.temperature"}, page.importance_note.text()
+    assert page.importance_note.text().startswith("Optuna's ")
+    with qtbot.waitSignal(page.study_shown, timeout=60_000):
+        page.show_study("lr-search")
+    assert page.details["importances_computed"] and set(page.details["importances"]) == {"method.params.lr", "method.params.temperature"}
