@@ -96,6 +96,7 @@ class RunSession(QObject):
         self.series: dict[str, Series] = {}
         self.points_received = 0
         self.started_at = time.time()
+        self.train_progress: dict[str, Any] = {}
         self.log = LogModel(self)
 
     # --- feeding --------------------------------------------------------------------------
@@ -125,6 +126,8 @@ class RunSession(QObject):
 
     def set_progress(self, event: dict[str, Any]) -> None:
         self.progress = event
+        if str(event.get("phase") or "train") == "train":
+            self.train_progress = event  # where training is: what a stopped run's bar shows
         self.progress_changed.emit(event)
 
     def set_status(self, status: str, error: str = "") -> None:

@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 import torch
@@ -147,9 +147,19 @@ class Method(ABC):
     def end_eval(self) -> None:
         """Called after evaluation; drop caches here."""
 
-    def inner_loop_report(self, episodes: Sequence[Episode]) -> dict[str, float]:
-        """Methods that adapt at test time report before/after-adaptation metrics here."""
+    # episodes of each validation the report below adapts on (seconds each on CPU: they count in progress)
+    INNER_LOOP_REPORT_EPISODES = 10
+
+    def inner_loop_report(
+        self, episodes: Sequence[Episode], *, on_episode: Callable[[int], None] | None = None
+    ) -> dict[str, float]:
+        """Methods that adapt at test time report before/after-adaptation metrics here;
+        ``on_episode(done)`` after each episode (progress, and a stop that raises)."""
         return {}
+
+    @classmethod
+    def reports_inner_loop(cls) -> bool:
+        return cls.inner_loop_report is not Method.inner_loop_report
 
     def state_dict(self) -> dict[str, Any]:
         return {"encoder": self.encoder.state_dict()}

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -312,13 +312,15 @@ class GradientMethod(Method):
             logits, _ = self.run_task(episode, self.inner_steps_test, meta=False, features=self._cached_features(episode))
         return logits.detach()
 
-    def inner_loop_report(self, episodes: Sequence[Episode]) -> dict[str, float]:
+    def inner_loop_report(
+        self, episodes: Sequence[Episode], *, on_episode: Callable[[int], None] | None = None
+    ) -> dict[str, float]:
         """Query loss/accuracy before and after adaptation, support loss per inner step."""
         if not episodes:
             return {}
         self.encoder.eval()
         sums: dict[str, float] = {}
-        for episode in episodes:
+        for done, episode in enumerate(episodes, start=1):
             _, y_q = self.targets(episode)
             trace: list[float] = []
             with torch.enable_grad():
@@ -337,6 +339,8 @@ class GradientMethod(Method):
                 values.update({f"inner_support_perplexity_step_{i}": math.exp(min(v, 700.0)) for i, v in enumerate(trace)})
             for k, v in values.items():
                 sums[k] = sums.get(k, 0.0) + v / len(episodes)
+            if on_episode is not None:
+                on_episode(done)
         return sums
 
     # --- checkpoints --------------------------------------------------------------------------

@@ -337,7 +337,8 @@ def _train_and_test(
             recorder.metrics(values, step)
             if not np.isnan(method.current_lr):
                 recorder.metric("lr", step, method.current_lr)
-            recorder.progress(step, total, force=step == total)
+            validating = bool(config.train.eval_every) and step % config.train.eval_every == 0
+            recorder.progress(step, total, force=step == total or validating)  # the step a validation follows is said
             if bar:
                 bar.update(step, values.get("train_loss"))
             if config.train.eval_every and step % config.train.eval_every == 0 and step < total:
@@ -437,12 +438,13 @@ def _plan(
     if every and data.mode == "episodic":
         validations = sum(1 for s in range(first_step, total) if s % every == 0)
         validations += 1 if (total or not method_cls.trains) else 0
+    report = min(config.task.val_episodes, method_cls.INNER_LOOP_REPORT_EPISODES) if method_cls.reports_inner_loop() else 0
     episodic = data.mode == "episodic"
     test = config.task.test_episodes if episodic else 0
     return ProgressPlan.for_run(
         untrained=config.task.test_episodes if score_untrained else 0,
         train=max(0, total - first_step + 1),
-        validations=validations, val_episodes=config.task.val_episodes,
+        validations=validations, val_episodes=config.task.val_episodes + report,
         reference=test if baseline.applies(data) else 0,
         test=test,
     )
@@ -475,13 +477,22 @@ def _validate(
         def progress(done: int, total: int) -> None:  # MAML's val episodes take minutes on CPU: say so
             recorder.progress(done, total, force=done in (0, total), phase="val")
 
+        report_count = min(config.task.val_episodes, method.INNER_LOOP_REPORT_EPISODES) if method.reports_inner_loop() else 0
         episodes, results = evaluate_episodes(
-            method, data.val_sampler, config.task.val_episodes, on_episode=progress, should_stop=lambda: stop.requested
+            method, data.val_sampler, config.task.val_episodes, should_stop=lambda: stop.requested,
+            on_episode=lambda done, count: progress(done, count + report_count),  # one validation: episodes and report
         )
         # the latest validation's episodes, for exports (through the lock-tolerant queue)
         recorder.write(lambda: recorder.store.add_episodes(recorder.run_id, results, split="val"), rows=len(results))
         metrics = {k: v for k, v in data.task.summarize(results, "val").items() if not k.endswith("_ci95")}
-        metrics.update(method.inner_loop_report(episodes[: min(len(episodes), 10)]))
+        report = episodes[:report_count]
+
+        def report_progress(done: int) -> None:  # each adapts with gradients: seconds, so said and stoppable
+            progress(len(results) + done, len(results) + len(report))
+            if stop.requested:
+                raise EvaluationStopped(results)
+
+        metrics.update(method.inner_loop_report(report, on_episode=report_progress))
     recorder.metrics(metrics, step)
     if on_validate is not None:
         recorder.flush()

@@ -373,11 +373,19 @@ class MonitorPage(QWidget):
                 self.progress.setValue(0)
                 self.progress.setFormat(status)
         else:
+            phase = str(event.get("phase") or "train")
+            if status == "interrupted" and s is not None and s.train_progress:
+                # a stop in a validation or the meta-test: the step training reached, not that phase's counter
+                losses = s.series.get("train_loss")
+                last_step = int(losses.steps[-1]) if losses is not None and losses.size else 0  # progress is coalesced
+                done = max(int(s.train_progress.get("done") or 0), last_step)
+                total = int(s.train_progress.get("total") or 0) or total
+                phase = "train"
             self.progress.setRange(0, total)
             self.progress.setValue(min(done, total))
-            phase = str(event.get("phase") or "train")
             title = PHASE_TITLES.get(phase, phase)
-            self.progress.setFormat(f"{title} %v / %m" if status != "interrupted" else "interrupted at %v / %m")
+            stopped = "interrupted at step %v / %m" if phase == "train" else f"interrupted in the {title} at %v / %m"
+            self.progress.setFormat(f"{title} %v / %m" if status != "interrupted" else stopped)
         parts = [WAITING[status]] if not event and status in WAITING else []  # what a busy bar cannot say
         rate = self.rates.get(s.run_id) if s is not None else None
         if event and s is not None and not s.is_over and rate is not None:

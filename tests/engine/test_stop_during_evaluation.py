@@ -131,3 +131,17 @@ def test_a_stop_in_a_validation_during_training_checkpoints_that_step(tmp_path, 
         assert [m["step"] for m in store.metrics(stopped.run_id, "train_loss")] == [1, 2, 3]
     assert [s for s, _ in list_checkpoints(artifacts_dir(db) / stopped.run_id)] == [3]
     assert resume_run(stopped.run_id, db_path=db).status == "finished"
+
+
+@pytest.mark.slow
+def test_a_stop_in_mamls_inner_loop_report_ends_the_validation(tmp_path, tiny_model, keyword_csv):
+    """The report after a validation adapts with gradients (seconds an episode with a real
+    model): it is counted in the validation's progress and stops like the episodes."""
+    db = tmp_path / "runs.db"
+    config = _config(tiny_model, keyword_csv, **{"method.name": "maml", "method.params.scope": "head"})
+    stopped, flag, seconds = _stop_in(config, db, "val", done=6 + 1)  # 6 val episodes, then the report's first
+    assert stopped.status == "interrupted" and seconds < 10
+    with Store(db) as store:
+        assert [m["step"] for m in store.metrics(stopped.run_id, "train_loss")] == [1, 2, 3]
+        assert store.metrics(stopped.run_id, "val_accuracy") == []  # the unfinished validation is dropped
+    assert [s for s, _ in list_checkpoints(artifacts_dir(db) / stopped.run_id)] == [3]

@@ -2,7 +2,6 @@
 over every phase on the Runs page, its whole-run ETA in the Monitor, a resumed run listed
 once and timed over all its parts."""
 
-import time
 
 import pytest
 
@@ -43,3 +42,16 @@ def test_the_monitor_shows_the_whole_runs_eta_and_lists_a_resumed_run_once(qtbot
     resumed = RunSession("r1", "maml run")
     page.add_session(resumed)
     assert page.picker.count() == 1 and page.sessions == [resumed] and page.session is resumed
+
+
+def test_a_run_stopped_in_a_validation_shows_the_step_training_reached(qtbot):
+    page = MonitorPage()
+    qtbot.addWidget(page)
+    session = RunSession("r3", "stopped run")
+    page.add_session(session)
+    session.set_status("running")
+    session.set_progress({"phase": "train", "done": 5, "total": 10})
+    session.set_progress({"phase": "val", "done": 37, "total": 400})
+    session.set_status("interrupted", "stopped by the user")
+    page._show_progress(session.progress)
+    assert page.progress.text().startswith("interrupted at step 5 / 10")  # not the validation's 37 / 400
