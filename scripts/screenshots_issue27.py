@@ -2,7 +2,7 @@
 
 Run under a 1366x768 X server (Xvfb + openbox):
     Xvfb :99 -screen 0 1366x768x24 & DISPLAY=:99 openbox &
-    DISPLAY=:99 .venv/bin/python docs/screenshots/capture_issue27.py
+    DISPLAY=:99 .venv/bin/python scripts/screenshots_issue27.py
 It launches an NER run whose meta-val split is too small (its validation warning) and a
 MAML run stopped during its validation, and saves the window after each.
 """
@@ -18,7 +18,7 @@ from PySide6.QtWidgets import QApplication
 
 from engine.config import RunConfig
 
-HERE = Path(__file__).resolve().parent
+HERE = Path(__file__).resolve().parent.parent / "docs" / "screenshots"
 
 
 def wait(app: QApplication, until, timeout: float) -> bool:
