@@ -34,7 +34,7 @@ def test_end_to_end_run_into_a_temporary_db(tmp_path, tiny_config):
     assert types[0] == "run_started" and types[-1] == "run_finished"
     assert {"progress", "metric", "log", "checkpoint"} <= set(types)
     phases = {e["phase"] for e in events if e["type"] == "progress"}
-    assert phases == {"train", "untrained", "val", "test"}  # the long phases besides training show progress too
+    assert phases == {"train", "untrained", "val", "reference", "test"}  # the long phases besides training show progress too
     val = [e for e in events if e["type"] == "progress" and e["phase"] == "val"]
     assert val[-1]["done"] == val[-1]["total"] > 0  # each validation ends at its last episode
     assert [e["seq"] for e in events] == list(range(len(events)))
