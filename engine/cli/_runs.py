@@ -23,6 +23,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         row["test_accuracy"] = run["final_metrics"].get("test_accuracy")
         row.update(headline_fields(run["final_metrics"]))
         row["tags"] = run["tags"]
+        row["damaged"] = run["damaged"]  # what another program left that is not as the schema says
         rows.append(row)
     if args.json:
         print_json(rows)
@@ -36,7 +37,9 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         share = row["headline_direction"] == "maximize"  # accuracy and F1 are shares; perplexity is not
         value = row["headline"]
         acc = (f"{short:>4} {value * 100:7.2f}%" if share else f"{short:>4} {value:8.2f}") if isinstance(value, (int, float)) else f"{'-':>13}"
-        print(f"{row['id']:12}  {row['status']:11}  {row['method'] or '-':9}  {acc}  {row['created_at'][:19]:19}  {row['name']}")
+        status = "damaged" if row["damaged"] else row["status"]
+        print(f"{row['id']:12}  {status:11}  {row['method'] or '-':9}  {acc}  {row['created_at'][:19]:19}  {row['name']}"
+              + (f"  ({damage_note(row['damaged'])})" if row["damaged"] else ""))
     return EXIT_OK
 
 
@@ -64,7 +67,14 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         print(f"  {key:32} {value}")
     if run.get("error"):
         print(f"error: {run['error']}")
+    if run["damaged"]:
+        print(damage_note(run["damaged"]))
     return EXIT_OK
+
+
+def damage_note(damaged: list[str]) -> str:
+    """``damaged: config is not JSON; pid is not a process id``."""
+    return f"damaged: {'; '.join(damaged)}"
 
 
 def cmd_runs_export(args: argparse.Namespace) -> int:
@@ -203,7 +213,7 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
     for run in result["runs"]:
         acc = run["metrics"].get(metric)
         text = f"{acc['mean'] * scale:6.2f}{unit} ± {(acc['ci95'] or 0) * scale:5.2f}" if acc else "-"
-        print(f"{run['id']:12}  {run['name'][:24]:24}  {text:>18}")
+        print(f"{run['id']:12}  {run['name'][:24]:24}  {text:>18}" + (f"  ({damage_note(run['damaged'])})" if run["damaged"] else ""))
     print(f"\nagainst {result['reference']} ({names[result['reference']]['name']}):")
     for c in result["comparisons"]:
         if c.get("reason") == "no per-episode results":  # an imported run, or one without a meta-test

@@ -23,6 +23,7 @@ import sqlite_utils
 from engine.errors import UserError
 from engine.paths import artifacts_dir
 from engine.store._connection import connect, transaction
+from engine.store._damage import CONFIG_CHECK_SQL, decode_episode, decode_run, parse_date, process_id
 from engine.store._identity import check_database_file, stamp
 from engine.store._migrations import MIGRATIONS, migrate, pending
 
@@ -30,6 +31,8 @@ RUN_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "prune
 TERMINAL_STATUSES = ("finished", "failed", "interrupted", "pruned")
 EPISODE_SCORES = ("accuracy", "loss", "macro_f1", "f1", "precision", "recall")  # columns of the episodes table
 JSON_COLUMNS = ("config", "tags", "versions", "final_metrics")
+# A metric row another program wrote with a value that is not a number is left out of curves.
+SOUND_METRIC = "typeof(value) NOT IN ('text', 'blob')"
 # A running run whose heartbeat is older than this is taken to be dead.
 STALE_AFTER_SECONDS = 30.0
 # A run id prefix shorter than this is refused: "" or "a" would match far too much.
@@ -43,9 +46,8 @@ def now_iso() -> str:
 
 
 def parse_iso(text: str | None) -> float | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    """Seconds since the epoch; None when missing or not a time (a row another program edited)."""
+    return parse_date(text)
 
 
 def _ran_seconds(started: Any, ended: Any) -> float:
@@ -237,7 +239,7 @@ class Store:
         if study:
             where.append("study = ?")
             params.append(study)
-        columns = "*" if config else ", ".join(f'"{c}"' for c in self.db["runs"].columns_dict if c != "config")
+        columns = "*" if config else ", ".join([*(f'"{c}"' for c in self.db["runs"].columns_dict if c != "config"), CONFIG_CHECK_SQL])
         sql = f"SELECT {columns} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -281,9 +283,10 @@ class Store:
         cutoff = time.time() - stale_after
         here = socket.gethostname()
         stale: dict[str, str] = {}
-        for run_id, status, beat_at, started_at, pid, host in self.conn.execute(
+        for run_id, status, beat_at, started_at, stored_pid, host in self.conn.execute(
             "SELECT id, status, heartbeat_at, started_at, pid, host FROM runs WHERE status IN ('running', 'queued')"
         ):
+            pid = process_id(stored_pid)  # text or an overflow: no process to ask, judged by its heartbeat
             dead_here = host == here and pid and not _process_alive(pid)
             if status == "queued":
                 if dead_here:
@@ -395,7 +398,7 @@ class Store:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT name FROM metrics WHERE run_id = ? ORDER BY name", (run_id,))]
 
     def metrics(self, run_id: str, name: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT name, step, value, wall_time, time FROM metrics WHERE run_id = ?"
+        sql = f"SELECT name, step, value, wall_time, time FROM metrics WHERE run_id = ? AND {SOUND_METRIC}"
         params: list[Any] = [run_id]
         if name is not None:
             sql += " AND name = ?"
@@ -406,7 +409,8 @@ class Store:
     def metrics_since(self, run_id: str, after_rowid: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Rows added after ``after_rowid`` in insertion order, and the newest rowid (for followers)."""
         rows = [dict(r) for r in self.db.query(
-            "SELECT rowid, name, step, value, wall_time, time FROM metrics WHERE run_id = ? AND rowid > ? ORDER BY rowid",
+            f"SELECT rowid, name, step, value, wall_time, time FROM metrics WHERE run_id = ? AND rowid > ? AND {SOUND_METRIC}"
+            " ORDER BY rowid",
             [run_id, after_rowid],
         )]
         return rows, (rows[-1]["rowid"] if rows else after_rowid)
@@ -425,9 +429,17 @@ class Store:
             " WHERE run_id = ? AND split = ? ORDER BY episode",
             [run_id, split],
         ):
-            extra = json.loads(row.pop("metrics") or "{}")
+            row = decode_episode(row, scores=EPISODE_SCORES)
+            extra = row.pop("metrics")
             out.append({**{k: v for k, v in extra.items() if k not in row}, **row})
         return out
+
+    def damaged_episodes(self, run_id: str, split: str = "test") -> int:
+        """Episodes with a score another program overwrote with text or a BLOB (read as missing)."""
+        bad = " OR ".join(f"typeof({c}) IN ('text', 'blob')" for c in EPISODE_SCORES)
+        return self.conn.execute(
+            f"SELECT COUNT(*) FROM episodes WHERE run_id = ? AND split = ? AND ({bad})", (run_id, split)
+        ).fetchone()[0]
 
     def logs(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         sql = "SELECT time, level, message FROM logs WHERE run_id = ? ORDER BY time, rowid"
@@ -474,11 +486,4 @@ def _process_alive(pid: int) -> bool:
 
 
 def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
-    for key in JSON_COLUMNS:
-        if row.get(key):
-            row[key] = json.loads(row[key])
-        elif key in ("tags",):
-            row[key] = []
-        elif key in ("final_metrics", "versions"):
-            row[key] = {}
-    return row
+    return decode_run(row, statuses=RUN_STATUSES)
