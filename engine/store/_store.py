@@ -176,6 +176,19 @@ class Store:
             progress=None, phase=None, earlier_seconds=earlier,
         )
 
+    def claim_run(self, run_id: str, *, from_statuses: Sequence[str], pid: int, host: str) -> bool:
+        """The run becomes ``queued``, owned by ``pid``, only if its status is one of
+        ``from_statuses``: one UPDATE, so of several processes claiming a run at once
+        exactly one gets True (two resumes would otherwise train it twice)."""
+        marks = ", ".join("?" for _ in from_statuses)
+        with transaction(self.conn):
+            claimed = self.conn.execute(
+                f"UPDATE runs SET status = 'queued', pid = ?, host = ?, error = NULL, finished_at = NULL"
+                f" WHERE id = ? AND status IN ({marks})",
+                (pid, host, run_id, *from_statuses),
+            ).rowcount
+        return claimed == 1
+
     def set_progress(self, run_id: str, fraction: float, phase: str) -> None:
         with transaction(self.conn):
             self.conn.execute("UPDATE runs SET progress = ?, phase = ? WHERE id = ?", (float(fraction), phase, run_id))
