@@ -33,6 +33,8 @@ EPISODE_SCORES = ("accuracy", "loss", "macro_f1", "f1", "precision", "recall")  
 JSON_COLUMNS = ("config", "tags", "versions", "final_metrics")
 # A metric row another program wrote with a value that is not a number is left out of curves.
 SOUND_METRIC = "typeof(value) NOT IN ('text', 'blob')"
+# Why mark_stale_runs ended a silent run; an engine that was only paused takes its run back.
+SILENT_ENGINE = "engine stopped sending heartbeats"
 # A running run whose heartbeat is older than this is taken to be dead.
 STALE_AFTER_SECONDS = 30.0
 # A run id prefix shorter than this is refused: "" or "a" would match far too much.
@@ -61,6 +63,14 @@ def _ran_seconds(started: Any, ended: Any) -> float:
 
 def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+class RunIsLive(UserError):
+    """A run whose engine (or the program that queued it) is alive is not deleted under it."""
+
+
+# A queued run with an owner is about to start: as live as a running one.
+LIVE_SQL = "status = 'running' OR (status = 'queued' AND pid IS NOT NULL)"
 
 
 class Store:
@@ -193,20 +203,38 @@ class Store:
         with transaction(self.conn):
             self.conn.execute("UPDATE runs SET progress = ?, phase = ? WHERE id = ?", (float(fraction), phase, run_id))
 
-    def heartbeat(self, run_id: str) -> None:
+    def heartbeat(self, run_id: str, *, pid: int | None = None) -> str:
+        """``beat``; ``gone`` when the run's row was deleted under its engine; ``reclaimed`` when
+        a reader had marked the run interrupted for its silence (a paused engine, a reader on
+        another host) and the engine ``pid`` that owns it sets it back to running."""
+        stamp = now_iso()
         with transaction(self.conn):
-            self.conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (now_iso(), run_id))
+            if pid is not None and self.conn.execute(
+                "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, heartbeat_at = ?"
+                " WHERE id = ? AND status = 'interrupted' AND error = ? AND pid = ?",
+                (stamp, run_id, SILENT_ENGINE, pid),
+            ).rowcount:
+                return "reclaimed"
+            beat = self.conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (stamp, run_id)).rowcount
+        return "beat" if beat else "gone"
+
+    def run_exists(self, run_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+
+    def remove_orphan_folder(self, run_id: str) -> None:
+        """The artifacts folder of a run whose row is gone (deleted while its engine wrote)."""
+        if str(self.path) != ":memory:" and not self.run_exists(run_id):
+            _remove_run_folder(self.path, run_id)
 
     def finish_run(
         self, run_id: str, status: str, *, final_metrics: dict[str, Any] | None = None, error: str | None = None
     ) -> None:
         if status not in TERMINAL_STATUSES:
             raise ValueError(status)
-        values: dict[str, Any] = {"status": status, "finished_at": now_iso(), "heartbeat_at": now_iso()}
+        # error is always written: a finished run keeps no reason from an earlier, wrong marking
+        values: dict[str, Any] = {"status": status, "finished_at": now_iso(), "heartbeat_at": now_iso(), "error": error}
         if final_metrics is not None:
             values["final_metrics"] = final_metrics
-        if error is not None:
-            values["error"] = error
         self.update_run(run_id, **values)
 
     def resolve_id(self, id_or_prefix: str) -> str:
@@ -270,7 +298,10 @@ class Store:
         original's files. ``kept`` says why a folder stayed."""
         run_id = self.resolve_id(run_id)
         artifacts = self.artifacts(run_id)
-        with transaction(self.conn):
+        with transaction(self.conn):  # the write lock: the run cannot start between the check and the delete
+            live = self.conn.execute(f"SELECT status, pid FROM runs WHERE id = ? AND ({LIVE_SQL})", (run_id,)).fetchone()
+            if live:
+                raise RunIsLive(f"run {run_id} is {live[0]} (pid {live[1]}): stop it before deleting it", source=str(self.path))
             for table in ("metrics", "episodes", "logs", "artifacts"):
                 self.conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
@@ -311,7 +342,7 @@ class Store:
             # waiting for another program's lock). Elsewhere a run is judged by its silence.
             alive_here = host == here and pid and not dead_here
             if dead_here or (beat < cutoff and not alive_here):
-                stale[run_id] = "engine stopped sending heartbeats"
+                stale[run_id] = SILENT_ENGINE
         for run_id, error in stale.items():
             with transaction(self.conn):
                 self.conn.execute(
