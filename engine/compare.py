@@ -35,7 +35,12 @@ def run_summary(store: Store, run: dict[str, Any]) -> dict[str, Any]:
         if key.endswith("_ci95") or key in metrics or not isinstance(value, (int, float)):
             continue
         metrics[key] = {"mean": value, "ci95": run["final_metrics"].get(f"{key}_ci95"), "n": None}
-    return {"id": run["id"], "name": run["name"], "method": run["method"], "status": run["status"], "metrics": metrics}
+    damaged = list(run.get("damaged", []))
+    unscored = store.damaged_episodes(run["id"], "test")
+    if unscored:
+        damaged.append(f"{unscored} test episode{'s' if unscored != 1 else ''} with a score that is not a number, left out")
+    return {"id": run["id"], "name": run["name"], "method": run["method"], "status": run["status"], "metrics": metrics,
+            "damaged": damaged}
 
 
 def compare_runs(store: Store, ref_id: str, other_ids: list[str]) -> dict[str, Any]:
@@ -44,10 +49,10 @@ def compare_runs(store: Store, ref_id: str, other_ids: list[str]) -> dict[str, A
     ref = store.get_run(ref_id)
     others = [store.get_run(i) for i in other_ids]
     name, higher_is_better = headline(ref)
-    ref_eps = store.episodes(ref["id"], "test")
+    ref_eps = _scored(store.episodes(ref["id"], "test"), name)
     comparisons = []
     for run in others:
-        eps = store.episodes(run["id"], "test")
+        eps = _scored(store.episodes(run["id"], "test"), name)
         result: dict[str, Any] = {"id": run["id"], "name": run["name"]}
         if not ref_eps or not eps:
             result.update(paired=False, reason="no per-episode results", n=0, mean_diff=math.nan, ci95=math.nan, p_value=math.nan)
@@ -64,6 +69,11 @@ def compare_runs(store: Store, ref_id: str, other_ids: list[str]) -> dict[str, A
         "runs": [run_summary(store, r) for r in [ref, *others]],
         "comparisons": comparisons,
     }
+
+
+def _scored(episodes: list[dict[str, Any]], name: str) -> list[dict[str, Any]]:
+    """Episodes with a score: one whose score another program overwrote (a BLOB) is left out."""
+    return [e for e in episodes if e.get(name) is not None]
 
 
 def _same_episodes(ref: dict, run: dict, ref_eps: list[dict], eps: list[dict]) -> bool:

@@ -23,6 +23,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         row["test_accuracy"] = run["final_metrics"].get("test_accuracy")
         row.update(headline_fields(run["final_metrics"]))
         row["tags"] = run["tags"]
+        row["damaged"] = run["damaged"]  # what another program left that is not as the schema says
         rows.append(row)
     if args.json:
         print_json(rows)
@@ -36,7 +37,9 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         share = row["headline_direction"] == "maximize"  # accuracy and F1 are shares; perplexity is not
         value = row["headline"]
         acc = (f"{short:>4} {value * 100:7.2f}%" if share else f"{short:>4} {value:8.2f}") if isinstance(value, (int, float)) else f"{'-':>13}"
-        print(f"{row['id']:12}  {row['status']:11}  {row['method'] or '-':9}  {acc}  {row['created_at'][:19]:19}  {row['name']}")
+        status = "damaged" if row["damaged"] else row["status"]
+        print(f"{row['id']:12}  {status:11}  {row['method'] or '-':9}  {acc}  {row['created_at'][:19]:19}  {row['name']}"
+              + (f"  ({damage_note(row['damaged'])})" if row["damaged"] else ""))
     return EXIT_OK
 
 
@@ -64,7 +67,14 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
         print(f"  {key:32} {value}")
     if run.get("error"):
         print(f"error: {run['error']}")
+    if run["damaged"]:
+        print(damage_note(run["damaged"]))
     return EXIT_OK
+
+
+def damage_note(damaged: list[str]) -> str:
+    """``damaged: config is not JSON; pid is not a process id``."""
+    return f"damaged: {'; '.join(damaged)}"
 
 
 def cmd_runs_export(args: argparse.Namespace) -> int:
@@ -164,14 +174,40 @@ def cmd_runs_delete(args: argparse.Namespace) -> int:
     with open_store(args) as store:
         runs = {run["id"]: run for run in (store.get_run(given) for given in args.ids)}  # two prefixes, one run: once
         by_prefix = any(given not in runs for given in args.ids)
+        live = [run for run in runs.values() if is_live(run)]
+        if live and not args.stop:
+            raise UserError(f"{_live_text(live[0])}: stop it first, or give --stop to stop it and then delete it (nothing deleted)")
         if (len(runs) > 1 or by_prefix) and not args.yes:
             _confirm_delete(list(runs.values()))
+        if live:
+            stop_runs(store, live)
         for run_id in runs:
             result = store.delete_run(run_id)
             print(f"deleted {result['id']}")
             if result.get("kept"):
                 print(f"kept its artifacts: {result['kept']}", file=sys.stderr)
     return EXIT_OK
+
+
+def is_live(run: dict[str, Any]) -> bool:
+    """Running, or queued by a program that is alive (``open_store`` has marked the dead ones)."""
+    return run["status"] == "running" or (run["status"] == "queued" and run.get("pid") is not None)
+
+
+def _live_text(run: dict[str, Any]) -> str:
+    where = f"pid {run['pid']} on {run.get('host') or 'an unknown host'}" if run.get("pid") else "no pid"
+    return f"run {run['id']} is {run['status']} ({where})"
+
+
+def stop_runs(store: Any, runs: list[dict[str, Any]]) -> None:
+    """SIGTERM to each run's engine, as the GUI's Stop; returns when every run has ended."""
+    from engine.cli._stop import stop_engine
+
+    for run in runs:
+        if run["status"] == "queued":  # its owner may be the GUI: never signalled from here
+            raise UserError(f"{_live_text(run)}: --stop stops running runs only; delete it when it has started and stopped")
+    for run in runs:
+        stop_engine(store, run)
 
 
 def _confirm_delete(runs: list[dict[str, Any]]) -> None:
@@ -203,7 +239,7 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
     for run in result["runs"]:
         acc = run["metrics"].get(metric)
         text = f"{acc['mean'] * scale:6.2f}{unit} ± {(acc['ci95'] or 0) * scale:5.2f}" if acc else "-"
-        print(f"{run['id']:12}  {run['name'][:24]:24}  {text:>18}")
+        print(f"{run['id']:12}  {run['name'][:24]:24}  {text:>18}" + (f"  ({damage_note(run['damaged'])})" if run["damaged"] else ""))
     print(f"\nagainst {result['reference']} ({names[result['reference']]['name']}):")
     for c in result["comparisons"]:
         if c.get("reason") == "no per-episode results":  # an imported run, or one without a meta-test
@@ -253,4 +289,6 @@ def add_commands(sub: Any) -> None:
     p = with_db(runs.add_parser("delete", help="delete runs, their rows and their artifacts"))
     p.add_argument("ids", nargs="+", metavar="id", help="run id; several runs, or a prefix, are confirmed on a terminal or need --yes")
     p.add_argument("--yes", action="store_true", help="delete without asking (scripts)")
+    p.add_argument("--stop", action="store_true",
+                   help="a running run: stop its engine first (SIGTERM, as the GUI's Stop), wait for it, then delete it")
     p.set_defaults(func=cmd_runs_delete)

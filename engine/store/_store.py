@@ -23,6 +23,7 @@ import sqlite_utils
 from engine.errors import UserError
 from engine.paths import artifacts_dir
 from engine.store._connection import connect, transaction
+from engine.store._damage import CONFIG_CHECK_SQL, decode_episode, decode_run, parse_date, process_id
 from engine.store._identity import check_database_file, stamp
 from engine.store._migrations import MIGRATIONS, migrate, pending
 
@@ -30,6 +31,10 @@ RUN_STATUSES = ("queued", "running", "finished", "failed", "interrupted", "prune
 TERMINAL_STATUSES = ("finished", "failed", "interrupted", "pruned")
 EPISODE_SCORES = ("accuracy", "loss", "macro_f1", "f1", "precision", "recall")  # columns of the episodes table
 JSON_COLUMNS = ("config", "tags", "versions", "final_metrics")
+# A metric row another program wrote with a value that is not a number is left out of curves.
+SOUND_METRIC = "typeof(value) NOT IN ('text', 'blob')"
+# Why mark_stale_runs ended a silent run; an engine that was only paused takes its run back.
+SILENT_ENGINE = "engine stopped sending heartbeats"
 # A running run whose heartbeat is older than this is taken to be dead.
 STALE_AFTER_SECONDS = 30.0
 # A run id prefix shorter than this is refused: "" or "a" would match far too much.
@@ -43,9 +48,8 @@ def now_iso() -> str:
 
 
 def parse_iso(text: str | None) -> float | None:
-    if not text:
-        return None
-    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+    """Seconds since the epoch; None when missing or not a time (a row another program edited)."""
+    return parse_date(text)
 
 
 def _ran_seconds(started: Any, ended: Any) -> float:
@@ -59,6 +63,14 @@ def _ran_seconds(started: Any, ended: Any) -> float:
 
 def new_run_id() -> str:
     return uuid.uuid4().hex[:12]
+
+
+class RunIsLive(UserError):
+    """A run whose engine (or the program that queued it) is alive is not deleted under it."""
+
+
+# A queued run with an owner is about to start: as live as a running one.
+LIVE_SQL = "status = 'running' OR (status = 'queued' AND pid IS NOT NULL)"
 
 
 class Store:
@@ -174,24 +186,55 @@ class Store:
             progress=None, phase=None, earlier_seconds=earlier,
         )
 
+    def claim_run(self, run_id: str, *, from_statuses: Sequence[str], pid: int, host: str) -> bool:
+        """The run becomes ``queued``, owned by ``pid``, only if its status is one of
+        ``from_statuses``: one UPDATE, so of several processes claiming a run at once
+        exactly one gets True (two resumes would otherwise train it twice)."""
+        marks = ", ".join("?" for _ in from_statuses)
+        with transaction(self.conn):
+            claimed = self.conn.execute(
+                f"UPDATE runs SET status = 'queued', pid = ?, host = ?, error = NULL, finished_at = NULL"
+                f" WHERE id = ? AND status IN ({marks})",
+                (pid, host, run_id, *from_statuses),
+            ).rowcount
+        return claimed == 1
+
     def set_progress(self, run_id: str, fraction: float, phase: str) -> None:
         with transaction(self.conn):
             self.conn.execute("UPDATE runs SET progress = ?, phase = ? WHERE id = ?", (float(fraction), phase, run_id))
 
-    def heartbeat(self, run_id: str) -> None:
+    def heartbeat(self, run_id: str, *, pid: int | None = None) -> str:
+        """``beat``; ``gone`` when the run's row was deleted under its engine; ``reclaimed`` when
+        a reader had marked the run interrupted for its silence (a paused engine, a reader on
+        another host) and the engine ``pid`` that owns it sets it back to running."""
+        stamp = now_iso()
         with transaction(self.conn):
-            self.conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (now_iso(), run_id))
+            if pid is not None and self.conn.execute(
+                "UPDATE runs SET status = 'running', error = NULL, finished_at = NULL, heartbeat_at = ?"
+                " WHERE id = ? AND status = 'interrupted' AND error = ? AND pid = ?",
+                (stamp, run_id, SILENT_ENGINE, pid),
+            ).rowcount:
+                return "reclaimed"
+            beat = self.conn.execute("UPDATE runs SET heartbeat_at = ? WHERE id = ?", (stamp, run_id)).rowcount
+        return "beat" if beat else "gone"
+
+    def run_exists(self, run_id: str) -> bool:
+        return self.conn.execute("SELECT 1 FROM runs WHERE id = ?", (run_id,)).fetchone() is not None
+
+    def remove_orphan_folder(self, run_id: str) -> None:
+        """The artifacts folder of a run whose row is gone (deleted while its engine wrote)."""
+        if str(self.path) != ":memory:" and not self.run_exists(run_id):
+            _remove_run_folder(self.path, run_id)
 
     def finish_run(
         self, run_id: str, status: str, *, final_metrics: dict[str, Any] | None = None, error: str | None = None
     ) -> None:
         if status not in TERMINAL_STATUSES:
             raise ValueError(status)
-        values: dict[str, Any] = {"status": status, "finished_at": now_iso(), "heartbeat_at": now_iso()}
+        # error is always written: a finished run keeps no reason from an earlier, wrong marking
+        values: dict[str, Any] = {"status": status, "finished_at": now_iso(), "heartbeat_at": now_iso(), "error": error}
         if final_metrics is not None:
             values["final_metrics"] = final_metrics
-        if error is not None:
-            values["error"] = error
         self.update_run(run_id, **values)
 
     def resolve_id(self, id_or_prefix: str) -> str:
@@ -237,7 +280,7 @@ class Store:
         if study:
             where.append("study = ?")
             params.append(study)
-        columns = "*" if config else ", ".join(f'"{c}"' for c in self.db["runs"].columns_dict if c != "config")
+        columns = "*" if config else ", ".join([*(f'"{c}"' for c in self.db["runs"].columns_dict if c != "config"), CONFIG_CHECK_SQL])
         sql = f"SELECT {columns} FROM runs"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -255,7 +298,10 @@ class Store:
         original's files. ``kept`` says why a folder stayed."""
         run_id = self.resolve_id(run_id)
         artifacts = self.artifacts(run_id)
-        with transaction(self.conn):
+        with transaction(self.conn):  # the write lock: the run cannot start between the check and the delete
+            live = self.conn.execute(f"SELECT status, pid FROM runs WHERE id = ? AND ({LIVE_SQL})", (run_id,)).fetchone()
+            if live:
+                raise RunIsLive(f"run {run_id} is {live[0]} (pid {live[1]}): stop it before deleting it", source=str(self.path))
             for table in ("metrics", "episodes", "logs", "artifacts"):
                 self.conn.execute(f"DELETE FROM {table} WHERE run_id = ?", (run_id,))
             self.conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
@@ -281,9 +327,10 @@ class Store:
         cutoff = time.time() - stale_after
         here = socket.gethostname()
         stale: dict[str, str] = {}
-        for run_id, status, beat_at, started_at, pid, host in self.conn.execute(
+        for run_id, status, beat_at, started_at, stored_pid, host in self.conn.execute(
             "SELECT id, status, heartbeat_at, started_at, pid, host FROM runs WHERE status IN ('running', 'queued')"
         ):
+            pid = process_id(stored_pid)  # text or an overflow: no process to ask, judged by its heartbeat
             dead_here = host == here and pid and not _process_alive(pid)
             if status == "queued":
                 if dead_here:
@@ -295,7 +342,7 @@ class Store:
             # waiting for another program's lock). Elsewhere a run is judged by its silence.
             alive_here = host == here and pid and not dead_here
             if dead_here or (beat < cutoff and not alive_here):
-                stale[run_id] = "engine stopped sending heartbeats"
+                stale[run_id] = SILENT_ENGINE
         for run_id, error in stale.items():
             with transaction(self.conn):
                 self.conn.execute(
@@ -395,7 +442,7 @@ class Store:
         return [r[0] for r in self.conn.execute("SELECT DISTINCT name FROM metrics WHERE run_id = ? ORDER BY name", (run_id,))]
 
     def metrics(self, run_id: str, name: str | None = None) -> list[dict[str, Any]]:
-        sql = "SELECT name, step, value, wall_time, time FROM metrics WHERE run_id = ?"
+        sql = f"SELECT name, step, value, wall_time, time FROM metrics WHERE run_id = ? AND {SOUND_METRIC}"
         params: list[Any] = [run_id]
         if name is not None:
             sql += " AND name = ?"
@@ -406,7 +453,8 @@ class Store:
     def metrics_since(self, run_id: str, after_rowid: int = 0) -> tuple[list[dict[str, Any]], int]:
         """Rows added after ``after_rowid`` in insertion order, and the newest rowid (for followers)."""
         rows = [dict(r) for r in self.db.query(
-            "SELECT rowid, name, step, value, wall_time, time FROM metrics WHERE run_id = ? AND rowid > ? ORDER BY rowid",
+            f"SELECT rowid, name, step, value, wall_time, time FROM metrics WHERE run_id = ? AND rowid > ? AND {SOUND_METRIC}"
+            " ORDER BY rowid",
             [run_id, after_rowid],
         )]
         return rows, (rows[-1]["rowid"] if rows else after_rowid)
@@ -425,9 +473,17 @@ class Store:
             " WHERE run_id = ? AND split = ? ORDER BY episode",
             [run_id, split],
         ):
-            extra = json.loads(row.pop("metrics") or "{}")
+            row = decode_episode(row, scores=EPISODE_SCORES)
+            extra = row.pop("metrics")
             out.append({**{k: v for k, v in extra.items() if k not in row}, **row})
         return out
+
+    def damaged_episodes(self, run_id: str, split: str = "test") -> int:
+        """Episodes with a score another program overwrote with text or a BLOB (read as missing)."""
+        bad = " OR ".join(f"typeof({c}) IN ('text', 'blob')" for c in EPISODE_SCORES)
+        return self.conn.execute(
+            f"SELECT COUNT(*) FROM episodes WHERE run_id = ? AND split = ? AND ({bad})", (run_id, split)
+        ).fetchone()[0]
 
     def logs(self, run_id: str, *, limit: int | None = None) -> list[dict[str, Any]]:
         sql = "SELECT time, level, message FROM logs WHERE run_id = ? ORDER BY time, rowid"
@@ -474,11 +530,4 @@ def _process_alive(pid: int) -> bool:
 
 
 def _decode_run(row: dict[str, Any]) -> dict[str, Any]:
-    for key in JSON_COLUMNS:
-        if row.get(key):
-            row[key] = json.loads(row[key])
-        elif key in ("tags",):
-            row[key] = []
-        elif key in ("final_metrics", "versions"):
-            row[key] = {}
-    return row
+    return decode_run(row, statuses=RUN_STATUSES)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -62,6 +63,22 @@ def _note(store: Store, run_id: str, notes: list[str]) -> None:
     store.add_logs(run_id, [(time.time(), "warning", note) for note in notes])
 
 
+def _claim(store: Store, run_id: str, db_path: Path) -> None:
+    """This process owns the run from here on, or it stops in one line: another resume won."""
+    if not store.claim_run(run_id, from_statuses=RESUMABLE, pid=os.getpid(), host=socket.gethostname()):
+        _refuse(store.get_run(run_id), db_path)
+
+
+def _refuse(run: dict[str, Any], db_path: Path) -> None:
+    if run["status"] == "queued":  # claimed by another resume, not started yet
+        by = f" by pid {run['pid']}" if run.get("pid") else ""
+        raise UserError(f"run {run['id']} is already being resumed{by}", source=str(db_path))
+    if run["status"] == "running":
+        by = f" (pid {run['pid']})" if run.get("pid") else ""
+        raise UserError(f"run {run['id']} is already running{by}", source=str(db_path))
+    raise UserError(f"run {run['id']} is {run['status']}; only interrupted or failed runs resume", source=str(db_path))
+
+
 def resume_run(
     run_id: str,
     *,
@@ -76,13 +93,13 @@ def resume_run(
         store.mark_stale_runs()
         run = store.get_run(run_id)
         if run["status"] not in RESUMABLE:
-            raise UserError(f"run {run['id']} is {run['status']}; only interrupted or failed runs resume", source=str(db_path))
+            _refuse(run, db_path)
         config = RunConfig.from_dict(run["config"])
         notes = _check_inputs(run, config, allow_changed_data=allow_changed_data, db_path=db_path)
         step, (weights, _, state), skipped = _load_sound_checkpoint(db_path, run["id"], None)
+        _claim(store, run["id"], db_path)  # before the first write: a second resume stops here
         _note(store, run["id"], skipped + notes)
         store.delete_metrics_after(run["id"], step, saved_at=(state or {}).get("saved_at"))
-        store.update_run(run["id"], status="queued", error=None, finished_at=None)
     return run_experiment(
         config, db_path=db_path, events_stream=events_stream, run_id=run["id"], stop=stop,
         start=StartPoint(step, weights, state), **kwargs,

@@ -8,6 +8,7 @@ holds the database lock they wait in memory and training goes on.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,10 +16,14 @@ from typing import Any
 from engine.events import EventWriter
 from engine.store import Store
 from engine.training.progress_plan import ProgressPlan
-from engine.training.write_queue import WriteQueue
+from engine.training.write_queue import RunVanished, WriteQueue
 
 FLUSH_SECONDS = 1.0
 PROGRESS_SECONDS = 0.25
+RECLAIMED = (
+    "this run was marked interrupted by another reader while its engine was silent for a while"
+    " (paused, or waiting for the database): it was not, and is marked running again"
+)
 UNITS = {"reference": "sentences"}  # what a phase counts; the others count episodes (a training step is one)
 
 
@@ -35,7 +40,8 @@ class Recorder:
         self._phases: dict[str, tuple[str, float, int]] = {}  # phase -> (phase, its first event's time, done then)
         self.plan: ProgressPlan | None = None  # the whole run's phases, set once their sizes are known
         self._run_progress: tuple[float, str] | None = None  # (share done, phase) for the store, at the next flush
-        self.queue = WriteQueue(store)
+        self.queue = WriteQueue(store, run_id)
+        self._reclaimed = False  # the last heartbeat took the run back from a wrong "interrupted"
 
     def wall_time(self) -> float:
         return time.time() - self.started
@@ -94,7 +100,7 @@ class Recorder:
             self.queue.put(lambda: store.add_metrics(run_id, metrics), rows=len(metrics))
         if logs:
             self.queue.put(lambda: store.add_logs(run_id, logs), rows=len(logs))
-        self.queue.put(lambda: store.heartbeat(run_id))
+        self.queue.put(self._beat)
         if self._run_progress is not None:  # the Runs page's share done (by time, every phase)
             fraction, phase = self._run_progress
             self._run_progress = None
@@ -104,6 +110,15 @@ class Recorder:
         self._last_flush = time.time()
         if self.queue.locked_since is not None and not was_locked:
             self.log("the run database is locked by another program: rows wait in memory until it is free", "warning")
+        if self._reclaimed:
+            self._reclaimed = False
+            self.log(RECLAIMED, "warning")
+
+    def _beat(self) -> None:
+        state = self.store.heartbeat(self.run_id, pid=os.getpid())
+        if state == "gone":
+            self.queue.gone()
+        self._reclaimed = self._reclaimed or state == "reclaimed"  # said after the queue is drained
 
     def write(self, write: Callable[[], object], *, rows: int = 1) -> None:
         """A store write of the run (episodes, artifacts, the final status), after the rows before it."""
@@ -148,6 +163,8 @@ class RecorderLogHandler(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         try:
             self.recorder.log(self.format(record), record.levelname.lower())
+        except RunVanished:  # nowhere left to write: the run ends in one line, not a logging traceback
+            raise
         except Exception:  # logging must never break a run
             self.handleError(record)
 

@@ -39,7 +39,7 @@ from engine.training.evaluation import EvaluationStopped, evaluate_episodes, eva
 from engine.training.phase_bar import PhaseBar
 from engine.training.progress_plan import ProgressPlan
 from engine.training.recorder import EpisodeSaver, Recorder, RecorderLogHandler, versions
-from engine.training.write_queue import StoreUnavailable
+from engine.training.write_queue import RunVanished, StoreUnavailable
 from engine.training.reporters import open_reporters
 
 log = logging.getLogger("engine.run")
@@ -176,7 +176,9 @@ def run_experiment(
         return RunOutcome(run_id, "pruned", {})
     except BaseException as exc:
         status, kind, message = _classify_failure(exc, device)
-        if not isinstance(exc, StoreUnavailable):  # else it stays running; its dead pid marks it interrupted
+        if isinstance(exc, RunVanished):  # a checkpoint written since the delete would be left behind
+            store.remove_orphan_folder(run_id)
+        elif not isinstance(exc, StoreUnavailable):  # else it stays running; its dead pid marks it interrupted
             recorder.write(lambda: store.finish_run(run_id, status, error=message))
             recorder.drain()
         events.emit("error", message=message, kind=kind)
@@ -353,6 +355,8 @@ def _train_and_test(
                     stop.requested = True
                 log.info("stop requested at step %d: writing a checkpoint", step)
                 break
+    except RunVanished:  # deleted: nothing of it is kept
+        raise
     except StoreUnavailable:
         _checkpoint(config, method, recorder, step, elapsed=time.time() - started)  # files only: the lock holds
         raise

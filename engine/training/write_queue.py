@@ -28,14 +28,24 @@ class StoreUnavailable(sqlite3.OperationalError):
     """The database stayed locked past the bound (the CLI shows it in one line, exit 1)."""
 
 
+class RunVanished(StoreUnavailable):
+    """The run's row was deleted while its engine wrote (another program, or a delete after a
+    reader on another host took the engine for dead): the engine stops in one line."""
+
+    def __init__(self, run_id: str):
+        super().__init__(f"run {run_id} was deleted from the run database while its engine ran; training stopped")
+
+
 def _is_lock(exc: sqlite3.OperationalError) -> bool:
     text = str(exc).lower()
     return "locked" in text or "busy" in text
 
 
 class WriteQueue:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, run_id: str | None = None):
         self.store = store
+        self.run_id = run_id
+        self.vanished = False  # the run's row is gone: nothing more is written
         self._pending: deque[tuple[int, Callable[[], object]]] = deque()
         self.pending_rows = 0
         self.locked_since: float | None = None
@@ -43,6 +53,8 @@ class WriteQueue:
         self._next_try = 0.0
 
     def put(self, write: Callable[[], object], *, rows: int = 1) -> None:
+        if self.vanished:
+            return
         self._pending.append((rows, write))
         self.pending_rows += rows
 
@@ -60,6 +72,12 @@ class WriteQueue:
                 write()
                 self._pending.popleft()
                 self.pending_rows -= rows
+        except RunVanished:
+            raise
+        except sqlite3.IntegrityError:
+            if self.run_id is None or self.store.run_exists(self.run_id):
+                raise
+            self.gone()
         except sqlite3.OperationalError as exc:
             if not _is_lock(exc):
                 raise
@@ -73,6 +91,13 @@ class WriteQueue:
         self.locked_since = None
         self._backoff = FIRST_BACKOFF
         return True
+
+    def gone(self) -> None:
+        """The run's row is gone (a FOREIGN KEY refusal, a heartbeat that found no row)."""
+        self.vanished = True
+        self._pending.clear()
+        self.pending_rows = 0
+        raise RunVanished(self.run_id or "?")
 
     def check_bound(self, where: str) -> None:
         if self.pending_rows > MAX_PENDING_ROWS:

@@ -180,6 +180,8 @@ def cell(run: dict[str, Any], key: str) -> str:
         return (run.get("created_at") or "").replace("T", " ")[:19]
     if key == "tags":
         return ", ".join(run.get("tags") or [])
+    if key == "status" and run.get("damaged"):  # another program's edit: the tooltip says what
+        return "damaged"
     if key.startswith(CONFIG_PREFIX):
         return _value_text((run.get("_config") or {}).get(key[len(CONFIG_PREFIX):]))
     if key.startswith(METRIC_PREFIX):
@@ -302,6 +304,8 @@ class RunsModel(QAbstractTableModel):
         if role == Qt.ItemDataRole.ForegroundRole and key == "status" and run.get("status") in STATUS_COLORS:
             return QBrush(STATUS_COLORS[run["status"]])
         if role == Qt.ItemDataRole.ToolTipRole:
+            if key == "status" and run.get("damaged"):
+                return "damaged: " + "; ".join(run["damaged"])
             if key == "status" and run.get("error"):
                 return run["error"]
             if key == "name" and run.get("notes"):
@@ -385,7 +389,9 @@ def add_progress(store: Store, runs: list[dict]) -> None:
         if run.get("status") in ("finished", None):
             continue
         row = store.conn.execute(
-            "SELECT MAX(step), (SELECT json_extract(config, '$.train.episodes') FROM runs WHERE id = ?) "
+            # json_valid first: a config another program broke must not stop the whole page
+            "SELECT MAX(step), (SELECT CASE WHEN json_valid(config) THEN json_extract(config, '$.train.episodes') END"
+            " FROM runs WHERE id = ?) "
             "FROM metrics WHERE run_id = ? AND name = 'train_loss'",
             (run["id"], run["id"]),
         ).fetchone()
