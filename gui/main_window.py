@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QByteArray, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtCore import QByteArray, QRect, QTimer
+from PySide6.QtGui import QAction, QCloseEvent, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -38,6 +38,7 @@ from gui.pages.runs import RunsPage
 from gui.pages.studies import StudiesPage
 from gui.pages.try_model import TryModelPage
 from gui.reattach import Reattacher
+from gui.window_size import fitting_geometry, fitting_size
 from gui.resume import resume_session
 from gui.run_queue import RunQueue, describe
 from gui.run_session import RunSession
@@ -142,7 +143,7 @@ class MainWindow(QMainWindow):
         if restore:
             self._restore()
         else:
-            self.resize(1280, 820)
+            self.resize(fitting_size(self._available_geometry()))
             self.new_page.set_config(RunConfig())
         self.nav.setCurrentRow(0)
         QTimer.singleShot(0, self.info.refresh_devices)
@@ -408,14 +409,20 @@ class MainWindow(QMainWindow):
         self.monitor_page.add_session(session)
         self.show_page(1)
 
+    def _available_geometry(self) -> QRect:
+        """The screen it opens on, less its panels."""
+        screen = self.screen() or QGuiApplication.primaryScreen()
+        return screen.availableGeometry() if screen is not None else QRect(0, 0, 1280, 860)
+
     # --- settings -----------------------------------------------------------------------
     def _restore(self) -> None:
         settings = app_settings()
         geometry = settings.value("window/geometry")
         if isinstance(geometry, QByteArray) and not geometry.isEmpty():
             self.restoreGeometry(geometry)
+            self.setGeometry(fitting_geometry(self.geometry(), self._available_geometry()))
         else:
-            self.resize(1280, 820)
+            self.resize(fitting_size(self._available_geometry()))
         splitter = settings.value("window/new_splitter")
         if isinstance(splitter, QByteArray):
             self.new_page.splitter.restoreState(splitter)
