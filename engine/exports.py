@@ -5,11 +5,10 @@ Torch-free: ``metalab-engine runs export`` and the GUI's Runs page both call ``e
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from typing import Any
 
+from engine.csv_cells import csv_text
 from engine.events import json_safe
 from engine.store import Store
 
@@ -33,12 +32,8 @@ def export_run(store: Store, run_id: str, fmt: str) -> str:
         ))
         document = json_safe({"run": run, "metrics": metrics, "episodes": episodes, "logs": store.logs(run["id"])})
         return json.dumps(document, indent=2, default=str, allow_nan=False) + "\n"
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(METRIC_COLUMNS)
-    for row in metrics:
-        writer.writerow([run["id"], row["name"], row["step"], row["value"], row["wall_time"], row["time"]])
-    return buffer.getvalue()
+    rows = [[run["id"], row["name"], row["step"], row["value"], row["wall_time"], row["time"]] for row in metrics]
+    return csv_text([METRIC_COLUMNS, *rows])
 
 
 def _toml_safe(value: Any) -> Any:

@@ -9,9 +9,7 @@ self-contained report (plots inlined as a base64 PNG).
 from __future__ import annotations
 
 import base64
-import csv
 import html
-import io
 import math
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from engine.compare import compare_runs, config_diff, headline
+from engine.csv_cells import csv_text
 from engine.store import Store
 from gui.metric_kinds import default_picks, final_partner
 
@@ -275,13 +274,11 @@ def unpaired_note(comp: Comparison) -> str:
 
 def comparison_csv(comp: Comparison) -> str:
     """One row per run: final metrics with CIs, then the difference to the reference."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
     metrics: list[str] = []
     for s in comp.stats["runs"]:
         metrics += [m for m in s["metrics"] if m not in metrics]
-    writer.writerow(["run_id", "name", "method", *[f"{m}{suffix}" for m in metrics for suffix in ("", "_ci95")],
-                     "reference_id", "paired", "n_episodes", "diff_test_accuracy", "diff_ci95", "p_value"])
+    rows: list[list[Any]] = [["run_id", "name", "method", *[f"{m}{suffix}" for m in metrics for suffix in ("", "_ci95")],
+                              "reference_id", "paired", "n_episodes", "diff_test_accuracy", "diff_ci95", "p_value"]]
     by_id = {c["id"]: c for c in comp.stats["comparisons"]}
     for s in comp.stats["runs"]:
         row = [s["id"], s["name"], s["method"]]
@@ -290,8 +287,8 @@ def comparison_csv(comp: Comparison) -> str:
             row += [v.get("mean", ""), "" if v.get("ci95") is None else v["ci95"]]
         c = by_id.get(s["id"])
         row += [comp.reference] + ([c["paired"], c["n"], c["mean_diff"], c["ci95"], c["p_value"]] if c else ["", "", "", "", ""])
-        writer.writerow(row)
-    return buffer.getvalue()
+        rows.append(row)
+    return csv_text(rows)
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:

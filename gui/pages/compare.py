@@ -96,6 +96,7 @@ class ComparePage(QWidget):
         self.title = QLabel("Select 2 to 20 runs on the Runs page and press Compare.")
         # One line that never changes height: a wrapping title re-laid out (and re-downsampled) every plot.
         self.title.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Fixed)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # run names are the user's text, never markup
         self.reference = QComboBox()
         # (not AdjustToContents: a long run name would widen the window)
         self.reference.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -169,6 +170,7 @@ class ComparePage(QWidget):
         right = QVBoxLayout()
         pick = QHBoxLayout()
         self.scatter_title = QLabel("Per-episode test accuracy, reference vs")
+        self.scatter_title.setTextFormat(Qt.TextFormat.PlainText)  # a metric name from the user's files
         pick.addWidget(self.scatter_title)
         pick.addWidget(self.scatter_run, 1)
         right.addLayout(pick)
