@@ -19,6 +19,7 @@ import sys
 
 from engine.cli import _baseline, _info, _inspect, _lm, _model, _run, _runs, _serve, _study
 from engine.cli._output import EXIT_FAILED, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE, Parser
+from engine.cli._terminal import SafeStream, escape
 from engine.errors import OutOfMemory, UserError
 
 __all__ = ["EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "build_parser", "main"]
@@ -39,14 +40,25 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
+    original = sys.stdout
+    if not isinstance(original, SafeStream):  # what a command prints holds users' text: shown, not obeyed
+        sys.stdout = SafeStream(original)  # type: ignore[assignment]
+    try:
+        return _main(argv)
+    finally:
+        if isinstance(sys.stdout, SafeStream) and sys.stdout is not original:
+            sys.stdout = original
+
+
+def _main(argv: list[str] | None) -> int:
     try:
         args = build_parser().parse_args(argv)
         return args.func(args)
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escape(exc)}", file=sys.stderr)
         return EXIT_USAGE
     except OutOfMemory as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {escape(exc)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
@@ -56,16 +68,16 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
     except OSError as exc:  # a full disk, a read-only data folder
         where = f"{exc.filename}: " if getattr(exc, "filename", None) else ""
-        print(f"error: {where}{exc.strerror or exc}", file=sys.stderr)
+        print(f"error: {escape(where)}{escape(exc.strerror or exc)}", file=sys.stderr)
         return EXIT_FAILED
     except sqlite3.OperationalError as exc:
-        print(f"error: the run database could not be written ({exc})", file=sys.stderr)
+        print(f"error: the run database could not be written ({escape(exc)})", file=sys.stderr)
         return EXIT_FAILED
     except Exception as exc:  # an engine bug: say so in one line, keep the traceback for the log
         import traceback
 
         traceback.print_exc(file=sys.stderr)
-        print(f"error: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"error: internal error: {type(exc).__name__}: {escape(exc)}", file=sys.stderr)
         return EXIT_FAILED
 
 

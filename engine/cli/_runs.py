@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.cli._output import EXIT_OK, Parser, db_path, open_store, print_json, route_library_output_to_stderr, with_db
+from engine.cli._terminal import escape
 from engine.errors import UserError
 from engine.store import RUN_STATUSES
 
@@ -38,7 +39,7 @@ def cmd_runs_list(args: argparse.Namespace) -> int:
         value = row["headline"]
         acc = (f"{short:>4} {value * 100:7.2f}%" if share else f"{short:>4} {value:8.2f}") if isinstance(value, (int, float)) else f"{'-':>13}"
         status = "damaged" if row["damaged"] else row["status"]
-        print(f"{row['id']:12}  {status:11}  {row['method'] or '-':9}  {acc}  {row['created_at'][:19]:19}  {row['name']}"
+        print(f"{row['id']:12}  {status:11}  {escape(row['method'] or '-'):9}  {acc}  {row['created_at'][:19]:19}  {escape(row['name'])}"
               + (f"  ({damage_note(row['damaged'])})" if row["damaged"] else ""))
     return EXIT_OK
 
@@ -61,12 +62,15 @@ def cmd_runs_show(args: argparse.Namespace) -> int:
     if args.json:
         print_json(run)
         return EXIT_OK
-    print(f"{run['name']}  ({run['id']}, {run['status']})")
-    print(f"method {run['method']} · model {run['model']} · dataset {run['dataset']} · device {run['device'] or '-'}")
+    print(f"{escape(run['name'])}  ({run['id']}, {escape(run['status'])})")
+    print(f"method {escape(run['method'])} · model {escape(run['model'])} · dataset {escape(run['dataset'])}"
+          f" · device {escape(run['device'] or '-')}")
+    if run.get("tags"):
+        print(f"tags {', '.join(escape(t) for t in run['tags'])}")
     for key, value in sorted(run["final_metrics"].items()):
-        print(f"  {key:32} {value}")
+        print(f"  {escape(key):32} {escape(value)}")
     if run.get("error"):
-        print(f"error: {run['error']}")
+        print(f"error: {escape(run['error'])}")
     if run["damaged"]:
         print(damage_note(run["damaged"]))
     return EXIT_OK
@@ -239,8 +243,8 @@ def cmd_runs_compare(args: argparse.Namespace) -> int:
     for run in result["runs"]:
         acc = run["metrics"].get(metric)
         text = f"{acc['mean'] * scale:6.2f}{unit} ± {(acc['ci95'] or 0) * scale:5.2f}" if acc else "-"
-        print(f"{run['id']:12}  {run['name'][:24]:24}  {text:>18}" + (f"  ({damage_note(run['damaged'])})" if run["damaged"] else ""))
-    print(f"\nagainst {result['reference']} ({names[result['reference']]['name']}):")
+        print(f"{run['id']:12}  {escape(run['name'])[:24]:24}  {text:>18}" + (f"  ({damage_note(run['damaged'])})" if run["damaged"] else ""))
+    print(f"\nagainst {result['reference']} ({escape(names[result['reference']]['name'])}):")
     for c in result["comparisons"]:
         if c.get("reason") == "no per-episode results":  # an imported run, or one without a meta-test
             print(f"  {c['id']:12} no paired statistics without per-episode results")
