@@ -26,3 +26,39 @@ def _has(distribution):
         return True
     except metadata.PackageNotFoundError:
         return False
+
+
+def test_an_exported_run_file_carries_the_runs_current_name(tmp_path):
+    import tomllib
+
+    from engine.exports import export_run
+    from engine.store import Store
+    from tests.gui.store_fill import add_run, base_config
+
+    with Store(tmp_path / "runs.db") as store:
+        run_id = add_run(store, base_config("first name"))
+        store.update_run(run_id, name="renamed on the Runs page")
+        exported = tomllib.loads(export_run(store, run_id, "toml"))
+    assert exported["name"] == "renamed on the Runs page"
+
+
+def test_the_log_pane_follows_new_lines_unless_scrolled_up(qtbot):
+    import time
+
+    from gui.pages.monitor import MonitorPage
+    from gui.run_session import RunSession
+
+    page = MonitorPage()
+    qtbot.addWidget(page)
+    page.resize(900, 700)
+    page.show()
+    session = RunSession("r1", "run")
+    page.add_session(session)
+    bar = page.log_view.verticalScrollBar()
+    for i in range(200):
+        session.log.append_rows([(time.time(), "info", f"line {i}")])
+    qtbot.waitUntil(lambda: bar.maximum() > 0, timeout=3000)
+    assert bar.value() == bar.maximum()  # at the newest line
+    bar.setValue(0)  # the user reads from the top
+    session.log.append_rows([(time.time(), "info", "one more")])
+    assert bar.value() == 0  # not pulled away
