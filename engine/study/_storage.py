@@ -17,11 +17,11 @@ journal file, ``optuna-dashboard PATH``).
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import UserError
+from engine.urls import redact
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -33,11 +33,6 @@ HINT = "journal:PATH, sqlite:///PATH, postgresql://USER@HOST/DB or mysql://USER@
 
 def default_storage(db_path: Path) -> str:
     return f"journal:{Path(db_path).expanduser().resolve().parent / DEFAULT_JOURNAL}"
-
-
-def redact(url: str) -> str:
-    """The URL without its password, for messages and listings."""
-    return re.sub(r"(://[^:/@]+):[^@/]*@", r"\1:***@", url)
 
 
 def check_storage(url: str, *, db_path: Path | None = None) -> None:

@@ -32,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import RunConfig
+from engine.urls import redact
 from gui.engine_info import CALL_TIMEOUT_MS, EngineCall
 from gui.engine_process import engine_command
 from gui.formatting import format_duration, plural
@@ -96,6 +97,8 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
 
         self.storage = QLineEdit(placeholderText=f"default: studies.journal beside {self.db_path.name}")
         self.storage.setToolTip("Optuna storage URL: journal:PATH, sqlite:///PATH or postgresql://…")
+        # a database URL can hold a password: shown only while it is edited
+        self.storage.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit)
         self.storage.returnPressed.connect(self.refresh)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
@@ -231,7 +234,7 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
         rows = [[s["name"], s.get("sampler") or "", trials_text(s), _value(s.get("best_value")),
                  s.get("metric") or "", s.get("direction") or ""] for s in self.studies]
         self.studies_model.set_rows(rows)
-        self.message.setText(f"{plural(len(rows), 'study')} in {self.storage_url()}" if rows else
+        self.message.setText(f"{plural(len(rows), 'study')} in {redact(self.storage_url())}" if rows else
                              "No studies yet: press New study… (or run metalab-engine study run STUDY.toml)")
         names = [s["name"] for s in self.studies]
         if names:
