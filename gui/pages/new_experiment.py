@@ -222,6 +222,20 @@ class NewExperimentPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)
         layout.addLayout(bottom)
+        self._order_tabs()
+
+    def _order_tabs(self) -> None:
+        """Tab follows the screen: Method, Search, the method's fields, the run's, then the bottom
+        row left to right, Launch last. By creation order Launch led back into the method form
+        (Search, Baseline and every rebuilt method field were created after it)."""
+        def fields(form: QWidget) -> list[QWidget]:
+            return [w for w in form.findChildren(QWidget)  # not a combo box's popup: a window of its own
+                    if w.focusPolicy() & Qt.FocusPolicy.TabFocus and w.window() is form.window()]
+
+        chain = [self.method, self.search_button, *fields(self.param_form), self.name, self.tags,
+                 *fields(self.run_form), self.baseline_button, self.open_button, self.save_button, self.launch_button]
+        for before, after in zip(chain, chain[1:]):
+            QWidget.setTabOrder(before, after)
 
     # --- methods ------------------------------------------------------------------------
     def _fill_methods(self, mode: str = "episodic", task_type: str = tasks.DEFAULT_TASK_TYPE, model_kind: str | None = None) -> None:
@@ -301,6 +315,8 @@ class NewExperimentPage(QWidget):
         self.method_description.setText(spec.description if spec else "")
         if name in self._method_values:
             self.param_form.set_values(self._method_values[name])
+        if hasattr(self, "launch_button"):
+            self._order_tabs()  # the method's new fields go back between Search and the run's
         self.schedule_validate()
 
     # --- config <-> form ----------------------------------------------------------------
