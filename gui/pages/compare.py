@@ -38,6 +38,7 @@ from engine.fileio import atomic_write_bytes, atomic_write_text
 from gui import startup_imports
 from gui.background import Worker
 from gui.chart_colors import run_colors
+from gui.export_places import exported, suggested
 from gui.compare_data import (
     PAIRED_HEADER,
     Comparison,
@@ -447,9 +448,9 @@ class ComparePage(QWidget):
     def _export_dialog(self, fmt: str) -> None:
         filters = {"csv": "CSV (*.csv)", "png": "PNG image (*.png)", "svg": "SVG image (*.svg)", "html": "HTML report (*.html)",
                    "md": "Markdown report (*.md)"}
-        path, _ = QFileDialog.getSaveFileName(self, "Export the comparison", str(Path.home() / f"comparison.{fmt}"), filters[fmt])
-        if path:
-            self.export(fmt, Path(path))
+        path, _ = QFileDialog.getSaveFileName(self, "Export the comparison", suggested(f"comparison.{fmt}"), filters[fmt])
+        if path and self.export(fmt, Path(path)):
+            exported(self, path, "the comparison")
 
 
 def _wrapping(text: str) -> QLabel:

@@ -37,6 +37,7 @@ from engine.fileio import atomic_write_bytes
 from engine.store import Store
 from gui import startup_imports
 from gui.engine_info import format_bytes
+from gui.export_places import exported, suggested
 from gui.formatting import format_duration, headline_text
 from gui.models.log_model import LogFilterModel
 from gui.oom_relaunch import OomPanel
@@ -427,13 +428,15 @@ class MonitorPage(QWidget):
 
     def _export_dialog(self, fmt: str) -> None:
         name = self.session.name if self.session is not None else "charts"
-        path, _ = QFileDialog.getSaveFileName(self, "Export the charts", str(Path.home() / f"{name}.{fmt}"),
+        path, _ = QFileDialog.getSaveFileName(self, "Export the charts", suggested(f"{name}.{fmt}"),
                                               "PNG image (*.png)" if fmt == "png" else "SVG image (*.svg)")
         if path:
             try:
                 self.export_charts(fmt, Path(path))
             except OSError as exc:
                 self.status.setText(f"Cannot export: {_escape(str(exc))}")
+                return
+            exported(self, path, "the charts")
 
     def _stop_clicked(self) -> None:
         if self.session is not None:

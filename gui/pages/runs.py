@@ -37,6 +37,7 @@ from engine.errors import UserError
 from engine.store import Store
 from gui.background import Worker
 from gui.engine_process import engine_command
+from gui.export_places import export_folder
 from gui.formatting import plural
 from gui.models.runs_model import (
     COLUMNS,
@@ -455,7 +456,7 @@ class RunsPage(RunColumns, RunTransfers, QWidget):
 
     # --- dialogs (tests replace these) ---------------------------------------------------------
     def ask_folder(self, title: str) -> str | None:
-        return QFileDialog.getExistingDirectory(self, title, str(Path.home())) or None
+        return QFileDialog.getExistingDirectory(self, title, str(export_folder())) or None
 
     def ask_text(self, title: str, label: str, value: str) -> str | None:
         text, ok = QInputDialog.getText(self, title, label, QLineEdit.EchoMode.Normal, value)

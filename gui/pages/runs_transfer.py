@@ -13,6 +13,7 @@ from engine.exports import export_run
 from engine.external import AGAIN_FLAG
 from engine.fileio import atomic_write_text
 from engine.store import Store
+from gui.export_places import exported, remember_folder, suggested
 from gui.run_exchange import export_mlflow_args, export_tensorboard_args, import_mlflow_args, import_tensorboard_args
 
 EXPORT_FILTERS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "toml": "TOML config (*.toml)"}
@@ -23,8 +24,8 @@ class RunTransfers:
         runs = self.selected_runs()
         if not runs:
             return
-        suggested = str(Path.home() / f"{runs[0]['name']}-{runs[0]['id']}.{fmt}")
-        path = self.ask_save_path(f"Export {runs[0]['name']}", suggested, EXPORT_FILTERS[fmt])
+        start = suggested(f"{runs[0]['name']}-{runs[0]['id']}.{fmt}")
+        path = self.ask_save_path(f"Export {runs[0]['name']}", start, EXPORT_FILTERS[fmt])
         if path:
             self.export_run(runs[0]["id"], fmt, Path(path))
 
@@ -36,7 +37,7 @@ class RunTransfers:
         except (UserError, OSError) as exc:
             QMessageBox.warning(self, "Cannot export", str(exc))
             return False
-        self.message.setText(f"Exported {path.name}")
+        self.message.setText(exported(self, path, f"run {run_id}"))
         return True
 
     # --- TensorBoard and MLflow (engine calls: gui.run_exchange) --------------------------------
@@ -44,6 +45,7 @@ class RunTransfers:
         ids = self.selected_ids()
         folder = self.ask_folder("Export to TensorBoard: a log folder (one sub-folder per run)") if ids else None
         if folder:
+            remember_folder(folder)
             self._exchange(export_tensorboard_args(ids, Path(folder), self.db_path))
 
     def export_selected_to_mlflow(self) -> None:

@@ -38,6 +38,7 @@ from gui.background import Worker
 from gui.engine_info import EngineCall
 from gui.engine_process import engine_command
 from gui.entity_html import sentence_html, type_colors
+from gui.export_places import export_folder, exported
 from gui.formatting import headline_text
 from gui.method_fit import answers_with_prompts
 from gui.ner_examples import TOKEN_TASK, query_request, run_examples, support_request, task_type
@@ -379,7 +380,8 @@ class TryModelPage(QWidget):
         run_id = self.run_combo.currentData()
         if not run_id:
             return
-        folder = QFileDialog.getExistingDirectory(self, "Export the model into a folder (a new subfolder is made)", str(Path.home()))
+        folder = QFileDialog.getExistingDirectory(self, "Export the model into a folder (a new subfolder is made)",
+                                                  str(export_folder()))
         if folder:
             self.export_model(Path(folder) / f"metalab-{run_id}")
 
@@ -400,4 +402,5 @@ class TryModelPage(QWidget):
             self.call_failed.emit(error)
             return
         self.message.setText(f"Exported run {result['run_id']} to {result['path']} ({', '.join(result['files'])}).")
+        exported(self, result["path"], f"the model of run {result['run_id']}")
         self.model_exported.emit(result["path"])

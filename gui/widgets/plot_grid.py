@@ -25,6 +25,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QImage, QPainter
 from PySide6.QtWidgets import QFileDialog, QFrame, QGraphicsItem, QScrollArea, QSizePolicy, QWidget
 
 from engine.fileio import atomic_write_bytes
+from gui.export_places import exported, suggested
 from gui.metric_kinds import log_by_default
 from gui.svg_bake import bake_transforms
 
@@ -282,10 +283,11 @@ class PlotGrid(QScrollArea):
 
     def _export_dialog(self, fmt: str, key: str) -> None:
         name = "".join(c if c.isalnum() or c in "-_" else "_" for c in key)
-        path, _ = QFileDialog.getSaveFileName(self, "Export the chart", str(Path.home() / f"{name}.{fmt}"),
+        path, _ = QFileDialog.getSaveFileName(self, "Export the chart", suggested(f"{name}.{fmt}"),
                                               "PNG image (*.png)" if fmt == "png" else "SVG image (*.svg)")
         if path:
             atomic_write_bytes(Path(path), self.export(fmt, key))
+            exported(self, path, "the chart")
 
 
 def _legend_font() -> QFont:
