@@ -46,6 +46,9 @@ def inspectable(final: dict[str, Any]) -> bool:
     return (final.get("headline_metric") or "test_accuracy") == "test_accuracy" and bool(final.get("test_episodes"))
 
 
+NO_RUNS = "No finished episodic run with saved weights yet."
+
+
 def inspectable_runs(db_path: Path) -> list[dict[str, Any]]:
     """Finished episodic classification runs with saved weights, newest first."""
     if not db_path.exists():
@@ -151,7 +154,9 @@ class InspectPage(QWidget):
         self.run_combo.blockSignals(False)
         self._run_changed()
         if not runs:
-            self.message.setText("No finished episodic run with saved weights yet.")
+            self.message.setText(NO_RUNS)
+        elif self.message.text() == NO_RUNS:  # said before the run finished: not beside the run now listed
+            self.message.setText("")
         pending, self._pending = self._pending, None
         if pending:
             run_id, episode = pending

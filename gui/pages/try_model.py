@@ -106,6 +106,9 @@ def parse_support(text: str) -> list[dict[str, str]]:
     return out
 
 
+NO_RUNS = "No finished run with saved weights yet."
+
+
 class TryModelPage(QWidget):
     prediction_shown = Signal()
     examples_shown = Signal()  # the run's own examples filled the inputs
@@ -244,7 +247,9 @@ class TryModelPage(QWidget):
         self.predict_button.setEnabled(bool(runs))
         self.export_button.setEnabled(bool(runs))
         if not runs:
-            self.message.setText("No finished run with saved weights yet.")
+            self.message.setText(NO_RUNS)
+        elif self.message.text() == NO_RUNS:  # said before the run finished: not beside the run now listed
+            self.message.setText("")
 
     # --- task types -------------------------------------------------------------------------
     def _run_selected(self, *_: Any) -> None:
