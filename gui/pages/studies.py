@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QProcess, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import QProcess, QProcessEnvironment, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -32,8 +32,9 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import RunConfig
+from engine.storage_secret import STORAGE_ENV, has_password, redact
 from gui.engine_info import CALL_TIMEOUT_MS, EngineCall
-from gui.engine_process import engine_command
+from gui.engine_process import engine_command, environment_with
 from gui.formatting import format_duration, plural
 from gui.models.records_model import SORT_ROLE, RecordsModel
 from gui.pages.compare import table_view
@@ -43,6 +44,7 @@ from gui.widgets import population_plots, study_plots
 from gui.widgets.study_dialog import StudyDialog
 
 LIVE_REFRESH_MS = 5000
+STORAGE_TIP = "Optuna storage URL: journal:PATH, sqlite:///PATH or postgresql://…"
 STUDY_COLUMNS = ["Study", "Sampler", "Trials", "Best", "Metric", "Direction"]
 STATE_COLORS = study_plots.STATE_COLORS
 
@@ -95,7 +97,8 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
         self.dialog: StudyDialog | None = None
 
         self.storage = QLineEdit(placeholderText=f"default: studies.journal beside {self.db_path.name}")
-        self.storage.setToolTip("Optuna storage URL: journal:PATH, sqlite:///PATH or postgresql://…")
+        self.storage.setToolTip(STORAGE_TIP)
+        self.storage.textChanged.connect(self._storage_typed)
         self.storage.returnPressed.connect(self.refresh)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
@@ -207,9 +210,19 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
     def storage_url(self) -> str:
         return self.storage.text().strip() or f"journal:{self.db_path.expanduser().resolve().parent / 'studies.journal'}"
 
+    def storage_environment(self) -> QProcessEnvironment:
+        """The storage URL for an engine process: in its environment, never its argv (``/proc/PID/cmdline``)."""
+        return environment_with({STORAGE_ENV: self.storage_url()})
+
+    def _storage_typed(self, text: str) -> None:
+        # a URL with a password shows as dots unless the field is being edited; the redacted form is its tooltip
+        secret = has_password(text)
+        self.storage.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit if secret else QLineEdit.EchoMode.Normal)
+        self.storage.setToolTip((f"{redact(text.strip())}\n" if secret else "") + STORAGE_TIP)
+
     def _call(self, args: list[str], on_done: Any, *, timeout_ms: int = CALL_TIMEOUT_MS) -> None:
-        call = EngineCall([*args, "--db", str(self.db_path), "--storage", self.storage_url()], self.command, self,
-                          timeout_ms=timeout_ms)
+        call = EngineCall([*args, "--db", str(self.db_path)], self.command, self, timeout_ms=timeout_ms,
+                          environment=self.storage_environment())
         self._calls.add(call)
 
         def done(result: Any, error: str) -> None:
@@ -231,7 +244,7 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
         rows = [[s["name"], s.get("sampler") or "", trials_text(s), _value(s.get("best_value")),
                  s.get("metric") or "", s.get("direction") or ""] for s in self.studies]
         self.studies_model.set_rows(rows)
-        self.message.setText(f"{plural(len(rows), 'study')} in {self.storage_url()}" if rows else
+        self.message.setText(f"{plural(len(rows), 'study')} in {redact(self.storage_url())}" if rows else
                              "No studies yet: press New study… (or run metalab-engine study run STUDY.toml)")
         names = [s["name"] for s in self.studies]
         if names:
