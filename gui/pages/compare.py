@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.fileio import atomic_write_bytes, atomic_write_text
+from engine.text_escape import html_text
 from gui import startup_imports
 from gui.background import Worker
 from gui.chart_colors import run_colors
@@ -152,6 +153,7 @@ class ComparePage(QWidget):
         self.paired_model = RecordsModel(PAIRED_HEADER)
         self.paired_model.highlight = self._paired_highlight
         self.note = QLabel("")
+        self.note.setTextFormat(Qt.TextFormat.PlainText)  # it names runs
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #9a6200;")
         self.scatter_run = QComboBox()
@@ -322,7 +324,7 @@ class ComparePage(QWidget):
         self.results_model.set_rows(rows, columns=header)
         self.paired_model.set_rows(paired_table(comp))
         metric = paired_metric(comp)  # the reference task's headline: accuracy, F1, perplexity
-        self.paired_title.setText(PAIRED_TITLE.format(metric=metric))
+        self.paired_title.setText(PAIRED_TITLE.format(metric=html_text(metric)))  # rich text: a metric name is the user's
         self.scatter_title.setText(f"Per-episode {metric}, reference vs")
         note = "Computing the statistics…" if comp.stats_pending else unpaired_note(comp)
         self.note.setText(note)

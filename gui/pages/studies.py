@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from engine.config import RunConfig
 from engine.storage_secret import STORAGE_ENV, has_password, redact
+from engine.text_escape import html_text
 from gui.engine_info import CALL_TIMEOUT_MS, EngineCall
 from gui.engine_process import engine_command, environment_with
 from gui.formatting import format_duration, plural
@@ -237,7 +238,7 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
 
     def _studies_loaded(self, result: Any, error: str) -> None:
         if error:
-            self.message.setText(f"Cannot read the studies: {error}")
+            self.message.setText(f"Cannot read the studies: {redact(error)}")
             return
         self.studies = list(result or [])
         current = self._wanted or self.current_study()
@@ -289,7 +290,7 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
         if request is not None and request != self._shown_request:
             return  # a newer request is on its way: this answer may predate the latest trials
         if error:
-            self.message.setText(f"Cannot read the study: {error}")
+            self.message.setText(f"Cannot read the study: {redact(error)}")
             return
         self.details = self.keep_importances(result)
         self.show_details()
@@ -311,9 +312,9 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
         if d.get("best_value") is not None:
             params = ", ".join(f"{k.rsplit('.', 1)[-1]} = {_param(v)}" for k, v in d["best_params"].items())
             best = f" Best: trial {d['best_trial']}, {d.get('metric')} {d['best_value']:.4f} ({params})."
-        self.summary.setText(f"<b>{d['name']}</b> — {d.get('sampler')} sampler, {d.get('pruner')} pruner, "
-                             f"{d.get('direction')} {d.get('metric')}. Trials: {counts or 'none'}"
-                             f" (budget {d.get('budget') or '–'}).{best}")
+        rest = (f" — {d.get('sampler')} sampler, {d.get('pruner')} pruner, {d.get('direction')} {d.get('metric')}. "
+                f"Trials: {counts or 'none'} (budget {d.get('budget') or '–'}).{best}")
+        self.summary.setText(f"<b>{html_text(d['name'])}</b>{html_text(rest)}")  # rich text: the study's name is the user's
         for row, study in enumerate(self.studies):  # the list row follows the details just read
             if study["name"] == d["name"]:
                 study.update(counts=d.get("counts", {}), budget=d.get("budget"), best_value=d.get("best_value"))
