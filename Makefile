@@ -19,7 +19,10 @@ $(STAMP): pyproject.toml constraints.txt | $(PY)
 
 install: $(STAMP)
 
+# Qt's window needs X11/xcb system libraries the wheels do not bundle: installed here where
+# the machine allows (root or sudo without a password, apt-get), else one line says how.
 run: install
+	$(PYTHON) -m gui.system_libs --install
 	$(VENV)/bin/metalab
 
 demo: install

@@ -251,6 +251,17 @@ register(
     )
 )
 
+def _reptile_param(param: Param) -> Param:
+    """Reptile's outer step is plain SGD toward the adapted weights: its help says so, not AdamW."""
+    if param.name == "scope":
+        return replace(param, choices=("top_k_layers", "lora", "all"))
+    if param.name == "lr":
+        return replace(param, help="Outer step size of plain SGD: the share of the way toward the adapted weights (1 = all the way)")
+    if param.name == "weight_decay":
+        return replace(param, help="Weight decay of the outer SGD step")
+    return param
+
+
 register(
     MethodSpec(
         name="reptile",
@@ -260,7 +271,7 @@ register(
         tasks=WITH_LM,
         family="gradient",
         params=tuple(
-            replace(p, choices=("top_k_layers", "lora", "all")) if p.name == "scope" else p
+            _reptile_param(p)
             for p in _gradient_params(drop=("first_order", "vmap_tasks", "head_init"), inner_steps=3, grad_clip=0.0, lr=0.5)
         ),
     )

@@ -23,7 +23,9 @@ def export_run(store: Store, run_id: str, fmt: str) -> str:
     if fmt == "toml":
         import tomli_w
 
-        return tomli_w.dumps(_toml_safe(run["config"]))
+        # the name as the run is called now (a rename changes the row, not the config it ran)
+        config = {**run["config"], "name": run["name"]} if run.get("name") else run["config"]
+        return tomli_w.dumps(_toml_safe(config))
     metrics = store.metrics(run["id"])
     if fmt == "json":
         episodes = list(store.db.query(

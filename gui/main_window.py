@@ -37,7 +37,7 @@ from gui.pages.new_experiment import NewExperimentPage
 from gui.pages.runs import RunsPage
 from gui.pages.studies import StudiesPage
 from gui.pages.try_model import TryModelPage
-from gui.reattach import Reattacher
+from gui.reattach import Reattacher, followable
 from gui.window_size import fitting_geometry, fitting_size
 from gui.resume import resume_session
 from gui.run_queue import RunQueue, describe
@@ -396,13 +396,20 @@ class MainWindow(QMainWindow):
 
     def open_run(self, run_id: str) -> None:
         for session in reversed(self.monitor_page.sessions):
-            if session.run_id == run_id:
+            live = self.queue.job(run_id) is not None or run_id in self.reattacher.followers
+            if session.run_id == run_id and (session.is_over or live):
                 self.monitor_page.show_session(session)
                 self.show_page(1)
                 return
         try:
             with Store(self.db_path) as store:
-                session = RunSession.from_store(store, store.get_run(run_id), parent=self)
+                run = store.get_run(run_id)
+                if followable(run):  # a study trial (or another engine) writing it now: follow it to its end
+                    what = f"study trial {run['trial_number']}" if run.get("study") else "run"
+                    note = f"{what} run by another process (pid {run['pid']}); following its progress from the database"
+                    session = self.reattacher.follow(run, note=note)
+                else:
+                    session = RunSession.from_store(store, run, parent=self)
         except UserError as exc:
             QMessageBox.warning(self, "Cannot open the run", str(exc))
             return

@@ -44,6 +44,14 @@ def live_runs(db_path: str | Path) -> list[dict[str, Any]]:
     return out
 
 
+def followable(run: dict[str, Any]) -> bool:
+    """A queued or running run whose engine is alive on this host: another process writes it
+    (a study worker's trial, an engine an earlier GUI started), so a snapshot would freeze."""
+    pid = int(run.get("pid") or 0)
+    return (run.get("status") in ("queued", "running") and run.get("host") == socket.gethostname()
+            and pid > 0 and process_group.pid_alive(pid))
+
+
 def _poll(db_path: Path, run_id: str, pid: int, metric_rowid: int, log_rowid: int) -> dict[str, Any]:
     """One look at the store (worker thread, its own connection)."""
     with Store(db_path, readonly=True) as store:
@@ -192,13 +200,14 @@ class Reattacher(QObject):
             return []
         return [self.follow(run) for run in runs if run["id"] not in self.followers]
 
-    def follow(self, run: dict[str, Any]) -> RunSession:
+    def follow(self, run: dict[str, Any], note: str = "") -> RunSession:
+        """A session fed from the store while ``run``'s engine (pid in its row) goes on elsewhere."""
         session = RunSession(run["id"], run.get("name") or run["id"], device=run.get("device") or "", parent=self)
         session.status = "running"
         follower = StoreFollower(run, self.db_path, stop_timeout=self.stop_timeout, interval_ms=self.interval_ms,
                                  parent=self)
         session.attach(follower)
-        note = f"re-attached to the engine (pid {follower.pid}); following its progress from the database"
+        note = note or f"re-attached to the engine (pid {follower.pid}); following its progress from the database"
         session.log.append_rows([(time.time(), "info", note)])
         follower.run_finished.connect(lambda status, _f, _e, rid=follower.run_id: self._ended(rid, status))
         self.followers[follower.run_id] = follower

@@ -289,6 +289,8 @@ class MonitorPage(QWidget):
                 (self.session.progress_changed, self._queue_progress),
                 (self.session.info_changed, self._show_status),
                 (self.session.log.rowsInserted, self._show_warnings),
+                (self.session.log.rowsAboutToBeInserted, self._note_log_position),
+                (self.session.log.rowsInserted, self._follow_log),
             ):
                 try:
                     signal.disconnect(slot)
@@ -301,11 +303,22 @@ class MonitorPage(QWidget):
         self.session.progress_changed.connect(self._queue_progress)
         self.session.info_changed.connect(self._show_status)
         self.session.log.rowsInserted.connect(self._show_warnings)
+        self.session.log.rowsAboutToBeInserted.connect(self._note_log_position)
+        self.session.log.rowsInserted.connect(self._follow_log)
         self.log_filter.setSourceModel(self.session.log)
         self.log_view.scrollToBottom()
         self._show_warnings()
         self._show_progress(self.session.progress)
         self._show_status()
+
+    def _note_log_position(self, *_args: Any) -> None:
+        bar = self.log_view.verticalScrollBar()
+        self._log_at_bottom = bar.value() >= bar.maximum()
+
+    def _follow_log(self, *_args: Any) -> None:
+        """New lines scroll into view, unless the user scrolled up to read older ones."""
+        if getattr(self, "_log_at_bottom", True):
+            self.log_view.scrollToBottom()
 
     def _show_warnings(self, *_args: Any) -> None:
         warnings = self.session.log.warnings if self.session is not None else []

@@ -124,6 +124,8 @@ class NewExperimentPage(QWidget):
         self.engine_check = EngineConfigCheck(info.command, self)
         self.engine_check.answered.connect(self.validate)
         self._baseline_call: Any = None
+        self._baseline_basis: dict[str, Any] | None = None  # the config the Baseline line is about
+        self._baseline_text = ""
 
         self._build_layout()
 
@@ -222,6 +224,20 @@ class NewExperimentPage(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(splitter, 1)
         layout.addLayout(bottom)
+        self._order_tabs()
+
+    def _order_tabs(self) -> None:
+        """Tab follows the screen: Method, Search, the method's fields, the run's, then the bottom
+        row left to right, Launch last. By creation order Launch led back into the method form
+        (Search, Baseline and every rebuilt method field were created after it)."""
+        def fields(form: QWidget) -> list[QWidget]:
+            return [w for w in form.findChildren(QWidget)  # not a combo box's popup: a window of its own
+                    if w.focusPolicy() & Qt.FocusPolicy.TabFocus and w.window() is form.window()]
+
+        chain = [self.method, self.search_button, *fields(self.param_form), self.name, self.tags,
+                 *fields(self.run_form), self.baseline_button, self.open_button, self.save_button, self.launch_button]
+        for before, after in zip(chain, chain[1:]):
+            QWidget.setTabOrder(before, after)
 
     # --- methods ------------------------------------------------------------------------
     def _fill_methods(self, mode: str = "episodic", task_type: str = tasks.DEFAULT_TASK_TYPE, model_kind: str | None = None) -> None:
@@ -301,6 +317,8 @@ class NewExperimentPage(QWidget):
         self.method_description.setText(spec.description if spec else "")
         if name in self._method_values:
             self.param_form.set_values(self._method_values[name])
+        if hasattr(self, "launch_button"):
+            self._order_tabs()  # the method's new fields go back between Search and the run's
         self.schedule_validate()
 
     # --- config <-> form ----------------------------------------------------------------
@@ -385,6 +403,7 @@ class NewExperimentPage(QWidget):
             self.reason.setStyleSheet("color: #c62828;")
         self.reason.setText(text)
         self.validity_changed.emit(problem is None, text)
+        self._show_baseline_staleness()
         return problem
 
     def _find_problem(self) -> str | None:
@@ -454,6 +473,8 @@ class NewExperimentPage(QWidget):
         task = self.config.task
         setting = f"{task.n_way}-way {task.k_shot}-shot, {task.test_episodes} test episodes"
         self.baseline_button.setEnabled(False)
+        self._baseline_basis, self._baseline_text = _baseline_basis(self.config), ""
+        self.baseline_result.setStyleSheet("")
         self.baseline_result.setText(f"Baseline: scoring the frozen encoder ({setting})…")
         self._baseline_call = self.info.baseline(path)
         self._baseline_call.done.connect(lambda result, error: self._show_baseline(setting, result, error))
@@ -466,4 +487,26 @@ class NewExperimentPage(QWidget):
             return
         parts = [f"{label} {result[key]['accuracy'] * 100:.1f}% ± {result[key]['ci95'] * 100:.1f}"
                  for key, label in (("ncm", "nearest class mean"), ("logreg", "logistic regression"))]
-        self.baseline_result.setText(f"Frozen encoder ({setting}): {', '.join(parts)}. A trained run should beat these.")
+        self._baseline_text = f"Frozen encoder ({setting}): {', '.join(parts)}. A trained run should beat these."
+        self.baseline_result.setText(self._baseline_text)
+        self._show_baseline_staleness()  # the form may have changed while it scored
+
+    def _show_baseline_staleness(self) -> None:
+        """A baseline scored for another form is marked so (200 test episodes shown beside 50)."""
+        if not self._baseline_text:
+            return
+        current = _baseline_basis(self.config) if self.config is not None else None
+        if current == self._baseline_basis:
+            self.baseline_result.setStyleSheet("")
+            self.baseline_result.setText(self._baseline_text)
+        else:
+            self.baseline_result.setStyleSheet("color: #757575;")
+            self.baseline_result.setText(f"Out of date, the form changed since (press Baseline again): {self._baseline_text}")
+
+
+def _baseline_basis(config: RunConfig) -> dict[str, Any]:
+    """What a baseline's figures depend on: the config less its name, tags and notes."""
+    values = config.to_dict()
+    for key in ("name", "tags", "notes"):
+        values.pop(key, None)
+    return values

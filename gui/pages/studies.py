@@ -99,6 +99,8 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
 
         self.storage = QLineEdit(placeholderText=f"default: studies.journal beside {self.db_path.name}")
         self.storage.setToolTip(STORAGE_TIP)
+        # a database URL can hold a password: shown only while it is edited (until what is typed has none)
+        self.storage.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit)
         self.storage.textChanged.connect(self._storage_typed)
         self.storage.returnPressed.connect(self.refresh)
         self.refresh_button = QPushButton("Refresh")
@@ -218,7 +220,8 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
     def _storage_typed(self, text: str) -> None:
         # a URL with a password shows as dots unless the field is being edited; the redacted form is its tooltip
         secret = has_password(text)
-        self.storage.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit if secret else QLineEdit.EchoMode.Normal)
+        masked = secret or not text.strip()
+        self.storage.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit if masked else QLineEdit.EchoMode.Normal)
         self.storage.setToolTip((f"{redact(text.strip())}\n" if secret else "") + STORAGE_TIP)
 
     def _call(self, args: list[str], on_done: Any, *, timeout_ms: int = CALL_TIMEOUT_MS) -> None:

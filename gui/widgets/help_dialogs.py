@@ -137,13 +137,23 @@ class ShortcutsDialog(QDialog):
         self.resize(520, 480)
 
 
+# a package can come in another distribution: PySide6's modules are PySide6-Essentials' here
+DISTRIBUTIONS = {"PySide6": ("PySide6", "PySide6-Essentials", "PySide6-Addons")}
+
+
+def _installed_version(name: str) -> str:
+    for distribution in DISTRIBUTIONS.get(name, (name,)):
+        try:
+            return metadata.version(distribution)
+        except metadata.PackageNotFoundError:
+            continue
+    return "not installed"
+
+
 def versions() -> dict[str, str]:
     found = {"MetaLab": engine.__version__, "Python": platform.python_version()}
     for name in VERSION_PACKAGES:
-        try:
-            found[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            found[name] = "not installed"
+        found[name] = _installed_version(name)
     from PySide6 import QtCore
 
     found["Qt"] = QtCore.qVersion()

@@ -426,3 +426,25 @@ def test_scrolling_the_form_never_changes_a_field_under_the_pointer(qtbot, page,
     page.method.setFocus()
     wheel_down(page.method)
     assert page.method.currentData() != method  # clicked first: the wheel is the user's choice
+
+
+def test_a_baseline_for_another_form_is_marked_out_of_date(qtbot, page, intents_csv):
+    """Issue 27, case 18e: a 200-episode result stayed beside a form set to 50."""
+    assert load(qtbot, page, intents_csv) is None
+    page.baseline_button.click()
+    qtbot.waitUntil(lambda: page.baseline_button.isEnabled(), timeout=60_000)
+    scored = page.baseline_result.text()
+    assert scored.startswith("Frozen encoder (5-way 5-shot, 200 test episodes)"), scored
+    page.task_form.editor("task.test_episodes").setValue(50)
+    qtbot.waitUntil(lambda: page.baseline_result.text() != scored, timeout=5000)
+    assert page.baseline_result.text().startswith("Out of date, the form changed since (press Baseline again)")
+    page.task_form.editor("task.test_episodes").setValue(200)  # back to the form it was scored for
+    qtbot.waitUntil(lambda: page.baseline_result.text() == scored, timeout=5000)
+    page.name.setText("renamed")  # the name does not change the figures
+    page.validate()
+    assert page.baseline_result.text() == scored
+    page.task_form.editor("task.test_episodes").setValue(50)
+    qtbot.waitUntil(lambda: page.baseline_result.text() != scored, timeout=5000)
+    page.baseline_button.click()  # scored again for the new form
+    qtbot.waitUntil(lambda: page.baseline_button.isEnabled(), timeout=60_000)
+    assert page.baseline_result.text().startswith("Frozen encoder (5-way 5-shot, 50 test episodes)")
