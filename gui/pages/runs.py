@@ -462,12 +462,23 @@ class RunsPage(RunColumns, RunTransfers, QWidget):
         return text if ok else None
 
     def ask_notes(self, title: str, label: str, value: str) -> str | None:
-        text, ok = QInputDialog.getMultiLineText(self, title, label, value)
-        return text if ok else None
+        # the label names the run: plain text, so a name such as "<img src=…>" is not rendered as HTML
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle(title)
+        dialog.setOption(QInputDialog.InputDialogOption.UsePlainTextEditForTextInput)
+        dialog.setLabelText(label)
+        dialog.setTextValue(value)
+        for child in dialog.findChildren(QLabel):
+            child.setTextFormat(Qt.TextFormat.PlainText)
+        return dialog.textValue() if dialog.exec() == QInputDialog.DialogCode.Accepted else None
 
     def confirm(self, title: str, text: str) -> bool:
+        # the question names runs: plain text (QMessageBox's AutoText would render a name's markup)
         buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
-        return QMessageBox.question(self, title, text, buttons, QMessageBox.StandardButton.Cancel) == QMessageBox.StandardButton.Yes
+        box = QMessageBox(QMessageBox.Icon.Question, title, text, buttons, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        return box.exec() == QMessageBox.StandardButton.Yes
 
     def ask_save_path(self, title: str, suggested: str, filters: str) -> str | None:
         path, _ = QFileDialog.getSaveFileName(self, title, suggested, filters)

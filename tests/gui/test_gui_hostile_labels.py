@@ -74,3 +74,34 @@ def test_no_label_of_any_page_renders_a_users_text_as_markup(qtbot, tmp_path, fa
     win.inspect_page.refresh()
     qtbot.wait(300)
     check_labels(win, "Try a model and Inspect")
+
+
+def test_the_delete_question_and_the_notes_dialog_show_a_runs_name_as_plain_text(qtbot, tmp_path):
+    """The Runs page's own dialogs name the run: QMessageBox and QInputDialog default to AutoText,
+    which would render a name such as RICH as a red bold line with an image."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QDialog, QInputDialog, QMessageBox
+
+    from gui.pages.runs import RunsPage
+
+    page = RunsPage(tmp_path / "runs.db")
+    qtbot.addWidget(page)
+    seen: list[tuple[str, list]] = []
+
+    def look_and_close() -> None:
+        dialog = QApplication.activeModalWidget()
+        if not isinstance(dialog, QDialog):
+            QTimer.singleShot(20, look_and_close)
+            return
+        labels = [(label.textFormat(), label.text()) for label in dialog.findChildren(QLabel) if RICH in label.text()]
+        seen.append((type(dialog).__name__, labels))
+        dialog.reject()
+
+    QTimer.singleShot(20, look_and_close)
+    assert page.confirm("Delete runs", f"Delete 1 run ({RICH})?") is False  # rejected: not deleted
+    QTimer.singleShot(20, look_and_close)
+    assert page.ask_notes("Notes", f"Notes on {RICH}:", "") is None
+    assert [name for name, _ in seen] == [QMessageBox.__name__, QInputDialog.__name__]
+    for name, labels in seen:
+        assert labels, f"{name} shows no label with the run's name"
+        assert all(fmt == Qt.TextFormat.PlainText and text.count(RICH) == 1 for fmt, text in labels), (name, labels)
