@@ -56,6 +56,7 @@ from gui.compare_data import (
     unpaired_note,
 )
 from gui.models.records_model import RecordsModel
+from gui.widgets import plain_message
 from gui.widgets.comparison_plots import ComparisonPlots, style_plot
 
 MAX_RUNS = 20
@@ -442,7 +443,7 @@ class ComparePage(QWidget):
             else:
                 raise ValueError(fmt)
         except OSError as exc:
-            QMessageBox.warning(self, "Cannot export", str(exc))
+            plain_message.warn(self, "Cannot export", str(exc))
             return False
         return True
 

@@ -52,6 +52,7 @@ from gui.resume import NO_CHECKPOINT_TIP, RESUME_TIP, can_resume, has_checkpoint
 from gui.pages.runs_columns import RunColumns
 from gui.pages.runs_transfer import RunTransfers
 from gui.run_exchange import RunExchange
+from gui.widgets import plain_message
 from gui.widgets.progress_delegate import ProgressDelegate
 
 LIVE_REFRESH_MS = 3000  # while runs are going and the page is visible
@@ -424,7 +425,7 @@ class RunsPage(RunColumns, RunTransfers, QWidget):
             with Store(self.db_path) as store:
                 store.update_run(run_id, **values)
         except UserError as exc:
-            QMessageBox.warning(self, "Cannot change the run", str(exc))
+            plain_message.warn(self, "Cannot change the run", str(exc))
             return False
         self.model.patch_run(run_id, **values)
         return True
@@ -450,7 +451,7 @@ class RunsPage(RunColumns, RunTransfers, QWidget):
                     store.delete_run(run_id)  # rows and artifacts folder
                     self.model.remove_run(run_id)
         except UserError as exc:
-            QMessageBox.warning(self, "Cannot delete", str(exc))
+            plain_message.warn(self, "Cannot delete", str(exc))
         self._update_count()
 
     # --- dialogs (tests replace these) ---------------------------------------------------------
@@ -475,10 +476,7 @@ class RunsPage(RunColumns, RunTransfers, QWidget):
     def confirm(self, title: str, text: str) -> bool:
         # the question names runs: plain text (QMessageBox's AutoText would render a name's markup)
         buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
-        box = QMessageBox(QMessageBox.Icon.Question, title, text, buttons, self)
-        box.setTextFormat(Qt.TextFormat.PlainText)
-        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
-        return box.exec() == QMessageBox.StandardButton.Yes
+        return plain_message.ask(self, title, text, buttons, QMessageBox.StandardButton.Cancel) == QMessageBox.StandardButton.Yes
 
     def ask_save_path(self, title: str, suggested: str, filters: str) -> str | None:
         path, _ = QFileDialog.getSaveFileName(self, title, suggested, filters)

@@ -14,6 +14,7 @@ from engine.external import AGAIN_FLAG
 from engine.fileio import atomic_write_text
 from engine.store import Store
 from gui.run_exchange import export_mlflow_args, export_tensorboard_args, import_mlflow_args, import_tensorboard_args
+from gui.widgets import plain_message
 
 EXPORT_FILTERS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "toml": "TOML config (*.toml)"}
 
@@ -34,7 +35,7 @@ class RunTransfers:
                 text = export_run(store, run_id, fmt)
             atomic_write_text(path, text)
         except (UserError, OSError) as exc:
-            QMessageBox.warning(self, "Cannot export", str(exc))
+            plain_message.warn(self, "Cannot export", str(exc))
             return False
         self.message.setText(f"Exported {path.name}")
         return True

@@ -105,3 +105,30 @@ def test_the_delete_question_and_the_notes_dialog_show_a_runs_name_as_plain_text
     for name, labels in seen:
         assert labels, f"{name} shows no label with the run's name"
         assert all(fmt == Qt.TextFormat.PlainText and text.count(RICH) == 1 for fmt, text in labels), (name, labels)
+
+
+def test_an_error_naming_a_users_text_is_shown_as_plain_text(qtbot, tmp_path, fake_cmd):
+    """``Cannot open the run``: the store's error quotes the id it was given, here markup."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication, QMessageBox
+
+    from gui.main_window import MainWindow
+
+    win = MainWindow(db_path=tmp_path / "runs.db", engine_command=fake_cmd, stop_timeout=3.0, restore=False)
+    win.confirm_quit = lambda running: True
+    qtbot.addWidget(win)
+    seen = []
+
+    def look_and_close() -> None:
+        box = QApplication.activeModalWidget()
+        if not isinstance(box, QMessageBox):
+            QTimer.singleShot(20, look_and_close)
+            return
+        seen.append((box.windowTitle(), box.textFormat(), box.text()))
+        box.reject()
+
+    QTimer.singleShot(20, look_and_close)
+    win.open_run(RICH)
+    assert len(seen) == 1, seen
+    title, fmt, text = seen[0]
+    assert title == "Cannot open the run" and RICH in text and fmt == Qt.TextFormat.PlainText
