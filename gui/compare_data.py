@@ -15,12 +15,14 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import numpy as np
 
 from engine.compare import compare_runs, config_diff, headline
 from engine.csv_cells import csv_text
 from engine.store import Store
+from engine.text_escape import html_text, markdown_text
 from gui.metric_kinds import default_picks, final_partner
 
 
@@ -292,8 +294,8 @@ def comparison_csv(comp: Comparison) -> str:
 
 
 def _html_table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
+    head = "".join(f"<th>{html_text(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html_text(c)}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
@@ -327,25 +329,23 @@ def report_html(comp: Comparison, png: bytes | None = None, *, title: str = "Met
         "td,th{border:1px solid #bbb;padding:4px 8px;text-align:left} th{background:#eee} img{max-width:100%}",
         ".note{color:#8a5a00}</style></head><body>",
         f"<h1>{html.escape(title)}</h1>",
-        f"<p>{len(comp.runs)} runs, reference: <b>{html.escape(comp.run(comp.reference)['name'])}</b> "
+        f"<p>{len(comp.runs)} runs, reference: <b>{html_text(comp.run(comp.reference)['name'])}</b> "
         f"({comp.reference}). Generated {datetime.now().strftime('%Y-%m-%d %H:%M')}.</p>",
         "<h2>Runs</h2>", _html_table(RUNS_HEADER, runs_rows),
         "<h2>Results (mean ± 95% CI over meta-test episodes)</h2>", _html_table(results_header, results_rows),
-        f"<h2>Against the reference: per-episode {html.escape(paired_metric(comp))}</h2>", _html_table(PAIRED_HEADER, paired_table(comp)),
-        f"<p class='note'>{html.escape(note).replace(chr(10), '<br>')}</p>" if note else "",
+        f"<h2>Against the reference: per-episode {html_text(paired_metric(comp))}</h2>", _html_table(PAIRED_HEADER, paired_table(comp)),
+        f"<p class='note'>{'<br>'.join(html_text(line) for line in note.splitlines())}</p>" if note else "",
         "<h2>Config differences</h2>",
         _html_table(["Key", *names], diff_rows) if diff_rows else "<p>The configs are identical.</p>",
-        "<h2>Curves</h2>", f"<p>{html.escape(_metrics_caption(metrics))}</p>" if metrics else "", image, "</body></html>",
+        "<h2>Curves</h2>", f"<p>{html_text(_metrics_caption(metrics))}</p>" if metrics else "", image, "</body></html>",
     ]
     return "\n".join(p for p in parts if p)
 
 
 def _md_table(header: list[str], rows: list[list[str]]) -> str:
-    def cell(value: Any) -> str:
-        return str(value).replace("|", "\\|").replace("\n", " ")
-
-    lines = ["| " + " | ".join(cell(h) for h in header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(cell(c) for c in row) + " |" for row in rows]
+    # every cell is the user's text or made from it: Markdown and HTML in it stay characters
+    lines = ["| " + " | ".join(markdown_text(h) for h in header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(markdown_text(c) for c in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
@@ -355,15 +355,16 @@ def report_markdown(comp: Comparison, image_name: str | None = None, *, title: s
     results_header, results_rows, diff_rows, runs_rows = _report_tables(comp)
     note = unpaired_note(comp)
     parts = [
-        f"# {title}",
-        f"{len(comp.runs)} runs, reference: **{comp.run(comp.reference)['name']}** ({comp.reference}). "
+        f"# {markdown_text(title)}",
+        f"{len(comp.runs)} runs, reference: **{markdown_text(comp.run(comp.reference)['name'])}** ({comp.reference}). "
         f"Generated {datetime.now().strftime('%Y-%m-%d %H:%M')}.",
         "## Runs", _md_table(RUNS_HEADER, runs_rows),
         "## Results (mean ± 95% CI over meta-test episodes)", _md_table(results_header, results_rows),
-        f"## Against the reference: per-episode {paired_metric(comp)}", _md_table(PAIRED_HEADER, paired_table(comp)),
-        *([f"> {line}" for line in note.splitlines()] if note else []),
+        f"## Against the reference: per-episode {markdown_text(paired_metric(comp))}", _md_table(PAIRED_HEADER, paired_table(comp)),
+        *([f"> {markdown_text(line, starts_line=True)}" for line in note.splitlines()] if note else []),
         "## Config differences",
         _md_table(["Key", *[r["name"] for r in comp.runs]], diff_rows) if diff_rows else "The configs are identical.",
-        *(["## Curves", *([_metrics_caption(metrics)] if metrics else []), f"![curves]({image_name})"] if image_name else []),
+        *(["## Curves", *([markdown_text(_metrics_caption(metrics))] if metrics else []),
+           f"![curves]({quote(image_name)})"] if image_name else []),
     ]
     return "\n\n".join(parts) + "\n"

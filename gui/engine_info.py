@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from PySide6.QtCore import QObject, QProcess, QTimer, Signal
+from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal
 
 from gui.engine_process import engine_command, repo_root
 from gui.settings import app_settings
@@ -66,10 +66,13 @@ class EngineCall(QObject):
     done = Signal(object, str)  # parsed JSON or None, error message
     progress = Signal(str)  # the text after "progress:"
 
-    def __init__(self, args: list[str], command: list[str], parent: QObject, *, timeout_ms: int = CALL_TIMEOUT_MS):
+    def __init__(self, args: list[str], command: list[str], parent: QObject, *, timeout_ms: int = CALL_TIMEOUT_MS,
+                 environment: QProcessEnvironment | None = None):
         super().__init__(parent)
         self.process = QProcess(self)
         self.process.setWorkingDirectory(str(repo_root()))
+        if environment is not None:
+            self.process.setProcessEnvironment(environment)
         self.process.finished.connect(self._finished)
         self.process.errorOccurred.connect(self._error)
         self.process.readyReadStandardError.connect(self._read_stderr)

@@ -46,6 +46,14 @@ def repo_root() -> Path:
     return Path(engine.__file__).resolve().parent.parent
 
 
+def environment_with(values: dict[str, str]) -> QProcessEnvironment:
+    """This process's environment plus ``values``: how a secret reaches a child (argv is public)."""
+    env = QProcessEnvironment.systemEnvironment()
+    for key, value in values.items():
+        env.insert(key, value)
+    return env
+
+
 def engine_command() -> list[str]:
     """The program and leading arguments that start the engine (``python -m engine``)."""
     override = os.environ.get(ENGINE_CMD_ENV)

@@ -43,6 +43,7 @@ from gui.resume import resume_session
 from gui.run_queue import RunQueue, describe
 from gui.run_session import RunSession
 from gui.settings import app_settings
+from gui.widgets import plain_message
 from gui.widgets.help_dialogs import AboutDialog, DocsViewer, ShortcutsDialog, about_text, docs_pages, shortcut_rows
 from gui.widgets.wheel_guard import guard_wheel
 from gui.warm_engine import ENV_SWITCH as WARM_SWITCH
@@ -249,7 +250,7 @@ class MainWindow(QMainWindow):
         try:
             base = RunConfig.from_dict(config)
         except UserError as exc:
-            QMessageBox.warning(self, "Cannot search around this run", str(exc))
+            plain_message.warn(self, "Cannot search around this run", str(exc))
             return
         self.search(base, "Run")
 
@@ -305,7 +306,7 @@ class MainWindow(QMainWindow):
         try:
             self.new_page.set_config(RunConfig.from_dict(config))
         except UserError as exc:
-            QMessageBox.warning(self, "Cannot clone the config", str(exc))
+            plain_message.warn(self, "Cannot clone the config", str(exc))
             return
         self.show_page(0)
 
@@ -320,7 +321,7 @@ class MainWindow(QMainWindow):
         try:
             self.new_page.open_config(path)
         except UserError as exc:
-            QMessageBox.warning(self, "Cannot open the config", str(exc))
+            plain_message.warn(self, "Cannot open the config", str(exc))
             return False
         app_settings().setValue("last/config_folder", str(Path(path).parent))
         self.show_page(0)
@@ -338,7 +339,7 @@ class MainWindow(QMainWindow):
         try:
             self.new_page.save_config(path)
         except (UserError, OSError) as exc:
-            QMessageBox.warning(self, "Cannot save the config", str(exc))
+            plain_message.warn(self, "Cannot save the config", str(exc))
             return False
         app_settings().setValue("last/config_folder", str(Path(path).parent))
         self.statusBar().showMessage(f"Saved {path} (run it headless with: metalab-engine run {path})", 8000)
@@ -353,7 +354,7 @@ class MainWindow(QMainWindow):
             config_path = artifacts_dir(self.db_path) / run_id / "config.toml"
             config.save(config_path)
         except (UserError, OSError) as exc:
-            QMessageBox.warning(self, "Cannot launch", str(exc))
+            plain_message.warn(self, "Cannot launch", str(exc))
             return None
         app_settings().setValue("last/config", config.to_toml())
         session = self.queue.submit(run_id, config.name, config_path, config.train.device)
@@ -411,7 +412,7 @@ class MainWindow(QMainWindow):
                 else:
                     session = RunSession.from_store(store, run, parent=self)
         except UserError as exc:
-            QMessageBox.warning(self, "Cannot open the run", str(exc))
+            plain_message.warn(self, "Cannot open the run", str(exc))
             return
         self.monitor_page.add_session(session)
         self.show_page(1)

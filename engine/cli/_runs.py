@@ -215,7 +215,7 @@ def stop_runs(store: Any, runs: list[dict[str, Any]]) -> None:
 
 
 def _confirm_delete(runs: list[dict[str, Any]]) -> None:
-    listed = ", ".join(f"{r['id']} ({r['name']})" for r in runs)
+    listed = ", ".join(f"{r['id']} ({escape(r['name'])})" for r in runs)  # input() writes its prompt to the tty itself
     why = f"{len(runs)} runs" if len(runs) > 1 else f"run {runs[0]['id']}, given by the prefix of its id,"
     if not sys.stdin.isatty():
         raise UserError(f"deleting {why} needs --yes when not asked on a terminal ({listed})")

@@ -7,16 +7,24 @@ written), 130 interrupted (the study resumes with the same ``study run``).
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Any
 
 from engine.cli._output import EXIT_INTERRUPTED, EXIT_OK, Parser, db_path, overrides, print_json, with_db, with_set
+from engine.errors import UserError
+from engine.storage_secret import STORAGE_ENV, has_password
+
+
+def _storage_given(args: argparse.Namespace) -> str | None:
+    """``--storage``, else the environment (how the GUI and PBT pass it: argv is readable by every local user)."""
+    return args.storage or os.environ.get(STORAGE_ENV, "").strip() or None
 
 
 def _storage_for(args: argparse.Namespace) -> str:
     from engine.study import default_storage
 
-    return args.storage or default_storage(db_path(args))
+    return _storage_given(args) or default_storage(db_path(args))
 
 
 def _print_trial(row: dict[str, Any]) -> None:
@@ -37,8 +45,8 @@ def cmd_study_run(args: argparse.Namespace) -> int:
     stop = StopFlag()
     stop.install()
     spec, url, outcome = run_study(
-        args.study_file, db_path=db_path(args), stop=stop, overrides=overrides(args), storage=args.storage, n_trials=args.n_trials,
-        timeout=args.timeout, report=_print_trial,
+        args.study_file, db_path=db_path(args), stop=stop, overrides=overrides(args), storage=_storage_given(args),
+        n_trials=args.n_trials, timeout=args.timeout, report=_print_trial,
     )
     summary = show_study(spec.name, url)
     if summary["best_value"] is not None:
@@ -55,10 +63,14 @@ def cmd_study_create(args: argparse.Namespace) -> int:
     from engine.study import create_study
 
     info = create_study(
-        args.study_file, db_path=db_path(args), storage=args.storage, n_trials=args.n_trials, overrides=overrides(args)
+        args.study_file, db_path=db_path(args), storage=_storage_given(args), n_trials=args.n_trials, overrides=overrides(args)
     )
     print(f"study '{info['name']}' in {info['storage']}: {info['trials']} trials so far, budget {info['budget']}")
-    print(f"start workers with: metalab-engine study worker --storage {info['storage']} --study {info['name']}")
+    if has_password(_storage_given(args) or ""):
+        print(f"start workers with: {STORAGE_ENV}=URL metalab-engine study worker --study {info['name']}"
+              " (the URL with its password, kept out of the process list)")
+    else:
+        print(f"start workers with: metalab-engine study worker --storage {info['storage']} --study {info['name']}")
     print(info["name"], flush=True)
     return EXIT_OK
 
@@ -67,10 +79,13 @@ def cmd_study_worker(args: argparse.Namespace) -> int:
     from engine.study import work
     from engine.training.runner import StopFlag
 
+    storage = _storage_given(args)
+    if storage is None:
+        raise UserError(f"study worker needs the study's storage: --storage URL or the {STORAGE_ENV} environment variable")
     stop = StopFlag()
     stop.install()
     _, outcome = work(
-        args.storage, args.study, db_path=db_path(args), stop=stop, n_trials=args.n_trials,
+        storage, args.study, db_path=db_path(args), stop=stop, n_trials=args.n_trials,
         timeout=args.timeout, report=_print_trial,
     )
     print(f"worker done: {outcome.started} trials run here", file=sys.stderr)
@@ -130,7 +145,8 @@ def _print_importances(data: dict[str, Any]) -> None:
 def add_commands(sub: Any) -> None:
     study = sub.add_parser("study", help="hyper-parameter studies with Optuna (docs/STUDIES.md)")
     cmds = study.add_subparsers(dest="study_command", required=True, parser_class=Parser)
-    storage_help = "Optuna storage URL (journal:PATH, sqlite:///PATH, postgresql://...); default: studies.journal beside the run database"
+    storage_help = (f"Optuna storage URL (journal:PATH, sqlite:///PATH, postgresql://...); else ${STORAGE_ENV} (keeps a password"
+                    " out of the process list); default: studies.journal beside the run database")
 
     def budget(p: argparse.ArgumentParser) -> None:
         p.add_argument("--n-trials", type=int, help="the study's trial budget (all workers together)")
@@ -149,7 +165,7 @@ def add_commands(sub: Any) -> None:
     with_set(p, "train.episodes=50 (the base run config) or study.sampler=random")
     p.set_defaults(func=cmd_study_create)
     p = with_db(cmds.add_parser("worker", help="join a study in a shared storage and run trials until its budget is spent"))
-    p.add_argument("--storage", required=True, help=storage_help)
+    p.add_argument("--storage", help=storage_help.split("; default")[0] + "; one of the two is needed")
     p.add_argument("--study", required=True, help="study name")
     budget(p)
     p.set_defaults(func=cmd_study_worker)

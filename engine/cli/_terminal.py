@@ -13,19 +13,11 @@ from __future__ import annotations
 import re
 from typing import Any, TextIO
 
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+from engine.text_escape import visible_char, visible_controls
+
 _CONTROLS_BUT_LAYOUT = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
-_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
-
-def _visible(match: re.Match[str]) -> str:
-    char = match.group()
-    return _NAMED.get(char) or (f"\\x{ord(char):02x}" if ord(char) < 0x100 else f"\\u{ord(char):04x}")
-
-
-def escape(value: Any) -> str:
-    """One line of text, every control character shown as an escape."""
-    return _CONTROLS.sub(_visible, str(value))
+escape = visible_controls  # one line of text, every control character shown as an escape (engine/text_escape.py)
 
 
 class SafeStream:
@@ -35,7 +27,7 @@ class SafeStream:
         self._stream = stream
 
     def write(self, text: str) -> int:
-        self._stream.write(_CONTROLS_BUT_LAYOUT.sub(_visible, text))
+        self._stream.write(_CONTROLS_BUT_LAYOUT.sub(visible_char, text))
         return len(text)
 
     def __getattr__(self, name: str) -> Any:

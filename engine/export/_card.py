@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import engine
+from engine.text_escape import markdown_code, markdown_text, yaml_scalar
 
 EPISODIC_USE = '''\
 The classes are not fixed: they come from a few labelled examples (the support set)
@@ -14,7 +16,7 @@ each text the class whose mean is nearest (cosine), as `metalab-engine predict` 
 ```python
 from sentence_transformers import SentenceTransformer
 
-model = SentenceTransformer("{folder}")
+model = SentenceTransformer({folder})
 support = {{"fruit": ["apple pie", "a ripe pear"], "water": ["the river bank", "rain on the lake"]}}
 queries = ["apple juice", "a flooded field"]
 means = {{label: model.encode(texts).mean(0) for label, texts in support.items()}}
@@ -33,8 +35,8 @@ import torch
 from safetensors.torch import load_file
 from transformers import AutoModel, AutoTokenizer
 
-tokenizer, encoder = AutoTokenizer.from_pretrained("{folder}"), AutoModel.from_pretrained("{folder}")
-head = load_file("{folder}/head.safetensors")
+tokenizer, encoder = AutoTokenizer.from_pretrained({folder}), AutoModel.from_pretrained({folder})
+head = load_file({head_file})
 batch = tokenizer(["a text to label"], truncation=True, max_length={max_length}, padding=True, return_tensors="pt")
 with torch.no_grad():
     hidden = encoder(**batch).last_hidden_state
@@ -55,7 +57,7 @@ Each word is labelled by its first word piece, as MetaLab scores it:
 ```python
 from transformers import pipeline
 
-tagger = pipeline("token-classification", model="{folder}", aggregation_strategy="first")
+tagger = pipeline("token-classification", model={folder}, aggregation_strategy="first")
 print(tagger("Ada Lovelace lives in Paris"))  # entities grouped from runs of one type
 ```
 '''
@@ -66,7 +68,7 @@ A causal language model (`AutoModelForCausalLM`), LoRA adapters merged:
 ```python
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
-tokenizer, model = AutoTokenizer.from_pretrained("{folder}"), AutoModelForCausalLM.from_pretrained("{folder}")
+tokenizer, model = AutoTokenizer.from_pretrained({folder}), AutoModelForCausalLM.from_pretrained({folder})
 batch = tokenizer(["The recipe starts with"], return_tensors="pt")
 print(tokenizer.decode(model.generate(**batch, max_new_tokens=30)[0]))
 ```
@@ -81,7 +83,7 @@ in MetaLab's meta-test (`metalab-engine predict` takes `{{"support": [{{"tokens"
 ```python
 from transformers import AutoModel, AutoTokenizer
 
-tokenizer, encoder = AutoTokenizer.from_pretrained("{folder}"), AutoModel.from_pretrained("{folder}")
+tokenizer, encoder = AutoTokenizer.from_pretrained({folder}), AutoModel.from_pretrained({folder})
 batch = tokenizer([["Ada", "lives", "in", "Paris"]], is_split_into_words=True, return_tensors="pt")
 hidden = encoder(**batch).last_hidden_state  # one vector per word piece; batch.word_ids(0) maps them to words
 ```
@@ -95,7 +97,7 @@ This folder holds the LoRA adapter alone. Open it on top of the base model:
 from peft import PeftModel
 from transformers import AutoModel
 
-model = PeftModel.from_pretrained(AutoModel.from_pretrained("{base}"), "{folder}")
+model = PeftModel.from_pretrained(AutoModel.from_pretrained({base}), {folder})
 ```
 
 Embeddings are the mean of the last hidden states over the attention mask.
@@ -109,29 +111,30 @@ def model_card(run: dict[str, Any], config: Any, *, supervised_labels: list[str]
         task_text = f"supervised {task.type} over {len(supervised_labels or [])} classes"
     else:
         task_text = f"{task.type}, episodic {task.n_way}-way {task.k_shot}-shot ({task.query} queries per class)"
+    # the run's name, model and data are the user's text: quoted in YAML, escaped in Markdown
     lines = [
         "---",
         "library_name: " + _library(config, adapter_only),
         "pipeline_tag: " + _pipeline_tag(config, adapter_only),
         "tags:",
         "- metalab",
-        f"- {config.method.name}",
+        f"- {yaml_scalar(config.method.name)}",
         "---",
         "",
-        f"# {run.get('name') or 'MetaLab run'}",
+        f"# {markdown_text(run.get('name') or 'MetaLab run')}",
         "",
         f"Trained with MetaLab {engine.__version__}.",
         "",
         "| | |",
         "|---|---|",
-        f"| base model | `{config.model.name}` |",
-        f"| method | {config.method.name} |",
-        f"| data | `{config.dataset.path}` |",
-        f"| task | {task_text} |",
+        f"| base model | {markdown_code(config.model.name)} |",
+        f"| method | {markdown_text(config.method.name)} |",
+        f"| data | {markdown_code(config.dataset.path)} |",
+        f"| task | {markdown_text(task_text)} |",
         f"| N / K | {task.n_way} / {task.k_shot} |" if task.mode != "supervised" else "| N / K | - (supervised) |",
         f"| meta-test result | {_result(final, task.type)} |",
         f"| max length | {config.model.max_length} tokens |",
-        f"| run id | `{run['id']}` |",
+        f"| run id | {markdown_code(run['id'])} |",
         f"| MetaLab version | {engine.__version__} |",
         "",
         "The run's full configuration is `metalab_run.toml` (`metalab-engine run metalab_run.toml` repeats it).",
@@ -143,10 +146,12 @@ def model_card(run: dict[str, Any], config: Any, *, supervised_labels: list[str]
     return "\n".join(lines) + _use(config, supervised_labels, adapter_only, folder)
 
 
-def _use(config: Any, supervised_labels: list[str] | None, adapter_only: bool, folder: str) -> str:
+def _use(config: Any, supervised_labels: list[str] | None, adapter_only: bool, folder_path: str) -> str:
     task_type = config.task.type
+    # the examples are Python a user copies: paths and names go in as string literals, quotes escaped
+    folder = json.dumps(folder_path)
     if adapter_only:
-        return PEFT_USE.format(base=config.model.name, folder=folder)
+        return PEFT_USE.format(base=json.dumps(config.model.name), folder=folder)
     if task_type == "language_modeling":
         return LM_USE.format(folder=folder)
     if task_type != "classification":
@@ -154,7 +159,8 @@ def _use(config: Any, supervised_labels: list[str] | None, adapter_only: bool, f
             return TOKEN_SUPERVISED_USE.format(n_types=len(supervised_labels) - 1, folder=folder)
         return TOKEN_USE.format(task_type=task_type, folder=folder)
     if supervised_labels:
-        return SUPERVISED_USE.format(n_labels=len(supervised_labels), folder=folder, max_length=config.model.max_length)
+        return SUPERVISED_USE.format(n_labels=len(supervised_labels), folder=folder, max_length=config.model.max_length,
+                                     head_file=json.dumps(f"{folder_path}/head.safetensors"))
     return EPISODIC_USE.format(folder=folder)
 
 

@@ -137,7 +137,7 @@ def work(
 def raise_missing(storage: str) -> None:
     from engine.errors import UserError
 
-    raise UserError(f"storage '{storage}' does not exist (create the study first: metalab-engine study create STUDY.toml)")
+    raise UserError(f"storage '{redact(storage)}' does not exist (create the study first: metalab-engine study create STUDY.toml)")
 
 
 def list_studies(storages: list[str]) -> list[dict[str, Any]]:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from engine.errors import UserError
+from engine.storage_secret import STORAGE_ENV
 from engine.study._pbt_params import PBTOptions, draw, explore
 
 if TYPE_CHECKING:
@@ -355,9 +356,9 @@ def run_population_here(
     procs: list[tuple[subprocess.Popen, Any]] = []
     for _ in range(max(0, count)):
         errors = tempfile.TemporaryFile(mode="w+")
-        command = [sys.executable, "-m", "engine", "study", "worker", "--storage", storage, "--study", spec.name,
-                   "--db", str(db_path)]
-        procs.append((subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, text=True), errors))
+        command = [sys.executable, "-m", "engine", "study", "worker", "--study", spec.name, "--db", str(db_path)]
+        env = {**os.environ, STORAGE_ENV: storage}  # not argv: any local user can read that (/proc/PID/cmdline)
+        procs.append((subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=errors, text=True, env=env), errors))
     try:
         outcome = run_population(spec, study, db_path=db_path, stop=stop, report=report)
     finally:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from engine.errors import UserError
-from engine.urls import redact
+from engine.storage_secret import redact  # every URL shown goes through it (re-exported by engine.study)
 
 if TYPE_CHECKING:
     from optuna.storages import BaseStorage
@@ -40,13 +40,13 @@ def check_storage(url: str, *, db_path: Path | None = None) -> None:
     if url.startswith("journal:"):
         path = Path(url[len("journal:") :]).expanduser()
         if not url[len("journal:") :].strip():
-            raise UserError(f"storage '{url}': a journal needs a file path, e.g. journal:studies.journal")
+            raise UserError(f"storage '{redact(url)}': a journal needs a file path, e.g. journal:studies.journal")
         if path.is_dir():
-            raise UserError(f"storage '{url}': is a folder, expected a journal file")
+            raise UserError(f"storage '{redact(url)}': is a folder, expected a journal file")
         if not path.parent.is_dir():
-            raise UserError(f"storage '{url}': folder {path.parent} does not exist")
+            raise UserError(f"storage '{redact(url)}': folder {path.parent} does not exist")
         if db_path is not None and path.resolve() == Path(db_path).expanduser().resolve():
-            raise UserError(f"storage '{url}' is the run database: keep Optuna's storage in its own file")
+            raise UserError(f"storage '{redact(url)}' is the run database: keep Optuna's storage in its own file")
         return
     scheme = url.split(":", 1)[0].split("+", 1)[0]
     if "://" not in url or scheme not in RDB_SCHEMES:
@@ -54,12 +54,12 @@ def check_storage(url: str, *, db_path: Path | None = None) -> None:
     if scheme == "sqlite":
         rest = url.split(":///", 1)[1] if ":///" in url else ""
         if not rest or rest == ":memory:":
-            raise UserError(f"storage '{url}': an in-memory or empty SQLite path cannot hold a study")
+            raise UserError(f"storage '{redact(url)}': an in-memory or empty SQLite path cannot hold a study")
         path = Path(rest).expanduser()
         if path.is_dir() or not path.parent.is_dir():
-            raise UserError(f"storage '{url}': {'is a folder' if path.is_dir() else f'folder {path.parent} does not exist'}")
+            raise UserError(f"storage '{redact(url)}': {'is a folder' if path.is_dir() else f'folder {path.parent} does not exist'}")
         if db_path is not None and path.resolve() == Path(db_path).expanduser().resolve():
-            raise UserError(f"storage '{url}' is the run database: keep Optuna's storage in its own file")
+            raise UserError(f"storage '{redact(url)}' is the run database: keep Optuna's storage in its own file")
 
 
 def storage_exists(url: str) -> bool:
@@ -83,10 +83,10 @@ def open_storage(url: str, *, db_path: Path | None = None) -> BaseStorage:
         try:
             return JournalStorage(JournalFileBackend(str(path)))
         except OSError as exc:
-            raise UserError(f"storage '{url}': cannot open ({exc.strerror or exc})") from None
-    url = _with_installed_driver(url)
+            raise UserError(f"storage '{redact(url)}': cannot open ({exc.strerror or exc})") from None
+    connect = _with_installed_driver(url)  # messages name the URL as the user wrote it
     try:
-        return optuna.storages.RDBStorage(url, engine_kwargs=_engine_kwargs(url))
+        return optuna.storages.RDBStorage(connect, engine_kwargs=_engine_kwargs(connect))
     except ImportError as exc:
         raise UserError(
             f"storage '{redact(url)}': no database driver ({exc.name or exc}); install it with pip install 'metalab[postgres]'"

@@ -35,6 +35,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.fileio import atomic_write_bytes, atomic_write_text
+from engine.text_escape import html_text
 from gui import startup_imports
 from gui.background import Worker
 from gui.chart_colors import run_colors
@@ -56,6 +57,7 @@ from gui.compare_data import (
     unpaired_note,
 )
 from gui.models.records_model import RecordsModel
+from gui.widgets import plain_message
 from gui.widgets.comparison_plots import ComparisonPlots, style_plot
 
 MAX_RUNS = 20
@@ -153,6 +155,7 @@ class ComparePage(QWidget):
         self.paired_model = RecordsModel(PAIRED_HEADER)
         self.paired_model.highlight = self._paired_highlight
         self.note = QLabel("")
+        self.note.setTextFormat(Qt.TextFormat.PlainText)  # it names runs
         self.note.setWordWrap(True)
         self.note.setStyleSheet("color: #9a6200;")
         self.scatter_run = QComboBox()
@@ -323,7 +326,7 @@ class ComparePage(QWidget):
         self.results_model.set_rows(rows, columns=header)
         self.paired_model.set_rows(paired_table(comp))
         metric = paired_metric(comp)  # the reference task's headline: accuracy, F1, perplexity
-        self.paired_title.setText(PAIRED_TITLE.format(metric=metric))
+        self.paired_title.setText(PAIRED_TITLE.format(metric=html_text(metric)))  # rich text: a metric name is the user's
         self.scatter_title.setText(f"Per-episode {metric}, reference vs")
         note = "Computing the statistics…" if comp.stats_pending else unpaired_note(comp)
         self.note.setText(note)
@@ -441,7 +444,7 @@ class ComparePage(QWidget):
             else:
                 raise ValueError(fmt)
         except OSError as exc:
-            QMessageBox.warning(self, "Cannot export", str(exc))
+            plain_message.warn(self, "Cannot export", str(exc))
             return False
         return True
 

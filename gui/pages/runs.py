@@ -53,6 +53,7 @@ from gui.resume import NO_CHECKPOINT_TIP, RESUME_TIP, can_resume, has_checkpoint
 from gui.pages.runs_columns import RunColumns
 from gui.pages.runs_transfer import RunTransfers
 from gui.run_exchange import RunExchange
+from gui.widgets import plain_message
 from gui.widgets.progress_delegate import ProgressDelegate
 
 LIVE_REFRESH_MS = 3000  # while runs are going and the page is visible
@@ -425,7 +426,7 @@ class RunsPage(RunColumns, RunTransfers, QWidget):
             with Store(self.db_path) as store:
                 store.update_run(run_id, **values)
         except UserError as exc:
-            QMessageBox.warning(self, "Cannot change the run", str(exc))
+            plain_message.warn(self, "Cannot change the run", str(exc))
             return False
         self.model.patch_run(run_id, **values)
         return True
@@ -451,7 +452,7 @@ class RunsPage(RunColumns, RunTransfers, QWidget):
                     store.delete_run(run_id)  # rows and artifacts folder
                     self.model.remove_run(run_id)
         except UserError as exc:
-            QMessageBox.warning(self, "Cannot delete", str(exc))
+            plain_message.warn(self, "Cannot delete", str(exc))
         self._update_count()
 
     # --- dialogs (tests replace these) ---------------------------------------------------------
@@ -463,12 +464,20 @@ class RunsPage(RunColumns, RunTransfers, QWidget):
         return text if ok else None
 
     def ask_notes(self, title: str, label: str, value: str) -> str | None:
-        text, ok = QInputDialog.getMultiLineText(self, title, label, value)
-        return text if ok else None
+        # the label names the run: plain text, so a name such as "<img src=…>" is not rendered as HTML
+        dialog = QInputDialog(self)
+        dialog.setWindowTitle(title)
+        dialog.setOption(QInputDialog.InputDialogOption.UsePlainTextEditForTextInput)
+        dialog.setLabelText(label)
+        dialog.setTextValue(value)
+        for child in dialog.findChildren(QLabel):
+            child.setTextFormat(Qt.TextFormat.PlainText)
+        return dialog.textValue() if dialog.exec() == QInputDialog.DialogCode.Accepted else None
 
     def confirm(self, title: str, text: str) -> bool:
+        # the question names runs: plain text (QMessageBox's AutoText would render a name's markup)
         buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
-        return QMessageBox.question(self, title, text, buttons, QMessageBox.StandardButton.Cancel) == QMessageBox.StandardButton.Yes
+        return plain_message.ask(self, title, text, buttons, QMessageBox.StandardButton.Cancel) == QMessageBox.StandardButton.Yes
 
     def ask_save_path(self, title: str, suggested: str, filters: str) -> str | None:
         path, _ = QFileDialog.getSaveFileName(self, title, suggested, filters)

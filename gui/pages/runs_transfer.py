@@ -15,6 +15,7 @@ from engine.fileio import atomic_write_text
 from engine.store import Store
 from gui.export_places import exported, remember_folder, suggested
 from gui.run_exchange import export_mlflow_args, export_tensorboard_args, import_mlflow_args, import_tensorboard_args
+from gui.widgets import plain_message
 
 EXPORT_FILTERS = {"csv": "CSV (*.csv)", "json": "JSON (*.json)", "toml": "TOML config (*.toml)"}
 
@@ -35,7 +36,7 @@ class RunTransfers:
                 text = export_run(store, run_id, fmt)
             atomic_write_text(path, text)
         except (UserError, OSError) as exc:
-            QMessageBox.warning(self, "Cannot export", str(exc))
+            plain_message.warn(self, "Cannot export", str(exc))
             return False
         self.message.setText(exported(self, path, f"run {run_id}"))
         return True

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QProcess, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import QProcess, QProcessEnvironment, QSortFilterProxyModel, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -32,9 +32,10 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import RunConfig
-from engine.urls import redact
+from engine.storage_secret import STORAGE_ENV, has_password, redact
+from engine.text_escape import html_text
 from gui.engine_info import CALL_TIMEOUT_MS, EngineCall
-from gui.engine_process import engine_command
+from gui.engine_process import engine_command, environment_with
 from gui.formatting import format_duration, plural
 from gui.models.records_model import SORT_ROLE, RecordsModel
 from gui.pages.compare import table_view
@@ -44,6 +45,7 @@ from gui.widgets import population_plots, study_plots
 from gui.widgets.study_dialog import StudyDialog
 
 LIVE_REFRESH_MS = 5000
+STORAGE_TIP = "Optuna storage URL: journal:PATH, sqlite:///PATH or postgresql://…"
 STUDY_COLUMNS = ["Study", "Sampler", "Trials", "Best", "Metric", "Direction"]
 STATE_COLORS = study_plots.STATE_COLORS
 
@@ -96,9 +98,10 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
         self.dialog: StudyDialog | None = None
 
         self.storage = QLineEdit(placeholderText=f"default: studies.journal beside {self.db_path.name}")
-        self.storage.setToolTip("Optuna storage URL: journal:PATH, sqlite:///PATH or postgresql://…")
-        # a database URL can hold a password: shown only while it is edited
+        self.storage.setToolTip(STORAGE_TIP)
+        # a database URL can hold a password: shown only while it is edited (until what is typed has none)
         self.storage.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit)
+        self.storage.textChanged.connect(self._storage_typed)
         self.storage.returnPressed.connect(self.refresh)
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.clicked.connect(self.refresh)
@@ -210,9 +213,20 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
     def storage_url(self) -> str:
         return self.storage.text().strip() or f"journal:{self.db_path.expanduser().resolve().parent / 'studies.journal'}"
 
+    def storage_environment(self) -> QProcessEnvironment:
+        """The storage URL for an engine process: in its environment, never its argv (``/proc/PID/cmdline``)."""
+        return environment_with({STORAGE_ENV: self.storage_url()})
+
+    def _storage_typed(self, text: str) -> None:
+        # a URL with a password shows as dots unless the field is being edited; the redacted form is its tooltip
+        secret = has_password(text)
+        masked = secret or not text.strip()
+        self.storage.setEchoMode(QLineEdit.EchoMode.PasswordEchoOnEdit if masked else QLineEdit.EchoMode.Normal)
+        self.storage.setToolTip((f"{redact(text.strip())}\n" if secret else "") + STORAGE_TIP)
+
     def _call(self, args: list[str], on_done: Any, *, timeout_ms: int = CALL_TIMEOUT_MS) -> None:
-        call = EngineCall([*args, "--db", str(self.db_path), "--storage", self.storage_url()], self.command, self,
-                          timeout_ms=timeout_ms)
+        call = EngineCall([*args, "--db", str(self.db_path)], self.command, self, timeout_ms=timeout_ms,
+                          environment=self.storage_environment())
         self._calls.add(call)
 
         def done(result: Any, error: str) -> None:
@@ -227,7 +241,7 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
 
     def _studies_loaded(self, result: Any, error: str) -> None:
         if error:
-            self.message.setText(f"Cannot read the studies: {error}")
+            self.message.setText(f"Cannot read the studies: {redact(error)}")
             return
         self.studies = list(result or [])
         current = self._wanted or self.current_study()
@@ -279,7 +293,7 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
         if request is not None and request != self._shown_request:
             return  # a newer request is on its way: this answer may predate the latest trials
         if error:
-            self.message.setText(f"Cannot read the study: {error}")
+            self.message.setText(f"Cannot read the study: {redact(error)}")
             return
         self.details = self.keep_importances(result)
         self.show_details()
@@ -301,9 +315,9 @@ class StudiesPage(StudyLaunching, StudyImportances, QWidget):
         if d.get("best_value") is not None:
             params = ", ".join(f"{k.rsplit('.', 1)[-1]} = {_param(v)}" for k, v in d["best_params"].items())
             best = f" Best: trial {d['best_trial']}, {d.get('metric')} {d['best_value']:.4f} ({params})."
-        self.summary.setText(f"<b>{d['name']}</b> — {d.get('sampler')} sampler, {d.get('pruner')} pruner, "
-                             f"{d.get('direction')} {d.get('metric')}. Trials: {counts or 'none'}"
-                             f" (budget {d.get('budget') or '–'}).{best}")
+        rest = (f" — {d.get('sampler')} sampler, {d.get('pruner')} pruner, {d.get('direction')} {d.get('metric')}. "
+                f"Trials: {counts or 'none'} (budget {d.get('budget') or '–'}).{best}")
+        self.summary.setText(f"<b>{html_text(d['name'])}</b>{html_text(rest)}")  # rich text: the study's name is the user's
         for row, study in enumerate(self.studies):  # the list row follows the details just read
             if study["name"] == d["name"]:
                 study.update(counts=d.get("counts", {}), budget=d.get("budget"), best_value=d.get("best_value"))

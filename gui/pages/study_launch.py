@@ -44,7 +44,7 @@ class StudyLaunching:
         if not bases:
             self.message.setText("No base config: fill in New experiment (or run something) first.")
             return None
-        self.dialog = StudyDialog(bases, self.db_path, self.storage_url(), self.command, self)
+        self.dialog = StudyDialog(bases, self.db_path, self.storage_environment(), self.command, self)
         self.dialog.study_created.connect(self.launch_study)
         self.dialog.open()
         return self.dialog
@@ -52,7 +52,7 @@ class StudyLaunching:
     def launch_study(self, name: str, path: str) -> None:
         """Runs a created study's trials here, in a background engine process."""
         self._wanted = name
-        self.start_worker(["study", "run", path, "--db", str(self.db_path), "--storage", self.storage_url()],
+        self.start_worker(["study", "run", path, "--db", str(self.db_path)],
                           f"Study {name} launched: its trials run in the background.")
         self.refresh()
 
@@ -60,7 +60,7 @@ class StudyLaunching:
         d = self.details or {}
         so_far = sum(n for s, n in d.get("counts", {}).items() if s != "fail")
         budget = so_far + self.more_trials.value()
-        return [*self.command[1:], "study", "worker", "--storage", self.storage_url(), "--study", d["name"],
+        return [*self.command[1:], "study", "worker", "--study", d["name"],
                 "--db", str(self.db_path), "--n-trials", str(budget)]
 
     def launch_more_trials(self) -> None:
@@ -73,6 +73,7 @@ class StudyLaunching:
         """A study engine process (``study run`` / ``study worker``) that outlives no window."""
         process = QProcess(self)
         process.setWorkingDirectory(str(repo_root()))
+        process.setProcessEnvironment(self.storage_environment())  # the storage URL: not in argv
         process.setProcessChannelMode(QProcess.ProcessChannelMode.MergedChannels)
         lines: list[str] = []
         process.readyRead.connect(lambda: lines.extend(bytes(process.readAll().data()).decode("utf-8", "replace").splitlines()[-5:]))

@@ -8,6 +8,7 @@ from the menus; keys that belong to a page rather than an action are listed in
 
 from __future__ import annotations
 
+import html
 import platform
 import re
 from importlib import metadata
@@ -31,6 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 import engine
+from engine.storage_secret import redact
 
 PAGE_KEYS = (
     ("Enter", "Runs: open the selected run's curves and log"),
@@ -161,7 +163,8 @@ def versions() -> dict[str, str]:
 def about_text(db_path: Path, storage: str) -> str:
     lines = [f"<b>MetaLab {engine.__version__}</b> — meta-learning experiments with language models.", "<br>"]
     lines += [f"{name}: {version}" for name, version in versions().items() if name != "MetaLab"]
-    lines += ["<br>", f"Run database: {db_path}", f"Studies: {storage}"]
+    # rich text: the paths are escaped, the storage URL shown without its password
+    lines += ["<br>", f"Run database: {html.escape(str(db_path))}", f"Studies: {html.escape(redact(storage))}"]
     return "<br>".join(lines)
 
 

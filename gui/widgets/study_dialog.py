@@ -13,7 +13,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QProcess, Qt, Signal
+from PySide6.QtCore import QProcess, QProcessEnvironment, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -56,13 +56,13 @@ LOW, HIGH, LOG, CHOICES = 2, 3, 4, 5
 class StudyDialog(QDialog):
     study_created = Signal(str, str)  # study name, study file
 
-    def __init__(self, bases: list[tuple[str, RunConfig]], db_path: Path, storage_url: str, command: list[str],
+    def __init__(self, bases: list[tuple[str, RunConfig]], db_path: Path, storage_environment: QProcessEnvironment, command: list[str],
                  parent: QWidget | None = None):
         super().__init__(parent)
         self.setWindowTitle("New hyper-parameter study")
         self.bases = bases
         self.db_path = Path(db_path)
-        self.storage_url = storage_url
+        self.storage_environment = storage_environment  # carries the storage URL (argv would show its password)
         self.command = command
         self.params: list[Param] = []
         self.check: QProcess | None = None
@@ -244,8 +244,8 @@ class StudyDialog(QDialog):
         self.check = QProcess(self)
         self.check.setWorkingDirectory(str(repo_root()))
         self.check.finished.connect(lambda code, _s: self._checked(code, name, path))
-        self.check.start(self.command[0], [*self.command[1:], "study", "create", str(path), "--db", str(self.db_path),
-                                           "--storage", self.storage_url])
+        self.check.setProcessEnvironment(self.storage_environment)  # the storage URL, out of argv
+        self.check.start(self.command[0], [*self.command[1:], "study", "create", str(path), "--db", str(self.db_path)])
 
     def _checked(self, code: int, name: str, path: Path) -> None:
         assert self.check is not None

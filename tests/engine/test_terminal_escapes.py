@@ -57,3 +57,41 @@ def test_json_keeps_the_names_exact_and_errors_are_escaped(db):
     missing = run_cli("runs", "show", CLEAR + "nope", "--db", str(path))
     assert missing.returncode == 2 and not any(c in missing.stderr for c in RAW)
     assert missing.stderr.count("\n") == 1  # one line
+
+
+def test_the_delete_question_on_a_terminal_shows_names_escaped(db):
+    """``runs delete A B`` asks on a terminal: ``input()`` writes its prompt straight to the tty."""
+    import os
+    import pty
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import REPO
+
+    path, ids = db
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen([sys.executable, "-m", "engine", "runs", "delete", *ids, "--db", str(path)], cwd=REPO,
+                            stdin=follower, stdout=follower, stderr=follower, close_fds=True)
+    os.close(follower)
+    seen = b""
+    deadline = time.monotonic() + 120
+    while b"[y/N]" not in seen and time.monotonic() < deadline and proc.poll() is None:
+        try:
+            seen += os.read(leader, 4096)
+        except OSError:
+            break
+    os.write(leader, b"n\n")
+    proc.wait(timeout=60)
+    try:
+        while chunk := os.read(leader, 4096):
+            seen += chunk
+    except OSError:
+        pass
+    os.close(leader)
+    text = seen.decode("utf-8", "replace")
+    assert "[y/N]" in text and "\\x1b]0;pwned\\x07" in text, text
+    assert not any(c in text for c in RAW), text
+    assert proc.returncode == 2 and "nothing deleted" in text
+    with Store(path) as store:
+        assert len(store.list_runs()) == len(ids)

@@ -6,7 +6,7 @@
 Behaviour comes from the environment (the GUI's QProcess passes its environment on):
 
     fake_engine.py resume ID --db DB --events
-    fake_engine.py study create|run FILE --db DB --storage URL   (checks FILE with engine.study.load_spec;
+    fake_engine.py study create|run FILE --db DB (storage in $METALAB_STUDY_STORAGE; checks FILE with engine.study.load_spec;
                                                                   appends its argv to FAKE_STUDY_LOG)
     fake_engine.py study list --json                             (no studies)
     fake_engine.py serve --db DB [--preload MODEL]   (warm: reads one request line, then runs it)
@@ -254,7 +254,8 @@ def study(args: argparse.Namespace) -> int:
     log = os.environ.get("FAKE_STUDY_LOG")
     if log:
         with open(log, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps({"argv": sys.argv[1:], "name": spec.name, "n_trials": spec.n_trials}) + "\n")
+            handle.write(json.dumps({"argv": sys.argv[1:], "name": spec.name, "n_trials": spec.n_trials,
+                                     "storage_env": os.environ.get("METALAB_STUDY_STORAGE")}) + "\n")
     if args.action == "run":
         time.sleep(float(os.environ.get("FAKE_STUDY_SECONDS", "0.5")))
     return 0

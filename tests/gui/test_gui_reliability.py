@@ -322,6 +322,7 @@ def test_bad_input_is_one_inline_message_and_trust_remote_code_warns(qtbot, wind
     dialogs = []
     for name in ("warning", "critical", "information", "question"):
         monkeypatch.setattr(QMessageBox, name, lambda *a, _n=name, **k: dialogs.append(_n))
+    monkeypatch.setattr("gui.widgets.plain_message.warn", lambda *a, **k: dialogs.append("warning"))
     page = window.new_page
     good = page.dataset_panel.path()
     binary = tmp_path / "binary.csv"

@@ -85,7 +85,8 @@ def test_more_trials_raise_the_budget(page):
     page.more_trials.setValue(5)
     args = page.worker_arguments()
     assert args[args.index("--n-trials") + 1] == "9"  # 4 trials so far (none failed) + 5
-    assert args[args.index("--study") + 1] == "lr-search" and args[args.index("--storage") + 1].startswith("journal:")
+    assert args[args.index("--study") + 1] == "lr-search" and "--storage" not in args  # in the environment instead
+    assert page.storage_environment().value("METALAB_STUDY_STORAGE").startswith("journal:")
 
 
 def test_best_so_far_is_a_step_line(page):

@@ -4,7 +4,7 @@ import sys
 
 import pytest
 
-from engine.urls import redact
+from engine.storage_secret import redact
 
 
 @pytest.mark.parametrize("url", [
