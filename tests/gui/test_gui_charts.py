@@ -135,7 +135,7 @@ def test_compare_with_20_metrics_scrolls_with_readable_plots(qtbot, runs_db):
     assert all(name in legend for name in ("protonet-a", "maml-b", "maml-c", "maml-d", "protonet-e"))
     # the picks drive the reports
     page.plots.picker.set_picked(["train_loss", "val_loss"])
-    assert "Metrics charted: train_loss, val_loss." in _report(page, tmp=db.parent)
+    assert r"Metrics charted: train\_loss, val\_loss." in _report(page, tmp=db.parent)  # Markdown-escaped
 
 
 def open_compare(qtbot, db, run_ids):  # noqa: ANN001, ANN201
