@@ -12,7 +12,7 @@ import torch
 from engine import methods
 from engine.config import RunConfig
 from engine.models.encoder import load_encoder
-from engine.specs import get
+from engine.catalog import get
 from engine.tasks import build_task_data
 
 DEVICE = os.environ.get("METALAB_BENCH_DEVICE", "cpu")

@@ -136,7 +136,7 @@ def build(task_type: str, k_shot: int):
     import torch
 
     from engine import methods
-    from engine.specs import get
+    from engine.catalog import get
     from engine.tasks import build_task_data
 
     cfg = run_config("protonet", {"lr": 3e-5, "train_query": QUERY}, task_type=task_type, k_shot=k_shot,

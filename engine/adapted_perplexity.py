@@ -42,7 +42,7 @@ def adapted_perplexity(db_path: Path, run_id: str, request: dict[str, Any], *, d
     from engine.data import Episode, TextDataset
     from engine.inference import weights_dir
     from engine.methods import build_run_model, load
-    from engine.specs import get as get_spec
+    from engine.catalog import get as get_spec
     from engine.tasks import TaskData
     from engine.tasks.language_modeling import token_metrics
     from engine.training.checkpoints import load_checkpoint

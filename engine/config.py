@@ -204,12 +204,12 @@ def _drop_other_methods_params(method: dict[str, Any], previous: str, *, kept: s
     ``distance`` the user never set. Parameters set in the same call are kept and checked."""
     import logging
 
-    from engine import specs
+    from engine import catalog
 
     if not isinstance(method.get("params"), dict) or not isinstance(method.get("name"), str):
         return
     try:
-        known = {p.name for p in specs.get(method["name"]).params}
+        known = {p.name for p in catalog.get(method["name"]).params}
     except ConfigError:
         return  # the unknown method is reported by validation
     dropped = [n for n in method["params"] if n not in known and f"method.params.{n}" not in kept]
@@ -223,7 +223,7 @@ def _drop_other_methods_params(method: dict[str, Any], previous: str, *, kept: s
     # A shared parameter that holds the previous method's default was filled in, not chosen:
     # the new method's own default applies (MAML must not train with protonet's lr).
     try:
-        previous_defaults = {p.name: p.default for p in specs.get(previous).params}
+        previous_defaults = {p.name: p.default for p in catalog.get(previous).params}
     except ConfigError:
         return
     reset = [n for n, v in method["params"].items()
@@ -340,7 +340,7 @@ def _check_ranges(obj: Any, prefix: str, source: str | None) -> None:
 
 def validate(config: RunConfig, *, source: str | None = None) -> None:
     """Checks that need no data or model: ranges, choices, method parameters."""
-    from engine import specs, tasks
+    from engine import catalog, tasks
 
     _check_ranges(config, "", source)
     if config.task.mode not in TASK_MODES:
@@ -362,7 +362,7 @@ def validate(config: RunConfig, *, source: str | None = None) -> None:
     for tool in config.train.report_to:
         if tool not in REPORT_TO:
             raise ConfigError(f"'train.report_to' takes {', '.join(REPORT_TO)}, got {tool!r}", source=source)
-    spec = specs.get(config.method.name, source=source)
+    spec = catalog.get(config.method.name, source=source)
     if task_type.name not in spec.tasks:
         raise ConfigError(
             f"method '{spec.name}' does not serve task.type = {task_type.name!r} (serves {', '.join(spec.tasks)})",

@@ -191,12 +191,3 @@ def _embed(encoder: Any, texts: list[str], batch_size: int = 64) -> Any:
         batch = encoder.collate(encoder.tokenize(texts[start : start + batch_size]))
         parts.append(encoder(**batch).float().cpu())
     return torch.cat(parts)
-
-
-def export_model(db_path: Path, run_id: str, out_dir: Path, **options: Any) -> Path:
-    """The run as a model folder for other tools (``engine.export.export_model``)."""
-    from engine.export import export_model as export
-    from engine.fileio import check_output_folder
-
-    check_output_folder(Path(out_dir))  # a file in the way is one line, before the model loads
-    return export(db_path, run_id, out_dir, **options)

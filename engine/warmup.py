@@ -30,7 +30,7 @@ def warm_up(model: str | None, *, max_length: int = 64, wanted_now: Callable[[],
 
     import engine.methods  # noqa: F401
     import engine.training.runner  # noqa: F401
-    from engine.specs import all_specs
+    from engine.catalog import all_specs
 
     for spec in all_specs():  # the method modules: a run needs one of them
         engine.methods.load(spec.name)

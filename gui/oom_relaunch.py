@@ -15,7 +15,7 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
-from engine.specs import all_specs
+from engine.catalog import all_specs
 from engine.store import Store
 
 OOM_TEXTS = ("out of memory", "outofmemoryerror", "cuda oom")

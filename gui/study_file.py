@@ -17,7 +17,7 @@ import tomli_w
 from engine import tasks
 from engine.config import RunConfig
 from engine.fileio import atomic_write_text
-from engine.specs import Param, get
+from engine.catalog import Param, get
 
 SAMPLERS = ("random", "grid", "tpe", "gp", "cmaes", "nsga2", "pbt")
 PRUNERS = ("none", "median", "sha", "hyperband")

@@ -109,7 +109,7 @@ def train_every_method(folder: Path, model: Path, *, episodes: int = 4) -> tuple
     default scope is LoRA), trained in this process on the tiny model: {method: run id}.
     Methods that need a decoder (icl, metaicl) have theirs in tests/engine/methods/test_icl.py."""
     from engine.config import RunConfig
-    from engine.specs import all_specs
+    from engine.catalog import all_specs
     from engine.training.runner import run_experiment
 
     dataset = write_keyword_dataset(folder / "keywords.csv")

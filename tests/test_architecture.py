@@ -14,10 +14,10 @@ HEAVY = ("torch", "transformers", "peft", "optuna")
 
 
 @pytest.mark.parametrize(
-    "module", ["engine.config", "engine.specs", "engine.events", "engine.store", "engine.data", "engine.stats", "engine.paths"]
+    "module", ["engine.config", "engine.catalog", "engine.events", "engine.store", "engine.data", "engine.stats", "engine.paths"]
 )
 def test_modules_the_gui_may_import_stay_torch_free(module):
-    code = f"import sys, {module}; from engine import specs; specs.all_specs(); print([m for m in {HEAVY!r} if m in sys.modules])"
+    code = f"import sys, {module}; from engine import catalog; catalog.all_specs(); print([m for m in {HEAVY!r} if m in sys.modules])"
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
 

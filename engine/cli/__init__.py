@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
     for group in COMMAND_GROUPS:
         group.add_commands(sub)
+    # ``serve`` parses a second command line, the run it is asked for, with this same parser.
+    parser.set_defaults(build_parser=build_parser)
     return parser
 
 

@@ -9,7 +9,7 @@ from engine.cli._output import EXIT_OK, print_json
 
 
 def cmd_methods(args: argparse.Namespace) -> int:
-    from engine.specs import all_specs
+    from engine.catalog import all_specs
 
     specs = all_specs()
     if args.json:

@@ -35,7 +35,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_export_model(args: argparse.Namespace) -> int:
-    from engine.inference import export_model
+    from engine.export import export_model
 
     with open_store(args) as store:
         run_id = store.resolve_id(args.id)

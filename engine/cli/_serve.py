@@ -50,9 +50,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     line = sys.stdin.readline()
     if not line.strip():
         return EXIT_OK
-    from engine.cli import build_parser
-
-    run_args = build_parser().parse_args(request_arguments(line, args.db))
+    run_args = args.build_parser().parse_args(request_arguments(line, args.db))
     return run_args.func(run_args)
 
 

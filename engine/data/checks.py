@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from engine.config import TaskConfig
 from engine.data.loaders import TextDataset
 from engine.data.entity_episodes import EntityEpisodeSampler, rows_without, split_sentences, split_types
 from engine.data.splits import split_classes, split_rows
 from engine.data.tagged import TaggedDataset
+
+if TYPE_CHECKING:
+    from engine.config import TaskConfig
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ import importlib
 from typing import Any
 
 from engine.methods._base import Method
-from engine.specs import get
+from engine.catalog import get
 
 
 def load(name: str) -> type[Method]:

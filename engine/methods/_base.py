@@ -41,7 +41,7 @@ from engine.data import Episode
 from engine.distributed import SINGLE, World
 from engine.models.adaptation import Adaptation
 from engine.models.encoder import TextEncoder
-from engine.specs import get as get_spec
+from engine.catalog import get as get_spec
 from engine.tasks import TaskData
 
 

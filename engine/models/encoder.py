@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from engine.errors import ModelError
-from engine.models.loading import ModelSource, check_quantization, check_weights_fit, hub_local_only, resolve_model
+from engine.models.loading import ModelSource, check_quantization, check_weights_fit, hub_local_only, is_decoder_config, resolve_model
 
 log = logging.getLogger(__name__)
 
@@ -236,12 +236,6 @@ def quantization_kwargs(quantize: str) -> dict[str, Any]:
         compute = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
         config = BitsAndBytesConfig(load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_compute_dtype=compute)
     return {"quantization_config": config, "device_map": {"": torch.cuda.current_device()}}
-
-
-def is_decoder_config(config: Any) -> bool:
-    """A causal LM by its saved architecture (``...ForCausalLM``, ``...LMHeadModel``) or flag."""
-    architectures = getattr(config, "architectures", None) or []
-    return bool(getattr(config, "is_decoder", False)) or any("CausalLM" in a or "LMHead" in a for a in architectures)
 
 
 def require_decoder(config: Any, name: str) -> None:

@@ -201,8 +201,6 @@ def check_weights_fit(source: ModelSource, *, trust_remote_code: bool = False) -
         hf_logging.set_verbosity_error()
         config = AutoConfig.from_pretrained(str(folder), local_files_only=True, trust_remote_code=trust_remote_code)
         # A causal LM's file holds its output layer too (lm_head, when not tied to the embeddings).
-        from engine.models.encoder import is_decoder_config
-
         auto = AutoModelForCausalLM if is_decoder_config(config) else AutoModel
         with torch.device("meta"):
             model = auto.from_config(config, trust_remote_code=trust_remote_code)
@@ -280,6 +278,11 @@ def model_info(name: str, *, allow_pickle: bool = False) -> dict[str, Any]:
 def saved_as_decoder(config: dict[str, Any]) -> bool:
     """A causal LM by its saved config.json: its architecture (``...ForCausalLM``, ``...LMHeadModel``) or flag."""
     return bool(config.get("is_decoder")) or any("CausalLM" in a or "LMHead" in a for a in config.get("architectures", []) or [])
+
+
+def is_decoder_config(config: Any) -> bool:
+    """``saved_as_decoder`` for a loaded transformers config object."""
+    return saved_as_decoder({"is_decoder": getattr(config, "is_decoder", False), "architectures": getattr(config, "architectures", None)})
 
 
 def check_decoder(source: ModelSource, *, needed_by: str) -> None:

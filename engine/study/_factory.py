@@ -69,7 +69,7 @@ def pruner_defaults(spec: StudySpec) -> dict[str, Any]:
 def check_options(spec: StudySpec) -> None:
     """Options that name no keyword of the Optuna class are errors (before anything runs)."""
     if spec.sampler == "pbt":
-        from engine.study._pbt import options_of
+        from engine.study._pbt_params import options_of
 
         options_of(spec)
     for kind, name, options, make in (

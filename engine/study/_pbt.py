@@ -43,27 +43,22 @@ import numpy as np
 
 from engine.errors import UserError
 from engine.storage_secret import STORAGE_ENV
-from engine.study._pbt_params import PBTOptions, draw, explore
+from engine.study._pbt_params import PBTOptions, draw, explore, options_of
+from engine.study._trials import RESUME_RUN, WORKER_ATTR, Heartbeat, LoopOutcome, recover_stale_trials, tell
 
 if TYPE_CHECKING:
     import optuna
 
     from engine.study._spec import StudySpec
-    from engine.study._worker import LoopOutcome, TrialReport
+    from engine.study._worker import TrialReport
     from engine.training.runner import StopFlag
 
 log = logging.getLogger("engine.study")
 
-MEMBER, GENERATION, START, RESUME_RUN = "pbt_member", "pbt_generation", "pbt_start", "pbt_resume_run"
+MEMBER, GENERATION, START = "pbt_member", "pbt_generation", "pbt_start"
 SPURIOUS_ATTR = "metalab:pbt_spurious"
 LEASE_SETTLE_SECONDS = 0.5
 POLL_SECONDS = 1.0
-
-
-def options_of(spec: StudySpec) -> PBTOptions:
-    return PBTOptions.from_spec(
-        spec.sampler_options, eval_every=spec.base.train.eval_every, episodes=spec.base.train.episodes, source=spec.source
-    )
 
 
 def boundaries(spec: StudySpec) -> list[int]:
@@ -269,7 +264,6 @@ def run_population(
 ) -> LoopOutcome:
     """Takes units of the population from the storage until the last generation is complete."""
     from engine.store import Store
-    from engine.study._worker import WORKER_ATTR, LoopOutcome, _Heartbeat, _tell, recover_stale_trials
 
     outcome = LoopOutcome()
     with Store(db_path) as store:
@@ -287,11 +281,11 @@ def run_population(
         trial = study.ask(distributions)
         if MEMBER not in trial.user_attrs:  # another worker took the waiting unit first
             study._storage.set_trial_system_attr(trial._trial_id, SPURIOUS_ATTR, True)
-            _tell(study, trial, "fail", None, "no population unit was waiting", {})
+            tell(study, trial, "fail", None, "no population unit was waiting", {})
             continue
         outcome.started += 1
         study._storage.set_trial_system_attr(trial._trial_id, WORKER_ATTR, {"host": socket.gethostname(), "pid": os.getpid()})
-        heartbeat = _Heartbeat(study._storage, trial._trial_id)
+        heartbeat = Heartbeat(study._storage, trial._trial_id)
         heartbeat.start()
         state, value, error, run_id = "fail", None, None, None
         try:
@@ -304,7 +298,7 @@ def run_population(
             log.warning("population unit %d failed: %s", trial.number, error)
         finally:
             heartbeat.stop()
-            _tell(study, trial, state, value, error, dict(trial.params))
+            tell(study, trial, state, value, error, dict(trial.params))
             if report is not None:
                 report({"number": trial.number, "state": state, "value": value, "params": dict(trial.params), "run_id": run_id,
                         "error": error, "member": trial.user_attrs.get(MEMBER), "generation": trial.user_attrs.get(GENERATION)})
@@ -333,14 +327,6 @@ def _retry(study: optuna.Study, trial: Any, run_id: str | None) -> None:
     if run_id:
         attrs[RESUME_RUN] = run_id
     study.enqueue_trial(dict(trial.params), user_attrs=attrs | {"retry_of": trial.number})
-
-
-def retry_attrs(trial: Any) -> dict[str, Any]:
-    """What a stale unit's retry carries (used by the stale-trial recovery)."""
-    attrs = {k: v for k, v in trial.user_attrs.items() if k.startswith("pbt_")}
-    if attrs and trial.user_attrs.get("run_id"):
-        attrs[RESUME_RUN] = trial.user_attrs["run_id"]
-    return attrs
 
 
 def run_population_here(

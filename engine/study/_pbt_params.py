@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from engine.errors import ConfigError
+
+if TYPE_CHECKING:
+    from engine.study._spec import StudySpec
 
 
 @dataclass(frozen=True)
@@ -108,3 +111,9 @@ def explore(params: dict[str, Any], distributions: dict[str, Any], options: PBTO
         else:
             out[key] = _fit(distribution, value * options.perturb[int(rng.integers(2))])
     return out
+
+
+def options_of(spec: StudySpec) -> PBTOptions:
+    return PBTOptions.from_spec(
+        spec.sampler_options, eval_every=spec.base.train.eval_every, episodes=spec.base.train.episodes, source=spec.source
+    )

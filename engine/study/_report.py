@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING, Any
 
-from engine.study._worker import FAIL_REASON_ATTR, RETRY_OF_ATTR, SPEC_ATTR
+from engine.study._trials import FAIL_REASON_ATTR, RETRY_OF_ATTR, SPEC_ATTR
 
 if TYPE_CHECKING:
     import optuna

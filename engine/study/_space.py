@@ -154,11 +154,11 @@ def parse_dimension(key: str, raw: Any, base: RunConfig, *, source: str | None =
 
 def _declared_type(key: str, base: RunConfig, *, source: str | None) -> str:
     """int | float | bool | choice | str | list for a searchable key; an error for any other key."""
-    from engine import specs
+    from engine import catalog
 
     parts = key.split(".")
     if key.startswith("method.params."):
-        spec = specs.get(base.method.name, source=source)
+        spec = catalog.get(base.method.name, source=source)
         name = key[len("method.params.") :]
         try:
             return spec.param(name).type

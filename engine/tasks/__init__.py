@@ -7,10 +7,11 @@ owns); ``get`` returns the shared instance for a ``task.type`` value.
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 from engine.errors import ConfigError
 from engine.tasks._base import IGNORE, Batcher, Metric, Task
-from engine.tasks._data import TaskData, build_task_data, requested_train_query
+from engine.tasks._data import TaskData, requested_train_query
 
 # task.type -> "module:Class"; the first is the default.
 TASK_TYPES = {
@@ -29,6 +30,20 @@ def get(name: str, *, source: str | None = None) -> Task:
         module_name, _, class_name = TASK_TYPES[name].partition(":")
         _INSTANCES[name] = getattr(importlib.import_module(module_name), class_name)()
     return _INSTANCES[name]
+
+
+def build_task_data(config: Any, *, train_query: int | None = None) -> TaskData:
+    """Loads and checks the dataset for ``config.task.type``, then splits it and builds samplers.
+    A dataset that does not fit the task is a DatasetError naming the first problem."""
+    from engine.data import first_problem
+    from engine.errors import DatasetError
+
+    task = get(config.task.type)
+    dataset = task.load_dataset(config)
+    problem = first_problem(task.check(dataset, config.task, train_query=train_query))
+    if problem:
+        raise DatasetError(problem, source=dataset.source)
+    return task.build_data(config, dataset, train_query=train_query)
 
 
 __all__ = ["DEFAULT_TASK_TYPE", "IGNORE", "TASK_TYPES", "Batcher", "Metric", "Task", "TaskData", "build_task_data", "get", "requested_train_query"]

@@ -42,18 +42,3 @@ def requested_train_query(config: Any) -> int | None:
     0 or absent: ``task.query``). Torch-free, for ``validate`` and the GUI's live check."""
     value = config.method.params.get("train_query")
     return int(value) if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
-
-
-def build_task_data(config: Any, *, train_query: int | None = None) -> TaskData:
-    """Loads and checks the dataset for ``config.task.type``, then splits it and builds samplers.
-    A dataset that does not fit the task is a DatasetError naming the first problem."""
-    from engine.data import first_problem
-    from engine.errors import DatasetError
-    from engine.tasks import get
-
-    task = get(config.task.type)
-    dataset = task.load_dataset(config)
-    problem = first_problem(task.check(dataset, config.task, train_query=train_query))
-    if problem:
-        raise DatasetError(problem, source=dataset.source)
-    return task.build_data(config, dataset, train_query=train_query)

@@ -29,7 +29,7 @@ from engine.errors import OutOfMemory, UserError
 from engine.events import EventWriter
 from engine.models.encoder import TextEncoder
 from engine.models.loading import check_quantization, resolve_model
-from engine.specs import get as get_spec
+from engine.catalog import get as get_spec
 from engine.stats import paired_difference
 from engine.store import Store
 from engine.tasks import TaskData, build_task_data

@@ -30,7 +30,7 @@ from engine import tasks
 from engine.config import RunConfig
 from engine.data import first_problem
 from engine.errors import UserError
-from engine.specs import MethodSpec, all_specs
+from engine.catalog import MethodSpec, all_specs
 from engine.tasks import requested_train_query
 from gui.config_warnings import config_warnings
 from gui.engine_config_check import EngineConfigCheck

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.paths import artifacts_dir
-from engine.specs import all_specs
+from engine.catalog import all_specs
 from engine.store import Store
 from gui.background import Worker
 from gui.engine_info import EngineCall

@@ -1,4 +1,4 @@
-"""A form generated from a list of ``engine.specs.Param``: no method-specific code.
+"""A form generated from a list of ``engine.catalog.Param``: no method-specific code.
 
 int -> spin box, float -> text field that takes 3e-5 (log-scale rates read badly in a
 spin box), bool -> check box, choice -> combo box, str -> text field. Labels are the
@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
 
 from engine.config import TASK_MODES, schema
 from engine.errors import ConfigError
-from engine.specs import Param
+from engine.catalog import Param
 from engine.tasks import TASK_TYPES
 from gui.widgets.wheel_guard import guard_wheel
 
@@ -43,7 +43,6 @@ _CONFIG_CHOICES: dict[str, tuple[Any, ...]] = {"task.mode": TASK_MODES, "task.ty
 CONFIG_LABELS = {
     "task.type": "Task type",
     "task.mode": "Mode",
-    "task.type": "Task type",
     "task.n_way": "Classes per episode (N)",
     "task.k_shot": "Support examples per class (K)",
     "task.query": "Queries per class",

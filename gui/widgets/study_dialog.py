@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from engine.config import RunConfig
-from engine.specs import Param
+from engine.catalog import Param
 from gui.engine_process import repo_root
 from gui.study_file import (
     PRUNER_TITLES,

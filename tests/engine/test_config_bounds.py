@@ -6,7 +6,7 @@ import pytest
 
 from engine.config import RunConfig, schema
 from engine.errors import ConfigError
-from engine.specs import all_specs
+from engine.catalog import all_specs
 
 NUMERIC = [row for row in schema()["keys"] if row["type"] in ("an integer", "a number")]
 

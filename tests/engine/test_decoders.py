@@ -166,7 +166,7 @@ def test_a_hub_id_offline_and_not_cached_is_one_line(tmp_path):
 # --- CUDA defaults ----------------------------------------------------------------------
 
 def test_cuda_defaults_are_decided_once_for_decoders(monkeypatch):
-    from engine.specs import get
+    from engine.catalog import get
     from engine.training import precision
 
     maml = get("maml").bind({})

@@ -102,7 +102,7 @@ def test_switching_method_gives_the_new_methods_defaults_not_the_old_ones():
     """Shared parameters holding the previous method's defaults were filled in, not chosen:
     a MAML run made from a protonet config trains with MAML's defaults (found running
     `--set method.name=maml` on a protonet config: lr 3e-5 and weight_decay 0.01 came along)."""
-    from engine.specs import get
+    from engine.catalog import get
 
     protonet = RunConfig().with_values({"method.params.train_query": 7})
     maml = protonet.with_values({"method.name": "maml"})

@@ -135,7 +135,7 @@ LEARNING = {
 
 
 def test_every_lm_method_has_learning_settings():
-    from engine.specs import all_specs
+    from engine.catalog import all_specs
 
     assert {s.name for s in all_specs() if "language_modeling" in s.tasks} == set(LEARNING)
 

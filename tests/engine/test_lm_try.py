@@ -90,7 +90,7 @@ def test_adapting_on_a_domains_documents_lowers_its_perplexity(lm_runs, capsys):
     out = cli_json(capsys, "perplexity", runs["fomaml"], "--db", str(db), "--text", text,
                    *[a for d in documents for a in ("--document", d)])
     assert out["method"] == "fomaml" and out["documents"] == 3 and out["truncated"] is False
-    from engine.specs import get
+    from engine.catalog import get
 
     steps = LEARNING["fomaml"].get("inner_steps_test", get("fomaml").param("inner_steps_test").default)
     assert out["adaptation"] == f"{steps} inner steps on scope 'top_k_layers'"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine.memory import estimate_training_memory
-from engine.specs import get
+from engine.catalog import get
 
 # GPT-2 small's shape, as model-info reports it
 GPT2 = {"parameters": 124_439_808, "layers": 12, "hidden_size": 768, "vocab_size": 50257, "kind": "decoder"}

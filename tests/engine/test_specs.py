@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.specs import MethodSpec, Param, all_specs, get, register
+from engine.catalog import MethodSpec, Param, all_specs, get, register
 
 
 @pytest.mark.parametrize("spec", all_specs(), ids=lambda s: s.name)

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine import specs, tasks
+from engine import catalog, tasks
 from engine.config import RunConfig
 from engine.errors import ConfigError
 from engine.store import Store
@@ -41,24 +41,24 @@ def test_reading_task_types_loads_no_torch():
 def test_unknown_task_type_and_a_method_that_does_not_serve_it_are_one_line(monkeypatch):
     with pytest.raises(ConfigError, match="'task.type' must be one of classification, token_classification"):
         RunConfig.from_dict({"task": {"type": "translation"}})
-    spec = specs.get("nnshot")
-    monkeypatch.setitem(specs._REGISTRY, "nnshot", replace(spec, tasks=("classification",)))
+    spec = catalog.get("nnshot")
+    monkeypatch.setitem(catalog._REGISTRY, "nnshot", replace(spec, tasks=("classification",)))
     with pytest.raises(ConfigError, match="method 'nnshot' does not serve task.type = 'token_classification'") as err:
         RunConfig.from_dict({"task": {"type": "token_classification"}, "method": {"name": "nnshot"}})
     assert "\n" not in str(err.value)
 
 
 def test_methods_json_lists_the_task_types_each_method_serves():
-    for spec in specs.all_specs():
+    for spec in catalog.all_specs():
         assert spec.to_json()["tasks"] == list(spec.tasks)
         assert set(spec.tasks) <= set(tasks.TASK_TYPES)
 
 
-@pytest.mark.parametrize("name", [s.name for s in specs.all_specs()])
+@pytest.mark.parametrize("name", [s.name for s in catalog.all_specs()])
 def test_typed_params_hold_the_catalogs_defaults(name):
     from engine import methods
 
-    spec = specs.get(name)
+    spec = catalog.get(name)
     cls = methods.load(name)
     hp = cls.bind({})
     for param in spec.params:
@@ -73,7 +73,7 @@ def test_typed_params_hold_the_catalogs_defaults(name):
 
 def test_a_fixed_value_may_not_shadow_a_parameter():
     with pytest.raises(ValueError, match="not fixed values"):
-        specs.get("maml").bind({}, fixed={"lr": 1.0})
+        catalog.get("maml").bind({}, fixed={"lr": 1.0})
 
 
 def test_methods_declare_the_data_and_the_model_they_need():
@@ -82,7 +82,7 @@ def test_methods_declare_the_data_and_the_model_they_need():
     protonet, maml, anil = methods.load("protonet"), methods.load("maml"), methods.load("anil")
     assert protonet.train_query(protonet.bind({})) is None  # 0 = task.query
     assert protonet.train_query(protonet.bind({"train_query": 3})) == 3
-    assert maml.adaptation(maml.bind({})).scope == specs.get("maml").param("scope").default == "lora"
+    assert maml.adaptation(maml.bind({})).scope == catalog.get("maml").param("scope").default == "lora"
     assert anil.adaptation(anil.bind({})).scope == "head"
 
 

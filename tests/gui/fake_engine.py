@@ -344,7 +344,7 @@ def main() -> int:
                 "hidden_size": 384, "layers": 6, "kind": "decoder" if "gpt" in args.name else "encoder"}
         print(json.dumps(info))
         return 0
-    from engine.specs import all_specs
+    from engine.catalog import all_specs
 
     print(json.dumps([s.to_json() for s in all_specs()]))
     return 0

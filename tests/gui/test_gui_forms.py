@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from PySide6.QtWidgets import QCheckBox, QComboBox, QLabel, QLineEdit, QSpinBox
 
-from engine.specs import MethodSpec, Param, all_specs
+from engine.catalog import MethodSpec, Param, all_specs
 from gui.widgets.param_form import FloatEdit, ParamForm, config_params
 
 SPEC = MethodSpec(
@@ -83,7 +83,7 @@ def test_config_keys_become_params():
 
 
 def maml_form(qtbot):
-    from engine.specs import get
+    from engine.catalog import get
 
     form = ParamForm(get("maml").params, key_prefix="method.params.")
     qtbot.addWidget(form)
@@ -137,7 +137,7 @@ def test_supervised_mode_disables_episode_keys(qtbot):
 def test_a_prompt_template_keeps_its_line_breaks_through_the_form(qtbot):
     """icl's template has line breaks: the one-line field shows them as \\n and gives them back."""
     from gui.widgets.param_form import ParamForm, read_breaks, show_breaks
-    from engine.specs import Param
+    from engine.catalog import Param
 
     template = "Input: {text}\nLabel: {label}\n\n"
     form = ParamForm([Param("template", "str", template, help="prompt")])

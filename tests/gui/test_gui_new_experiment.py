@@ -301,7 +301,7 @@ def test_a_decoder_only_method_is_greyed_out_for_an_encoder(qtbot, page, intents
     """Driven by the method's schema (``model_kinds`` in ``methods --json``), not by its name."""
     from dataclasses import fields
 
-    from engine.specs import MethodSpec
+    from engine.catalog import MethodSpec
 
     class DecoderOnly(MethodSpec):
         def to_json(self):

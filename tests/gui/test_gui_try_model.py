@@ -68,7 +68,7 @@ METHODS = ("finetune", "protonet", "nnshot", "maml", "fomaml", "anil", "metasgd"
 @pytest.mark.parametrize("method", METHODS)
 def test_a_default_run_of_every_method_predicts_and_exports(qtbot, tmp_path, every_method_runs, method):
     """The real engine on a finished tiny run at the method's defaults (MAML's scope: LoRA)."""
-    from engine.specs import all_specs
+    from engine.catalog import all_specs
 
     # a new method joins this list (decoder-only ones, icl and metaicl, are not in every_method_runs)
     assert {s.name for s in all_specs() if "encoder" in s.model_kinds} == set(METHODS)

@@ -2,7 +2,7 @@
 
 from importlib import metadata
 
-from engine.specs import get as get_spec
+from engine.catalog import get as get_spec
 from gui.widgets.help_dialogs import versions
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from engine.specs import get
+from engine.catalog import get
 from gui.method_fit import answers_with_prompts, model_kinds, model_problem, why_not
 
 

@@ -80,7 +80,7 @@ def tiny_decoder_dir(tmp_path_factory) -> Path:
 
 
 def decoder_only(method: str) -> bool:
-    from engine.specs import get
+    from engine.catalog import get
 
     return "encoder" not in get(method).model_kinds
 

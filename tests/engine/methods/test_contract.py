@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.specs import all_specs
+from engine.catalog import all_specs
 from engine.store import Store
 from engine.training.runner import run_experiment
 

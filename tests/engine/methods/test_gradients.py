@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from engine import methods
-from engine.specs import get
+from engine.catalog import get
 from engine.tasks import build_task_data
 
 from .conftest import run_config

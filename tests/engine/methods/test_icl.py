@@ -232,7 +232,8 @@ def test_a_default_run_predicts_with_its_prompt_and_exports(method, tiny_decoder
     from transformers import AutoModelForCausalLM
 
     from engine.cli import main
-    from engine.inference import export_model, load_trained_encoder
+    from engine.export import export_model
+    from engine.inference import load_trained_encoder
 
     db = tmp_path / "runs.db"
     outcome = run_experiment(icl_config(tiny_decoder_dir, keyword_csv, method, **{"train.episodes": 2}), db_path=db)

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from engine.config import RunConfig
-from engine.specs import all_specs
+from engine.catalog import all_specs
 from engine.training.runner import run_experiment
 
 from .conftest import ner_run_config
@@ -71,7 +71,8 @@ def _default_run(method: str, task_type: str, model_dir, keyword_csv, ner_jsonl,
 def test_every_default_run_predicts_and_exports(method, task_type, tiny_model_dir, keyword_csv, ner_jsonl, tmp_path):
     from transformers import AutoModel
 
-    from engine.inference import export_model, load_trained_encoder, predict
+    from engine.export import export_model
+    from engine.inference import load_trained_encoder, predict
 
     db = tmp_path / "runs.db"
     run_id = _default_run(method, task_type, tiny_model_dir, keyword_csv, ner_jsonl, db)

@@ -160,7 +160,7 @@ def wait_for_worker_unit(storage: str, name: str, *, exclude_pid: int, timeout: 
     from optuna.trial import TrialState
 
     from engine.study._storage import open_storage
-    from engine.study._worker import WORKER_ATTR
+    from engine.study._trials import WORKER_ATTR
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

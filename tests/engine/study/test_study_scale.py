@@ -132,7 +132,7 @@ def test_a_worker_killed_but_not_yet_reaped_by_its_parent_is_recovered_at_once()
     import optuna
     import psutil
 
-    from engine.study._worker import HEARTBEAT_ATTR, WORKER_ATTR, recover_stale_trials
+    from engine.study._trials import HEARTBEAT_ATTR, WORKER_ATTR, recover_stale_trials
 
     study = optuna.create_study()
     trial = study.ask({"x": optuna.distributions.FloatDistribution(0.0, 1.0)})

@@ -185,22 +185,3 @@ def register(spec: MethodSpec) -> MethodSpec:
             raise ValueError(f"method {spec.name!r}: {p.name} depends on unknown parameter {p.when[0]!r}")
     _REGISTRY[spec.name] = spec
     return spec
-
-
-def all_specs() -> list[MethodSpec]:
-    _load_catalog()
-    return list(_REGISTRY.values())
-
-
-def get(name: str, *, source: str | None = None) -> MethodSpec:
-    _load_catalog()
-    try:
-        return _REGISTRY[name]
-    except KeyError:
-        known = ", ".join(_REGISTRY)
-        raise ConfigError(f"unknown method '{name}' (known: {known})", source=source) from None
-
-
-def _load_catalog() -> None:
-    # The catalog registers every built-in method on import.
-    import engine.catalog  # noqa: F401

@@ -1,4 +1,4 @@
-"""The built-in methods' schemas, registered once. Torch-free (see ``engine.specs``).
+"""The built-in methods' schemas, registered once. Torch-free (see ``engine.catalog``).
 
 A default is written here and only here: methods read their parameters through the typed
 object ``MethodSpec.bind`` builds from these schemas. ``tasks`` lists the task types a
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from engine.specs import MethodSpec, Param, register
+from engine.catalog._types import MethodSpec, Param, register
 
 BOTH_TASKS = ("classification", "token_classification")
 # Methods that also adapt a causal LM to a domain (``language_modeling``): those whose
